@@ -1,0 +1,420 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+const (
+	defaultUserAgent        = "arcgate"
+	defaultMaxResponseBytes = 32 << 20 // 32 MiB
+)
+
+// Client talks to the ArcGIS Server Administrator API of one site. It is
+// safe for concurrent use. Create it with New.
+type Client struct {
+	wire     *wire
+	adminURL *url.URL // site URL + "/admin/", always with a trailing slash
+	tokens   TokenSource
+	creds    *credentials // set by WithCredentials; kept only to scrub the password
+	now      func() time.Time
+
+	common service // reused by every resource service instead of allocating one each
+
+	// Services manages services and folders (admin/services).
+	Services *ServicesService
+
+	// Later resource families attach here in the same way, each in its own
+	// file sharing c.common: Jobs *JobsService (GP jobs), ItemInfo
+	// *ItemInfoService, UsageReports *UsageReportsService and Roles
+	// *RolesService.
+}
+
+// service is the shared base of the per-resource services.
+type service struct {
+	client *Client
+}
+
+// Option configures a Client in New.
+type Option func(*Client) error
+
+// WithHTTPClient sets the HTTP client used for every request, including
+// generateToken. The default is a new http.Client without a timeout: use
+// context deadlines.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("upstream: WithHTTPClient: nil client")
+		}
+		c.wire.hc = hc
+		return nil
+	}
+}
+
+// WithTokenSource sets the source of tokens, e.g. StaticToken or a pool.
+// It cannot be combined with WithCredentials. Without either option the
+// client sends no token.
+func WithTokenSource(ts TokenSource) Option {
+	return func(c *Client) error {
+		if ts == nil {
+			return errors.New("upstream: WithTokenSource: nil source")
+		}
+		c.tokens = ts
+		return nil
+	}
+}
+
+// WithCredentials makes the client obtain tokens from the admin
+// generateToken operation with the given account (see
+// NewGenerateTokenSource). The password is kept only for that purpose and
+// to scrub it from upstream messages.
+func WithCredentials(username, password string) Option {
+	return func(c *Client) error {
+		if username == "" || password == "" {
+			return errors.New("upstream: WithCredentials: empty username or password")
+		}
+		c.creds = &credentials{username: username, password: newSecret(password)}
+		return nil
+	}
+}
+
+// WithMaxResponseBytes limits the size of every response body read
+// (default 32 MiB). A larger body yields an *Error of Kind KindTooLarge.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("upstream: WithMaxResponseBytes: %d is not positive", n)
+		}
+		c.wire.maxBytes = n
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header (default "arcgate").
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if ua == "" || strings.ContainsAny(ua, "\r\n") {
+			return errors.New("upstream: WithUserAgent: empty or multi-line user agent")
+		}
+		c.wire.userAgent = ua
+		return nil
+	}
+}
+
+// WithClock sets the clock used for token expiry (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error {
+		if now == nil {
+			return errors.New("upstream: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// New returns a client for the site at baseURL, e.g.
+// "https://host/arcgis" or "http://host:6080/arcgis"; the admin API is
+// baseURL + "/admin/". baseURL must be an absolute http or https URL
+// without user info, query or fragment.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	admin := *u
+	admin.Path = strings.TrimSuffix(u.Path, "/") + "/admin/"
+	if u.RawPath != "" {
+		admin.RawPath = strings.TrimSuffix(u.RawPath, "/") + "/admin/"
+	}
+	c := &Client{
+		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
+		adminURL: &admin,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.wire.hc == nil {
+		c.wire.hc = &http.Client{}
+	}
+	if c.creds != nil {
+		if c.tokens != nil {
+			return nil, errors.New("upstream: WithCredentials and WithTokenSource cannot be combined")
+		}
+		c.tokens = &generateTokenSource{
+			wire:       c.wire,
+			adminURL:   c.adminURL,
+			creds:      c.creds,
+			expiration: defaultTokenExpiration,
+			now:        c.now,
+		}
+	}
+	c.common.client = c
+	c.Services = (*ServicesService)(&c.common)
+	return c, nil
+}
+
+// parseBaseURL checks that raw is an absolute http(s) URL with a host and
+// without user info, query or fragment. Its errors never echo raw, which
+// could hold a password in its user info.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("upstream: base URL cannot be parsed")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("upstream: base URL scheme must be http or https, not %q", truncate(u.Scheme, 16))
+	case u.Host == "" || u.Opaque != "":
+		return nil, errors.New("upstream: base URL has no host")
+	case u.User != nil:
+		return nil, errors.New("upstream: base URL must not contain user info")
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, errors.New("upstream: base URL must not contain a query")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return nil, errors.New("upstream: base URL must not contain a fragment")
+	}
+	return u, nil
+}
+
+// withTrailingSlash returns u with its path ending in "/".
+func withTrailingSlash(u *url.URL) *url.URL {
+	v := *u
+	if !strings.HasSuffix(v.Path, "/") {
+		v.Path += "/"
+		if v.RawPath != "" {
+			v.RawPath += "/"
+		}
+	}
+	return &v
+}
+
+// String describes the client by its admin URL; it never shows a secret.
+func (c *Client) String() string { return "upstream.Client{" + c.AdminURL() + "}" }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter so that no verb prints the client's
+// fields (which hold the token source and credentials).
+func (c *Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String(), c.GoString()) }
+
+// AdminURL returns the admin API root, e.g. "https://host/arcgis/admin/".
+// It never contains a secret.
+func (c *Client) AdminURL() string { return c.adminURL.String() }
+
+// SiteInfo is the admin root resource.
+type SiteInfo struct {
+	// CurrentVersion is the numeric version, e.g. 10.51 or 11.3.
+	CurrentVersion float64
+	// FullVersion is the dotted version, e.g. "10.5.1".
+	FullVersion string
+	// Resources lists the child resources, e.g. "services", "security".
+	Resources []string
+}
+
+// siteInfoWire is the wire shape of SiteInfo.
+type siteInfoWire struct {
+	CurrentVersion jsonFloat  `json:"currentVersion"`
+	FullVersion    jsonText   `json:"fullVersion"`
+	Resources      []jsonText `json:"resources"`
+}
+
+// SiteInfo returns the admin root resource: version and child resources.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/site/
+//
+//upstream:operation GET /
+func (c *Client) SiteInfo(ctx context.Context) (*SiteInfo, error) {
+	var w siteInfoWire
+	if err := c.get(ctx, "site.info", "", nil, &w); err != nil {
+		return nil, err
+	}
+	info := &SiteInfo{CurrentVersion: float64(w.CurrentVersion), FullVersion: string(w.FullVersion)}
+	for _, r := range w.Resources {
+		info.Resources = append(info.Resources, string(r))
+	}
+	return info, nil
+}
+
+// request is one upstream call. path is admin-relative and already escaped.
+type request struct {
+	op     string
+	method string
+	path   string
+	query  url.Values // GET parameters
+	form   url.Values // POST form fields
+}
+
+// get performs a GET of path (admin-relative, escaped) with parameters q
+// and decodes the JSON answer into v (which may be nil).
+func (c *Client) get(ctx context.Context, op, path string, q url.Values, v any) error {
+	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q}, v)
+}
+
+// post performs a form-encoded POST of path (admin-relative, escaped) and
+// decodes the JSON answer into v (which may be nil; a {"status":"success"}
+// body is then enough).
+func (c *Client) post(ctx context.Context, op, path string, form url.Values, v any) error {
+	return c.do(ctx, &request{op: op, method: http.MethodPost, path: path, form: form}, v)
+}
+
+// do sends r with a token and, when the upstream rejects the token (code
+// 498 or 499), invalidates it and retries once with a new one. The retry is
+// safe because a rejected token means the operation did not run.
+func (c *Client) do(ctx context.Context, r *request, v any) error {
+	var rejected *Token
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		tok, err := c.token(ctx, r)
+		if err != nil {
+			return err
+		}
+		if rejected != nil && tok != nil && tok.Value == rejected.Value {
+			return lastErr // the source has nothing better to offer
+		}
+		value := ""
+		if tok != nil {
+			value = tok.Value
+		}
+		err = c.wire.send(ctx, c.adminURL, r, value, c.secrets(value), v)
+		var e *Error
+		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
+			c.tokens.Invalidate(tok) // on every rejection, so the next call starts fresh
+			rejected, lastErr = tok, err
+			continue
+		}
+		return err
+	}
+	return lastErr
+}
+
+// token gets a token from the source, or nil when there is no source.
+func (c *Client) token(ctx context.Context, r *request) (*Token, error) {
+	if c.tokens == nil {
+		return nil, nil
+	}
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		kind := KindToken
+		if ctx.Err() != nil {
+			kind = KindTransport
+		}
+		return nil, &Error{Kind: kind, Op: r.op, Method: r.method, Path: r.path,
+			Err: scrubError(contextError(ctx, err), c.secrets(""))}
+	}
+	if tok == nil || tok.Value == "" {
+		return nil, &Error{Kind: KindToken, Op: r.op, Method: r.method, Path: r.path,
+			Messages: []string{"token source returned an empty token"}}
+	}
+	return tok, nil
+}
+
+// secrets lists the values to scrub from messages of a request sent with
+// token.
+func (c *Client) secrets(token string) []string {
+	s := make([]string, 0, 2)
+	if token != "" {
+		s = append(s, token)
+	}
+	if c.creds != nil {
+		s = append(s, c.creds.password())
+	}
+	return s
+}
+
+// wire sends requests and checks responses; Client and the generateToken
+// source share it.
+type wire struct {
+	hc        *http.Client
+	userAgent string
+	maxBytes  int64
+}
+
+// send performs r against admin (the admin root URL) with token and decodes
+// the answer into v. Every request carries f=json; GET puts parameters and
+// the token in the query string, POST puts them in a form-encoded body and
+// never in the URL. Every body is read through the size limit and checked
+// for both error envelopes, whatever the HTTP status.
+func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) error {
+	fail := func(e *Error) *Error {
+		e.Op, e.Method, e.Path = r.op, r.method, r.path
+		for i, m := range e.Messages {
+			e.Messages[i] = scrub(m, secrets)
+		}
+		e.Err = scrubError(e.Err, secrets)
+		return e
+	}
+	// Concatenate rather than resolve: resolving would remove dot segments.
+	u, err := url.Parse(admin.String() + r.path)
+	if err != nil || strings.HasPrefix(r.path, "/") || strings.ContainsAny(r.path, "?#") {
+		return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
+	}
+	params := url.Values{}
+	src := r.query
+	if r.method != http.MethodGet {
+		src = r.form
+	}
+	for k, vs := range src {
+		params[k] = append([]string(nil), vs...)
+	}
+	params.Set("f", "json")
+	if token != "" {
+		params.Set("token", token)
+	} else {
+		params.Del("token")
+	}
+	var body io.Reader
+	if r.method == http.MethodGet {
+		u.RawQuery = params.Encode()
+	} else {
+		u.RawQuery = ""
+		body = strings.NewReader(params.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build request"}})
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
+	req.Header.Set("User-Agent", w.userAgent)
+
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		return fail(&Error{Kind: KindTransport, Err: contextError(ctx, redactURLError(err, u))})
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	limit := w.maxBytes
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return fail(&Error{Kind: KindTransport, HTTPStatus: resp.StatusCode,
+			Err: contextError(ctx, fmt.Errorf("reading response body: %w", err))})
+	}
+	if int64(len(data)) > w.maxBytes {
+		return fail(&Error{Kind: KindTooLarge, HTTPStatus: resp.StatusCode,
+			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
+	}
+	if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, v); e != nil {
+		return fail(e)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package upstream is a REST client for the ArcGIS Server Administrator
+// API (https://<host>/<context>/admin/), shaped like go-github: one Client
+// built with New and functional options, and one service value per
+// resource family (Client.Services for services and folders; GP jobs, item
+// info, usage reports and roles attach the same way). Every method takes a
+// context first, and documents the upstream operation it calls with an
+// "ArcGIS docs:" link and an "//upstream:operation METHOD path" line.
+//
+// The package uses only the standard library and knows nothing of gRPC.
+//
+// # Wire conventions
+//
+// Every request sends f=json. GET requests carry their parameters and the
+// token in the query string; POST requests carry them in an
+// application/x-www-form-urlencoded body, and a token is never put in a
+// POST's URL. Complex values (a service configuration) are JSON strings
+// inside form fields. Path segments that come from callers are escaped with
+// url.PathEscape, and "." and ".." are refused.
+//
+// # Authentication
+//
+// A TokenSource supplies tokens. WithCredentials makes the client call the
+// admin generateToken operation (client=requestip, expiration=60); the
+// token is cached until a minute before it expires, concurrent callers
+// share one fetch, and a failed fetch is retried at most once per second.
+// StaticToken serves a fixed operator token, and WithTokenSource accepts
+// any implementation. When the upstream rejects a token (code 498 "invalid
+// or expired" or 499 "required"), the client invalidates it, obtains a new
+// one and retries the request once; a rejected token means the operation
+// did not run, so the retry is safe. If the retry is rejected too, the
+// error satisfies IsAuth.
+//
+// # Errors
+//
+// Every error returned by a request is an *Error. The upstream usually
+// reports failures with HTTP 200 and an error envelope in the body, so
+// every body, whatever the status, is read through a size limit
+// (WithMaxResponseBytes) and checked for the admin envelope
+// {"status":"error","messages":[...],"code":N} and the REST envelope
+// {"error":{"code":N,"message":"...","details":...}}. Error.Kind says where
+// an error came from (KindAPI, KindHTTP, KindTransport, KindDecode,
+// KindTooLarge, KindToken, KindInvalid), Error.Code carries the envelope
+// code, and IsNotFound and IsAuth answer the common questions. Context
+// cancellation stays detectable with errors.Is.
+//
+// # Secrets
+//
+// Tokens and passwords are never written to an error, a String or
+// GoString result, a log record or a JSON encoding: Token and the
+// credentials holder redact themselves for fmt (every verb), log/slog and
+// encoding/json; upstream messages are scrubbed of the token and password
+// in use; transport errors lose the query string of the URL; Error.Path
+// never has a query. The package itself logs nothing.
+package upstream

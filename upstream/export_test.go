@@ -1,0 +1,25 @@
+package upstream
+
+// Test hooks for the external test package.
+
+// DecodeResponse exposes decodeResponse to fuzz tests.
+func DecodeResponse(status int, contentType string, body []byte, v any) error {
+	if e := decodeResponse(status, contentType, body, v); e != nil {
+		return e
+	}
+	return nil
+}
+
+// NewCredentialsForTest returns the credentials holder used by
+// WithCredentials, for redaction tests.
+func NewCredentialsForTest(username, password string) any {
+	return credentials{username: username, password: newSecret(password)}
+}
+
+// CredentialsOf returns the credentials holder of c (nil if none).
+func CredentialsOf(c *Client) any {
+	if c.creds == nil {
+		return nil
+	}
+	return c.creds
+}

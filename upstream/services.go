@@ -1,0 +1,601 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+)
+
+// ServicesService manages services and folders under admin/services.
+type ServicesService service
+
+// ServiceRef names one service: an optional folder, a name and a type.
+type ServiceRef struct {
+	// Folder is the folder name; "" (or "/") is the root folder.
+	Folder string
+	// Name is the service name, e.g. "CachingTools".
+	Name string
+	// Type is the service type, e.g. "MapServer" or "GPServer".
+	Type string
+}
+
+// Path returns the admin-relative, escaped path of the service:
+// "services/[<folder>/]<name>.<type>".
+func (r ServiceRef) Path() string {
+	return folderPath(r.Folder) + url.PathEscape(r.Name) + "." + url.PathEscape(r.Type)
+}
+
+// String returns "[<folder>/]<name>.<type>" unescaped, for messages.
+func (r ServiceRef) String() string {
+	if isRoot(r.Folder) {
+		return r.Name + "." + r.Type
+	}
+	return r.Folder + "/" + r.Name + "." + r.Type
+}
+
+// isRoot reports whether folder names the root folder.
+func isRoot(folder string) bool { return folder == "" || folder == "/" }
+
+// folderPath returns "services/" or "services/<folder>/", escaped.
+func folderPath(folder string) string {
+	if isRoot(folder) {
+		return "services/"
+	}
+	return "services/" + url.PathEscape(folder) + "/"
+}
+
+// invalid returns a KindInvalid error. Nothing was sent, so Method and
+// Path stay empty; method is accepted only to keep call sites readable.
+func invalid(op, _ string, msg string) *Error {
+	return &Error{Kind: KindInvalid, Op: op, Messages: []string{msg}}
+}
+
+// checkSegment reports why s cannot be a path segment, or "" if it can.
+func checkSegment(what, s string) string {
+	switch s {
+	case "":
+		return what + " is empty"
+	case ".", "..":
+		return what + " must not be " + strconv.Quote(s)
+	}
+	return ""
+}
+
+// checkFolder validates a non-root folder name.
+func checkFolder(op, method, folder string) error {
+	if isRoot(folder) {
+		return invalid(op, method, "folder name is empty (the root folder cannot be used here)")
+	}
+	if msg := checkSegment("folder name", folder); msg != "" {
+		return invalid(op, method, msg)
+	}
+	return nil
+}
+
+// check validates r before it is used to build a path.
+func (r ServiceRef) check(op, method string) error {
+	if !isRoot(r.Folder) {
+		if msg := checkSegment("folder name", r.Folder); msg != "" {
+			return invalid(op, method, msg)
+		}
+	}
+	if msg := checkSegment("service name", r.Name); msg != "" {
+		return invalid(op, method, msg)
+	}
+	if msg := checkSegment("service type", r.Type); msg != "" {
+		return invalid(op, method, msg)
+	}
+	return nil
+}
+
+// FolderListing is the root folder or a folder resource.
+type FolderListing struct {
+	// FolderName is the folder's name as sent ("/" for the root folder).
+	FolderName string
+	// Description is the folder description.
+	Description string
+	// ID is the folder id sent by newer servers, "" otherwise.
+	ID string
+	// WebEncrypted reports whether the folder requires HTTPS.
+	WebEncrypted bool
+	// IsDefault is true for the System and Utilities folders.
+	IsDefault bool
+	// Folders lists sub-folder names (root only).
+	Folders []string
+	// FoldersDetail describes the sub-folders (root only).
+	FoldersDetail []FolderInfo
+	// Services lists the services in the folder.
+	Services []ServiceSummary
+}
+
+// UnmarshalJSON decodes the upstream folder JSON tolerantly.
+func (l *FolderListing) UnmarshalJSON(b []byte) error {
+	var w struct {
+		FolderName    jsonText         `json:"folderName"`
+		Description   jsonText         `json:"description"`
+		ID            jsonText         `json:"id"`
+		WebEncrypted  jsonBool         `json:"webEncrypted"`
+		IsDefault     jsonBool         `json:"isDefault"`
+		Folders       []jsonText       `json:"folders"`
+		FoldersDetail []FolderInfo     `json:"foldersDetail"`
+		Services      []ServiceSummary `json:"services"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*l = FolderListing{
+		FolderName:    string(w.FolderName),
+		Description:   string(w.Description),
+		ID:            string(w.ID),
+		WebEncrypted:  bool(w.WebEncrypted),
+		IsDefault:     bool(w.IsDefault),
+		FoldersDetail: w.FoldersDetail,
+		Services:      w.Services,
+	}
+	for _, f := range w.Folders {
+		l.Folders = append(l.Folders, string(f))
+	}
+	return nil
+}
+
+// FolderInfo describes a folder in the root listing's foldersDetail.
+type FolderInfo struct {
+	// FolderName is the folder name.
+	FolderName string
+	// Description is the folder description.
+	Description string
+	// ID is the folder id sent by newer servers, "" otherwise.
+	ID string
+	// WebEncrypted reports whether the folder requires HTTPS.
+	WebEncrypted bool
+	// IsDefault is true for the System and Utilities folders.
+	IsDefault bool
+}
+
+// UnmarshalJSON decodes the upstream JSON tolerantly.
+func (f *FolderInfo) UnmarshalJSON(b []byte) error {
+	var w struct {
+		FolderName   jsonText `json:"folderName"`
+		Description  jsonText `json:"description"`
+		ID           jsonText `json:"id"`
+		WebEncrypted jsonBool `json:"webEncrypted"`
+		IsDefault    jsonBool `json:"isDefault"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*f = FolderInfo{string(w.FolderName), string(w.Description), string(w.ID), bool(w.WebEncrypted), bool(w.IsDefault)}
+	return nil
+}
+
+// ServiceSummary is one entry of a folder's services list.
+type ServiceSummary struct {
+	// FolderName is the folder; "" for the root (upstream "/" is
+	// normalised to "").
+	FolderName string
+	// ServiceName is the service name.
+	ServiceName string
+	// Type is the service type (from "type", or "serviceType" when "type"
+	// is absent).
+	Type string
+	// Description is the service description.
+	Description string
+	// ID is the service id sent by newer servers, "" otherwise.
+	ID string
+}
+
+// Ref returns the ServiceRef of s.
+func (s ServiceSummary) Ref() ServiceRef {
+	return ServiceRef{Folder: s.FolderName, Name: s.ServiceName, Type: s.Type}
+}
+
+// UnmarshalJSON decodes the upstream JSON tolerantly.
+func (s *ServiceSummary) UnmarshalJSON(b []byte) error {
+	var w struct {
+		FolderName  jsonText  `json:"folderName"`
+		ServiceName jsonText  `json:"serviceName"`
+		Type        *jsonText `json:"type"`
+		ServiceType jsonText  `json:"serviceType"`
+		Description jsonText  `json:"description"`
+		ID          jsonText  `json:"id"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = ServiceSummary{
+		FolderName:  string(w.FolderName),
+		ServiceName: string(w.ServiceName),
+		Type:        string(w.ServiceType),
+		Description: string(w.Description),
+		ID:          string(w.ID),
+	}
+	if w.Type != nil && *w.Type != "" {
+		s.Type = string(*w.Type)
+	}
+	if s.FolderName == "/" {
+		s.FolderName = ""
+	}
+	return nil
+}
+
+// ServiceStatus is a service's status resource.
+type ServiceStatus struct {
+	// ConfiguredState is "STARTED" or "STOPPED".
+	ConfiguredState string
+	// RealTimeState is "STARTED", "STOPPED", "STARTING", "STOPPING" or
+	// "FAILED"/"UNKNOWN" on some servers.
+	RealTimeState string
+}
+
+// UnmarshalJSON decodes the upstream JSON tolerantly.
+func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
+	var w struct {
+		ConfiguredState jsonText `json:"configuredState"`
+		RealTimeState   jsonText `json:"realTimeState"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = ServiceStatus{string(w.ConfiguredState), string(w.RealTimeState)}
+	return nil
+}
+
+// ListRoot returns the root folder: its sub-folders and root services.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/services/
+//
+//upstream:operation GET services
+func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) {
+	var l FolderListing
+	if err := s.client.get(ctx, "services.listRoot", "services", nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// ListFolder returns a folder and the services in it.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/folder/
+//
+//upstream:operation GET services/{folder}
+func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*FolderListing, error) {
+	const op = "services.listFolder"
+	if err := checkFolder(op, "GET", folder); err != nil {
+		return nil, err
+	}
+	var l FolderListing
+	if err := s.client.get(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// CreateFolder creates a folder with a description. It never sends
+// webEncrypted, which createFolder does not take; use EditFolder for it.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/createfolder/
+//
+//upstream:operation POST services/createFolder
+func (s *ServicesService) CreateFolder(ctx context.Context, folder, description string) error {
+	const op = "services.createFolder"
+	if err := checkFolder(op, "POST", folder); err != nil {
+		return err
+	}
+	form := url.Values{"folderName": {folder}, "description": {description}}
+	return s.client.post(ctx, op, "services/createFolder", form, nil)
+}
+
+// EditFolder sets a folder's description and whether it requires HTTPS.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/editfolder/
+//
+//upstream:operation POST services/{folder}/editFolder
+func (s *ServicesService) EditFolder(ctx context.Context, folder, description string, webEncrypted bool) error {
+	const op = "services.editFolder"
+	if err := checkFolder(op, "POST", folder); err != nil {
+		return err
+	}
+	form := url.Values{"description": {description}, "webEncrypted": {strconv.FormatBool(webEncrypted)}}
+	return s.client.post(ctx, op, folderPath(folder)+"editFolder", form, nil)
+}
+
+// DeleteFolder deletes a folder and every service in it.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/deletefolder/
+//
+//upstream:operation POST services/{folder}/deleteFolder
+func (s *ServicesService) DeleteFolder(ctx context.Context, folder string) error {
+	const op = "services.deleteFolder"
+	if err := checkFolder(op, "POST", folder); err != nil {
+		return err
+	}
+	return s.client.post(ctx, op, folderPath(folder)+"deleteFolder", nil, nil)
+}
+
+// Get returns a service's configuration. Keys the ServiceConfig type does
+// not model are kept in ServiceConfig.Raw, so that Edit can send them back.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/service/
+//
+//upstream:operation GET services/{folder}/{service}.{type}
+func (s *ServicesService) Get(ctx context.Context, ref ServiceRef) (*ServiceConfig, error) {
+	const op = "services.get"
+	if err := ref.check(op, "GET"); err != nil {
+		return nil, err
+	}
+	var cfg ServiceConfig
+	if err := s.client.get(ctx, op, ref.Path(), nil, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Status returns a service's configured and real-time state.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/service-status/
+//
+//upstream:operation GET services/{folder}/{service}.{type}/status
+func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceStatus, error) {
+	const op = "services.status"
+	if err := ref.check(op, "GET"); err != nil {
+		return nil, err
+	}
+	var st ServiceStatus
+	if err := s.client.get(ctx, op, ref.Path()+"/status", nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Create creates a service in folder ("" for the root) from cfg, sent as
+// the JSON form field "service".
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/createservice/
+//
+//upstream:operation POST services/{folder}/createService
+func (s *ServicesService) Create(ctx context.Context, folder string, cfg *ServiceConfig) error {
+	const op = "services.create"
+	if !isRoot(folder) {
+		if msg := checkSegment("folder name", folder); msg != "" {
+			return invalid(op, "POST", msg)
+		}
+	}
+	form, err := serviceForm(op, cfg)
+	if err != nil {
+		return err
+	}
+	return s.client.post(ctx, op, folderPath(folder)+"createService", form, nil)
+}
+
+// Edit replaces a service's configuration with cfg (the full JSON is sent
+// as the form field "service", including keys kept in cfg.Raw). The
+// upstream restarts the service.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/editservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/edit
+func (s *ServicesService) Edit(ctx context.Context, ref ServiceRef, cfg *ServiceConfig) error {
+	const op = "services.edit"
+	if err := ref.check(op, "POST"); err != nil {
+		return err
+	}
+	form, err := serviceForm(op, cfg)
+	if err != nil {
+		return err
+	}
+	return s.client.post(ctx, op, ref.Path()+"/edit", form, nil)
+}
+
+// serviceForm encodes cfg as the "service" form field.
+func serviceForm(op string, cfg *ServiceConfig) (url.Values, error) {
+	if cfg == nil {
+		return nil, invalid(op, "POST", "service configuration is nil")
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		e := invalid(op, "POST", "service configuration cannot be encoded")
+		e.Err = err
+		return nil, e
+	}
+	return url.Values{"service": {string(b)}}, nil
+}
+
+// Delete deletes a service.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/deleteservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/delete
+func (s *ServicesService) Delete(ctx context.Context, ref ServiceRef) error {
+	return s.serviceOp(ctx, "services.delete", ref, "delete")
+}
+
+// Start starts a service.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/startservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/start
+func (s *ServicesService) Start(ctx context.Context, ref ServiceRef) error {
+	return s.serviceOp(ctx, "services.start", ref, "start")
+}
+
+// Stop stops a service.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/stopservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/stop
+func (s *ServicesService) Stop(ctx context.Context, ref ServiceRef) error {
+	return s.serviceOp(ctx, "services.stop", ref, "stop")
+}
+
+// serviceOp POSTs a parameterless operation on a service.
+func (s *ServicesService) serviceOp(ctx context.Context, op string, ref ServiceRef, name string) error {
+	if err := ref.check(op, "POST"); err != nil {
+		return err
+	}
+	return s.client.post(ctx, op, ref.Path()+"/"+name, nil, nil)
+}
+
+// ServiceConfig is a service's configuration (the service resource, and the
+// "service" JSON of createService and edit).
+//
+// Decoding is tolerant: integers may arrive as numbers or numeric strings,
+// booleans as true/false or "true"/"false", and property values that
+// arrive unquoted become their text. Raw keeps every key exactly as
+// received; MarshalJSON writes the typed fields over Raw, so that keys this
+// type does not model (jsonProperties, portalProperties,
+// frameworkProperties, datasets, ...) survive an edit unchanged. A typed
+// field still equal to what was decoded is written back byte for byte; a
+// typed field that was absent and is still zero is left out.
+type ServiceConfig struct {
+	ServiceName  string // "serviceName"
+	Type         string // "type", e.g. "MapServer"
+	Description  string // "description"
+	Capabilities string // "capabilities", e.g. "Map,Query,Data"
+	ClusterName  string // "clusterName", e.g. "default"
+
+	MinInstancesPerNode   int // "minInstancesPerNode"
+	MaxInstancesPerNode   int // "maxInstancesPerNode"
+	InstancesPerContainer int // "instancesPerContainer"
+
+	MaxWaitTime    int // "maxWaitTime", seconds
+	MaxIdleTime    int // "maxIdleTime", seconds
+	MaxUsageTime   int // "maxUsageTime", seconds
+	MaxStartupTime int // "maxStartupTime", seconds
+
+	RecycleInterval  int    // "recycleInterval", hours
+	RecycleStartTime string // "recycleStartTime", e.g. "00:00"
+	LoadBalancing    string // "loadBalancing", e.g. "ROUND_ROBIN"
+	IsolationLevel   string // "isolationLevel", "HIGH" or "LOW"
+	Provider         string // "provider", e.g. "ArcObjects11", "DMaps"
+	ID               string // "id"
+
+	Private bool // "private"
+
+	// Properties are the service properties ("properties"); upstream values
+	// are strings even when numeric or boolean.
+	Properties map[string]string
+	// Extensions are the server object extensions ("extensions").
+	Extensions []Extension
+
+	// Raw holds every key exactly as received.
+	Raw map[string]json.RawMessage
+}
+
+// UnmarshalJSON decodes a service configuration and keeps every key in Raw.
+func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	var cfg ServiceConfig
+	d := objectDecoder{raw: raw}
+	d.text("serviceName", &cfg.ServiceName)
+	d.text("type", &cfg.Type)
+	d.text("description", &cfg.Description)
+	d.text("capabilities", &cfg.Capabilities)
+	d.text("clusterName", &cfg.ClusterName)
+	d.int("minInstancesPerNode", &cfg.MinInstancesPerNode)
+	d.int("maxInstancesPerNode", &cfg.MaxInstancesPerNode)
+	d.int("instancesPerContainer", &cfg.InstancesPerContainer)
+	d.int("maxWaitTime", &cfg.MaxWaitTime)
+	d.int("maxIdleTime", &cfg.MaxIdleTime)
+	d.int("maxUsageTime", &cfg.MaxUsageTime)
+	d.int("maxStartupTime", &cfg.MaxStartupTime)
+	d.int("recycleInterval", &cfg.RecycleInterval)
+	d.text("recycleStartTime", &cfg.RecycleStartTime)
+	d.text("loadBalancing", &cfg.LoadBalancing)
+	d.text("isolationLevel", &cfg.IsolationLevel)
+	d.text("provider", &cfg.Provider)
+	d.text("id", &cfg.ID)
+	d.bool("private", &cfg.Private)
+	d.props("properties", &cfg.Properties)
+	d.decode("extensions", &cfg.Extensions)
+	if d.err != nil {
+		return d.err
+	}
+	cfg.Raw = raw
+	*c = cfg
+	return nil
+}
+
+// MarshalJSON encodes the configuration: Raw, with the typed fields
+// written over it in the upstream's key spelling.
+func (c ServiceConfig) MarshalJSON() ([]byte, error) {
+	e := newObjectEncoder(c.Raw)
+	e.text("serviceName", c.ServiceName)
+	e.text("type", c.Type)
+	e.text("description", c.Description)
+	e.text("capabilities", c.Capabilities)
+	e.text("clusterName", c.ClusterName)
+	e.int("minInstancesPerNode", c.MinInstancesPerNode)
+	e.int("maxInstancesPerNode", c.MaxInstancesPerNode)
+	e.int("instancesPerContainer", c.InstancesPerContainer)
+	e.int("maxWaitTime", c.MaxWaitTime)
+	e.int("maxIdleTime", c.MaxIdleTime)
+	e.int("maxUsageTime", c.MaxUsageTime)
+	e.int("maxStartupTime", c.MaxStartupTime)
+	e.int("recycleInterval", c.RecycleInterval)
+	e.text("recycleStartTime", c.RecycleStartTime)
+	e.text("loadBalancing", c.LoadBalancing)
+	e.text("isolationLevel", c.IsolationLevel)
+	e.text("provider", c.Provider)
+	e.text("id", c.ID)
+	e.bool("private", c.Private)
+	e.props("properties", c.Properties)
+	if _, had := c.Raw["extensions"]; had || c.Extensions != nil {
+		e.put("extensions", c.Extensions)
+	}
+	return e.marshal()
+}
+
+// Extension is a server object extension of a service (e.g. FeatureServer
+// on a MapServer).
+type Extension struct {
+	// TypeName is "typeName", e.g. "FeatureServer", "KmlServer".
+	TypeName string
+	// Capabilities is "capabilities", e.g. "Query,Create,Update".
+	Capabilities string
+	// Enabled is "enabled"; upstream sends "true"/"false" strings or
+	// booleans, and a changed value is written in the form received.
+	Enabled bool
+	// Properties are the extension's properties (string values).
+	Properties map[string]string
+	// Raw holds every key exactly as received.
+	Raw map[string]json.RawMessage
+}
+
+// UnmarshalJSON decodes an extension and keeps every key in Raw.
+func (x *Extension) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	var ext Extension
+	d := objectDecoder{raw: raw}
+	d.text("typeName", &ext.TypeName)
+	d.text("capabilities", &ext.Capabilities)
+	d.bool("enabled", &ext.Enabled)
+	d.props("properties", &ext.Properties)
+	if d.err != nil {
+		return d.err
+	}
+	ext.Raw = raw
+	*x = ext
+	return nil
+}
+
+// MarshalJSON encodes the extension: Raw, with the typed fields written
+// over it.
+func (x Extension) MarshalJSON() ([]byte, error) {
+	e := newObjectEncoder(x.Raw)
+	e.text("typeName", x.TypeName)
+	e.text("capabilities", x.Capabilities)
+	if _, had := x.Raw["enabled"]; had {
+		e.bool("enabled", x.Enabled)
+	} else {
+		e.put("enabled", x.Enabled) // always sent: the upstream needs it
+	}
+	e.props("properties", x.Properties)
+	return e.marshal()
+}

@@ -1,0 +1,396 @@
+package upstream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// This file holds the tolerant JSON scalar types used to decode upstream
+// payloads, whose numbers and booleans sometimes arrive as strings.
+
+// jsonText decodes a JSON string, number, boolean or null as text: numbers
+// and booleans keep their literal spelling, null becomes "".
+type jsonText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *jsonText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return errors.New("empty JSON value")
+	}
+	switch c := b[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = jsonText(s)
+	case c == 'n':
+		*t = ""
+	case c == 't' || c == 'f' || c == '-' || ('0' <= c && c <= '9'):
+		*t = jsonText(b)
+	default:
+		return fmt.Errorf("expected a string, found %s", kindOfJSON(b))
+	}
+	return nil
+}
+
+// anyText decodes like jsonText but also accepts objects and arrays, which
+// become their compact JSON text. It is used for property maps whose values
+// are documented as strings.
+type anyText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *anyText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
+		*t = anyText(compactJSON(b))
+		return nil
+	}
+	var s jsonText
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = anyText(s)
+	return nil
+}
+
+// jsonInt decodes an integer sent as a JSON number or a numeric string
+// ("60", "6e1", "60.0"); null and "" become 0. Fractional values are errors.
+type jsonInt int
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *jsonInt) UnmarshalJSON(b []byte) error {
+	s, err := numberText(b)
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		*n = 0
+		return nil
+	}
+	if i, err := strconv.ParseInt(s, 10, strconv.IntSize); err == nil {
+		*n = jsonInt(i)
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("invalid integer %q", s)
+	}
+	if f != math.Trunc(f) || f < math.MinInt || f >= math.MaxInt {
+		return fmt.Errorf("invalid integer %q", s)
+	}
+	*n = jsonInt(f)
+	return nil
+}
+
+// jsonFloat decodes a JSON number or a numeric string; null and "" become 0.
+type jsonFloat float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *jsonFloat) UnmarshalJSON(b []byte) error {
+	s, err := numberText(b)
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		*n = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("invalid number %q", s)
+	}
+	*n = jsonFloat(f)
+	return nil
+}
+
+// numberText returns the text of a JSON number or string holding a number,
+// "" for null or an empty string.
+func numberText(b []byte) (string, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "", errors.New("empty JSON value")
+	}
+	switch c := b[0]; {
+	case c == 'n':
+		return "", nil
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(s), nil
+	case c == '-' || ('0' <= c && c <= '9'):
+		return string(b), nil
+	default:
+		return "", fmt.Errorf("expected a number, found %s", kindOfJSON(b))
+	}
+}
+
+// jsonBool decodes a JSON boolean, the strings "true"/"false" (any case),
+// 0/1 as numbers or strings, null and "" (false).
+type jsonBool bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *jsonBool) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+	}
+	switch strings.ToLower(s) {
+	case "true", "1":
+		*v = true
+	case "false", "0", "", "null":
+		*v = false
+	default:
+		return fmt.Errorf("invalid boolean %q", truncate(s, 32))
+	}
+	return nil
+}
+
+// kindOfJSON names the kind of a JSON value for error messages.
+func kindOfJSON(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// compactJSON returns raw without insignificant white space (raw itself
+// if it cannot be compacted).
+func compactJSON(raw []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// truncate shortens s to at most n bytes for use in messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// isJSONString reports whether raw is a JSON string literal.
+func isJSONString(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// objectDecoder decodes known keys of a JSON object held as raw values,
+// keeping the first error.
+type objectDecoder struct {
+	raw map[string]json.RawMessage
+	err error
+}
+
+func (d *objectDecoder) decode(key string, v any) {
+	raw, ok := d.raw[key]
+	if !ok || d.err != nil {
+		return
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		d.err = fmt.Errorf("%s: %w", key, err)
+	}
+}
+
+func (d *objectDecoder) text(key string, dst *string) {
+	var t jsonText
+	d.decode(key, &t)
+	*dst = string(t)
+}
+
+func (d *objectDecoder) int(key string, dst *int) {
+	var n jsonInt
+	d.decode(key, &n)
+	*dst = int(n)
+}
+
+func (d *objectDecoder) bool(key string, dst *bool) {
+	var v jsonBool
+	d.decode(key, &v)
+	*dst = bool(v)
+}
+
+func (d *objectDecoder) props(key string, dst *map[string]string) {
+	raw, ok := d.raw[key]
+	if !ok || d.err != nil {
+		return
+	}
+	m, err := decodeProps(raw)
+	if err != nil {
+		d.err = fmt.Errorf("%s: %w", key, err)
+		return
+	}
+	*dst = m
+}
+
+// decodeProps decodes a property object whose values should be strings;
+// other scalars become their text, null becomes "".
+func decodeProps(raw json.RawMessage) (map[string]string, error) {
+	var m map[string]anyText
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out, nil
+}
+
+// objectEncoder writes typed fields over a copy of the raw object they were
+// decoded from. A field whose value is unchanged since decoding is written
+// back exactly as received; a changed field is written in canonical form; a
+// field that was absent and is still the zero value is left out.
+type objectEncoder struct {
+	raw map[string]json.RawMessage
+	out map[string]json.RawMessage
+	err error
+}
+
+func newObjectEncoder(raw map[string]json.RawMessage) *objectEncoder {
+	out := make(map[string]json.RawMessage, len(raw)+8)
+	for k, v := range raw {
+		out[k] = v
+	}
+	return &objectEncoder{raw: raw, out: out}
+}
+
+func (e *objectEncoder) put(key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("%s: %w", key, err)
+		}
+		return
+	}
+	e.out[key] = b
+}
+
+func (e *objectEncoder) text(key, v string) {
+	old, had := e.raw[key]
+	if !had {
+		if v != "" {
+			e.put(key, v)
+		}
+		return
+	}
+	var t jsonText
+	if json.Unmarshal(old, &t) == nil && string(t) == v {
+		return // unchanged: keep old
+	}
+	e.put(key, v)
+}
+
+func (e *objectEncoder) int(key string, v int) {
+	old, had := e.raw[key]
+	if !had {
+		if v != 0 {
+			e.put(key, v)
+		}
+		return
+	}
+	var n jsonInt
+	if json.Unmarshal(old, &n) == nil && int(n) == v {
+		return
+	}
+	e.put(key, v)
+}
+
+// bool writes v; when the received value was a string ("true"/"false") a
+// changed value is written as a string too.
+func (e *objectEncoder) bool(key string, v bool) {
+	old, had := e.raw[key]
+	if !had {
+		if v {
+			e.put(key, v)
+		}
+		return
+	}
+	var b jsonBool
+	if json.Unmarshal(old, &b) == nil && bool(b) == v {
+		return
+	}
+	if isJSONString(old) {
+		e.put(key, strconv.FormatBool(v))
+		return
+	}
+	e.put(key, v)
+}
+
+// props writes a string map; entries whose received value was not a string
+// but has the same text are written back as received.
+func (e *objectEncoder) props(key string, v map[string]string) {
+	old, had := e.raw[key]
+	if !had && v == nil {
+		return
+	}
+	if v == nil {
+		e.out[key] = json.RawMessage("null")
+		return
+	}
+	var oldEntries map[string]json.RawMessage
+	if had {
+		if m, err := decodeProps(old); err == nil && m != nil && maps.Equal(m, v) {
+			return // unchanged: keep the received bytes
+		}
+		_ = json.Unmarshal(old, &oldEntries)
+	}
+	obj := make(map[string]json.RawMessage, len(v))
+	for k, s := range v {
+		if o, ok := oldEntries[k]; ok && !isJSONString(o) {
+			var t anyText
+			if json.Unmarshal(o, &t) == nil && string(t) == s {
+				obj[k] = o
+				continue
+			}
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			if e.err == nil {
+				e.err = fmt.Errorf("%s: %w", key, err)
+			}
+			return
+		}
+		obj[k] = b
+	}
+	e.put(key, obj)
+}
+
+func (e *objectEncoder) marshal() ([]byte, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return json.Marshal(e.out)
+}
