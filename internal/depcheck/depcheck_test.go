@@ -1,0 +1,105 @@
+// Package depcheck holds a test that enforces arcgate's dependency
+// direction: cmd → gateway/server → upstream, with the simulator standing
+// alone, so that a wrong import edge fails the build's tests.
+package depcheck
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/arcgate/arcgate"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+// rule forbids packages under from to depend (directly when direct is set,
+// else transitively) on any import path with one of the prefixes.
+type rule struct {
+	from   string
+	direct bool
+	banned []string
+	why    string
+}
+
+var rules = []rule{
+	{from: module + "/upstream", banned: []string{"google.golang.org/grpc", "google.golang.org/genproto", module + "/server", module + "/gateway", module + "/simulator", module + "/gen", module + "/cmd"},
+		why: "upstream is the REST client of the admin API: it knows nothing of gRPC or of the layers above it"},
+	{from: module + "/simulator", banned: []string{module + "/upstream", module + "/server", module + "/gateway", module + "/gen", module + "/cmd", "google.golang.org/grpc"},
+		why: "the simulator shares no code with the client, so a misreading of the wire shows up as a failing test"},
+	{from: module + "/server", banned: []string{module + "/gateway", module + "/simulator", module + "/cmd"},
+		why: "server depends only on upstream and the generated API"},
+	{from: module + "/server", direct: true, banned: []string{"net/http", "net/url"},
+		why: "server knows nothing of upstream HTTP details"},
+	{from: module + "/gateway", banned: []string{module + "/upstream", module + "/simulator", module + "/server", module + "/cmd"},
+		why: "the gateway only translates REST into calls of arcgate's own gRPC server"},
+	{from: module + "/gen", banned: []string{module + "/upstream", module + "/server", module + "/gateway", module + "/simulator", module + "/cmd"},
+		why: "generated code depends on nothing of ours"},
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps=false", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func TestDependencyDirection(t *testing.T) {
+	pkgs := listPackages(t)
+	checked := map[string]bool{}
+	for _, p := range pkgs {
+		for _, r := range rules {
+			if p.ImportPath != r.from && !strings.HasPrefix(p.ImportPath, r.from+"/") {
+				continue
+			}
+			checked[r.from] = true
+			edges := p.Deps
+			if r.direct {
+				edges = p.Imports
+			}
+			for _, d := range edges {
+				for _, b := range r.banned {
+					if d == b || strings.HasPrefix(d, b+"/") {
+						t.Errorf("%s imports %s: %s", p.ImportPath, d, r.why)
+					}
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		if !checked[r.from] {
+			t.Errorf("rule for %s matched no package: is the layout still as the rules say?", r.from)
+		}
+	}
+	for _, p := range pkgs {
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, module+"/cmd") {
+				t.Errorf("%s imports %s: nothing may import a command", p.ImportPath, d)
+			}
+		}
+	}
+}

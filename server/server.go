@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// DefaultTimeout is the deadline given to unary calls that arrive without
+// one. A smaller deadline set by the caller is kept, and propagates to the
+// upstream requests through the context.
+const DefaultTimeout = 15 * time.Second
+
+// Server holds arcgate's gRPC services.
+type Server struct {
+	up      *upstream.Client
+	log     *slog.Logger
+	timeout time.Duration
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger for per-call log lines (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithDefaultTimeout sets the deadline of unary calls that carry none
+// (default DefaultTimeout; 0 or less disables it).
+func WithDefaultTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
+
+// New returns a Server whose services call up.
+func New(up *upstream.Client, opts ...Option) *Server {
+	s := &Server{up: up, log: slog.New(slog.DiscardHandler), timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Register registers every arcgate service on r.
+func (s *Server) Register(r grpc.ServiceRegistrar) {
+	adminv1.RegisterServicesServiceServer(r, &servicesServer{up: s.up})
+}
+
+// ServerOptions returns the grpc.ServerOptions arcgate's services need:
+// interceptors that recover panics, apply the default deadline and log one
+// line per call.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary, s.deadlineUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.logStream),
+	}
+}
+
+func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); !ok && s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	return next(ctx, req)
+}
+
+func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := next(ctx, req)
+	s.logCall(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	start := time.Now()
+	err := next(srv, ss)
+	s.logCall(ss.Context(), info.FullMethod, start, err)
+	return err
+}
+
+func (s *Server) logCall(ctx context.Context, method string, start time.Time, err error) {
+	code := status.Code(err)
+	level := slog.LevelInfo
+	if code == codes.Internal || code == codes.Unknown {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+	}
+	s.log.LogAttrs(ctx, level, "rpc", attrs...)
+}
+
+// recovered turns a panic into INTERNAL. The panic value is not logged or
+// returned (it could hold request data); the stack is logged.
+func (s *Server) recovered(ctx context.Context, method string, err *error) {
+	if r := recover(); r != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
+		*err = status.Error(codes.Internal, "internal error")
+	}
+}
+
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	defer s.recovered(ctx, info.FullMethod, &err)
+	return next(ctx, req)
+}
+
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
+	defer s.recovered(ss.Context(), info.FullMethod, &err)
+	return next(srv, ss)
+}

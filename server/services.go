@@ -1,0 +1,563 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// servicesServer implements adminv1.ServicesServiceServer.
+type servicesServer struct {
+	adminv1.UnimplementedServicesServiceServer
+	up *upstream.Client
+}
+
+var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
+
+// fanOut bounds the upstream calls one RPC makes at once when it needs one
+// call per folder or per service.
+const fanOut = 4
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (r serviceRef) upstream() upstream.ServiceRef {
+	return upstream.ServiceRef{Folder: r.Folder, Name: r.Name, Type: r.Type}
+}
+
+// folders returns the site's folders with their settings. Servers that do
+// not report foldersDetail get one call per folder.
+func (s *servicesServer) folders(ctx context.Context) ([]upstream.FolderInfo, error) {
+	root, err := s.up.Services.ListRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(root.FoldersDetail) > 0 || len(root.Folders) == 0 {
+		return root.FoldersDetail, nil
+	}
+	out := make([]upstream.FolderInfo, len(root.Folders))
+	err = forEach(ctx, len(root.Folders), func(ctx context.Context, i int) error {
+		l, err := s.up.Services.ListFolder(ctx, root.Folders[i])
+		if err != nil {
+			return err
+		}
+		out[i] = upstream.FolderInfo{FolderName: root.Folders[i], Description: l.Description, WebEncrypted: l.WebEncrypted, IsDefault: l.IsDefault, ID: l.ID}
+		return nil
+	})
+	return out, err
+}
+
+// findFolder looks a folder up by name, without regard to case as ArcGIS
+// does, and returns it with its stored spelling.
+func (s *servicesServer) findFolder(ctx context.Context, folder string) (upstream.FolderInfo, error) {
+	all, err := s.folders(ctx)
+	if err != nil {
+		return upstream.FolderInfo{}, err
+	}
+	for _, f := range all {
+		if strings.EqualFold(f.FolderName, folder) {
+			return f, nil
+		}
+	}
+	return upstream.FolderInfo{}, notFound(folderResourceName(folder))
+}
+
+// ListFolders implements adminv1.ServicesServiceServer.
+func (s *servicesServer) ListFolders(ctx context.Context, req *adminv1.ListFoldersRequest) (*adminv1.ListFoldersResponse, error) {
+	if _, err := pageSize(req.GetPageSize()); err != nil {
+		return nil, err
+	}
+	if _, err := decodePageToken(req.GetPageToken(), "folders"); err != nil {
+		return nil, err
+	}
+	all, err := s.folders(ctx)
+	if err != nil {
+		return nil, Status(err, "folders")
+	}
+	folders := make([]*adminv1.Folder, 0, len(all))
+	for _, f := range all {
+		folders = append(folders, folderFromInfo(f))
+	}
+	page, next, err := paginate(folders, (*adminv1.Folder).GetName, "folders", req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ListFoldersResponse{Folders: page, NextPageToken: next}, nil
+}
+
+// GetFolder implements adminv1.ServicesServiceServer.
+func (s *servicesServer) GetFolder(ctx context.Context, req *adminv1.GetFolderRequest) (*adminv1.GetFolderResponse, error) {
+	folder, err := parseFolderName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.findFolder(ctx, folder)
+	if err != nil {
+		return nil, Status(err, req.GetName())
+	}
+	return &adminv1.GetFolderResponse{Folder: folderFromInfo(f)}, nil
+}
+
+// CreateFolder implements adminv1.ServicesServiceServer.
+func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFolderRequest) (*adminv1.CreateFolderResponse, error) {
+	if why := checkArcGISName(req.GetFolderId()); why != "" {
+		return nil, invalidArgument("folder_id", why)
+	}
+	name := folderResourceName(req.GetFolderId())
+	desc := req.GetFolder().GetDescription()
+	if err := s.up.Services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
+		return nil, Status(err, name)
+	}
+	// createFolder has no webEncrypted parameter (fact sheet §2.3): set it
+	// with a second call when asked for.
+	if req.GetFolder().GetWebEncrypted() {
+		if err := s.up.Services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
+			return nil, Status(err, name)
+		}
+	}
+	f, err := s.findFolder(ctx, req.GetFolderId())
+	if err != nil {
+		return nil, Status(err, name)
+	}
+	return &adminv1.CreateFolderResponse{Folder: folderFromInfo(f)}, nil
+}
+
+// UpdateFolder implements adminv1.ServicesServiceServer.
+func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFolderRequest) (*adminv1.UpdateFolderResponse, error) {
+	if req.GetFolder() == nil {
+		return nil, invalidArgument("folder", "is required")
+	}
+	folder, err := parseFolderName("folder.name", req.GetFolder().GetName())
+	if err != nil {
+		return nil, err
+	}
+	paths := maskPaths(req.GetUpdateMask().GetPaths())
+	if len(paths) == 0 {
+		paths = []string{"description", "web_encrypted"}
+	}
+	var setDesc, setEnc bool
+	for _, p := range paths {
+		switch p {
+		case "description":
+			setDesc = true
+		case "web_encrypted":
+			setEnc = true
+		default:
+			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p)+" (settable: description, web_encrypted)")
+		}
+	}
+	cur, err := s.findFolder(ctx, folder)
+	if err != nil {
+		return nil, Status(err, req.GetFolder().GetName())
+	}
+	desc, enc := cur.Description, cur.WebEncrypted
+	if setDesc {
+		desc = req.GetFolder().GetDescription()
+	}
+	if setEnc {
+		enc = req.GetFolder().GetWebEncrypted()
+	}
+	if err := s.up.Services.EditFolder(ctx, cur.FolderName, desc, enc); err != nil {
+		return nil, Status(err, req.GetFolder().GetName())
+	}
+	f, err := s.findFolder(ctx, cur.FolderName)
+	if err != nil {
+		return nil, Status(err, req.GetFolder().GetName())
+	}
+	return &adminv1.UpdateFolderResponse{Folder: folderFromInfo(f)}, nil
+}
+
+// DeleteFolder implements adminv1.ServicesServiceServer.
+func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFolderRequest) (*adminv1.DeleteFolderResponse, error) {
+	folder, err := parseFolderName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.findFolder(ctx, folder)
+	if err != nil {
+		return nil, Status(err, req.GetName())
+	}
+	if cur.IsDefault {
+		return nil, failedPrecondition(ReasonDefaultFolder, req.GetName()+" is a default folder of the site and cannot be deleted",
+			map[string]string{"resource": req.GetName()})
+	}
+	if !req.GetForce() {
+		l, err := s.up.Services.ListFolder(ctx, cur.FolderName)
+		if err != nil {
+			return nil, Status(err, req.GetName())
+		}
+		if n := len(l.Services); n > 0 {
+			return nil, failedPrecondition(ReasonFolderNotEmpty,
+				req.GetName()+" holds "+itoa(n)+" services that upstream would delete with it; set force to delete them too",
+				map[string]string{"resource": req.GetName(), "serviceCount": itoa(n)})
+		}
+	}
+	if err := s.up.Services.DeleteFolder(ctx, cur.FolderName); err != nil {
+		return nil, Status(err, req.GetName())
+	}
+	return &adminv1.DeleteFolderResponse{}, nil
+}
+
+// ListServices implements adminv1.ServicesServiceServer.
+func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
+	folder, err := parseParent("parent", req.GetParent(), true)
+	if err != nil {
+		return nil, err
+	}
+	view := req.GetView()
+	if _, ok := adminv1.ServiceView_name[int32(view)]; !ok {
+		return nil, invalidArgument("view", "unknown view "+itoa(int(view)))
+	}
+	query := "services|" + req.GetParent() + "|" + strconv.Itoa(int(view))
+	if _, err := pageSize(req.GetPageSize()); err != nil {
+		return nil, err
+	}
+	if _, err := decodePageToken(req.GetPageToken(), query); err != nil {
+		return nil, err
+	}
+	var all []*adminv1.Service
+	switch folder {
+	case "":
+		root, err := s.up.Services.ListRoot(ctx)
+		if err != nil {
+			return nil, Status(err, "")
+		}
+		all = summaries("", root.Services)
+	case parentAll:
+		root, err := s.up.Services.ListRoot(ctx)
+		if err != nil {
+			return nil, Status(err, "")
+		}
+		all = summaries("", root.Services)
+		names := root.Folders
+		if len(names) == 0 {
+			for _, f := range root.FoldersDetail {
+				names = append(names, f.FolderName)
+			}
+		}
+		per := make([][]*adminv1.Service, len(names))
+		err = forEach(ctx, len(names), func(ctx context.Context, i int) error {
+			l, err := s.up.Services.ListFolder(ctx, names[i])
+			if err != nil {
+				if upstream.IsNotFound(err) { // deleted meanwhile
+					return nil
+				}
+				return err
+			}
+			per[i] = summaries(names[i], l.Services)
+			return nil
+		})
+		if err != nil {
+			return nil, Status(err, req.GetParent())
+		}
+		for _, p := range per {
+			all = append(all, p...)
+		}
+	default:
+		l, err := s.up.Services.ListFolder(ctx, folder)
+		if err != nil {
+			return nil, Status(err, req.GetParent())
+		}
+		all = summaries(folder, l.Services)
+	}
+	page, next, err := paginate(all, (*adminv1.Service).GetName, query, req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	if view == adminv1.ServiceView_SERVICE_VIEW_FULL {
+		err := forEach(ctx, len(page), func(ctx context.Context, i int) error {
+			ref := serviceRef{Folder: page[i].GetFolder(), Name: page[i].GetServiceName(), Type: page[i].GetTypeName()}
+			cfg, err := s.up.Services.Get(ctx, ref.upstream())
+			if err != nil {
+				return err
+			}
+			full := serviceFromConfig(ref, cfg, nil)
+			full.Uid = page[i].GetUid()
+			page[i] = full
+			return nil
+		})
+		if err != nil {
+			return nil, Status(err, req.GetParent())
+		}
+	}
+	return &adminv1.ListServicesResponse{Services: page, NextPageToken: next}, nil
+}
+
+func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
+	out := make([]*adminv1.Service, 0, len(in))
+	for _, s := range in {
+		out = append(out, serviceFromSummary(folder, s))
+	}
+	return out
+}
+
+// getService reads a service's configuration and status at once.
+func (s *servicesServer) getService(ctx context.Context, ref serviceRef) (*adminv1.Service, error) {
+	var (
+		cfg *upstream.ServiceConfig
+		st  *upstream.ServiceStatus
+	)
+	err := forEach(ctx, 2, func(ctx context.Context, i int) (err error) {
+		if i == 0 {
+			cfg, err = s.up.Services.Get(ctx, ref.upstream())
+		} else {
+			st, err = s.up.Services.Status(ctx, ref.upstream())
+		}
+		return err
+	})
+	if err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	return serviceFromConfig(ref, cfg, st), nil
+}
+
+// GetService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+	ref, err := parseServiceName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	svc, err := s.getService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.GetServiceResponse{Service: svc}, nil
+}
+
+// ArcGIS's defaults for settings a create request leaves unset.
+var createDefaults = upstream.ServiceConfig{
+	ClusterName:         "default",
+	MinInstancesPerNode: 1,
+	MaxInstancesPerNode: 2,
+	MaxWaitTime:         60,
+	MaxIdleTime:         1800,
+	MaxUsageTime:        600,
+	MaxStartupTime:      300,
+	RecycleInterval:     24,
+	RecycleStartTime:    "00:00",
+	LoadBalancing:       "ROUND_ROBIN",
+	IsolationLevel:      "HIGH",
+}
+
+// CreateService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateServiceRequest) (*adminv1.CreateServiceResponse, error) {
+	folder, err := parseParent("parent", req.GetParent(), false)
+	if err != nil {
+		return nil, err
+	}
+	name, typ, err := parseServiceID("service_id", req.GetServiceId())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetService() == nil {
+		return nil, invalidArgument("service", "is required")
+	}
+	ref := serviceRef{Folder: folder, Name: name, Type: typ}
+	cfg := createDefaults
+	cfg.Properties = map[string]string{}
+	for _, path := range createFields {
+		before := cfg
+		if err := serviceFields[path](&cfg, req.GetService()); err != nil {
+			return nil, err
+		}
+		if isZeroField(&cfg, path) { // unset: keep ArcGIS's default
+			cfg = before
+		}
+	}
+	if err := checkServiceConfig(&cfg); err != nil {
+		return nil, err
+	}
+	cfg.ServiceName, cfg.Type = name, typ
+	if err := s.up.Services.Create(ctx, folder, &cfg); err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	svc, err := s.getService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.CreateServiceResponse{Service: svc}, nil
+}
+
+// isZeroField reports whether the field at path was left unset by a create
+// request (zero numbers and empty strings take the default).
+func isZeroField(c *upstream.ServiceConfig, path string) bool {
+	switch path {
+	case "cluster_name":
+		return c.ClusterName == ""
+	case "min_instances_per_node":
+		return c.MinInstancesPerNode == 0
+	case "max_instances_per_node":
+		return c.MaxInstancesPerNode == 0
+	case "max_wait_time":
+		return c.MaxWaitTime == 0
+	case "max_idle_time":
+		return c.MaxIdleTime == 0
+	case "max_usage_time":
+		return c.MaxUsageTime == 0
+	case "max_startup_time":
+		return c.MaxStartupTime == 0
+	case "recycle_interval":
+		return c.RecycleInterval == 0
+	case "recycle_start_time":
+		return c.RecycleStartTime == ""
+	case "load_balancing":
+		return c.LoadBalancing == ""
+	case "isolation_level":
+		return c.IsolationLevel == ""
+	}
+	return false
+}
+
+// checkServiceConfig validates relations between settings.
+func checkServiceConfig(c *upstream.ServiceConfig) error {
+	switch {
+	case c.MinInstancesPerNode < 0:
+		return invalidArgument("service.min_instances_per_node", "must not be negative")
+	case c.MaxInstancesPerNode < 0:
+		return invalidArgument("service.max_instances_per_node", "must not be negative")
+	case c.MaxInstancesPerNode < c.MinInstancesPerNode:
+		return invalidArgument("service.max_instances_per_node", "must be at least min_instances_per_node")
+	case c.InstancesPerContainer < 0:
+		return invalidArgument("service.instances_per_container", "must not be negative")
+	}
+	return nil
+}
+
+// UpdateService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateServiceRequest) (*adminv1.UpdateServiceResponse, error) {
+	if req.GetService() == nil {
+		return nil, invalidArgument("service", "is required")
+	}
+	ref, err := parseServiceName("service.name", req.GetService().GetName())
+	if err != nil {
+		return nil, err
+	}
+	paths := maskPaths(req.GetUpdateMask().GetPaths(), "properties")
+	if len(paths) == 0 {
+		return nil, invalidArgument("update_mask", "is required: name the fields to change")
+	}
+	for _, p := range paths {
+		if key, ok := strings.CutPrefix(p, "properties."); ok && key != "" {
+			continue
+		}
+		if _, ok := serviceFields[p]; !ok {
+			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p))
+		}
+	}
+	cfg, err := s.up.Services.Get(ctx, ref.upstream())
+	if err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	for _, p := range paths {
+		if key, ok := strings.CutPrefix(p, "properties."); ok && key != "" {
+			if cfg.Properties == nil {
+				cfg.Properties = map[string]string{}
+			}
+			if v, ok := req.GetService().GetProperties()[key]; ok {
+				cfg.Properties[key] = v
+			} else {
+				delete(cfg.Properties, key)
+			}
+			continue
+		}
+		if err := serviceFields[p](cfg, req.GetService()); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkServiceConfig(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.up.Services.Edit(ctx, ref.upstream(), cfg); err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	svc, err := s.getService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.UpdateServiceResponse{Service: svc}, nil
+}
+
+// DeleteService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteServiceRequest) (*adminv1.DeleteServiceResponse, error) {
+	ref, err := parseServiceName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	return &adminv1.DeleteServiceResponse{}, nil
+}
+
+// StartService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
+	ref, err := parseServiceName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.up.Services.Start(ctx, ref.upstream()); err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	st, err := s.up.Services.Status(ctx, ref.upstream())
+	if err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	return &adminv1.StartServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+}
+
+// StopService implements adminv1.ServicesServiceServer.
+func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*adminv1.StopServiceResponse, error) {
+	ref, err := parseServiceName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.up.Services.Stop(ctx, ref.upstream()); err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	st, err := s.up.Services.Status(ctx, ref.upstream())
+	if err != nil {
+		return nil, Status(err, ref.resourceName())
+	}
+	return &adminv1.StopServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+}
+
+// forEach runs fn for 0..n-1 with at most fanOut calls at once and returns
+// the first error; the others are canceled through ctx.
+func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+		sem      = make(chan struct{}, fanOut)
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
