@@ -17,7 +17,8 @@ import (
 )
 
 // New returns the REST handler for arcgate's API, calling the gRPC server
-// behind conn. It also serves /healthz, answered by the gRPC health service.
+// behind conn. It also serves /healthz, answered by the gRPC health service,
+// and the OpenAPI v2 document at /openapi.json.
 func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -29,6 +30,9 @@ func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 		}),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 	)
+	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
+		return nil, err
+	}
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		adminv1.RegisterServicesServiceHandler,
 	} {
