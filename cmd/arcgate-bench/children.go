@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"time"
+
+	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/simulator"
+)
+
+// Each measured server runs in a child process (this same binary, started
+// with -child), so that the client's load does not share a heap, a garbage
+// collector or a scheduler with the server it measures, and so that
+// arcgate's peak RSS is its own.
+
+// childInfo is what a child prints, as one JSON line, once it serves.
+type childInfo struct {
+	HTTPAddr string `json:"httpAddr"`
+	GRPCAddr string `json:"grpcAddr,omitempty"`
+	Pid      int    `json:"pid"`
+}
+
+// child is a running child process.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	info  childInfo
+}
+
+func startChild(args ...string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("child %v: %w", args, err)
+	}
+	if err := json.Unmarshal(line, &c.info); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("child %v said %q: %w", args, line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return c, nil
+}
+
+// stop closes the child's stdin (it exits when stdin closes) and waits.
+func (c *child) stop() {
+	_ = c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// peakRSS reads the child's peak resident set size (VmHWM) in bytes.
+func (c *child) peakRSS() (int64, error) { return peakRSSOf(c.info.Pid) }
+
+// countingListener counts accepted TCP connections.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// latency delays every request by d before the handler runs, like a remote
+// upstream would.
+func latency(d time.Duration, h http.Handler) http.Handler {
+	if d <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			h.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	})
+}
+
+// runChild serves one role until stdin closes.
+func runChild(role string, opts childOptions) error {
+	announce := func(info childInfo) error {
+		info.Pid = os.Getpid()
+		b, _ := json.Marshal(info)
+		_, err := fmt.Fprintf(os.Stdout, "%s\n", b)
+		return err
+	}
+	stdinClosed := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinClosed) }()
+
+	switch role {
+	case "sim":
+		sim := simulator.New(simulator.Config{ExtraServices: opts.services})
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		cl := &countingListener{Listener: lis}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/_bench/stats", func(w http.ResponseWriter, _ *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]int64{"connections": cl.accepted.Load(), "requests": int64(sim.RequestCount())})
+		})
+		mux.Handle("/", latency(opts.latency, sim))
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(cl) }()
+		if err := announce(childInfo{HTTPAddr: lis.Addr().String()}); err != nil {
+			return err
+		}
+		<-stdinClosed
+		return hs.Close()
+	case "proxy":
+		target, err := url.Parse(opts.upstream)
+		if err != nil {
+			return err
+		}
+		rp := httputil.NewSingleHostReverseProxy(target)
+		rp.Transport = &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
+		rp.ErrorLog = log.New(io.Discard, "", 0) // calls cut off at the end of a slice are expected
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(lis) }()
+		if err := announce(childInfo{HTTPAddr: lis.Addr().String()}); err != nil {
+			return err
+		}
+		<-stdinClosed
+		return hs.Close()
+	case "arcgate":
+		a, err := app.Start(app.Config{
+			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			return err
+		}
+		if err := announce(childInfo{HTTPAddr: a.HTTPAddr, GRPCAddr: a.GRPCAddr}); err != nil {
+			return err
+		}
+		<-stdinClosed
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return a.Shutdown(ctx)
+	}
+	return errors.New("unknown child role " + role)
+}
+
+type childOptions struct {
+	services int
+	latency  time.Duration
+	upstream string
+}
