@@ -7,11 +7,14 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/textproto"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
@@ -21,24 +24,72 @@ import (
 // and the OpenAPI v2 document at /openapi.json.
 func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
+		// google.api.HttpBody response body raw, e.g. a thumbnail image.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{
 				EmitUnpopulated: true, // stable shapes: zero values are written
 				UseProtoNames:   false,
 			},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
+		runtime.WithIncomingHeaderMatcher(forwardArcGISCredentials(incomingHeader)),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 	)
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, err
 	}
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		adminv1.RegisterServicesServiceHandler,
+		adminv1.RegisterItemInfoServiceHandler,
+		adminv1.RegisterRolesServiceHandler,
+		adminv1.RegisterUsageReportsServiceHandler,
+		adminv1.RegisterJobsServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return nil, err
 		}
 	}
 	return mux, nil
+}
+
+// httpBodyContentType sets the Content-Type of a response whose HTTP body is
+// a google.api.HttpBody field (`response_body` in the HTTP rule, as for
+// GetThumbnail): the marshaler sends such a body raw but takes the content
+// type from the whole response message, which is JSON.
+func httpBodyContentType(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+	rb, ok := m.(interface{ XXX_ResponseBody() any })
+	if !ok {
+		return nil
+	}
+	if body, ok := rb.XXX_ResponseBody().(*httpbody.HttpBody); ok && body.GetContentType() != "" {
+		w.Header().Set("Content-Type", body.GetContentType())
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+	}
+	return nil
+}
+
+// arcgisCredentialHeaders maps the HTTP headers of delegated mode to their
+// gRPC metadata keys (server.MetadataArcGISToken and friends; the gateway
+// does not import the server package). Only these x-arcgis-* names are
+// forwarded; the server validates them.
+var arcgisCredentialHeaders = map[string]string{
+	"X-Arcgis-Token":    "x-arcgis-token",
+	"X-Arcgis-Username": "x-arcgis-username",
+	"X-Arcgis-Password": "x-arcgis-password",
+}
+
+// forwardArcGISCredentials forwards the delegated-mode headers
+// (X-ArcGIS-Token, or X-ArcGIS-Username and X-ArcGIS-Password) as gRPC
+// metadata of the same lower-case names, and leaves every other header to
+// next.
+func forwardArcGISCredentials(next runtime.HeaderMatcherFunc) runtime.HeaderMatcherFunc {
+	return func(key string) (string, bool) {
+		if md, ok := arcgisCredentialHeaders[textproto.CanonicalMIMEHeaderKey(key)]; ok {
+			return md, true
+		}
+		return next(key)
+	}
 }

@@ -32,6 +32,21 @@ const (
 	ReasonResponseTooLarge        = "UPSTREAM_RESPONSE_TOO_LARGE"
 	ReasonFailedPrecondition      = "FAILED_PRECONDITION"
 	ReasonSiteNotCreated          = "SITE_NOT_CREATED"
+	ReasonDelegatedCredsRequired  = "DELEGATED_CREDENTIALS_REQUIRED"
+	ReasonCredentialsRejected     = "UPSTREAM_CREDENTIALS_REJECTED"
+	ReasonRoleStoreReadOnly       = "ROLE_STORE_READ_ONLY"
+	ReasonRoleListChanged         = "ROLE_LIST_CHANGED"
+	ReasonJobNotCancellable       = "JOB_NOT_CANCELLABLE"
+	ReasonJobNotDeletable         = "JOB_NOT_DELETABLE"
+	ReasonJobQueryTooLarge        = "JOB_QUERY_TOO_LARGE"
+	ReasonThumbnailNotSet         = "THUMBNAIL_NOT_SET"
+	ReasonUnsafeThumbnailPath     = "UNSAFE_THUMBNAIL_PATH"
+	ReasonMetricNotCombinable     = "METRIC_NOT_COMBINABLE"
+	ReasonCallerUnauthenticated   = "CALLER_UNAUTHENTICATED"
+	ReasonPermissionDeniedScope   = "PERMISSION_DENIED_SCOPE"
+	ReasonRateLimited             = "RATE_LIMITED"
+	ReasonCircuitOpen             = "CIRCUIT_OPEN"
+	ReasonRequestTooLarge         = "REQUEST_TOO_LARGE"
 )
 
 // newStatus builds a status with an ErrorInfo detail.
@@ -73,15 +88,18 @@ func notFound(resource string) error {
 //	upstream 404                         NOT_FOUND
 //	"already exists"                     ALREADY_EXISTS
 //	498/499 after one refresh, no token  UNAUTHENTICATED
+//	generateToken refused the credentials UNAUTHENTICATED (UPSTREAM_CREDENTIALS_REJECTED)
 //	401, 403                             PERMISSION_DENIED
 //	400                                  INVALID_ARGUMENT
 //	409                                  ABORTED
 //	429                                  RESOURCE_EXHAUSTED
 //	site not created                     FAILED_PRECONDITION
+//	role store is read-only              FAILED_PRECONDITION (ROLE_STORE_READ_ONLY)
 //	other envelope codes                 INTERNAL (upstream message kept)
 //	unreachable, 5xx page, not JSON      UNAVAILABLE
 //	response over the size limit         RESOURCE_EXHAUSTED
 //	caller's deadline / cancellation     DEADLINE_EXCEEDED / CANCELED
+//	circuit breaker open (not sent)      UNAVAILABLE (CIRCUIT_OPEN, RetryInfo)
 //
 // Errors that already are statuses pass through unchanged. resource, when
 // not empty, is the resource name the call was about; it goes into the
@@ -99,6 +117,9 @@ func Status(err error, resource string) error {
 		return newStatus(codes.DeadlineExceeded, ReasonUpstreamUnavailable, "deadline exceeded waiting for the upstream ArcGIS Server", nil)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
+	}
+	if wait, ok := upstream.IsCircuitOpen(err); ok {
+		return circuitOpen(wait, resource)
 	}
 	var ue *upstream.Error
 	if !errors.As(err, &ue) {
@@ -131,6 +152,9 @@ func Status(err error, resource string) error {
 		if isSiteNotCreated(ue) {
 			return newStatus(codes.FailedPrecondition, ReasonSiteNotCreated, "upstream ArcGIS Server has no site yet: "+msg, md)
 		}
+		if ue.Code == 400 || ue.Code == 401 || ue.Code == 403 {
+			return newStatus(codes.Unauthenticated, ReasonCredentialsRejected, "the upstream token service refused the credentials: "+msg, md)
+		}
 		return newStatus(codes.Unauthenticated, ReasonUpstreamUnauthenticated, "cannot get an upstream token: "+msg, md)
 	case upstream.KindHTTP:
 		switch {
@@ -156,6 +180,8 @@ func Status(err error, resource string) error {
 		return newStatus(codes.Unauthenticated, ReasonUpstreamUnauthenticated, "upstream rejected the token after a refresh: "+msg, md)
 	case ue.Code == 401 || ue.Code == 403:
 		return newStatus(codes.PermissionDenied, ReasonUpstreamPermission, msg, md)
+	case isRoleStoreReadOnly(ue):
+		return newStatus(codes.FailedPrecondition, ReasonRoleStoreReadOnly, msg, md)
 	case hasMessage(ue, "already exists"):
 		return newStatus(codes.AlreadyExists, ReasonAlreadyExists, msg, md)
 	case isSiteNotCreated(ue):
@@ -193,6 +219,14 @@ func hasMessage(ue *upstream.Error, substr string) bool {
 		}
 	}
 	return false
+}
+
+// isRoleStoreReadOnly recognises a role store's refusal of a write because
+// it is read-only (LDAP and Windows stores, fact sheet §6.1; the text is not
+// recorded): a roles operation whose message says read-only.
+func isRoleStoreReadOnly(ue *upstream.Error) bool {
+	return strings.HasPrefix(ue.Op, "roles.") &&
+		(hasMessage(ue, "read-only") || hasMessage(ue, "read only") || hasMessage(ue, "readonly"))
 }
 
 // isSiteNotCreated recognises "Local machine '...' is not participating in

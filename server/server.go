@@ -24,6 +24,8 @@ type Server struct {
 	up      *upstream.Client
 	log     *slog.Logger
 	timeout time.Duration
+
+	jobPollMin, jobPollMax time.Duration // WatchJob poll intervals (watch.go)
 }
 
 // Option configures a Server.
@@ -48,6 +50,10 @@ func New(up *upstream.Client, opts ...Option) *Server {
 // Register registers every arcgate service on r.
 func (s *Server) Register(r grpc.ServiceRegistrar) {
 	adminv1.RegisterServicesServiceServer(r, &servicesServer{up: s.up})
+	adminv1.RegisterItemInfoServiceServer(r, &itemInfoServer{up: s.up})
+	adminv1.RegisterRolesServiceServer(r, newRolesServer(s.up))
+	adminv1.RegisterUsageReportsServiceServer(r, newUsageReportsServer(s.up))
+	adminv1.RegisterJobsServiceServer(r, newJobsServer(s))
 }
 
 // ServerOptions returns the grpc.ServerOptions arcgate's services need:
@@ -71,6 +77,7 @@ func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServer
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	ctx = withRequestID(ctx)
 	resp, err := next(ctx, req)
 	s.logCall(ctx, info.FullMethod, start, err)
 	return resp, err
@@ -78,6 +85,7 @@ func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerIn
 
 func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	start := time.Now()
+	ss = withRequestIDStream(ss)
 	err := next(srv, ss)
 	s.logCall(ss.Context(), info.FullMethod, start, err)
 	return err
@@ -93,6 +101,10 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, er
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", RequestID(ctx)),
+	}
+	if caller := callerIdentity(ctx); caller != "" {
+		attrs = append(attrs, slog.String("caller", caller))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))

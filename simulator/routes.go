@@ -21,6 +21,8 @@ var adminRoutes = map[string]adminRoute{
 	"generateToken": {public: true, handle: (*Server).serveAdminGenerateToken},
 	"publicKey":     {public: true, handle: (*Server).servePublicKey},
 	"services":      {handle: (*Server).serveServices},
+	"security":      {handle: (*Server).serveSecurity},
+	"usagereports":  {handle: (*Server).serveUsageReports},
 }
 
 // servicesRoute serves a child of /admin/services/ that is not a folder or a
@@ -74,6 +76,37 @@ var serviceRoutes = map[string]serviceRoute{
 	"stop":   {operation: true, handle: (*Server).stopService},
 	"delete": {operation: true, handle: (*Server).deleteService},
 	"edit":   {operation: true, handle: (*Server).editService},
+	"jobs":   {nested: true, handle: (*Server).serveJobs},
+
+	// Item info; the docs spell the segment both ways (fact sheet §4.1).
+	"iteminfo": {nested: true, handle: (*Server).serveItemInfo},
+	"itemInfo": {nested: true, handle: (*Server).serveItemInfo},
+}
+
+// jobsRoute serves a child of .../<service>/jobs/ that is not a job.
+type jobsRoute struct {
+	// operation routes are POST only.
+	operation bool
+	handle    func(s *Server, c *call, ref serviceRef)
+}
+
+// jobsRoutes maps a segment below .../<service>/jobs/ that is not a job id.
+var jobsRoutes = map[string]jobsRoute{
+	"query":      {handle: (*Server).queryJobs},
+	"purgeQueue": {operation: true, handle: (*Server).purgeJobQueue},
+}
+
+// jobRoute serves an operation of .../<service>/jobs/<jobID>/.
+type jobRoute struct {
+	// operation routes are POST only.
+	operation bool
+	handle    func(s *Server, c *call, ref serviceRef, jobID string)
+}
+
+// jobRoutes maps the segment following a job id.
+var jobRoutes = map[string]jobRoute{
+	"cancel": {operation: true, handle: (*Server).cancelJob},
+	"delete": {operation: true, handle: (*Server).deleteJob},
 }
 
 // reservedFolderNames cannot be used as folder names because they collide
@@ -100,4 +133,28 @@ func routeAllowed(c *call, operation, nested bool, rest []string) bool {
 		return c.requirePOST()
 	}
 	return true
+}
+
+// rolesRoute serves an operation of /admin/security/roles/ (all POST only).
+type rolesRoute struct {
+	// write routes change the role store and are refused when it is
+	// read-only.
+	write  bool
+	handle func(s *Server, c *call)
+}
+
+// rolesRoutes maps a segment below /admin/security/roles/ (fact sheet §6.2).
+var rolesRoutes = map[string]rolesRoute{
+	"getRoles":            {handle: (*Server).getRoles},
+	"search":              {handle: (*Server).searchRoles},
+	"add":                 {write: true, handle: (*Server).addRole},
+	"update":              {write: true, handle: (*Server).updateRole},
+	"remove":              {write: true, handle: (*Server).removeRole},
+	"getPrivilege":        {handle: (*Server).getRolePrivilege},
+	"assignPrivilege":     {handle: (*Server).assignPrivilege},
+	"getRolesByPrivilege": {handle: (*Server).getRolesByPrivilege},
+	"getUsersWithinRole":  {handle: (*Server).getUsersWithinRole},
+	"addUsersToRole":      {write: true, handle: (*Server).addUsersToRole},
+	"removeUsersFromRole": {write: true, handle: (*Server).removeUsersFromRole},
+	"getRolesForUser":     {handle: (*Server).getRolesForUser},
 }

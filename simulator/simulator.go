@@ -52,9 +52,20 @@ type Config struct {
 	// ExtraServices is the number of extra MapServer services seeded into the
 	// folder "Bulk" (Bulk_0001.MapServer, ...). Default 0 (no Bulk folder).
 	ExtraServices int
+	// RoleStoreReadOnly makes the role store read-only, like an LDAP or
+	// Windows store: roles and memberships cannot change (privileges can).
+	// SetRoleStoreReadOnly switches it later.
+	RoleStoreReadOnly bool
+	// LegacyRoleStore makes security/roles answer like a 10.1 server,
+	// {"totalRoles":N}, instead of {"isReadOnly":...}.
+	LegacyRoleStore bool
 	// Logf, when set, receives one line per request and per state change. It
 	// never receives tokens or passwords.
 	Logf func(format string, args ...any)
+	// JobStepDuration is how long, by Clock, a job made by SubmitJob stays
+	// in each state (new, submitted, executing) before its outcome. Default
+	// 0: such jobs stay new. Seeded jobs never change on their own.
+	JobStepDuration time.Duration
 }
 
 // Server is a simulated ArcGIS Server administrator endpoint. Create it with
@@ -87,6 +98,12 @@ type Server struct {
 	failGenerate  int
 
 	generateCount atomic.Int64
+
+	faults faultState // injected faults (faults.go), with its own lock
+
+	roles *roleStore // the security role store (roles.go), with its own lock
+
+	jobs jobStore // GP jobs (jobs.go), with its own lock
 
 	keyOnce sync.Once
 	key     *rsa.PrivateKey
@@ -136,8 +153,10 @@ func New(cfg Config) *Server {
 		password:       cfg.Password,
 		tokenLifetime:  cfg.TokenLifetime,
 		tokens:         make(map[string]grant),
+		roles:          newRoleStore(cfg.RoleStoreReadOnly, cfg.LegacyRoleStore),
 	}
 	s.seed(cfg.ExtraServices)
+	s.seedJobs(cfg.JobStepDuration)
 	return s
 }
 
@@ -150,6 +169,9 @@ func (s *Server) AdminPath() string { return s.adminPrefix }
 //   - /<ctx>/admin/...: the admin API (generateToken and publicKey without a
 //     token, everything else with one);
 //   - POST /<ctx>/tokens/generateToken: the token service (REST envelope);
+//   - POST /portal/sharing/rest/generateToken: the portal of a federated
+//     site, issuing portal tokens and exchanging them for server tokens
+//     (portal.go);
 //   - GET /<ctx>/rest/info: the services directory info advertising the
 //     token service;
 //
@@ -157,6 +179,9 @@ func (s *Server) AdminPath() string { return s.adminPrefix }
 // root get the code 404 admin envelope naming the first path segment that
 // could not be resolved (for an unknown leaf, the last segment).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveFault(w, r) {
+		return
+	}
 	p := r.URL.Path
 	switch {
 	case p == s.adminBase:
@@ -177,6 +202,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer c.finish()
 		s.serveTokenService(c)
+	case isPortalPath(p):
+		s.servePortal(w, r)
 	case p == s.restInfoPath || p == s.restInfoPath+"/":
 		c, ok := s.begin(w, r)
 		if !ok {

@@ -32,10 +32,17 @@ type grant struct {
 	expires time.Time
 	bind    binding
 	value   string // referer or IP the token is bound to
+	portal  bool   // a portal token (portal.go): valid only for the portal's token exchange
 }
 
-// mint creates and stores a new token.
+// mint creates and stores a new server token.
 func (s *Server) mint(lifetime time.Duration, bind binding, value string) (string, time.Time) {
+	return s.mintGrant(lifetime, grant{bind: bind, value: value})
+}
+
+// mintGrant creates and stores a new token described by g (its expires is
+// set from lifetime).
+func (s *Server) mintGrant(lifetime time.Duration, g grant) (string, time.Time) {
 	var raw [48]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
@@ -50,7 +57,8 @@ func (s *Server) mint(lifetime time.Duration, bind binding, value string) (strin
 			}
 		}
 	}
-	s.tokens[tok] = grant{expires: expires, bind: bind, value: value}
+	g.expires = expires
+	s.tokens[tok] = g
 	return tok, expires
 }
 
@@ -89,7 +97,7 @@ func (s *Server) authorize(c *call) bool {
 	g, ok := s.tokens[tok]
 	s.authMu.RUnlock()
 	switch {
-	case !ok:
+	case !ok || g.portal: // INVENTED: a portal token is not accepted by the admin API itself
 		c.fail(498, msgTokenInvalid)
 	case !s.now().Before(g.expires):
 		c.fail(498, msgTokenExpired)
@@ -139,11 +147,14 @@ func (s *Server) checkCredentials(username, password string) bool {
 }
 
 // GenerateTokenCount returns the number of generateToken calls received on
-// the admin and the /tokens endpoints, whether they succeeded or failed.
+// the admin, the /tokens and the portal endpoints (portal.go: both the
+// credentials call and the token exchange count), whether they succeeded or
+// failed.
 func (s *Server) GenerateTokenCount() int { return int(s.generateCount.Load()) }
 
-// RevokeAllTokens invalidates every issued token: presenting one afterwards
-// yields the 498 "Could not decrypt token. Token may not be valid." envelope.
+// RevokeAllTokens invalidates every issued token, portal tokens included:
+// presenting one afterwards yields the 498 "Could not decrypt token. Token
+// may not be valid." envelope (the portal answers its own 498).
 func (s *Server) RevokeAllTokens() {
 	s.authMu.Lock()
 	defer s.authMu.Unlock()
@@ -152,7 +163,8 @@ func (s *Server) RevokeAllTokens() {
 }
 
 // FailGenerateToken makes the next n generateToken calls fail with a code 500
-// error envelope (admin envelope on /admin, REST envelope on /tokens).
+// error envelope (admin envelope on /admin, REST envelope on /tokens and on
+// the portal).
 func (s *Server) FailGenerateToken(n int) {
 	s.authMu.Lock()
 	defer s.authMu.Unlock()

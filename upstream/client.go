@@ -24,12 +24,23 @@ type Client struct {
 	adminURL *url.URL // site URL + "/admin/", always with a trailing slash
 	tokens   TokenSource
 	creds    *credentials // set by WithCredentials; kept only to scrub the password
+	auth     poolSettings // token pool options (pool.go)
+	pool     *Pool        // tokens of the service and delegated identities (pool.go)
+	hard     hardening    // TLS roots and resilience (resilience.go)
 	now      func() time.Time
 
 	common service // reused by every resource service instead of allocating one each
 
 	// Services manages services and folders (admin/services).
 	Services *ServicesService
+	// Jobs manages the jobs of GP services (admin/services/.../jobs).
+	Jobs *JobsService
+	// Roles manages security roles, privileges and members (admin/security/roles).
+	Roles *RolesService
+	// UsageReports manages usage reports (admin/usagereports).
+	UsageReports *UsageReportsService
+	// ItemInfo manages the item info of services (admin/services/.../iteminfo).
+	ItemInfo *ItemInfoService
 
 	// Later resource families attach here in the same way, each in its own
 	// file sharing c.common: Jobs *JobsService (GP jobs), ItemInfo
@@ -71,10 +82,10 @@ func WithTokenSource(ts TokenSource) Option {
 	}
 }
 
-// WithCredentials makes the client obtain tokens from the admin
-// generateToken operation with the given account (see
-// NewGenerateTokenSource). The password is kept only for that purpose and
-// to scrub it from upstream messages.
+// WithCredentials makes the client's token pool obtain tokens for the
+// given account (the service identity) with the token service set by
+// WithTokenConfig (default: admin generateToken). The password is kept
+// only for that purpose and to scrub it from upstream messages.
 func WithCredentials(username, password string) Option {
 	return func(c *Client) error {
 		if username == "" || password == "" {
@@ -143,23 +154,21 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if err := c.harden(); err != nil {
+		return nil, err
+	}
 	if c.wire.hc == nil {
 		c.wire.hc = &http.Client{}
 	}
-	if c.creds != nil {
-		if c.tokens != nil {
-			return nil, errors.New("upstream: WithCredentials and WithTokenSource cannot be combined")
-		}
-		c.tokens = &generateTokenSource{
-			wire:       c.wire,
-			adminURL:   c.adminURL,
-			creds:      c.creds,
-			expiration: defaultTokenExpiration,
-			now:        c.now,
-		}
+	if err := c.initTokens(u.String()); err != nil {
+		return nil, err
 	}
 	c.common.client = c
 	c.Services = (*ServicesService)(&c.common)
+	c.Jobs = (*JobsService)(&c.common)
+	c.Roles = (*RolesService)(&c.common)
+	c.UsageReports = (*UsageReportsService)(&c.common)
+	c.ItemInfo = (*ItemInfoService)(&c.common)
 	return c, nil
 }
 
@@ -253,6 +262,11 @@ type request struct {
 	path   string
 	query  url.Values // GET parameters
 	form   url.Values // POST form fields
+	// files are POST file parts: the body is then multipart/form-data.
+	files []formFile
+	// idempotent marks a POST that only reads (see postRead), so that
+	// WithResilience may retry it; every GET is treated as idempotent.
+	idempotent bool
 }
 
 // get performs a GET of path (admin-relative, escaped) with parameters q
@@ -286,10 +300,10 @@ func (c *Client) do(ctx context.Context, r *request, v any) error {
 		if tok != nil {
 			value = tok.Value
 		}
-		err = c.wire.send(ctx, c.adminURL, r, value, c.secrets(value), v)
+		err = c.wire.send(ctx, c.adminURL, r, value, c.secrets(ctx, value), v)
 		var e *Error
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
-			c.tokens.Invalidate(tok) // on every rejection, so the next call starts fresh
+			c.invalidate(tok) // on every rejection, so the next call starts fresh
 			rejected, lastErr = tok, err
 			continue
 		}
@@ -298,12 +312,25 @@ func (c *Client) do(ctx context.Context, r *request, v any) error {
 	return lastErr
 }
 
-// token gets a token from the source, or nil when there is no source.
+// token gets a token for the identity in ctx from the pool (delegated
+// mode, see WithIdentity), else from the service token source; it returns
+// nil when there is neither.
 func (c *Client) token(ctx context.Context, r *request) (*Token, error) {
-	if c.tokens == nil {
+	var (
+		tok *Token
+		err error
+	)
+	switch id := identityFromContext(ctx); {
+	case id != nil && c.pool != nil:
+		var e *poolEntry
+		if e, err = c.pool.lookup(id); err == nil {
+			tok, err = c.pool.tokenOf(ctx, e)
+		}
+	case c.tokens != nil:
+		tok, err = c.tokens.Token(ctx)
+	default:
 		return nil, nil
 	}
-	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -314,7 +341,7 @@ func (c *Client) token(ctx context.Context, r *request) (*Token, error) {
 			kind = KindTransport
 		}
 		return nil, &Error{Kind: kind, Op: r.op, Method: r.method, Path: r.path,
-			Err: scrubError(contextError(ctx, err), c.secrets(""))}
+			Err: scrubError(contextError(ctx, err), c.secrets(ctx, ""))}
 	}
 	if tok == nil || tok.Value == "" {
 		return nil, &Error{Kind: KindToken, Op: r.op, Method: r.method, Path: r.path,
@@ -323,15 +350,29 @@ func (c *Client) token(ctx context.Context, r *request) (*Token, error) {
 	return tok, nil
 }
 
+// invalidate reports a rejected token to the pool entry that issued it,
+// or else to the service token source.
+func (c *Client) invalidate(tok *Token) {
+	if tok.entry != nil {
+		tok.entry.pool.Invalidate(tok)
+	} else if c.tokens != nil {
+		c.tokens.Invalidate(tok)
+	}
+}
+
 // secrets lists the values to scrub from messages of a request sent with
-// token.
-func (c *Client) secrets(token string) []string {
-	s := make([]string, 0, 2)
+// token: the token, the service password and the secret of a delegated
+// identity in ctx.
+func (c *Client) secrets(ctx context.Context, token string) []string {
+	s := make([]string, 0, 3)
 	if token != "" {
 		s = append(s, token)
 	}
 	if c.creds != nil {
 		s = append(s, c.creds.password())
+	}
+	if id := identityFromContext(ctx); id != nil {
+		s = append(s, id.secret())
 	}
 	return s
 }
@@ -342,6 +383,8 @@ type wire struct {
 	hc        *http.Client
 	userAgent string
 	maxBytes  int64
+	referer   string   // sent as the Referer header of every request (token client=referer)
+	observe   Observer // set by WithObserver; nil: none
 }
 
 // send performs r against admin (the admin root URL) with token and decodes
@@ -349,7 +392,8 @@ type wire struct {
 // the token in the query string, POST puts them in a form-encoded body and
 // never in the URL. Every body is read through the size limit and checked
 // for both error envelopes, whatever the HTTP status.
-func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) error {
+func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) (err error) {
+	defer w.observed(r, time.Now(), &err)
 	fail := func(e *Error) *Error {
 		e.Op, e.Method, e.Path = r.op, r.method, r.path
 		for i, m := range e.Messages {
@@ -378,21 +422,34 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		params.Del("token")
 	}
 	var body io.Reader
-	if r.method == http.MethodGet {
+	contentType := "application/x-www-form-urlencoded"
+	switch {
+	case r.method == http.MethodGet:
 		u.RawQuery = params.Encode()
-	} else {
+	case len(r.files) > 0:
+		u.RawQuery = ""
+		mp, ct, err := encodeMultipart(params, r.files)
+		if err != nil {
+			return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build multipart body"}})
+		}
+		body, contentType = mp, ct
+	default:
 		u.RawQuery = ""
 		body = strings.NewReader(params.Encode())
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	req, err := http.NewRequestWithContext(markIdempotent(ctx, r), r.method, u.String(), body)
 	if err != nil {
 		return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build request"}})
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
 	req.Header.Set("User-Agent", w.userAgent)
+	if w.referer != "" {
+		req.Header.Set("Referer", w.referer)
+	}
+	setRequestID(ctx, req.Header)
 
 	resp, err := w.hc.Do(req)
 	if err != nil {
@@ -412,6 +469,12 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	if int64(len(data)) > w.maxBytes {
 		return fail(&Error{Kind: KindTooLarge, HTTPStatus: resp.StatusCode,
 			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
+	}
+	if raw, ok := v.(*rawBody); ok {
+		if e := decodeRaw(resp.StatusCode, resp.Header.Get("Content-Type"), data, raw); e != nil {
+			return fail(e)
+		}
+		return nil
 	}
 	if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, v); e != nil {
 		return fail(e)

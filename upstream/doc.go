@@ -19,16 +19,31 @@
 //
 // # Authentication
 //
-// A TokenSource supplies tokens. WithCredentials makes the client call the
-// admin generateToken operation (client=requestip, expiration=60); the
-// token is cached until a minute before it expires, concurrent callers
-// share one fetch, and a failed fetch is retried at most once per second.
-// StaticToken serves a fixed operator token, and WithTokenSource accepts
-// any implementation. When the upstream rejects a token (code 498 "invalid
-// or expired" or 499 "required"), the client invalidates it, obtains a new
-// one and retries the request once; a rejected token means the operation
-// did not run, so the retry is safe. If the retry is rejected too, the
-// error satisfies IsAuth.
+// Tokens come from a Pool, keyed by identity within the client's site: the
+// gateway's service identity (WithCredentials, or WithServiceIdentity with
+// a CredentialsIdentity or a fixed TokenIdentity) and the delegated
+// identities that callers put in request contexts with WithIdentity. For
+// credentials the pool mints tokens with the operation chosen by
+// WithTokenConfig: admin generateToken (the default), the /tokens service,
+// or a federated server's portal (credentials for a portal token, then the
+// portal token and serverUrl for a server token), with client=requestip or
+// client=referer (the Referer is then sent on every request).
+//
+// The pool refreshes a token in the background from its advisory window
+// (around T-15 minutes for a 60-minute token, jittered, scaled to shorter
+// lifetimes) while callers keep using it, makes callers wait only from the
+// mandatory window (T-1 minute), runs one refresh per identity at a time,
+// keeps serving a still-valid token when a refresh fails, and tries at most
+// once per second per identity while no valid token exists. Its cached path
+// takes no lock. StaticToken serves a fixed token, and WithTokenSource
+// accepts any implementation for the service identity.
+//
+// When the upstream rejects a token (code 498 "invalid or expired" or 499
+// "required"), the client invalidates exactly that token (compare-and-swap:
+// a newer token is kept), obtains a new one and retries the request once; a
+// rejected token means the operation did not run, so the retry is safe. If
+// the retry is rejected too, or no token can be obtained, the error
+// satisfies IsAuth.
 //
 // # Errors
 //
@@ -46,9 +61,9 @@
 // # Secrets
 //
 // Tokens and passwords are never written to an error, a String or
-// GoString result, a log record or a JSON encoding: Token and the
-// credentials holder redact themselves for fmt (every verb), log/slog and
-// encoding/json; upstream messages are scrubbed of the token and password
+// GoString result, a log record or a JSON encoding: Token, Identity, Pool
+// and the credentials holder redact themselves for fmt (every verb),
+// log/slog and encoding/json; upstream messages are scrubbed of the token and password
 // in use; transport errors lose the query string of the URL; Error.Path
 // never has a query. The package itself logs nothing.
 package upstream

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,15 +30,14 @@ var tokenForm = url.Values{
 	"f":          {"json"},
 }
 
-// tokenServer starts the test server and returns a generateToken source
-// pointed at it with a fake clock, plus the mux.
+// tokenServer starts the test server and returns the token pool of a
+// client with credentials and a fake clock, plus the mux.
 func tokenServer(t *testing.T) (upstream.TokenSource, *http.ServeMux, *fakeClock) {
 	t.Helper()
-	_, mux, srv := setup(t)
 	clock := newFakeClock()
-	ts := upstream.NewGenerateTokenSource(srv.URL+basePath+"/admin/", srv.Client(), testUser, testPassword,
-		upstream.WithTokenClock(clock.Now))
-	return ts, mux, clock
+	c, mux, _ := setup(t, upstream.WithCredentials(testUser, testPassword), upstream.WithClock(clock.Now))
+	t.Cleanup(c.Close)
+	return c.Pool(), mux, clock
 }
 
 // msAfter returns the epoch ms of clock's now + d.
@@ -89,68 +86,6 @@ func TestGenerateToken_RequestAndExpiresForms(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestGenerateToken_CachingAndEarlyRefresh(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name     string
-		lifetime time.Duration
-		cached   time.Duration // still cached this long after issue
-		refetch  time.Duration // refetched this long after issue
-	}{
-		{"60 minutes: refresh 1 minute early", time.Hour, 59*time.Minute - time.Second, 59 * time.Minute},
-		{"10 minutes: refresh 1 minute early", 10 * time.Minute, 9*time.Minute - time.Second, 9 * time.Minute},
-		{"5 minutes: refresh at 90%", 5 * time.Minute, 4*time.Minute + 29*time.Second, 4*time.Minute + 30*time.Second},
-		{"20 seconds: refresh at 90%", 20 * time.Second, 17 * time.Second, 18 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ts, mux, clock := tokenServer(t)
-			start := clock.Now()
-			var calls counter
-			mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-				n := calls.inc()
-				writeBody(w, fmt.Sprintf(`{"token":"tok-%d","expires":"%d"}`, n, clock.Now().Add(tt.lifetime).UnixMilli()))
-			})
-			ctx := context.Background()
-			mustToken(t, ts, "tok-1")
-			clock.Advance(tt.cached)
-			mustToken(t, ts, "tok-1")
-			if calls.get() != 1 {
-				t.Fatalf("calls = %d before the refresh point, want 1", calls.get())
-			}
-			clock.Advance(tt.refetch - tt.cached)
-			tok, err := ts.Token(ctx)
-			if err != nil || tok.Value != "tok-2" {
-				t.Fatalf("Token at +%v = %v, %v; want tok-2", clock.Now().Sub(start), tok, err)
-			}
-		})
-	}
-}
-
-func mustToken(t *testing.T, ts upstream.TokenSource, want string) {
-	t.Helper()
-	tok, err := ts.Token(context.Background())
-	if err != nil {
-		t.Fatalf("Token: %v", err)
-	}
-	if tok.Value != want {
-		t.Fatalf("Token = %q, want %q", tok.Value, want)
-	}
-}
-
-func TestGenerateToken_ExpiredTokenIsNotCached(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	var calls counter
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		n := calls.inc()
-		writeBody(w, fmt.Sprintf(`{"token":"tok-%d","expires":"%d"}`, n, clock.Now().Add(-time.Minute).UnixMilli()))
-	})
-	mustToken(t, ts, "tok-1")
-	mustToken(t, ts, "tok-2")
 }
 
 func TestGenerateToken_Errors(t *testing.T) {
@@ -205,229 +140,6 @@ func TestGenerateToken_Errors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestGenerateToken_InvalidAdminURL(t *testing.T) {
-	t.Parallel()
-	ts := upstream.NewGenerateTokenSource("https://u:"+testPassword+"@host/arcgis/admin/", nil, testUser, testPassword)
-	_, err := ts.Token(context.Background())
-	if e := asError(t, err); e.Kind != upstream.KindToken {
-		t.Errorf("Kind = %v, want KindToken", e.Kind)
-	}
-	if strings.Contains(err.Error(), testPassword) {
-		t.Errorf("password leaked: %v", err)
-	}
-}
-
-func TestGenerateToken_ConcurrentColdCallersShareOneFetch(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	var calls counter
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		calls.inc()
-		time.Sleep(50 * time.Millisecond) // let the other callers pile up
-		writeBody(w, fmt.Sprintf(`{"token":"tok-shared","expires":"%d"}`, clock.Now().Add(time.Hour).UnixMilli()))
-	})
-	const n = 100
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			<-start
-			tok, err := ts.Token(context.Background())
-			if err == nil && tok.Value != "tok-shared" {
-				err = fmt.Errorf("got %q", tok.Value)
-			}
-			errs <- err
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("Token: %v", err)
-		}
-	}
-	if calls.get() != 1 {
-		t.Errorf("generateToken calls = %d, want exactly 1", calls.get())
-	}
-}
-
-func TestGenerateToken_ConcurrentCallersShareAFailure(t *testing.T) {
-	t.Parallel()
-	ts, mux, _ := tokenServer(t)
-	var calls counter
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		calls.inc()
-		time.Sleep(30 * time.Millisecond)
-		writeBody(w, `{"status":"error","messages":["Unable to generate token."],"code":400}`)
-	})
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if _, err := ts.Token(context.Background()); asError(t, err).Code != 400 {
-				t.Errorf("err = %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if calls.get() != 1 {
-		t.Errorf("generateToken calls = %d, want 1", calls.get())
-	}
-}
-
-func TestGenerateToken_FailureRateLimitAndRecovery(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	var calls counter
-	var fail sync.Mutex // held while generateToken should fail
-	failing := true
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		calls.inc()
-		fail.Lock()
-		f := failing
-		fail.Unlock()
-		if f {
-			writeBody(w, `{"status":"error","messages":["Unable to generate token."],"code":400}`)
-			return
-		}
-		writeBody(w, fmt.Sprintf(`{"token":"tok-ok","expires":"%d"}`, clock.Now().Add(time.Hour).UnixMilli()))
-	})
-	ctx := context.Background()
-	_, first := ts.Token(ctx)
-	if asError(t, first).Kind != upstream.KindToken {
-		t.Fatalf("first = %v", first)
-	}
-	// Within the same second: the last error, no new attempt.
-	for i := range 50 {
-		clock.Advance(10 * time.Millisecond)
-		if _, err := ts.Token(ctx); err == nil || !upstream.IsAuth(err) {
-			t.Fatalf("call %d: err = %v, want the cached failure", i, err)
-		}
-	}
-	if calls.get() != 1 {
-		t.Fatalf("calls within 1s = %d, want 1", calls.get())
-	}
-	// One second after the failure: a new attempt, which fails again.
-	clock.Advance(500 * time.Millisecond)
-	if _, err := ts.Token(ctx); err == nil {
-		t.Fatal("want an error")
-	}
-	if calls.get() != 2 {
-		t.Fatalf("calls after 1s = %d, want 2", calls.get())
-	}
-	// The upstream recovers; the failure is not cached beyond its second.
-	fail.Lock()
-	failing = false
-	fail.Unlock()
-	if _, err := ts.Token(ctx); err == nil {
-		t.Fatal("want the cached error within the second")
-	}
-	clock.Advance(time.Second)
-	mustToken(t, ts, "tok-ok")
-	if calls.get() != 3 {
-		t.Errorf("calls = %d, want 3", calls.get())
-	}
-}
-
-func TestGenerateToken_InvalidateIsCompareAndSwap(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	var calls counter
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		n := calls.inc()
-		writeBody(w, fmt.Sprintf(`{"token":"tok-%d","expires":"%d"}`, n, clock.Now().Add(time.Hour).UnixMilli()))
-	})
-	ctx := context.Background()
-	t1, _ := ts.Token(ctx)
-	ts.Invalidate(t1)
-	t2, _ := ts.Token(ctx)
-	if t2.Value != "tok-2" {
-		t.Fatalf("after Invalidate: %q, want tok-2", t2.Value)
-	}
-	ts.Invalidate(t1) // stale: another caller already refreshed
-	ts.Invalidate(nil)
-	mustToken(t, ts, "tok-2")
-	if calls.get() != 2 {
-		t.Errorf("calls = %d, want 2", calls.get())
-	}
-}
-
-func TestGenerateToken_CanceledFetchIsNotAFailure(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	var calls counter
-	entered := make(chan struct{}, 1)
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		if calls.inc() == 1 {
-			// Read the body first: only then does the server notice that
-			// the client hung up and cancel r.Context().
-			_ = r.ParseForm()
-			entered <- struct{}{}
-			waitForHangUp(t, r)
-			return
-		}
-		writeBody(w, fmt.Sprintf(`{"token":"tok-late","expires":"%d"}`, clock.Now().Add(time.Hour).UnixMilli()))
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := ts.Token(ctx)
-		done <- err
-	}()
-	// A second caller waits for the first one's fetch.
-	waiter := make(chan error, 1)
-	<-entered
-	go func() {
-		tok, err := ts.Token(context.Background())
-		if err == nil && tok.Value != "tok-late" {
-			err = fmt.Errorf("got %q", tok.Value)
-		}
-		waiter <- err
-	}()
-	cancel()
-	err := <-done
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("canceled caller: err = %v, want context.Canceled", err)
-	}
-	if upstream.IsAuth(err) {
-		t.Errorf("a canceled fetch must not look like an auth failure: %v", err)
-	}
-	// The waiter takes over the fetch instead of inheriting the
-	// cancellation, and no failure was recorded for the next second.
-	if err := <-waiter; err != nil {
-		t.Fatalf("waiter: %v", err)
-	}
-	mustToken(t, ts, "tok-late")
-}
-
-func TestGenerateToken_WaiterContextCanceled(t *testing.T) {
-	t.Parallel()
-	ts, mux, clock := tokenServer(t)
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	mux.HandleFunc("/generateToken", func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		writeBody(w, fmt.Sprintf(`{"token":"tok-1","expires":"%d"}`, clock.Now().Add(time.Hour).UnixMilli()))
-	})
-	leader := make(chan error, 1)
-	go func() {
-		_, err := ts.Token(context.Background())
-		leader <- err
-	}()
-	<-entered
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := ts.Token(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("waiter err = %v, want DeadlineExceeded", err)
-	}
-	close(release)
-	if err := <-leader; err != nil {
-		t.Fatalf("leader: %v", err)
 	}
 }
 
@@ -529,16 +241,44 @@ func TestRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
+	fixed, err := upstream.New("https://host/arcgis", upstream.WithServiceIdentity(upstream.TokenIdentity(secretToken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fixed.Close)
+	creds := upstream.CredentialsIdentity(testUser, testPassword)
+	pool := upstream.NewPool(upstream.MinterFunc(func(context.Context, upstream.Identity) (*upstream.Token, error) {
+		return &upstream.Token{Value: secretToken}, nil
+	}), upstream.PoolConfig{Service: creds})
+	t.Cleanup(pool.Close)
+	if _, err := pool.Token(context.Background()); err != nil { // the pool now holds the token
+		t.Fatal(err)
+	}
+	minter, err := upstream.NewMinter("https://host/arcgis", nil, upstream.TokenConfig{
+		Service: upstream.TokenServicePortal, PortalURL: "https://host/portal"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]any{
-		"Token":                  tok,
-		"*Token":                 &tok,
-		"credentials":            upstream.NewCredentialsForTest(testUser, testPassword),
-		"client credentials":     upstream.CredentialsOf(c),
-		"StaticToken":            upstream.StaticToken(secretToken),
-		"NewGenerateTokenSource": upstream.NewGenerateTokenSource("https://host/arcgis/admin/", nil, testUser, testPassword),
-		"Client":                 c,
-		"ServicesService":        c.Services,
-		"struct with Client":     struct{ c *upstream.Client }{c},
+		"Token":                          tok,
+		"*Token":                         &tok,
+		"credentials":                    upstream.NewCredentialsForTest(testUser, testPassword),
+		"client credentials":             upstream.CredentialsOf(c),
+		"StaticToken":                    upstream.StaticToken(secretToken),
+		"CredentialsIdentity":            creds,
+		"*CredentialsIdentity":           &creds,
+		"TokenIdentity":                  upstream.TokenIdentity(secretToken),
+		"PoolConfig":                     upstream.PoolConfig{Service: creds, Size: 3},
+		"Pool holding a token":           pool,
+		"PoolStats":                      pool.Stats(),
+		"Minter":                         minter,
+		"Client":                         c,
+		"Client with a fixed token":      fixed,
+		"Client pool":                    c.Pool(),
+		"ServicesService":                c.Services,
+		"struct with Client":             struct{ c *upstream.Client }{c},
+		"context with identity (values)": upstream.WithIdentity(context.Background(), creds),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -161,7 +161,8 @@ func (r *result) pct(p float64) time.Duration {
 
 // load runs call from n workers for d and adds to res.
 func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Context, i int) error, res *result) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	deadline := time.Now().Add(d)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -183,8 +184,10 @@ func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Con
 				i := int(seq.Add(1))
 				t0 := time.Now()
 				err := call(ctx, i)
-				if ctx.Err() != nil {
-					break // cut off by the end of the slice: not counted
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					// Cut off by the end of the slice (gRPC's own deadline
+					// timer may fire before ctx reports it): not counted.
+					break
 				}
 				lat = append(lat, time.Since(t0))
 				calls.Add(1)

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,12 +22,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 func main() {
@@ -52,6 +55,47 @@ type config struct {
 	password     string // from ARCGATE_PASSWORD or the file; never printed
 	LogFormat    string
 	Timeout      time.Duration
+
+	TokenSource      string // admin, tokens, portal or fixed
+	TokenClient      string // requestip or referer
+	TokenReferer     string
+	PortalURL        string
+	TokenFile        string
+	token            string // from ARCGATE_TOKEN or the token file; never printed
+	DelegatedAuth    string // off, optional or required
+	TokenPoolSize    int
+	TokenIdleTimeout time.Duration
+
+	tokenService  upstream.TokenService
+	tokenClient   upstream.TokenClient
+	delegatedAuth server.DelegatedAuth
+}
+
+// String describes the configuration without its secrets: the password
+// and the operator token are never shown.
+func (c *config) String() string {
+	return fmt.Sprintf("config{grpc %s, http %s, upstream %q, user %q, password %s, token source %s, token client %s, token %s, delegated auth %s}",
+		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, redacted(c.password), c.TokenSource, c.TokenClient, redacted(c.token), c.DelegatedAuth)
+}
+
+// GoString is String, for %#v.
+func (c *config) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter so that no verb prints a secret.
+func (c *config) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, c.String()) }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (c *config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes String: the configuration without its secrets.
+func (c *config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// redacted says whether a secret is set, never what it is.
+func redacted(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "REDACTED"
 }
 
 // envDefault returns the environment variable's value, or def.
@@ -62,8 +106,42 @@ func envDefault(getenv func(string) string, key, def string) string {
 	return def
 }
 
+// envInt returns the environment variable's value as an int, or def.
+func envInt(getenv func(string) string, key string, def int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be an integer, not %q", key, v)
+	}
+	return n, nil
+}
+
+// envDuration returns the environment variable's value as a duration, or def.
+func envDuration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be a duration such as 30m, not %q", key, v)
+	}
+	return d, nil
+}
+
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
+	poolSize, err := envInt(getenv, "ARCGATE_TOKEN_POOL_SIZE", 1000)
+	if err != nil {
+		return nil, err
+	}
+	idle, err := envDuration(getenv, "ARCGATE_TOKEN_IDLE_TIMEOUT", 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
 	fs := flag.NewFlagSet("arcgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", envDefault(getenv, "ARCGATE_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env ARCGATE_GRPC_ADDR)")
@@ -73,6 +151,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.PasswordFile, "password-file", getenv("ARCGATE_PASSWORD_FILE"), "file holding the upstream password (env ARCGATE_PASSWORD_FILE; or set ARCGATE_PASSWORD)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "ARCGATE_LOG_FORMAT", "text"), "log format: text or json (env ARCGATE_LOG_FORMAT)")
 	fs.DurationVar(&c.Timeout, "default-timeout", server.DefaultTimeout, "deadline of unary calls that carry none")
+	fs.StringVar(&c.TokenSource, "token-source", envDefault(getenv, "ARCGATE_TOKEN_SOURCE", "admin"), "where the service identity's upstream token comes from: admin (<site>/admin/generateToken), tokens (<site>/tokens/generateToken), portal (federated: --portal-url) or fixed (an operator token: --token-file or ARCGATE_TOKEN) (env ARCGATE_TOKEN_SOURCE)")
+	fs.StringVar(&c.TokenClient, "token-client", envDefault(getenv, "ARCGATE_TOKEN_CLIENT", "requestip"), "token binding requested from generateToken: requestip or referer (with --token-referer) (env ARCGATE_TOKEN_CLIENT)")
+	fs.StringVar(&c.TokenReferer, "token-referer", getenv("ARCGATE_TOKEN_REFERER"), "Referer tokens are bound to with --token-client referer, sent on every upstream request (env ARCGATE_TOKEN_REFERER)")
+	fs.StringVar(&c.PortalURL, "portal-url", getenv("ARCGATE_PORTAL_URL"), "portal of a federated server with --token-source portal, e.g. https://host/portal (env ARCGATE_PORTAL_URL); demo mode: the simulator's")
+	fs.StringVar(&c.TokenFile, "token-file", getenv("ARCGATE_TOKEN_FILE"), "file holding the operator token of --token-source fixed (env ARCGATE_TOKEN_FILE; or set ARCGATE_TOKEN)")
+	fs.StringVar(&c.DelegatedAuth, "delegated-auth", envDefault(getenv, "ARCGATE_DELEGATED_AUTH", "off"), "callers acting upstream as themselves with x-arcgis-token or x-arcgis-username/x-arcgis-password: off, optional (else the service identity) or required (env ARCGATE_DELEGATED_AUTH)")
+	fs.IntVar(&c.TokenPoolSize, "token-pool-size", poolSize, "most delegated identities whose tokens are kept (env ARCGATE_TOKEN_POOL_SIZE)")
+	fs.DurationVar(&c.TokenIdleTimeout, "token-idle-timeout", idle, "a delegated identity unused this long is dropped from the token pool (env ARCGATE_TOKEN_IDLE_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -90,10 +176,59 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		}
 		c.password = strings.TrimRight(string(b), "\r\n")
 	}
-	if c.UpstreamURL != "" && (c.Username == "" || c.password == "") {
+	if err := c.parseTokenSettings(getenv); err != nil {
+		return nil, err
+	}
+	if c.UpstreamURL != "" && c.TokenSource != "fixed" && (c.Username == "" || c.password == "") {
 		return nil, errors.New("--upstream-url needs --username and a password (ARCGATE_PASSWORD_FILE, --password-file or ARCGATE_PASSWORD)")
 	}
 	return c, nil
+}
+
+// parseTokenSettings checks the token flags and reads the fixed token.
+// Its errors never contain a secret.
+func (c *config) parseTokenSettings(getenv func(string) string) error {
+	var err error
+	if c.TokenSource != "fixed" {
+		if c.tokenService, err = upstream.ParseTokenService(c.TokenSource); err != nil {
+			return fmt.Errorf("--token-source must be admin, tokens, portal or fixed, not %q", c.TokenSource)
+		}
+	}
+	if c.tokenClient, err = upstream.ParseTokenClient(c.TokenClient); err != nil {
+		return fmt.Errorf("--token-client: %w", err)
+	}
+	if c.delegatedAuth, err = server.ParseDelegatedAuth(c.DelegatedAuth); err != nil {
+		return fmt.Errorf("--delegated-auth: %w", err)
+	}
+	switch {
+	case c.tokenClient == upstream.TokenClientReferer && c.TokenReferer == "":
+		return errors.New("--token-client referer needs --token-referer")
+	case c.tokenClient != upstream.TokenClientReferer && c.TokenReferer != "":
+		return errors.New("--token-referer is only used with --token-client referer")
+	case c.TokenSource == "portal" && c.PortalURL == "" && c.UpstreamURL != "":
+		return errors.New("--token-source portal needs --portal-url")
+	case c.TokenSource != "portal" && c.PortalURL != "":
+		return errors.New("--portal-url is only used with --token-source portal")
+	case c.TokenPoolSize < 1:
+		return fmt.Errorf("--token-pool-size must be at least 1, not %d", c.TokenPoolSize)
+	case c.TokenIdleTimeout <= 0:
+		return fmt.Errorf("--token-idle-timeout must be positive, not %v", c.TokenIdleTimeout)
+	}
+	c.token = getenv("ARCGATE_TOKEN")
+	if c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return fmt.Errorf("reading --token-file: %w", err)
+		}
+		c.token = strings.TrimSpace(string(b))
+	}
+	switch {
+	case c.TokenSource == "fixed" && c.token == "" && c.UpstreamURL != "":
+		return errors.New("--token-source fixed needs a token (--token-file, ARCGATE_TOKEN_FILE or ARCGATE_TOKEN)")
+	case c.TokenSource != "fixed" && c.token != "":
+		return errors.New("a token (--token-file, ARCGATE_TOKEN_FILE or ARCGATE_TOKEN) is only used with --token-source fixed")
+	}
+	return nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, onReady func(*app.App)) error {
@@ -113,6 +248,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Password:       cfg.password,
 		DefaultTimeout: cfg.Timeout,
 		Logger:         slog.New(h),
+
+		TokenService:     cfg.tokenService,
+		TokenClient:      cfg.tokenClient,
+		TokenReferer:     cfg.TokenReferer,
+		PortalURL:        cfg.PortalURL,
+		FixedToken:       cfg.TokenSource == "fixed",
+		Token:            cfg.token,
+		DelegatedAuth:    cfg.delegatedAuth,
+		TokenPoolSize:    cfg.TokenPoolSize,
+		TokenIdleTimeout: cfg.TokenIdleTimeout,
 	})
 	if err != nil {
 		return err

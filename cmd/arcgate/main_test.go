@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,6 +31,10 @@ func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pw, []byte("s3cret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("  s3cret-token-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -39,7 +48,9 @@ func TestParseConfig(t *testing.T) {
 			return c.GRPCAddr == "127.0.0.1:9090" && c.HTTPAddr == "127.0.0.1:8080" && c.UpstreamURL == "" && c.Timeout == 15*time.Second
 		}},
 		{name: "env sets defaults", env: map[string]string{"ARCGATE_GRPC_ADDR": "127.0.0.1:1", "ARCGATE_UPSTREAM_URL": "https://h/arcgis", "ARCGATE_USERNAME": "u", "ARCGATE_PASSWORD": "p"},
-			check: func(c *config) bool { return c.GRPCAddr == "127.0.0.1:1" && c.UpstreamURL == "https://h/arcgis" && c.password == "p" }},
+			check: func(c *config) bool {
+				return c.GRPCAddr == "127.0.0.1:1" && c.UpstreamURL == "https://h/arcgis" && c.password == "p"
+			}},
 		{name: "flags beat env", args: []string{"--grpc-addr", "127.0.0.1:2"}, env: map[string]string{"ARCGATE_GRPC_ADDR": "127.0.0.1:1"},
 			check: func(c *config) bool { return c.GRPCAddr == "127.0.0.1:2" }},
 		{name: "password file", args: []string{"--upstream-url", "https://h/arcgis", "--username", "u", "--password-file", pw},
@@ -51,6 +62,42 @@ func TestParseConfig(t *testing.T) {
 		{name: "missing password file", args: []string{"--password-file", filepath.Join(dir, "none")}, wantErr: "password-file"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "log-format"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected"},
+		{name: "token defaults", check: func(c *config) bool {
+			return c.tokenService == upstream.TokenServiceAdmin && c.tokenClient == upstream.TokenClientRequestIP &&
+				c.delegatedAuth == server.DelegatedAuthOff && c.TokenPoolSize == 1000 && c.TokenIdleTimeout == 30*time.Minute
+		}},
+		{name: "token flags", args: []string{"--token-source", "tokens", "--token-client", "referer", "--token-referer", "https://gw",
+			"--delegated-auth", "required", "--token-pool-size", "5", "--token-idle-timeout", "2m"},
+			check: func(c *config) bool {
+				return c.tokenService == upstream.TokenServiceTokens && c.tokenClient == upstream.TokenClientReferer &&
+					c.TokenReferer == "https://gw" && c.delegatedAuth == server.DelegatedAuthRequired &&
+					c.TokenPoolSize == 5 && c.TokenIdleTimeout == 2*time.Minute
+			}},
+		{name: "token env", env: map[string]string{"ARCGATE_TOKEN_SOURCE": "portal", "ARCGATE_PORTAL_URL": "https://h/portal",
+			"ARCGATE_DELEGATED_AUTH": "optional", "ARCGATE_TOKEN_POOL_SIZE": "7", "ARCGATE_TOKEN_IDLE_TIMEOUT": "90s"},
+			check: func(c *config) bool {
+				return c.tokenService == upstream.TokenServicePortal && c.PortalURL == "https://h/portal" &&
+					c.delegatedAuth == server.DelegatedAuthOptional && c.TokenPoolSize == 7 && c.TokenIdleTimeout == 90*time.Second
+			}},
+		{name: "fixed token from a file, no password needed", args: []string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed", "--token-file", tok},
+			check: func(c *config) bool { return c.TokenSource == "fixed" && c.token == "s3cret-token-from-file" }},
+		{name: "fixed token from env", env: map[string]string{"ARCGATE_UPSTREAM_URL": "https://h/arcgis", "ARCGATE_TOKEN_SOURCE": "fixed", "ARCGATE_TOKEN": "s3cret-env-token"},
+			check: func(c *config) bool { return c.token == "s3cret-env-token" }},
+		{name: "fixed without a token", args: []string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed"}, wantErr: "needs a token"},
+		{name: "token without fixed", env: map[string]string{"ARCGATE_TOKEN": "s3cret-env-token"}, wantErr: "only used with --token-source fixed"},
+		{name: "missing token file", args: []string{"--token-source", "fixed", "--token-file", filepath.Join(dir, "none")}, wantErr: "token-file"},
+		{name: "bad token source", args: []string{"--token-source", "oauth"}, wantErr: "--token-source"},
+		{name: "bad token client", args: []string{"--token-client", "ip"}, wantErr: "--token-client"},
+		{name: "referer client without referer", args: []string{"--token-client", "referer"}, wantErr: "needs --token-referer"},
+		{name: "referer without referer client", args: []string{"--token-referer", "https://gw"}, wantErr: "only used with --token-client referer"},
+		{name: "portal without URL", args: []string{"--upstream-url", "https://h/arcgis", "--username", "u", "--token-source", "portal"},
+			env: map[string]string{"ARCGATE_PASSWORD": "p"}, wantErr: "needs --portal-url"},
+		{name: "portal URL without portal", args: []string{"--portal-url", "https://h/portal"}, wantErr: "only used with --token-source portal"},
+		{name: "bad delegated auth", args: []string{"--delegated-auth", "yes"}, wantErr: "--delegated-auth"},
+		{name: "bad pool size", args: []string{"--token-pool-size", "0"}, wantErr: "--token-pool-size"},
+		{name: "bad pool size env", env: map[string]string{"ARCGATE_TOKEN_POOL_SIZE": "many"}, wantErr: "ARCGATE_TOKEN_POOL_SIZE"},
+		{name: "bad idle timeout", args: []string{"--token-idle-timeout", "0s"}, wantErr: "--token-idle-timeout"},
+		{name: "bad idle timeout env", env: map[string]string{"ARCGATE_TOKEN_IDLE_TIMEOUT": "soon"}, wantErr: "ARCGATE_TOKEN_IDLE_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseConfig(tc.args, env(tc.env), io.Discard)
@@ -77,7 +124,11 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{"-grpc-addr", "ARCGATE_GRPC_ADDR", "-http-addr", "ARCGATE_HTTP_ADDR", "-upstream-url", "ARCGATE_UPSTREAM_URL",
-		"-username", "ARCGATE_USERNAME", "-password-file", "ARCGATE_PASSWORD_FILE", "ARCGATE_PASSWORD"} {
+		"-username", "ARCGATE_USERNAME", "-password-file", "ARCGATE_PASSWORD_FILE", "ARCGATE_PASSWORD",
+		"-token-source", "ARCGATE_TOKEN_SOURCE", "-token-client", "ARCGATE_TOKEN_CLIENT", "-token-referer", "ARCGATE_TOKEN_REFERER",
+		"-portal-url", "ARCGATE_PORTAL_URL", "-token-file", "ARCGATE_TOKEN_FILE", "ARCGATE_TOKEN)",
+		"-delegated-auth", "ARCGATE_DELEGATED_AUTH", "-token-pool-size", "ARCGATE_TOKEN_POOL_SIZE",
+		"-token-idle-timeout", "ARCGATE_TOKEN_IDLE_TIMEOUT"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help does not mention %s", want)
 		}
@@ -124,5 +175,84 @@ func TestRunDemoMode(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "admin-password") {
 		t.Fatalf("logs hold the password: %s", logs.String())
+	}
+}
+
+func TestConfigRedaction(t *testing.T) {
+	c, err := parseConfig([]string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed"},
+		env(map[string]string{"ARCGATE_TOKEN": "s3cret-cmd-token", "ARCGATE_USERNAME": "u"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.password = "s3cret-cmd-password"
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "c", c)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "c", c)
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for how, s := range map[string]string{
+		"%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
+		"struct": fmt.Sprintf("%+v", struct{ C *config }{c}), "slog": logs.String(), "json": string(b),
+	} {
+		if strings.Contains(s, "s3cret") {
+			t.Errorf("%s leaks a secret: %s", how, s)
+		}
+	}
+}
+
+// TestRunDemoModeTokenSources runs the entry point in demo mode with each
+// token source and delegated mode on, and calls it over REST with and
+// without delegated credentials.
+func TestRunDemoModeTokenSources(t *testing.T) {
+	for _, args := range [][]string{
+		{"--token-source", "fixed"},
+		{"--token-source", "portal", "--token-client", "referer", "--token-referer", "https://gw.example"},
+		{"--token-source", "tokens", "--delegated-auth", "optional"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ready := make(chan *app.App, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...), env(nil), io.Discard,
+					func(a *app.App) { ready <- a })
+			}()
+			var a *app.App
+			select {
+			case a = <-ready:
+			case err := <-done:
+				t.Fatalf("run ended early: %v", err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("not ready")
+			}
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			for _, hdr := range [][]string{nil, {"X-ArcGIS-Token", a.Simulator.IssueToken(time.Hour)}} {
+				req, _ := http.NewRequest(http.MethodGet, "http://"+a.HTTPAddr+"/v1/services/SampleWorldCities.MapServer", nil)
+				want := http.StatusOK
+				if hdr != nil {
+					req.Header.Set(hdr[0], hdr[1])
+					if !strings.Contains(strings.Join(args, " "), "delegated-auth") {
+						want = http.StatusBadRequest // delegated mode is off
+					}
+				}
+				resp, err := (&http.Client{Transport: tr}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Fatalf("GET with %v: %d %s, want %d", hdr, resp.StatusCode, body, want)
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("run: %v", err)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +52,67 @@ type Config struct {
 	// HTTPClient, when set, is used for upstream requests.
 	HTTPClient *http.Client
 
+	// TokenService is the operation that mints tokens for credentials (the
+	// service account and delegated callers): admin generateToken (the
+	// default), the /tokens service, or a federated server's portal.
+	TokenService upstream.TokenService
+	// TokenClient is the token binding: requestip (the default) or referer.
+	TokenClient upstream.TokenClient
+	// TokenReferer is the Referer tokens are bound to with the referer
+	// client; it is sent on every upstream request.
+	TokenReferer string
+	// PortalURL is the portal of a federated server (TokenServicePortal).
+	// In demo mode it defaults to the embedded simulator's portal.
+	PortalURL string
+	// FixedToken makes the service identity the operator token Token, used
+	// as is and never refreshed (token source "fixed"); Username and
+	// Password are then not used. In demo mode an empty Token is issued by
+	// the embedded simulator.
+	FixedToken bool
+	// Token is the operator token of FixedToken.
+	Token string
+	// DelegatedAuth says whether callers may act upstream as themselves
+	// (x-arcgis-* metadata); default off.
+	DelegatedAuth server.DelegatedAuth
+	// TokenPoolSize bounds the delegated identities the token pool holds
+	// (default 1000); TokenIdleTimeout evicts idle ones (default 30m).
+	TokenPoolSize    int
+	TokenIdleTimeout time.Duration
+	// Clock, when set, is the token pool's clock and, unless
+	// Simulator.Clock is set, the embedded simulator's (tests use a fake
+	// clock shared by both).
+	Clock func() time.Time
+
 	Logger *slog.Logger
+}
+
+// String describes the configuration without its secrets: the password
+// and the operator token are never shown.
+func (c Config) String() string {
+	return fmt.Sprintf("app.Config{grpc %s, http %s, upstream %q, user %q, password %s, token service %s, token client %s, fixed token %v (%s), delegated auth %s}",
+		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, secretState(c.Password), c.TokenService, c.TokenClient,
+		c.FixedToken, secretState(c.Token), c.DelegatedAuth)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter so that no verb prints the password or
+// the token.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, c.String()) }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes String: the configuration without its secrets.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// secretState says whether a secret is set, never what it is.
+func secretState(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "REDACTED"
 }
 
 // App is a running arcgate.
@@ -62,6 +123,8 @@ type App struct {
 	Simulator *simulator.Server
 	// UpstreamURL is the site URL actually used.
 	UpstreamURL string
+
+	up *upstream.Client
 
 	log     *slog.Logger
 	grpc    *grpc.Server
@@ -89,7 +152,11 @@ func Start(cfg Config) (a *App, err error) {
 
 	username, password := cfg.Username, cfg.Password
 	a.UpstreamURL = cfg.UpstreamURL
+	portalURL, fixedToken := cfg.PortalURL, cfg.Token
 	if a.UpstreamURL == "" {
+		if cfg.Simulator.Clock == nil {
+			cfg.Simulator.Clock = cfg.Clock
+		}
 		a.Simulator = simulator.New(cfg.Simulator)
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -103,9 +170,27 @@ func Start(cfg Config) (a *App, err error) {
 		if cfg.Simulator.Username != "" {
 			username, password = cfg.Simulator.Username, cfg.Simulator.Password
 		}
+		if portalURL == "" && cfg.TokenService == upstream.TokenServicePortal {
+			portalURL = "http://" + lis.Addr().String() + "/" + simulator.PortalContext
+		}
+		if fixedToken == "" && cfg.FixedToken {
+			fixedToken = a.Simulator.IssueToken(24 * time.Hour)
+		}
 		log.Info("no upstream configured: fronting an embedded ArcGIS Server simulator", "upstream", a.UpstreamURL)
 	}
-	opts := []upstream.Option{upstream.WithCredentials(username, password)}
+	opts := []upstream.Option{
+		upstream.WithTokenConfig(upstream.TokenConfig{Service: cfg.TokenService, Client: cfg.TokenClient,
+			Referer: cfg.TokenReferer, PortalURL: portalURL}),
+		upstream.WithPoolConfig(upstream.PoolConfig{Size: cfg.TokenPoolSize, IdleTimeout: cfg.TokenIdleTimeout}),
+	}
+	if cfg.FixedToken {
+		opts = append(opts, upstream.WithServiceIdentity(upstream.TokenIdentity(fixedToken)))
+	} else {
+		opts = append(opts, upstream.WithCredentials(username, password))
+	}
+	if cfg.Clock != nil {
+		opts = append(opts, upstream.WithClock(cfg.Clock))
+	}
 	if cfg.HTTPClient != nil {
 		opts = append(opts, upstream.WithHTTPClient(cfg.HTTPClient))
 	}
@@ -113,13 +198,15 @@ func Start(cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
+	a.up = up
+	a.closers = append(a.closers, up.Close)
 
 	timeout := cfg.DefaultTimeout
 	if timeout == 0 {
 		timeout = server.DefaultTimeout
 	}
 	srv := server.New(up, server.WithLogger(log), server.WithDefaultTimeout(timeout))
-	a.grpc = grpc.NewServer(srv.ServerOptions()...)
+	a.grpc = grpc.NewServer(append(srv.ServerOptions(), server.DelegatedAuthOptions(cfg.DelegatedAuth)...)...)
 	srv.Register(a.grpc)
 	a.health = health.NewServer()
 	grpc_health_v1.RegisterHealthServer(a.grpc, a.health)
@@ -157,9 +244,13 @@ func Start(cfg Config) (a *App, err error) {
 	}
 	go func() { a.errc <- a.grpc.Serve(glis) }()
 	go func() { a.errc <- a.http.Serve(hlis) }()
-	log.Info("arcgate serving", "grpc", a.GRPCAddr, "http", a.HTTPAddr, "upstream", up.AdminURL())
+	log.Info("arcgate serving", "grpc", a.GRPCAddr, "http", a.HTTPAddr, "upstream", up.AdminURL(),
+		"tokenService", cfg.TokenService.String(), "fixedToken", cfg.FixedToken, "delegatedAuth", cfg.DelegatedAuth.String())
 	return a, nil
 }
+
+// TokenPool returns the upstream token pool; its Stats feed metrics.
+func (a *App) TokenPool() *upstream.Pool { return a.up.Pool() }
 
 // Err returns a channel that receives an error if a server stops on its own.
 func (a *App) Err() <-chan error { return a.errc }

@@ -58,6 +58,56 @@ const (
 	ErrorReason_ERROR_REASON_FAILED_PRECONDITION ErrorReason = 11
 	// The upstream site was not created yet.
 	ErrorReason_ERROR_REASON_SITE_NOT_CREATED ErrorReason = 12
+	// Delegated authentication is required on this gateway and the caller
+	// sent no ArcGIS credentials (metadata `x-arcgis-token`, or
+	// `x-arcgis-username` and `x-arcgis-password`; HTTP headers of the same
+	// names); UNAUTHENTICATED.
+	ErrorReason_ERROR_REASON_DELEGATED_CREDENTIALS_REQUIRED ErrorReason = 60
+	// The upstream token service refused to issue a token for the
+	// credentials (wrong username or password, or a token request it does
+	// not accept); UNAUTHENTICATED. arcgate does not retry the refusal: the
+	// same error is returned for at least a second before the next attempt.
+	ErrorReason_ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED ErrorReason = 61
+	// The caller presented no credentials, or credentials arcgate does not
+	// know (an unknown API key, an unmapped client certificate).
+	ErrorReason_ERROR_REASON_CALLER_UNAUTHENTICATED ErrorReason = 70
+	// The caller is known but lacks the scope the method requires (metadata:
+	// `requiredScope`, `caller`).
+	ErrorReason_ERROR_REASON_PERMISSION_DENIED_SCOPE ErrorReason = 71
+	// The caller exceeded its rate limit; a `google.rpc.RetryInfo` detail says
+	// when to retry.
+	ErrorReason_ERROR_REASON_RATE_LIMITED ErrorReason = 72
+	// The upstream site failed repeatedly and arcgate's circuit breaker for it
+	// is open: the call was refused without contacting the upstream. A
+	// `google.rpc.RetryInfo` detail says when a probe is next allowed.
+	ErrorReason_ERROR_REASON_CIRCUIT_OPEN ErrorReason = 73
+	// The request body was larger than arcgate accepts.
+	ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE ErrorReason = 74
+	// The job is not SUBMITTED or EXECUTING, so upstream cannot cancel it
+	// (metadata `state`: the job's JobState; `upstreamState`: upstream's
+	// string).
+	ErrorReason_ERROR_REASON_JOB_NOT_CANCELLABLE ErrorReason = 20
+	// Upstream refused to delete the job in its current state (metadata
+	// `state`, `upstreamState`).
+	ErrorReason_ERROR_REASON_JOB_NOT_DELETABLE ErrorReason = 21
+	// More jobs match a ListJobs query than one call may read from upstream
+	// (metadata `limit`); narrow the filter, for example the time range.
+	ErrorReason_ERROR_REASON_JOB_QUERY_TOO_LARGE ErrorReason = 22
+	// The service's item info names no thumbnail image (NOT_FOUND).
+	ErrorReason_ERROR_REASON_THUMBNAIL_NOT_SET ErrorReason = 30
+	// The thumbnail path in the service's item info is not a plain relative
+	// path (it is absolute, or has `..`, `.` or empty segments), so the
+	// gateway does not follow it (FAILED_PRECONDITION; metadata `thumbnail`).
+	ErrorReason_ERROR_REASON_UNSAFE_THUMBNAIL_PATH ErrorReason = 31
+	// The report combines ServiceRunningInstancesMax with other metrics,
+	// which the upstream accepts only from release 11.1 on (usage reports).
+	ErrorReason_ERROR_REASON_METRIC_NOT_COMBINABLE ErrorReason = 40
+	// The role store is read-only (an LDAP or Windows store): roles and their
+	// members cannot be created, changed or deleted through this site.
+	ErrorReason_ERROR_REASON_ROLE_STORE_READ_ONLY ErrorReason = 50
+	// The role list changed between two pages of ListRoles and the last role
+	// of the previous page is gone: start the listing over.
+	ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED ErrorReason = 51
 )
 
 // Enum value maps for ErrorReason.
@@ -76,21 +126,51 @@ var (
 		10: "ERROR_REASON_UPSTREAM_RESPONSE_TOO_LARGE",
 		11: "ERROR_REASON_FAILED_PRECONDITION",
 		12: "ERROR_REASON_SITE_NOT_CREATED",
+		60: "ERROR_REASON_DELEGATED_CREDENTIALS_REQUIRED",
+		61: "ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED",
+		70: "ERROR_REASON_CALLER_UNAUTHENTICATED",
+		71: "ERROR_REASON_PERMISSION_DENIED_SCOPE",
+		72: "ERROR_REASON_RATE_LIMITED",
+		73: "ERROR_REASON_CIRCUIT_OPEN",
+		74: "ERROR_REASON_REQUEST_TOO_LARGE",
+		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
+		21: "ERROR_REASON_JOB_NOT_DELETABLE",
+		22: "ERROR_REASON_JOB_QUERY_TOO_LARGE",
+		30: "ERROR_REASON_THUMBNAIL_NOT_SET",
+		31: "ERROR_REASON_UNSAFE_THUMBNAIL_PATH",
+		40: "ERROR_REASON_METRIC_NOT_COMBINABLE",
+		50: "ERROR_REASON_ROLE_STORE_READ_ONLY",
+		51: "ERROR_REASON_ROLE_LIST_CHANGED",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":                 0,
-		"ERROR_REASON_INVALID_ARGUMENT":            1,
-		"ERROR_REASON_NOT_FOUND":                   2,
-		"ERROR_REASON_ALREADY_EXISTS":              3,
-		"ERROR_REASON_UPSTREAM_UNAUTHENTICATED":    4,
-		"ERROR_REASON_UPSTREAM_PERMISSION_DENIED":  5,
-		"ERROR_REASON_UPSTREAM_UNAVAILABLE":        6,
-		"ERROR_REASON_UPSTREAM_ERROR":              7,
-		"ERROR_REASON_FOLDER_NOT_EMPTY":            8,
-		"ERROR_REASON_DEFAULT_FOLDER":              9,
-		"ERROR_REASON_UPSTREAM_RESPONSE_TOO_LARGE": 10,
-		"ERROR_REASON_FAILED_PRECONDITION":         11,
-		"ERROR_REASON_SITE_NOT_CREATED":            12,
+		"ERROR_REASON_UNSPECIFIED":                    0,
+		"ERROR_REASON_INVALID_ARGUMENT":               1,
+		"ERROR_REASON_NOT_FOUND":                      2,
+		"ERROR_REASON_ALREADY_EXISTS":                 3,
+		"ERROR_REASON_UPSTREAM_UNAUTHENTICATED":       4,
+		"ERROR_REASON_UPSTREAM_PERMISSION_DENIED":     5,
+		"ERROR_REASON_UPSTREAM_UNAVAILABLE":           6,
+		"ERROR_REASON_UPSTREAM_ERROR":                 7,
+		"ERROR_REASON_FOLDER_NOT_EMPTY":               8,
+		"ERROR_REASON_DEFAULT_FOLDER":                 9,
+		"ERROR_REASON_UPSTREAM_RESPONSE_TOO_LARGE":    10,
+		"ERROR_REASON_FAILED_PRECONDITION":            11,
+		"ERROR_REASON_SITE_NOT_CREATED":               12,
+		"ERROR_REASON_DELEGATED_CREDENTIALS_REQUIRED": 60,
+		"ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED":  61,
+		"ERROR_REASON_CALLER_UNAUTHENTICATED":         70,
+		"ERROR_REASON_PERMISSION_DENIED_SCOPE":        71,
+		"ERROR_REASON_RATE_LIMITED":                   72,
+		"ERROR_REASON_CIRCUIT_OPEN":                   73,
+		"ERROR_REASON_REQUEST_TOO_LARGE":              74,
+		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
+		"ERROR_REASON_JOB_NOT_DELETABLE":              21,
+		"ERROR_REASON_JOB_QUERY_TOO_LARGE":            22,
+		"ERROR_REASON_THUMBNAIL_NOT_SET":              30,
+		"ERROR_REASON_UNSAFE_THUMBNAIL_PATH":          31,
+		"ERROR_REASON_METRIC_NOT_COMBINABLE":          40,
+		"ERROR_REASON_ROLE_STORE_READ_ONLY":           50,
+		"ERROR_REASON_ROLE_LIST_CHANGED":              51,
 	}
 )
 
@@ -125,7 +205,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xe6\x03\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xab\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -140,7 +220,22 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"(ERROR_REASON_UPSTREAM_RESPONSE_TOO_LARGE\x10\n" +
 	"\x12$\n" +
 	" ERROR_REASON_FAILED_PRECONDITION\x10\v\x12!\n" +
-	"\x1dERROR_REASON_SITE_NOT_CREATED\x10\fB<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\x1dERROR_REASON_SITE_NOT_CREATED\x10\f\x12/\n" +
+	"+ERROR_REASON_DELEGATED_CREDENTIALS_REQUIRED\x10<\x12.\n" +
+	"*ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED\x10=\x12'\n" +
+	"#ERROR_REASON_CALLER_UNAUTHENTICATED\x10F\x12(\n" +
+	"$ERROR_REASON_PERMISSION_DENIED_SCOPE\x10G\x12\x1d\n" +
+	"\x19ERROR_REASON_RATE_LIMITED\x10H\x12\x1d\n" +
+	"\x19ERROR_REASON_CIRCUIT_OPEN\x10I\x12\"\n" +
+	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12$\n" +
+	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +
+	"\x1eERROR_REASON_JOB_NOT_DELETABLE\x10\x15\x12$\n" +
+	" ERROR_REASON_JOB_QUERY_TOO_LARGE\x10\x16\x12\"\n" +
+	"\x1eERROR_REASON_THUMBNAIL_NOT_SET\x10\x1e\x12&\n" +
+	"\"ERROR_REASON_UNSAFE_THUMBNAIL_PATH\x10\x1f\x12&\n" +
+	"\"ERROR_REASON_METRIC_NOT_COMBINABLE\x10(\x12%\n" +
+	"!ERROR_REASON_ROLE_STORE_READ_ONLY\x102\x12\"\n" +
+	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_errors_proto_rawDescOnce sync.Once

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Example Node.js client of arcgate's gRPC API, built from the .proto files
+// at run time with @grpc/proto-loader (no generated code).
+//
+//   node client.js list                  folders and services, every page
+//   node client.js watch <job name>      stream a job's states until it ends
+//
+// The server address is --addr host:port, else ARCGATE_ADDR, else
+// 127.0.0.1:9090. With caller authentication on, set ARCGATE_API_KEY: it is
+// sent as "authorization: Bearer <key>". The protos are read from
+// ARCGATE_PROTO_ROOT (default: the repository this file is in), from its
+// proto/ and third_party/googleapis/ folders (the latter is filled by
+// scripts/googleapis.sh).
+//
+// Output is one line per item, fit for scripts:
+//   folder folders/System
+//   service folders/System/services/PublishingTools.GPServer GPServer
+//   job folders/System/services/PublishingTools.GPServer/jobs/j… JOB_STATE_EXECUTING
+//   done JOB_STATE_SUCCEEDED
+// and the request id arcgate gave each call on stderr. Exit status: 0 on
+// success, 1 on a gRPC error (its code name and message on stderr), 2 on
+// bad usage.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const usage = 'usage: node client.js [--addr host:port] list | watch <job name>';
+
+function parseArgs(argv) {
+  const args = { addr: process.env.ARCGATE_ADDR || '127.0.0.1:9090', rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--addr' && i + 1 < argv.length) {
+      args.addr = argv[++i];
+    } else if (argv[i].startsWith('--addr=')) {
+      args.addr = argv[i].slice('--addr='.length);
+    } else {
+      args.rest.push(argv[i]);
+    }
+  }
+  return args;
+}
+
+// loadAPI loads the arcgate.admin.v1 package from the protos.
+function loadAPI() {
+  const root = process.env.ARCGATE_PROTO_ROOT || path.resolve(__dirname, '..', '..');
+  const protoDir = path.join(root, 'proto');
+  const googleapis = path.join(root, 'third_party', 'googleapis');
+  if (!fs.existsSync(path.join(googleapis, 'google', 'api', 'annotations.proto'))) {
+    throw new Error(`${googleapis} has no google/api protos: run scripts/googleapis.sh first`);
+  }
+  const files = ['arcgate/admin/v1/services.proto', 'arcgate/admin/v1/jobs.proto']
+    .filter((f) => fs.existsSync(path.join(protoDir, f)));
+  const def = protoLoader.loadSync(files, {
+    includeDirs: [protoDir, googleapis],
+    keepCase: false, // lowerCamelCase fields, as in arcgate's REST JSON
+    longs: String,
+    enums: String, // enum values by name, e.g. "JOB_STATE_SUCCEEDED"
+    defaults: true,
+    oneofs: true,
+  });
+  return grpc.loadPackageDefinition(def).arcgate.admin.v1;
+}
+
+// callMetadata carries the API key, when there is one.
+function callMetadata() {
+  const md = new grpc.Metadata();
+  if (process.env.ARCGATE_API_KEY) {
+    md.set('authorization', 'Bearer ' + process.env.ARCGATE_API_KEY);
+  }
+  return md;
+}
+
+// deadline returns a deadline seconds from now.
+function deadline(seconds) {
+  return new Date(Date.now() + seconds * 1000);
+}
+
+// unary calls client[method](req) and resolves with the response, logging
+// the request id arcgate returned in the response header metadata.
+function unary(client, method, req) {
+  return new Promise((resolve, reject) => {
+    const call = client[method](req, callMetadata(), { deadline: deadline(30) }, (err, res) => {
+      if (err) reject(err);
+      else resolve(res);
+    });
+    call.on('metadata', (md) => {
+      const id = md.get('x-request-id');
+      if (id.length > 0) console.error(`${method} request_id ${id[0]}`);
+    });
+  });
+}
+
+async function list(api, addr) {
+  const services = new api.ServicesService(addr, grpc.credentials.createInsecure());
+  try {
+    let pageToken = '';
+    do {
+      const res = await unary(services, 'ListFolders', { pageSize: 100, pageToken });
+      for (const f of res.folders) console.log(`folder ${f.name}`);
+      pageToken = res.nextPageToken;
+    } while (pageToken);
+    do {
+      const res = await unary(services, 'ListServices', { parent: 'folders/-', pageSize: 100, pageToken });
+      for (const s of res.services) {
+        console.log(`service ${s.name} ${s.typeName}`);
+      }
+      pageToken = res.nextPageToken;
+    } while (pageToken);
+  } finally {
+    services.close();
+  }
+}
+
+function watch(api, addr, name) {
+  if (!api.JobsService) {
+    return Promise.reject(new Error('this arcgate has no JobsService (proto/arcgate/admin/v1/jobs.proto)'));
+  }
+  const jobs = new api.JobsService(addr, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    let last = '';
+    const stream = jobs.WatchJob({ name }, callMetadata());
+    stream.on('metadata', (md) => {
+      const id = md.get('x-request-id');
+      if (id.length > 0) console.error(`WatchJob request_id ${id[0]}`);
+    });
+    stream.on('data', (msg) => {
+      last = msg.job.state;
+      console.log(`job ${msg.job.name} ${msg.job.state}`);
+    });
+    stream.on('error', (err) => {
+      jobs.close();
+      reject(err);
+    });
+    stream.on('end', () => {
+      jobs.close();
+      console.log(`done ${last}`);
+      resolve();
+    });
+  });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const [cmd, ...rest] = args.rest;
+  let api;
+  try {
+    api = loadAPI();
+  } catch (err) {
+    console.error(String(err.message || err));
+    return 1;
+  }
+  try {
+    if (cmd === 'list' && rest.length === 0) {
+      await list(api, args.addr);
+    } else if (cmd === 'watch' && rest.length === 1) {
+      await watch(api, args.addr, rest[0]);
+    } else {
+      console.error(usage);
+      return 2;
+    }
+  } catch (err) {
+    const code = err.code !== undefined ? grpc.status[err.code] : 'ERROR';
+    console.error(`${code}: ${err.details || err.message}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});

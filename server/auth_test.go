@@ -1,0 +1,648 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+)
+
+// API keys of the test callers file. They are distinctive so that a test
+// can check that they never reach a log line.
+const (
+	readKey  = "rk-Quokka-4471-read"
+	writeKey = "wk-Narwhal-9902-write"
+	adminKey = "ak-Axolotl-1187-admin"
+)
+
+func testCallersFile() string {
+	return "# test callers\n" +
+		"reader  read   " + HashAPIKey(readKey) + "\n" +
+		"\n" +
+		"writer\twrite\t" + HashAPIKey(writeKey) + "\n" +
+		"root    admin  " + HashAPIKey(adminKey) + "\n" +
+		"robot   write  subject:CN=robot,O=Arcgate Test\n"
+}
+
+func TestParseCredentials(t *testing.T) {
+	c, err := ParseCredentials(strings.NewReader(testCallersFile()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 4 {
+		t.Fatalf("Len = %d, want 4", c.Len())
+	}
+	for _, tc := range []struct {
+		key   string
+		id    string
+		scope adminv1.Scope
+	}{
+		{readKey, "reader", adminv1.Scope_SCOPE_READ},
+		{writeKey, "writer", adminv1.Scope_SCOPE_WRITE},
+		{adminKey, "root", adminv1.Scope_SCOPE_ADMIN},
+	} {
+		e, ok := c.lookupKey(tc.key)
+		if !ok || e.id != tc.id || e.scope != tc.scope {
+			t.Errorf("lookupKey(%s) = %+v, %v", tc.id, e, ok)
+		}
+	}
+	if _, ok := c.lookupKey("nope"); ok {
+		t.Error("unknown key found")
+	}
+	if e := c.subjects["CN=robot,O=Arcgate Test"]; e.id != "robot" || e.scope != adminv1.Scope_SCOPE_WRITE {
+		t.Errorf("subject entry = %+v", e)
+	}
+}
+
+func TestParseCredentialsErrors(t *testing.T) {
+	h := HashAPIKey("k")
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"empty", "# nothing\n\n", "no credentials"},
+		{"two fields", "alice read\n", "line 1"},
+		{"bad scope", "alice root " + h + "\n", "scope must be"},
+		{"bad identity", "al ice read " + h + "\n", "scope must be"},
+		{"identity chars", "al/ice read " + h + "\n", "identity must be"},
+		{"short hash", "alice read sha256:abcd\n", "64 hex digits"},
+		{"no kind", "alice read " + strings.TrimPrefix(h, "sha256:") + "\n", "must start with"},
+		{"empty subject", "alice read subject:\n", "subject:"},
+		{"duplicate hash", "a read " + h + "\nb write " + h + "\n", "line 2: API key hash listed twice"},
+		{"duplicate subject", "a read subject:CN=x\nb read subject:CN=x\n", "line 2"},
+		{"two scopes", "a read " + h + "\na write " + HashAPIKey("j") + "\n", "two different scopes"},
+		{"long line", "a read subject:CN=" + strings.Repeat("x", 5000) + "\n", "longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCredentials(strings.NewReader(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), strings.TrimPrefix(h, "sha256:")) {
+				t.Fatalf("error quotes a credential: %v", err)
+			}
+		})
+	}
+}
+
+func FuzzParseCredentials(f *testing.F) {
+	f.Add(testCallersFile())
+	f.Add("a read sha256:" + strings.Repeat("0", 64) + "\r\nb admin subject:CN=b, O=x\n")
+	f.Add("a\tread\tsubject:CN=\x00\n")
+	f.Add("a read sha256:" + strings.Repeat("G", 64))
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ParseCredentials(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		if c.Len() == 0 {
+			t.Fatal("parsed a file without credentials")
+		}
+		for _, e := range c.keys {
+			if !validIdentity(e.id) || e.scope < adminv1.Scope_SCOPE_READ || e.scope > adminv1.Scope_SCOPE_ADMIN {
+				t.Fatalf("bad entry %+v", e)
+			}
+		}
+		for s, e := range c.subjects {
+			if s == "" || s != e.subj || !validIdentity(e.id) {
+				t.Fatalf("bad subject entry %q %+v", s, e)
+			}
+		}
+	})
+}
+
+// fakeServices answers GetService and StartService without an upstream.
+type fakeServices struct {
+	adminv1.UnimplementedServicesServiceServer
+	mu      sync.Mutex
+	callers []Caller
+}
+
+func (f *fakeServices) record(ctx context.Context) {
+	c, _ := CallerFrom(ctx)
+	f.mu.Lock()
+	f.callers = append(f.callers, c)
+	f.mu.Unlock()
+}
+
+func (f *fakeServices) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+	f.record(ctx)
+	return &adminv1.GetServiceResponse{Service: &adminv1.Service{Name: req.GetName()}}, nil
+}
+
+func (f *fakeServices) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
+	f.record(ctx)
+	return &adminv1.StartServiceResponse{}, nil
+}
+
+func (f *fakeServices) last() Caller {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.callers) == 0 {
+		return Caller{}
+	}
+	return f.callers[len(f.callers)-1]
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// guardEnv is a gRPC server with a Guard in front of fakeServices, health
+// and reflection, on a loopback port.
+type guardEnv struct {
+	conn *grpc.ClientConn
+	svc  *fakeServices
+	log  *syncBuffer
+}
+
+func startGuard(t *testing.T, cfg GuardConfig, serverOpts ...grpc.ServerOption) (*guardEnv, string) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := NewGuard(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(append(g.ServerOptions(), serverOpts...)...)
+	svc := &fakeServices{}
+	adminv1.RegisterServicesServiceServer(srv, svc)
+	grpc_health_v1.RegisterHealthServer(srv, health.NewServer())
+	reflection.Register(srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return &guardEnv{svc: svc, log: logs}, lis.Addr().String()
+}
+
+func newGuardEnv(t *testing.T, cfg GuardConfig) *guardEnv {
+	t.Helper()
+	e, addr := startGuard(t, cfg)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	e.conn = conn
+	return e
+}
+
+func testCredentials(t *testing.T) *Credentials {
+	t.Helper()
+	c, err := ParseCredentials(strings.NewReader(testCallersFile()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func withMD(kv ...string) context.Context {
+	return metadata.NewOutgoingContext(context.Background(), metadata.Pairs(kv...))
+}
+
+// reason returns the ErrorInfo reason of err.
+func reason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+func TestGuardAuthorization(t *testing.T) {
+	e := newGuardEnv(t, GuardConfig{Credentials: testCredentials(t), RateLimit: NoRateLimit})
+	svc := adminv1.NewServicesServiceClient(e.conn)
+	get := func(ctx context.Context) error {
+		_, err := svc.GetService(ctx, &adminv1.GetServiceRequest{Name: "services/A.MapServer"})
+		return err
+	}
+	start := func(ctx context.Context) error {
+		_, err := svc.StartService(ctx, &adminv1.StartServiceRequest{Name: "folders/Maps/services/Roads.MapServer"})
+		return err
+	}
+	for _, tc := range []struct {
+		name   string
+		call   func(context.Context) error
+		md     []string
+		code   codes.Code
+		reason string
+		caller string
+	}{
+		{"no credentials", get, nil, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"unknown key", get, []string{"x-api-key", "not-a-known-key"}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"basic auth", get, []string{"authorization", "Basic cmVhZGVyOnB3"}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"empty bearer", get, []string{"authorization", "Bearer "}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"two different keys", get, []string{"x-api-key", readKey, "authorization", "Bearer " + writeKey}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"same key twice", get, []string{"x-api-key", readKey, "authorization", "Bearer " + readKey}, codes.OK, "", "reader"},
+		{"read key reads (x-api-key)", get, []string{"x-api-key", readKey}, codes.OK, "", "reader"},
+		{"read key reads (bearer)", get, []string{"authorization", "Bearer " + readKey}, codes.OK, "", "reader"},
+		{"bearer scheme is case-insensitive", get, []string{"authorization", "bearer " + readKey}, codes.OK, "", "reader"},
+		{"read key cannot write", start, []string{"x-api-key", readKey}, codes.PermissionDenied, ReasonPermissionDeniedScope, ""},
+		{"write key writes", start, []string{"x-api-key", writeKey}, codes.OK, "", "writer"},
+		{"write key reads", get, []string{"x-api-key", writeKey}, codes.OK, "", "writer"},
+		{"admin key writes", start, []string{"authorization", "Bearer " + adminKey}, codes.OK, "", "root"},
+		{"oversized key", get, []string{"x-api-key", strings.Repeat("k", maxAPIKeyLen+1)}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call(withMD(tc.md...))
+			if status.Code(err) != tc.code {
+				t.Fatalf("got %v, want %v", err, tc.code)
+			}
+			if tc.code != codes.OK {
+				if r := reason(err); r != tc.reason {
+					t.Fatalf("reason %q, want %q", r, tc.reason)
+				}
+				for _, k := range []string{readKey, writeKey, adminKey} {
+					if strings.Contains(status.Convert(err).Message(), k) {
+						t.Fatalf("error message quotes the API key: %v", err)
+					}
+				}
+				return
+			}
+			if c := e.svc.last(); c.ID != tc.caller || c.Auth != authAPIKey {
+				t.Fatalf("handler saw caller %+v, want %s", c, tc.caller)
+			}
+		})
+	}
+	// Health needs no credentials; reflection needs a known caller.
+	if _, err := grpc_health_v1.NewHealthClient(e.conn).Check(withMD(), &grpc_health_v1.HealthCheckRequest{}); err != nil {
+		t.Fatalf("health without credentials: %v", err)
+	}
+	if err := listServices(withMD(), e.conn); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("reflection without credentials: %v", err)
+	}
+	if err := listServices(withMD("x-api-key", readKey), e.conn); err != nil {
+		t.Fatalf("reflection with a read key: %v", err)
+	}
+	if logs := e.log.String(); strings.Contains(logs, readKey) || strings.Contains(logs, writeKey) || strings.Contains(logs, adminKey) {
+		t.Fatalf("an API key reached the log:\n%s", logs)
+	}
+}
+
+// listServices lists the services through reflection.
+func listServices(ctx context.Context, conn *grpc.ClientConn) error {
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return err
+	}
+	// A stream the server already ended makes Send return io.EOF; Recv
+	// then returns the status.
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	_, err = stream.Recv()
+	_ = stream.CloseSend()
+	return err
+}
+
+func TestGuardInsecureMode(t *testing.T) {
+	e := newGuardEnv(t, GuardConfig{InsecureNoCallerAuth: true})
+	svc := adminv1.NewServicesServiceClient(e.conn)
+	if _, err := svc.StartService(withMD(), &adminv1.StartServiceRequest{Name: "services/A.MapServer"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.svc.last(); c.ID != "anonymous" || c.Auth != authNone || !c.Has(adminv1.Scope_SCOPE_ADMIN) {
+		t.Fatalf("caller %+v", c)
+	}
+	if err := listServices(withMD(), e.conn); err != nil {
+		t.Fatalf("reflection: %v", err)
+	}
+}
+
+func TestNewGuardNeedsAChoice(t *testing.T) {
+	if _, err := NewGuard(GuardConfig{}); err == nil {
+		t.Fatal("NewGuard without credentials and without insecure mode")
+	}
+	if _, err := NewGuard(GuardConfig{Credentials: testCredentials(t), InsecureNoCallerAuth: true}); err == nil {
+		t.Fatal("NewGuard with credentials and insecure mode")
+	}
+}
+
+func TestGuardRateLimit(t *testing.T) {
+	clock := struct {
+		sync.Mutex
+		now time.Time
+	}{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	e := newGuardEnv(t, GuardConfig{Credentials: testCredentials(t), RateLimit: RateLimit{PerSecond: 2, Burst: 2}, Clock: now})
+	svc := adminv1.NewServicesServiceClient(e.conn)
+	get := func(key string) error {
+		_, err := svc.GetService(withMD("x-api-key", key), &adminv1.GetServiceRequest{Name: "services/A.MapServer"})
+		return err
+	}
+	for i := range 2 {
+		if err := get(readKey); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	err := get(readKey)
+	if status.Code(err) != codes.ResourceExhausted || reason(err) != ReasonRateLimited {
+		t.Fatalf("third call: %v", err)
+	}
+	var retry *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry == nil || retry.GetRetryDelay().AsDuration() != 500*time.Millisecond {
+		t.Fatalf("RetryInfo %v, want 500ms", retry)
+	}
+	// Another caller has its own bucket.
+	if err := get(writeKey); err != nil {
+		t.Fatalf("other caller: %v", err)
+	}
+	clock.Lock()
+	clock.now = clock.now.Add(500 * time.Millisecond)
+	clock.Unlock()
+	if err := get(readKey); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+	// Health is never limited.
+	for range 5 {
+		if _, err := grpc_health_v1.NewHealthClient(e.conn).Check(withMD(), &grpc_health_v1.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRateLimiterSweep(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := newRateLimiter(RateLimit{PerSecond: 1, Burst: 1}, func() time.Time { return now })
+	for i := range maxBuckets {
+		r.allow(string(rune('a'+i%26)) + strings.Repeat("x", i/26))
+	}
+	now = now.Add(time.Second) // every bucket is full again
+	r.allow("new")
+	if len(r.buckets) != 1 {
+		t.Fatalf("%d buckets after a sweep, want 1", len(r.buckets))
+	}
+}
+
+func TestGuardAudit(t *testing.T) {
+	e := newGuardEnv(t, GuardConfig{Credentials: testCredentials(t), RateLimit: NoRateLimit})
+	svc := adminv1.NewServicesServiceClient(e.conn)
+	_, _ = svc.GetService(withMD("x-api-key", readKey), &adminv1.GetServiceRequest{Name: "services/A.MapServer"})
+	_, _ = svc.StartService(withMD("x-api-key", writeKey), &adminv1.StartServiceRequest{Name: "folders/Maps/services/Roads.MapServer"})
+	_, _ = svc.StartService(withMD("x-api-key", readKey), &adminv1.StartServiceRequest{Name: "services/B.MapServer"})
+	_, _ = svc.StartService(withMD(), &adminv1.StartServiceRequest{Name: "services/C.MapServer"})
+
+	var audits []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.log.String()), "\n") {
+		m := decodeJSONLine(t, line)
+		if m["msg"] == "audit" {
+			audits = append(audits, m)
+		}
+	}
+	want := []map[string]any{
+		{"caller": "writer", "auth": "api-key", "method": "/arcgate.admin.v1.ServicesService/StartService", "scope": "write", "resource": "folders/Maps/services/Roads.MapServer", "code": "OK"},
+		{"caller": "reader", "auth": "api-key", "resource": "services/B.MapServer", "code": "PermissionDenied"},
+		{"caller": "(unauthenticated)", "auth": "", "resource": "services/C.MapServer", "code": "Unauthenticated"},
+	}
+	if len(audits) != len(want) {
+		t.Fatalf("%d audit lines, want %d (reads are not audited):\n%s", len(audits), len(want), e.log.String())
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if audits[i][k] != v {
+				t.Errorf("audit line %d: %s = %v, want %v", i+1, k, audits[i][k], v)
+			}
+		}
+	}
+}
+
+func TestResourceOf(t *testing.T) {
+	for _, tc := range []struct {
+		msg          proto.Message
+		resource, id string
+	}{
+		{&adminv1.GetServiceRequest{Name: "services/A.MapServer"}, "services/A.MapServer", ""},
+		{&adminv1.ListServicesRequest{Parent: "folders/Maps"}, "folders/Maps", ""},
+		{&adminv1.CreateFolderRequest{FolderId: "Planning"}, "", "Planning"},
+		{&adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/Planning"}}, "folders/Planning", ""},
+		{&adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer"}, "folders/Maps", "Zoning.MapServer"},
+		{&adminv1.GetServiceRequest{Name: strings.Repeat("n", 300)}, strings.Repeat("n", maxAuditValue) + "...", ""},
+		{(*adminv1.GetServiceRequest)(nil), "", ""},
+	} {
+		res, id := resourceOf(tc.msg)
+		if res != tc.resource || id != tc.id {
+			t.Errorf("resourceOf(%T %v) = %q, %q; want %q, %q", tc.msg, tc.msg, res, id, tc.resource, tc.id)
+		}
+	}
+}
+
+// decodeJSONLine decodes one JSON log line.
+func decodeJSONLine(t *testing.T, line string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("log line %q: %v", line, err)
+	}
+	return m
+}
+
+// writePEM writes DER blocks of type typ to a new file in dir.
+func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, der := range ders {
+		if err := pem.Encode(&buf, &pem.Block{Type: typ, Bytes: der}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testPKI is a CA with a server certificate for 127.0.0.1 and client
+// certificates.
+type testPKI struct {
+	dir      string
+	ca       *x509.Certificate
+	caKey    *ecdsa.PrivateKey
+	certFile string
+	keyFile  string
+	caFile   string
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	p := &testPKI{dir: t.TempDir()}
+	var err error
+	p.caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "arcgate test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ca, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	p.caFile = writePEM(t, p.dir, "ca.pem", "CERTIFICATE", der)
+	srvDER, srvKey := p.issue(t, pkix.Name{CommonName: "arcgate"}, x509.ExtKeyUsageServerAuth, 2)
+	p.certFile = writePEM(t, p.dir, "server.pem", "CERTIFICATE", srvDER, der)
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.keyFile = writePEM(t, p.dir, "server-key.pem", "EC PRIVATE KEY", keyDER)
+	return p
+}
+
+// issue signs a certificate for subject (with IP SAN 127.0.0.1).
+func (p *testPKI) issue(t *testing.T, subject pkix.Name, usage x509.ExtKeyUsage, serial int64) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+// clientCert returns a client certificate for subject.
+func (p *testPKI) clientCert(t *testing.T, subject pkix.Name, serial int64) tls.Certificate {
+	t.Helper()
+	der, key := p.issue(t, subject, x509.ExtKeyUsageClientAuth, serial)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestGuardMTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	srvTLS, err := ServerTLSConfig(pki.certFile, pki.keyFile, pki.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, addr := startGuard(t, GuardConfig{Credentials: testCredentials(t), RateLimit: NoRateLimit}, grpc.Creds(credentials.NewTLS(srvTLS)))
+	// The gateway's way in: trust the server's own certificate file.
+	loop, err := LoopbackClientTLS(pki.certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loop.ServerName != "127.0.0.1" {
+		t.Fatalf("ServerName %q", loop.ServerName)
+	}
+	dial := func(cert *tls.Certificate) adminv1.ServicesServiceClient {
+		cfg := loop.Clone()
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{*cert}
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return adminv1.NewServicesServiceClient(conn)
+	}
+	start := func(c adminv1.ServicesServiceClient, ctx context.Context) error {
+		_, err := c.StartService(ctx, &adminv1.StartServiceRequest{Name: "services/A.MapServer"})
+		return err
+	}
+
+	robot := pki.clientCert(t, pkix.Name{CommonName: "robot", Organization: []string{"Arcgate Test"}}, 10)
+	if err := start(dial(&robot), withMD()); err != nil {
+		t.Fatalf("mapped client certificate: %v", err)
+	}
+	if c := e.svc.last(); c.ID != "robot" || c.Auth != authMTLS {
+		t.Fatalf("caller %+v", c)
+	}
+	stranger := pki.clientCert(t, pkix.Name{CommonName: "stranger"}, 11)
+	if err := start(dial(&stranger), withMD()); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("unmapped certificate: %v", err)
+	}
+	// No certificate: an API key still works, nothing does not.
+	if err := start(dial(nil), withMD()); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no certificate, no key: %v", err)
+	}
+	if err := start(dial(nil), withMD("x-api-key", writeKey)); err != nil {
+		t.Fatalf("API key over TLS: %v", err)
+	}
+	// An API key wins over a certificate.
+	if err := start(dial(&robot), withMD("x-api-key", readKey)); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("read key with the robot's certificate: %v", err)
+	}
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	pki := newTestPKI(t)
+	if _, err := ServerTLSConfig(pki.certFile, pki.keyFile, filepath.Join(pki.dir, "missing.pem")); err == nil {
+		t.Error("missing client CA file accepted")
+	}
+	if _, err := ServerTLSConfig(pki.certFile, pki.keyFile, pki.keyFile); err == nil {
+		t.Error("client CA file without certificates accepted")
+	}
+	if _, err := ServerTLSConfig(pki.keyFile, pki.keyFile, ""); err == nil {
+		t.Error("key file as certificate accepted")
+	}
+	if _, err := LoopbackClientTLS(pki.keyFile); err == nil {
+		t.Error("LoopbackClientTLS of a key file")
+	}
+	cfg, err := ServerTLSConfig(pki.certFile, pki.keyFile, "")
+	if err != nil || cfg.ClientAuth != tls.NoClientCert || cfg.MinVersion != tls.VersionTLS12 {
+		t.Errorf("ServerTLSConfig without client CA: %+v, %v", cfg, err)
+	}
+}

@@ -1,0 +1,209 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// Metadata names of delegated mode: a gRPC caller sends its own ArcGIS
+// credentials in them (REST callers send HTTP headers of the same names,
+// which the gateway forwards), and arcgate makes the upstream calls of that
+// RPC with a token of that identity instead of its service identity.
+const (
+	// MetadataArcGISToken carries an ArcGIS token used as is (never
+	// refreshed; once the upstream rejects it, calls fail UNAUTHENTICATED).
+	MetadataArcGISToken = "x-arcgis-token"
+	// MetadataArcGISUsername carries an ArcGIS account name, sent with
+	// MetadataArcGISPassword; arcgate mints and refreshes its tokens.
+	MetadataArcGISUsername = "x-arcgis-username"
+	// MetadataArcGISPassword carries the password of MetadataArcGISUsername.
+	MetadataArcGISPassword = "x-arcgis-password"
+)
+
+// delegatedMethodPrefix selects the methods delegated mode applies to:
+// arcgate's own services (health checks and reflection never call the
+// upstream).
+const delegatedMethodPrefix = "/arcgate.admin.v1."
+
+// DelegatedAuth says whether callers may act upstream as themselves.
+type DelegatedAuth int
+
+const (
+	// DelegatedAuthOff: every call acts upstream as the gateway's service
+	// identity; a call carrying x-arcgis-* metadata is refused with
+	// INVALID_ARGUMENT, so that no caller believes it acts as itself when it
+	// does not. The default.
+	DelegatedAuthOff DelegatedAuth = iota
+	// DelegatedAuthOptional: a call carrying x-arcgis-* metadata acts as
+	// that identity; a call without acts as the service identity.
+	DelegatedAuthOptional
+	// DelegatedAuthRequired: every call must carry x-arcgis-* metadata;
+	// a call without is refused with UNAUTHENTICATED
+	// (DELEGATED_CREDENTIALS_REQUIRED) before any upstream request. The
+	// service identity is then used by nothing but arcgate itself.
+	DelegatedAuthRequired
+)
+
+// String returns the configuration spelling: "off", "optional" or
+// "required".
+func (d DelegatedAuth) String() string {
+	switch d {
+	case DelegatedAuthOff:
+		return "off"
+	case DelegatedAuthOptional:
+		return "optional"
+	case DelegatedAuthRequired:
+		return "required"
+	default:
+		return fmt.Sprintf("DelegatedAuth(%d)", int(d))
+	}
+}
+
+// ParseDelegatedAuth parses "off", "optional" or "required".
+func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
+	switch s {
+	case "off":
+		return DelegatedAuthOff, nil
+	case "optional":
+		return DelegatedAuthOptional, nil
+	case "required":
+		return DelegatedAuthRequired, nil
+	}
+	return 0, fmt.Errorf("delegated auth must be off, optional or required, not %q", s)
+}
+
+// DelegatedAuthOptions returns the interceptors of delegated mode as
+// grpc.ServerOptions, to be appended after Server.ServerOptions (so that
+// refusals are logged and recovered like any error). For arcgate's own
+// methods they read the x-arcgis-* metadata, validate it before any
+// upstream request (INVALID_ARGUMENT naming the metadata key; the values
+// are never echoed), apply mode, and put the identity in the context with
+// upstream.WithIdentity.
+func DelegatedAuthOptions(mode DelegatedAuth) []grpc.ServerOption {
+	d := delegation{mode: mode}
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(d.unary),
+		grpc.ChainStreamInterceptor(d.stream),
+	}
+}
+
+// delegation is the state of the delegated-mode interceptors.
+type delegation struct{ mode DelegatedAuth }
+
+func (d delegation) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	ctx, err := d.context(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (d delegation) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	ctx, err := d.context(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return next(srv, &delegatedStream{ServerStream: ss, ctx: ctx})
+}
+
+// delegatedStream is a server stream with the caller's identity in its
+// context.
+type delegatedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the context carrying the delegated identity.
+func (s *delegatedStream) Context() context.Context { return s.ctx }
+
+// context applies delegated mode to a call of method.
+func (d delegation) context(ctx context.Context, method string) (context.Context, error) {
+	if !strings.HasPrefix(method, delegatedMethodPrefix) {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	id, key, err := delegatedIdentity(md)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.mode == DelegatedAuthOff && !id.IsZero():
+		return nil, invalidArgument(key, "delegated authentication is not enabled on this gateway")
+	case d.mode == DelegatedAuthRequired && id.IsZero():
+		return nil, newStatus(codes.Unauthenticated, ReasonDelegatedCredsRequired,
+			"this gateway calls the upstream as its callers: send "+MetadataArcGISToken+", or "+
+				MetadataArcGISUsername+" and "+MetadataArcGISPassword, nil)
+	case d.mode == DelegatedAuthOff:
+		return ctx, nil
+	}
+	return upstream.WithIdentity(ctx, id), nil
+}
+
+// Limits of delegated metadata values (the upstream package applies the
+// same ones).
+const (
+	maxDelegatedUsername = 256
+	maxDelegatedPassword = 1024
+	maxDelegatedToken    = 8192
+)
+
+// delegatedIdentity reads the x-arcgis-* metadata: the zero Identity when
+// there is none, else the identity and the key it came from. Errors are
+// INVALID_ARGUMENT naming the offending key, never its value.
+func delegatedIdentity(md metadata.MD) (upstream.Identity, string, error) {
+	tok, tokSent, err := delegatedValue(md, MetadataArcGISToken, maxDelegatedToken)
+	if err != nil {
+		return upstream.Identity{}, "", err
+	}
+	user, userSent, err := delegatedValue(md, MetadataArcGISUsername, maxDelegatedUsername)
+	if err != nil {
+		return upstream.Identity{}, "", err
+	}
+	pw, pwSent, err := delegatedValue(md, MetadataArcGISPassword, maxDelegatedPassword)
+	if err != nil {
+		return upstream.Identity{}, "", err
+	}
+	switch {
+	case tokSent && (userSent || pwSent):
+		return upstream.Identity{}, "", invalidArgument(MetadataArcGISToken, "send either a token or a username and password, not both")
+	case tokSent:
+		return upstream.TokenIdentity(tok), MetadataArcGISToken, nil
+	case userSent && !pwSent:
+		return upstream.Identity{}, "", invalidArgument(MetadataArcGISPassword, "required with "+MetadataArcGISUsername)
+	case pwSent && !userSent:
+		return upstream.Identity{}, "", invalidArgument(MetadataArcGISUsername, "required with "+MetadataArcGISPassword)
+	case userSent:
+		return upstream.CredentialsIdentity(user, pw), MetadataArcGISUsername, nil
+	}
+	return upstream.Identity{}, "", nil
+}
+
+// delegatedValue returns the single value of key, whether it was sent, and
+// an INVALID_ARGUMENT error when it was sent several times, empty, too
+// long, or with characters that are not printable ASCII.
+func delegatedValue(md metadata.MD, key string, maxLen int) (string, bool, error) {
+	vs := md.Get(key)
+	switch {
+	case len(vs) == 0:
+		return "", false, nil
+	case len(vs) > 1:
+		return "", true, invalidArgument(key, "must be sent once")
+	case vs[0] == "":
+		return "", true, invalidArgument(key, "must not be empty")
+	case len(vs[0]) > maxLen:
+		return "", true, invalidArgument(key, fmt.Sprintf("must be at most %d bytes", maxLen))
+	}
+	for i := 0; i < len(vs[0]); i++ {
+		if c := vs[0][i]; c < 0x20 || c > 0x7e {
+			return "", true, invalidArgument(key, "must be printable ASCII")
+		}
+	}
+	return vs[0], true, nil
+}

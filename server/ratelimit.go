@@ -1,0 +1,136 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// RateLimit is the per-caller request rate: a token bucket holding Burst
+// tokens, refilled at PerSecond tokens a second; each call takes one.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// DefaultRateLimit is the per-caller rate used when GuardConfig.RateLimit
+// is zero: 20 calls a second, bursts of 40.
+var DefaultRateLimit = RateLimit{PerSecond: 20, Burst: 40}
+
+// NoRateLimit turns per-caller rate limiting off.
+var NoRateLimit = RateLimit{PerSecond: -1}
+
+// maxBuckets bounds the buckets kept; beyond it, full (idle) buckets are
+// forgotten, which changes nothing for their callers.
+const maxBuckets = 10_000
+
+// rateLimiter keeps one token bucket per caller key.
+type rateLimiter struct {
+	limit RateLimit
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(l RateLimit, now func() time.Time) *rateLimiter {
+	if l.PerSecond < 0 {
+		return nil
+	}
+	if l.PerSecond == 0 {
+		l = DefaultRateLimit
+	}
+	if l.Burst < 1 {
+		l.Burst = 1
+	}
+	return &rateLimiter{limit: l, now: now, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token from key's bucket. When the bucket is empty it
+// returns false and the wait until a token is available.
+func (r *rateLimiter) allow(key string) (bool, time.Duration) {
+	if r == nil {
+		return true, 0
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.buckets[key]
+	if !ok {
+		if len(r.buckets) >= maxBuckets {
+			r.sweep(now)
+		}
+		b = &bucket{tokens: float64(r.limit.Burst), last: now}
+		r.buckets[key] = b
+	}
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = math.Min(float64(r.limit.Burst), b.tokens+el.Seconds()*r.limit.PerSecond)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / r.limit.PerSecond * float64(time.Second))
+	return false, max(wait, time.Millisecond)
+}
+
+// sweep forgets buckets that have refilled completely. Call with mu held.
+func (r *rateLimiter) sweep(now time.Time) {
+	for k, b := range r.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*r.limit.PerSecond >= float64(r.limit.Burst) {
+			delete(r.buckets, k)
+		}
+	}
+}
+
+// rateLimited is the RESOURCE_EXHAUSTED error of a caller over its rate,
+// with a RetryInfo detail.
+func rateLimited(caller string, wait time.Duration) error {
+	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
+		"rate limit exceeded for caller "+caller+"; retry after "+wait.Round(time.Millisecond).String(),
+		map[string]string{"caller": caller}, wait)
+}
+
+// circuitOpen is the UNAVAILABLE error of a call refused because the
+// upstream's circuit breaker is open, with a RetryInfo detail.
+func circuitOpen(wait time.Duration, resource string) error {
+	md := map[string]string{}
+	if resource != "" {
+		md["resource"] = resource
+	}
+	msg := "upstream ArcGIS Server is failing repeatedly; arcgate is not sending it requests for now (circuit breaker open)"
+	if wait > 0 {
+		msg += "; retry after " + wait.Round(time.Millisecond).String()
+	}
+	return retryStatus(codes.Unavailable, ReasonCircuitOpen, msg, md, wait)
+}
+
+// retryStatus builds a status with ErrorInfo and RetryInfo details.
+func retryStatus(code codes.Code, reason, msg string, md map[string]string, wait time.Duration) error {
+	if wait > 0 {
+		if md == nil {
+			md = map[string]string{}
+		}
+		md["retryAfterMs"] = strconv.FormatInt(wait.Milliseconds(), 10)
+	}
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: md},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}

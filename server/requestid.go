@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// RequestIDMetadata is the metadata key (and, through the REST gateway,
+// the HTTP header X-Request-Id) that carries a call's request id. A caller
+// may send one; arcgate returns the id in the response header metadata,
+// logs it on the call's log line and sends it upstream in X-Request-Id.
+const RequestIDMetadata = "x-request-id"
+
+// maxRequestIDLen is the longest request id accepted from a caller.
+const maxRequestIDLen = 128
+
+// validRequestID reports whether a caller's request id is kept: 1 to 128
+// bytes of printable ASCII without spaces, so that it is safe in a log
+// line and in an HTTP header.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns a fresh random request id (26 base32 characters,
+// 128 bits of randomness).
+func newRequestID() string { return rand.Text() }
+
+// requestIDFrom returns the request id of an incoming call: the caller's
+// x-request-id metadata when it is valid (the first value), else a new one.
+func requestIDFrom(ctx context.Context) string {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if ids := md.Get(RequestIDMetadata); len(ids) > 0 && validRequestID(ids[0]) {
+			return ids[0]
+		}
+	}
+	return newRequestID()
+}
+
+// RequestID returns the request id of the call whose context is ctx, or ""
+// outside a call.
+func RequestID(ctx context.Context) string { return upstream.RequestID(ctx) }
+
+// withRequestID gives a unary call its request id: it returns the id in the
+// response header metadata and puts it in the context, from which the log
+// line and the upstream client read it. The context also gets the call's
+// log slot (see noteCaller).
+func withRequestID(ctx context.Context) context.Context {
+	id := requestIDFrom(ctx)
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
+	return withCallLog(upstream.WithRequestID(ctx, id))
+}
+
+// withRequestIDStream is withRequestID for a streaming call.
+func withRequestIDStream(ss grpc.ServerStream) grpc.ServerStream {
+	id := requestIDFrom(ss.Context())
+	_ = ss.SetHeader(metadata.Pairs(RequestIDMetadata, id))
+	return &requestIDStream{ServerStream: ss, ctx: withCallLog(upstream.WithRequestID(ss.Context(), id))}
+}
+
+// requestIDStream is a ServerStream whose context carries the request id.
+type requestIDStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the stream's context with its request id.
+func (s *requestIDStream) Context() context.Context { return s.ctx }
+
+// callLog is what inner interceptors tell the call's log line, which is
+// written by an outer one whose context they cannot change.
+type callLog struct {
+	mu     sync.Mutex
+	caller string
+}
+
+// callLogKey is the context key of the *callLog.
+type callLogKey struct{}
+
+// withCallLog returns ctx with a fresh log slot.
+func withCallLog(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callLogKey{}, &callLog{})
+}
+
+// noteCaller records the authenticated caller for the call's log line. The
+// authentication interceptor runs inside the logging one, so the caller it
+// puts in its context does not reach the log line by itself.
+func noteCaller(ctx context.Context, c Caller) {
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.mu.Lock()
+		l.caller = c.ID
+		l.mu.Unlock()
+	}
+}
+
+// callerIdentity names the authenticated caller of the call in ctx for the
+// call's log line (Caller.ID, never a credential): the Caller in ctx, else
+// the one noted by noteCaller, else "" (authentication off, not yet run,
+// or it refused the call).
+func callerIdentity(ctx context.Context) string {
+	if c, ok := CallerFrom(ctx); ok {
+		return c.ID
+	}
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.caller
+	}
+	return ""
+}

@@ -1,0 +1,319 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+)
+
+// apiPackagePrefix selects the proto packages whose methods are arcgate's
+// API; each of their methods must declare (arcgate.admin.v1.required_scope).
+const apiPackagePrefix = "arcgate."
+
+// Methods that are not arcgate's API but are served next to it.
+const (
+	healthPrefix       = "/grpc.health.v1.Health/"
+	reflectionPrefix   = "/grpc.reflection.v1.ServerReflection/"
+	reflectionV1Alpha  = "/grpc.reflection.v1alpha.ServerReflection/"
+	unknownScopeMethod = "(no scope)"
+)
+
+// access says who may call a method.
+type access int
+
+const (
+	accessDenied        access = iota // no declared scope: nobody (fail closed)
+	accessPublic                      // gRPC health: no credentials needed
+	accessAuthenticated               // reflection: any known caller
+	accessScoped                      // arcgate's API: a caller with the scope
+)
+
+// methodRule is the access rule of one method.
+type methodRule struct {
+	access access
+	scope  adminv1.Scope
+}
+
+// mutation reports whether calls of the method change the upstream and so
+// are audited.
+func (r methodRule) mutation() bool {
+	return r.access == accessScoped && r.scope >= adminv1.Scope_SCOPE_WRITE
+}
+
+// MethodScopes returns the scope every method of every arcgate service
+// requires, keyed by full gRPC method name ("/arcgate.admin.v1.ServicesService/GetService"),
+// read from the (arcgate.admin.v1.required_scope) option in the registered
+// proto descriptors. Methods without the option have SCOPE_UNSPECIFIED and
+// can be called by nobody.
+func MethodScopes() map[string]adminv1.Scope {
+	out := map[string]adminv1.Scope{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), apiPackagePrefix) {
+			return true
+		}
+		svcs := fd.Services()
+		for i := 0; i < svcs.Len(); i++ {
+			sd := svcs.Get(i)
+			methods := sd.Methods()
+			for j := 0; j < methods.Len(); j++ {
+				md := methods.Get(j)
+				out["/"+string(sd.FullName())+"/"+string(md.Name())] = requiredScope(md)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// requiredScope reads the method's required_scope option.
+func requiredScope(md protoreflect.MethodDescriptor) adminv1.Scope {
+	opts := md.Options()
+	if opts == nil {
+		return adminv1.Scope_SCOPE_UNSPECIFIED
+	}
+	s, _ := proto.GetExtension(opts, adminv1.E_RequiredScope).(adminv1.Scope)
+	return s
+}
+
+// GuardConfig configures NewGuard.
+type GuardConfig struct {
+	// Credentials lists the known callers (LoadCredentials). Required unless
+	// InsecureNoCallerAuth is set.
+	Credentials *Credentials
+	// InsecureNoCallerAuth turns caller authentication off: every caller is
+	// "anonymous" with the admin scope. Use it only for the demo (loopback)
+	// or behind an authenticating proxy, never with Credentials.
+	InsecureNoCallerAuth bool
+	// RateLimit is the per-caller rate (zero: DefaultRateLimit; NoRateLimit
+	// turns it off). Without caller authentication the key is the peer's IP
+	// address.
+	RateLimit RateLimit
+	// Logger receives the audit lines and rejected calls (default: discard).
+	Logger *slog.Logger
+	// Clock is the rate limiter's clock (default time.Now).
+	Clock func() time.Time
+}
+
+// Guard authenticates arcgate's callers, authorizes each call by the scope
+// its method declares, limits each caller's rate and writes an audit line
+// for every mutation, in one unary and one stream interceptor. Chain it
+// before Server.ServerOptions so that the call's log line sees the caller:
+//
+//	grpc.NewServer(append(guard.ServerOptions(), srv.ServerOptions()...)...)
+type Guard struct {
+	creds    *Credentials
+	insecure bool
+	rules    map[string]methodRule
+	limiter  *rateLimiter
+	log      *slog.Logger
+}
+
+// NewGuard returns a Guard. It fails without credentials unless caller
+// authentication is explicitly off, and with both.
+func NewGuard(cfg GuardConfig) (*Guard, error) {
+	switch {
+	case cfg.Credentials == nil && !cfg.InsecureNoCallerAuth:
+		return nil, errors.New("server: caller authentication needs a callers file (or insecure no-caller-auth mode)")
+	case cfg.Credentials != nil && cfg.InsecureNoCallerAuth:
+		return nil, errors.New("server: a callers file and insecure no-caller-auth mode exclude each other")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	g := &Guard{
+		creds:    cfg.Credentials,
+		insecure: cfg.InsecureNoCallerAuth,
+		rules:    map[string]methodRule{},
+		limiter:  newRateLimiter(cfg.RateLimit, cfg.Clock),
+		log:      cfg.Logger,
+	}
+	for m, s := range MethodScopes() {
+		if s == adminv1.Scope_SCOPE_UNSPECIFIED {
+			g.rules[m] = methodRule{access: accessDenied}
+			continue
+		}
+		g.rules[m] = methodRule{access: accessScoped, scope: s}
+	}
+	return g, nil
+}
+
+// rule returns the access rule of a full method name. Methods that are
+// neither arcgate's (with a scope), health nor reflection are denied.
+func (g *Guard) rule(method string) methodRule {
+	if r, ok := g.rules[method]; ok {
+		return r
+	}
+	switch {
+	case strings.HasPrefix(method, healthPrefix):
+		return methodRule{access: accessPublic}
+	case strings.HasPrefix(method, reflectionPrefix), strings.HasPrefix(method, reflectionV1Alpha):
+		return methodRule{access: accessAuthenticated}
+	}
+	return methodRule{access: accessDenied}
+}
+
+// ServerOptions returns the Guard's interceptors as grpc.ServerOptions.
+func (g *Guard) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(g.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(g.StreamInterceptor),
+	}
+}
+
+// check authenticates, authorizes and rate-limits a call of method. The
+// caller is returned whenever it was authenticated, even if refused later.
+func (g *Guard) check(ctx context.Context, method string, r methodRule) (Caller, bool, error) {
+	if r.access == accessDenied {
+		return Caller{}, false, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+			"method "+method+" declares no required scope, so nobody may call it", map[string]string{"requiredScope": unknownScopeMethod})
+	}
+	var (
+		caller Caller
+		key    string
+	)
+	if g.insecure {
+		caller = Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}
+		key = "anonymous@" + peerHost(ctx)
+	} else {
+		c, err := g.creds.authenticate(ctx)
+		if err != nil {
+			return Caller{}, false, err
+		}
+		caller, key = c, c.ID
+	}
+	if r.access == accessScoped && !caller.Has(r.scope) {
+		return caller, true, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+			"caller "+caller.ID+" lacks the "+scopeName(r.scope)+" scope that "+method+" requires",
+			map[string]string{"requiredScope": scopeName(r.scope), "caller": caller.ID})
+	}
+	if ok, wait := g.limiter.allow(key); !ok {
+		return caller, true, rateLimited(caller.ID, wait)
+	}
+	return caller, true, nil
+}
+
+// UnaryInterceptor is the Guard's unary server interceptor.
+func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	r := g.rule(info.FullMethod)
+	if r.access == accessPublic {
+		return next(ctx, req)
+	}
+	caller, known, err := g.check(ctx, info.FullMethod, r)
+	if r.mutation() {
+		start := time.Now()
+		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, req, err, time.Since(start)) }()
+	}
+	if err != nil {
+		g.rejected(ctx, info.FullMethod, caller, known, r, err)
+		return nil, err
+	}
+	return next(withCaller(ctx, caller), req)
+}
+
+// StreamInterceptor is the Guard's stream server interceptor.
+func (g *Guard) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
+	r := g.rule(info.FullMethod)
+	if r.access == accessPublic {
+		return next(srv, ss)
+	}
+	ctx := ss.Context()
+	caller, known, err := g.check(ctx, info.FullMethod, r)
+	gs := &guardedStream{ServerStream: ss, ctx: ctx}
+	if r.mutation() {
+		start := time.Now()
+		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, gs.first, err, time.Since(start)) }()
+	}
+	if err != nil {
+		g.rejected(ctx, info.FullMethod, caller, known, r, err)
+		return err
+	}
+	gs.ctx = withCaller(ctx, caller)
+	return next(srv, gs)
+}
+
+// guardedStream carries the caller in its context and remembers the first
+// request message (for the audit line).
+type guardedStream struct {
+	grpc.ServerStream
+	ctx   context.Context
+	first any
+}
+
+func (s *guardedStream) Context() context.Context { return s.ctx }
+
+func (s *guardedStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil && s.first == nil {
+		s.first = m
+	}
+	return err
+}
+
+// rejected logs a refused call that is not audited. Rate-limit refusals
+// are logged at debug level, so that a flood cannot flood the log.
+func (g *Guard) rejected(ctx context.Context, method string, caller Caller, known bool, r methodRule, err error) {
+	if r.mutation() {
+		return // the audit line records it
+	}
+	level := slog.LevelWarn
+	if status.Code(err) == codes.ResourceExhausted {
+		level = slog.LevelDebug
+	}
+	g.log.LogAttrs(ctx, level, "rpc rejected",
+		slog.String("method", method),
+		slog.String("caller", callerName(caller, known)),
+		slog.String("peer", peerHost(ctx)),
+		slog.String("code", status.Code(err).String()),
+		slog.String("error", status.Convert(err).Message()))
+}
+
+// callerName is the caller's identity for log lines.
+func callerName(c Caller, known bool) string {
+	if !known {
+		return "(unauthenticated)"
+	}
+	return c.ID
+}
+
+// scopeName is "read", "write" or "admin".
+func scopeName(s adminv1.Scope) string {
+	switch s {
+	case adminv1.Scope_SCOPE_READ:
+		return "read"
+	case adminv1.Scope_SCOPE_WRITE:
+		return "write"
+	case adminv1.Scope_SCOPE_ADMIN:
+		return "admin"
+	default:
+		return unknownScopeMethod
+	}
+}
+
+// peerHost is the host part of the caller's address ("" if unknown).
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	a := p.Addr.String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}
