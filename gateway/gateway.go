@@ -23,21 +23,23 @@ import (
 // behind conn. It also serves /healthz, answered by the gRPC health service,
 // and the OpenAPI v2 document at /openapi.json.
 func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
-	mux := runtime.NewServeMux(
-		// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
-		// google.api.HttpBody response body raw, e.g. a thumbnail image.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
-			MarshalOptions: protojson.MarshalOptions{
-				EmitUnpopulated: true, // stable shapes: zero values are written
-				UseProtoNames:   false,
-			},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}}),
+	// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
+	// google.api.HttpBody response body raw, e.g. a thumbnail image.
+	jsonMarshaler := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		MarshalOptions: protojson.MarshalOptions{
+			EmitUnpopulated: true, // stable shapes: zero values are written
+			UseProtoNames:   false,
+		},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}
+	opts := append([]runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 		runtime.WithIncomingHeaderMatcher(forwardArcGISCredentials(incomingHeader)),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
-	)
+	}, rawUploadOptions(jsonMarshaler)...)
+	mux := runtime.NewServeMux(opts...)
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, err
 	}

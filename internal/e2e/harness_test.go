@@ -149,3 +149,12 @@ func restError(t *testing.T, r restResp, httpStatus int, code codes.Code) (reaso
 	t.Fatalf("no ErrorInfo in %s", r.Raw)
 	return "", nil
 }
+
+// decode parses a JSON REST body into r.Body.
+func (e *env) decode(t *testing.T, r restResp) restResp {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.Raw), &r.Body); err != nil {
+		t.Fatalf("bad JSON %q: %v", r.Raw, err)
+	}
+	return r
+}

@@ -67,8 +67,10 @@ type ItemInfoServiceClient interface {
 	GetThumbnail(ctx context.Context, in *GetThumbnailRequest, opts ...grpc.CallOption) (*GetThumbnailResponse, error)
 	// UpdateThumbnail replaces the service's thumbnail with a PNG, JPEG or GIF
 	// image of at most 1 MiB (upstream `iteminfo/edit`, multipart) and returns
-	// the item info afterwards. Over REST the body is the JSON form of
-	// `google.api.HttpBody`: `{"contentType": "image/png", "data": "<base64>"}`.
+	// the item info afterwards. Over REST the body is either the raw image,
+	// sent with `Content-Type: image/png`, `image/jpeg`, `image/gif` or
+	// `application/octet-stream`, or the JSON form of `google.api.HttpBody`:
+	// `{"contentType": "image/png", "data": "<base64>"}`.
 	// INVALID_ARGUMENT when the data is empty, too large or not one of those
 	// images, or when `content_type` contradicts the data; NOT_FOUND if the
 	// service does not exist.
@@ -165,8 +167,10 @@ type ItemInfoServiceServer interface {
 	GetThumbnail(context.Context, *GetThumbnailRequest) (*GetThumbnailResponse, error)
 	// UpdateThumbnail replaces the service's thumbnail with a PNG, JPEG or GIF
 	// image of at most 1 MiB (upstream `iteminfo/edit`, multipart) and returns
-	// the item info afterwards. Over REST the body is the JSON form of
-	// `google.api.HttpBody`: `{"contentType": "image/png", "data": "<base64>"}`.
+	// the item info afterwards. Over REST the body is either the raw image,
+	// sent with `Content-Type: image/png`, `image/jpeg`, `image/gif` or
+	// `application/octet-stream`, or the JSON form of `google.api.HttpBody`:
+	// `{"contentType": "image/png", "data": "<base64>"}`.
 	// INVALID_ARGUMENT when the data is empty, too large or not one of those
 	// images, or when `content_type` contradicts the data; NOT_FOUND if the
 	// service does not exist.
