@@ -246,7 +246,7 @@ func (s *RolesService) List(ctx context.Context, startIndex, pageSize int) (*Rol
 	}
 	form := url.Values{"startIndex": {strconv.Itoa(startIndex)}, "pageSize": {strconv.Itoa(pageSize)}}
 	var p RolePage
-	if err := s.client.post(ctx, op, rolesPath+"/getRoles", form, &p); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/getRoles", form, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -269,7 +269,7 @@ func (s *RolesService) Search(ctx context.Context, filter string, maxCount int) 
 		form.Set("maxCount", strconv.Itoa(maxCount))
 	}
 	var p RolePage
-	if err := s.client.post(ctx, op, rolesPath+"/search", form, &p); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/search", form, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -327,7 +327,7 @@ func (s *RolesService) Privilege(ctx context.Context, name string) (string, erro
 	var w struct {
 		Privilege *jsonText `json:"privilege"`
 	}
-	if err := s.client.post(ctx, op, rolesPath+"/getPrivilege", url.Values{"rolename": {name}}, &w); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/getPrivilege", url.Values{"rolename": {name}}, &w); err != nil {
 		return "", err
 	}
 	if w.Privilege == nil {
@@ -364,7 +364,7 @@ func (s *RolesService) RolesByPrivilege(ctx context.Context, privilege string) (
 		return nil, invalid(op, "POST", "privilege is empty")
 	}
 	w := nameListWire{key: "roles"}
-	if err := s.client.post(ctx, op, rolesPath+"/getRolesByPrivilege", url.Values{"privilege": {privilege}}, &w); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/getRolesByPrivilege", url.Values{"privilege": {privilege}}, &w); err != nil {
 		return nil, err
 	}
 	return w.list.Names, nil
@@ -389,7 +389,7 @@ func (s *RolesService) UsersInRole(ctx context.Context, name, filter string, max
 		form.Set("maxCount", strconv.Itoa(maxCount))
 	}
 	w := nameListWire{key: "users"}
-	if err := s.client.post(ctx, op, rolesPath+"/getUsersWithinRole", form, &w); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/getUsersWithinRole", form, &w); err != nil {
 		return nil, err
 	}
 	return &w.list, nil
@@ -446,7 +446,7 @@ func (s *RolesService) RolesForUser(ctx context.Context, username, filter string
 		form.Set("maxCount", strconv.Itoa(maxCount))
 	}
 	w := nameListWire{key: "roles"}
-	if err := s.client.post(ctx, op, rolesPath+"/getRolesForUser", form, &w); err != nil {
+	if err := s.client.postRead(ctx, op, rolesPath+"/getRolesForUser", form, &w); err != nil {
 		return nil, err
 	}
 	return &w.list, nil
