@@ -10,10 +10,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
-	"weak"
 )
 
 // This file simulates the item info of services (fact sheet §4):
@@ -30,9 +28,8 @@ import (
 // Three services are seeded with the three recorded item info variants of
 // fact sheet §9; every other service gets a default document on first use.
 //
-// Item info lives beside the site model, keyed by weak pointers, so that it
-// dies with its service (a service deleted and created again starts over)
-// and with its Server.
+// Item info lives on its service, so that it dies with it (a service deleted
+// and created again starts over); the item info store's lock guards it.
 
 // Invented item info messages (no recorded texts).
 const (
@@ -54,27 +51,14 @@ type itemInfoEntry struct {
 	files map[string]itemFile // key: path below iteminfo, e.g. "thumbnail/thumbnail.png"
 }
 
-// itemInfoStore holds the item info of one Server's services.
+// itemInfoStore guards the item info of one Server's services (the
+// service.itemInfo fields).
 type itemInfoStore struct {
-	mu      sync.Mutex
-	entries map[weak.Pointer[service]]*itemInfoEntry
+	mu sync.Mutex
 }
 
-// itemInfoStores maps each Server (weakly) to its item info store.
-var itemInfoStores sync.Map // weak.Pointer[Server] → *itemInfoStore
-
-// itemInfoStore returns the item info store of s, creating it on first use.
-func (s *Server) itemInfoStore() *itemInfoStore {
-	key := weak.Make(s)
-	if st, ok := itemInfoStores.Load(key); ok {
-		return st.(*itemInfoStore)
-	}
-	st, loaded := itemInfoStores.LoadOrStore(key, &itemInfoStore{entries: make(map[weak.Pointer[service]]*itemInfoEntry)})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { itemInfoStores.Delete(k) }, key)
-	}
-	return st.(*itemInfoStore)
-}
+// itemInfoStore returns the item info store of s.
+func (s *Server) itemInfoStore() *itemInfoStore { return &s.itemInfo }
 
 // itemInfoSubject is what the item info handlers need to know of a service.
 type itemInfoSubject struct {
@@ -87,17 +71,11 @@ type itemInfoSubject struct {
 // entry returns the item info of svc, seeding it on first use. The caller
 // holds st.mu.
 func (st *itemInfoStore) entry(subj itemInfoSubject) *itemInfoEntry {
-	key := weak.Make(subj.svc)
-	if e := st.entries[key]; e != nil {
+	if e := subj.svc.itemInfo; e != nil {
 		return e
 	}
 	e := seedItemInfo(subj)
-	st.entries[key] = e
-	runtime.AddCleanup(subj.svc, func(k weak.Pointer[service]) {
-		st.mu.Lock()
-		delete(st.entries, k)
-		st.mu.Unlock()
-	}, key)
+	subj.svc.itemInfo = e
 	return e
 }
 

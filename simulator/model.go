@@ -34,6 +34,7 @@ type service struct {
 	raw             []byte         // compact JSON of config, never mutated
 	configuredState string
 	realTimeState   string
+	itemInfo        *itemInfoEntry // seeded on first use; guarded by Server.itemInfo.mu
 }
 
 // newFolder returns an empty folder.

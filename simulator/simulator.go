@@ -105,6 +105,9 @@ type Server struct {
 
 	jobs jobStore // GP jobs (jobs.go), with its own lock
 
+	usageReports *usageState   // usage reports and settings (usagereports.go), with its own lock
+	itemInfo     itemInfoStore // lock of the services' item info (iteminfo.go)
+
 	keyOnce sync.Once
 	key     *rsa.PrivateKey
 	keyErr  error
@@ -154,6 +157,7 @@ func New(cfg Config) *Server {
 		tokenLifetime:  cfg.TokenLifetime,
 		tokens:         make(map[string]grant),
 		roles:          newRoleStore(cfg.RoleStoreReadOnly, cfg.LegacyRoleStore),
+		usageReports:   newUsageState(),
 	}
 	s.seed(cfg.ExtraServices)
 	s.seedJobs(cfg.JobStepDuration)

@@ -6,12 +6,10 @@ import (
 	"hash/fnv"
 	"io"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 )
 
 // This file simulates the usage reports family (fact sheet §5):
@@ -135,23 +133,8 @@ type usageState struct {
 	settings usageSettings
 }
 
-// usageStates holds the usage state of every live Server, keyed by a weak
-// pointer so that the entry goes away with its Server. (The family keeps its
-// state beside the Server rather than in it.)
-var usageStates sync.Map // weak.Pointer[Server] -> *usageState
-
-// usage returns s's usage reports state, seeding it on first use.
-func (s *Server) usage() *usageState {
-	key := weak.Make(s)
-	if v, ok := usageStates.Load(key); ok {
-		return v.(*usageState)
-	}
-	v, loaded := usageStates.LoadOrStore(key, newUsageState())
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { usageStates.Delete(k) }, key)
-	}
-	return v.(*usageState)
-}
+// usage returns s's usage reports state, seeded in New.
+func (s *Server) usage() *usageState { return s.usageReports }
 
 // newUsageState returns the seeded state: the recorded settings (statistics
 // directory from the PUPPET transcript) and two reports shaped like the
