@@ -197,19 +197,32 @@ func isTokenRejection(e *Error) bool {
 // not nil). The returned *Error has Kind, HTTPStatus, Code, Messages and Err
 // set; the caller fills in Op, Method and Path.
 func decodeResponse(status int, contentType string, body []byte, v any) *Error {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) == nil && obj != nil {
-		if e := envelopeError(status, obj); e != nil {
-			return e
+	// One pass validates the body and looks for the envelope keys without
+	// copying anything else; only a body that has one of them is decoded
+	// again as an object to read the envelope.
+	var probe struct {
+		Status json.RawMessage `json:"status"`
+		Error  json.RawMessage `json:"error"`
+	}
+	perr := json.Unmarshal(body, &probe)
+	if perr == nil && (probe.Status != nil || probe.Error != nil) {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(body, &obj) == nil && obj != nil {
+			if e := envelopeError(status, obj); e != nil {
+				return e
+			}
 		}
 	}
 	if status < 200 || status > 299 {
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
-	var probe json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return &Error{Kind: KindDecode, HTTPStatus: status,
-			Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+	if perr != nil {
+		// Not an object: still fine if it is valid JSON of another kind.
+		var raw json.RawMessage
+		if err := json.Unmarshal(body, &raw); err != nil {
+			return &Error{Kind: KindDecode, HTTPStatus: status,
+				Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+		}
 	}
 	if v != nil {
 		if err := json.Unmarshal(body, v); err != nil {

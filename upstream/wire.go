@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file holds the tolerant JSON scalar types used to decode upstream
@@ -26,6 +27,10 @@ func (t *jsonText) UnmarshalJSON(b []byte) error {
 	}
 	switch c := b[0]; {
 	case c == '"':
+		if s, ok := plainString(b); ok {
+			*t = jsonText(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -141,12 +146,17 @@ type jsonBool bool
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *jsonBool) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	s := string(b)
+	var s string
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		var ok bool
+		if s, ok = plainString(b); !ok {
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
 		}
 		s = strings.TrimSpace(s)
+	} else {
+		s = string(b)
 	}
 	switch strings.ToLower(s) {
 	case "true", "1":
@@ -393,4 +403,21 @@ func (e *objectEncoder) marshal() ([]byte, error) {
 		return nil, e.err
 	}
 	return json.Marshal(e.out)
+}
+
+// plainString returns the text of a JSON string literal that needs no
+// unescaping (no backslash, no control character, valid UTF-8), without a
+// second pass of the JSON decoder over bytes it has already validated. ok is
+// false for anything else, which then takes the decoder's path.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	return string(in), true
 }

@@ -1,0 +1,49 @@
+package upstream_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// folderBody is a folder listing of n services, shaped like the simulator's
+// and the fact sheet's (§2.2).
+func folderBody(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"folderName":"Bulk","description":"Bulk services.","webEncrypted":false,"isDefault":false,"services":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"folderName":"Bulk","serviceName":"Bulk_%04d","type":"MapServer","description":"Bulk map service number %d, with a description of ordinary length.","id":"id%017d"}`, i, i, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkDecodeFolderListing measures decoding a 200-service listing, the
+// response of ListServices for one folder, through the same path every
+// response takes (envelope check, then the typed decode).
+func BenchmarkDecodeFolderListing(b *testing.B) {
+	body := folderBody(200)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var l upstream.FolderListing
+		if err := upstream.DecodeResponse(200, "text/plain;charset=UTF-8", body, &l); err != nil || len(l.Services) != 200 {
+			b.Fatal(err, len(l.Services))
+		}
+	}
+}
+
+func TestDecodeFolderListingBody(t *testing.T) {
+	var l upstream.FolderListing
+	if err := upstream.DecodeResponse(200, "text/plain", folderBody(3), &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Services) != 3 || l.Services[2].ServiceName != "Bulk_0002" || l.Services[1].Type != "MapServer" || l.FolderName != "Bulk" {
+		t.Fatalf("decoded %+v", l)
+	}
+}
