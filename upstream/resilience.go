@@ -180,6 +180,7 @@ func LoadRootCAs(file string) (*x509.CertPool, error) {
 // harden once every option has run.
 type hardening struct {
 	rootCAs    *x509.CertPool
+	maxConns   int // per host, for the transport New builds
 	resilience *ResilienceConfig
 	rt         *resilientTransport // nil without WithResilience
 }
@@ -188,14 +189,18 @@ type hardening struct {
 // trusting the configured roots, wrapped by the resilient transport. It
 // refuses a caller-supplied transport that skips certificate verification.
 func (c *Client) harden() error {
-	if c.hard.rootCAs != nil {
-		if c.wire.hc != nil {
-			return errors.New("upstream: WithRootCAs and WithHTTPClient cannot be combined (set the roots in your own transport)")
-		}
-		c.wire.hc = &http.Client{Transport: newVerifiedTransport(c.hard.rootCAs)}
+	if c.wire.hc != nil && (c.hard.rootCAs != nil || c.hard.maxConns != 0) {
+		return errors.New("upstream: WithRootCAs and WithMaxConnsPerHost cannot be combined with WithHTTPClient (configure your own transport)")
 	}
 	if c.wire.hc == nil {
-		c.wire.hc = &http.Client{}
+		maxConns := c.hard.maxConns
+		if maxConns == 0 {
+			maxConns = DefaultMaxConcurrent
+			if c.hard.resilience != nil && c.hard.resilience.MaxConcurrent > 0 {
+				maxConns = c.hard.resilience.MaxConcurrent
+			}
+		}
+		c.wire.hc = &http.Client{Transport: newTransport(c.hard.rootCAs, maxConns)}
 	}
 	if skipsVerification(c.wire.hc.Transport) {
 		return errors.New("upstream: the HTTP client's transport skips TLS certificate verification, which arcgate never allows")
@@ -213,12 +218,33 @@ func (c *Client) harden() error {
 	return nil
 }
 
-// newVerifiedTransport returns a copy of http.DefaultTransport that
-// verifies server certificates against roots, with TLS 1.2 at least.
-func newVerifiedTransport(roots *x509.CertPool) *http.Transport {
+// newTransport returns the transport of a client New builds: a copy of
+// http.DefaultTransport that verifies server certificates (against roots
+// when not nil, else the system's), with TLS 1.2 at least, and that keeps
+// as many idle connections to the site as it may open (maxConns). Go's
+// default keeps 2 idle connections per host, so under concurrent load every
+// other request would open, and then close, a new TCP (and TLS) connection.
+func newTransport(roots *x509.CertPool, maxConns int) *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if maxConns > 0 {
+		tr.MaxConnsPerHost = maxConns
+		tr.MaxIdleConnsPerHost = maxConns
+		tr.MaxIdleConns = maxConns
+	}
 	return tr
+}
+
+// WithMaxConnsPerHost bounds the connections the client opens to the site
+// and keeps that many idle for reuse (default: the resilience
+// MaxConcurrent, else DefaultMaxConcurrent; negative: no bound, Go's
+// defaults for idle connections). It applies to the transport New builds,
+// so it cannot be combined with WithHTTPClient.
+func WithMaxConnsPerHost(n int) Option {
+	return func(c *Client) error {
+		c.hard.maxConns = n
+		return nil
+	}
 }
 
 // skipsVerification reports whether rt is an *http.Transport (or our
