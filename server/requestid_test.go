@@ -93,10 +93,10 @@ func TestCallerIdentity(t *testing.T) {
 	// The log interceptor's context gets a slot that an inner interceptor
 	// fills through its own, derived context.
 	outer := withCallLog(bare)
-	inner := withCaller(outer, Caller{ID: "ci-bot", Scope: 1, Auth: "api-key"})
 	if got := callerIdentity(outer); got != "" {
-		t.Errorf("before noteCaller: %q", got)
+		t.Errorf("before authentication: %q", got)
 	}
+	inner := withCaller(outer, Caller{ID: "ci-bot", Scope: 1, Auth: "api-key"})
 	noteCaller(inner, Caller{ID: "ci-bot"})
 	if got := callerIdentity(outer); got != "ci-bot" {
 		t.Errorf("outer context after noteCaller: %q, want ci-bot", got)
