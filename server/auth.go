@@ -74,6 +74,7 @@ type callerKey struct{}
 
 // withCaller returns ctx carrying c.
 func withCaller(ctx context.Context, c Caller) context.Context {
+	noteCaller(ctx, c) // for the call's log line, written outside this context
 	return context.WithValue(ctx, callerKey{}, c)
 }
 

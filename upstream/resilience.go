@@ -200,7 +200,7 @@ func (c *Client) harden() error {
 				maxConns = c.hard.resilience.MaxConcurrent
 			}
 		}
-		c.wire.hc = &http.Client{Transport: newTransport(c.hard.rootCAs, maxConns)}
+		c.wire.hc = &http.Client{Transport: NewTransport(c.hard.rootCAs, maxConns)}
 	}
 	if skipsVerification(c.wire.hc.Transport) {
 		return errors.New("upstream: the HTTP client's transport skips TLS certificate verification, which arcgate never allows")
@@ -218,13 +218,16 @@ func (c *Client) harden() error {
 	return nil
 }
 
-// newTransport returns the transport of a client New builds: a copy of
+// NewTransport returns the transport of a client New builds: a copy of
 // http.DefaultTransport that verifies server certificates (against roots
 // when not nil, else the system's), with TLS 1.2 at least, and that keeps
 // as many idle connections to the site as it may open (maxConns). Go's
 // default keeps 2 idle connections per host, so under concurrent load every
 // other request would open, and then close, a new TCP (and TLS) connection.
-func newTransport(roots *x509.CertPool, maxConns int) *http.Transport {
+func NewTransport(roots *x509.CertPool, maxConns int) *http.Transport {
+	if maxConns == 0 {
+		maxConns = DefaultMaxConcurrent
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	if maxConns > 0 {
@@ -238,7 +241,8 @@ func newTransport(roots *x509.CertPool, maxConns int) *http.Transport {
 // WithMaxConnsPerHost bounds the connections the client opens to the site
 // and keeps that many idle for reuse (default: the resilience
 // MaxConcurrent, else DefaultMaxConcurrent; negative: no bound, Go's
-// defaults for idle connections). It applies to the transport New builds,
+// defaults for idle connections). Build the same transport with
+// NewTransport to wrap it in a client of your own. It applies to the transport New builds,
 // so it cannot be combined with WithHTTPClient.
 func WithMaxConnsPerHost(n int) Option {
 	return func(c *Client) error {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/simulator"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 // Each measured server runs in a child process (this same binary, started
@@ -174,7 +175,12 @@ func runChild(role string, opts childOptions) error {
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,
-			Logger: slog.New(slog.DiscardHandler),
+			// The benchmark's caller is trusted (the measured path is the
+			// gateway's, not caller authentication's), and the upstream
+			// may have as many requests in flight as the benchmark sends.
+			InsecureNoCallerAuth: true,
+			Resilience:           upstream.ResilienceConfig{MaxConcurrent: opts.upstreamConns},
+			Logger:               slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			return err
@@ -191,7 +197,8 @@ func runChild(role string, opts childOptions) error {
 }
 
 type childOptions struct {
-	services int
-	latency  time.Duration
-	upstream string
+	upstreamConns int
+	services      int
+	latency       time.Duration
+	upstream      string
 }

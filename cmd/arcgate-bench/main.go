@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&childRole, "child", "", "internal: run as a child process (sim, proxy, arcgate)")
 	fs.StringVar(&co.upstream, "child-upstream", "", "internal")
 	fs.DurationVar(&co.latency, "child-latency", 0, "internal")
+	fs.IntVar(&co.upstreamConns, "upstream-conns", 1024, "arcgate's --upstream-max-concurrent: upstream requests and connections in flight")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,13 +90,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.rounds < 1 || o.concurrency < 1 || o.duration <= 0 {
 		return fmt.Errorf("-rounds, -concurrency and -duration must be positive")
 	}
-	b := &bench{o: o, out: out}
+	b := &bench{o: o, co: co, out: out}
 	defer b.close()
 	return b.run(ctx)
 }
 
 type bench struct {
 	o        options
+	co       childOptions
 	out      io.Writer
 	children []*child
 	conns    []*grpc.ClientConn
@@ -216,7 +218,7 @@ func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Con
 
 func (b *bench) run(ctx context.Context) error {
 	o := b.o
-	fmt.Fprintf(b.out, "arcgate-bench: %s\n\n", machine())
+	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d\n\n", machine(), b.co.upstreamConns)
 	sim, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services))
 	if err != nil {
 		return err
@@ -226,7 +228,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gate, err := b.start("-child", "arcgate", "-child-upstream", simURL)
+	gate, err := b.start("-child", "arcgate", "-child-upstream", simURL, "-upstream-conns", fmt.Sprint(b.co.upstreamConns))
 	if err != nil {
 		return err
 	}
@@ -330,7 +332,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	slowURL := "http://" + slowSim.info.HTTPAddr
-	gate, err := b.start("-child", "arcgate", "-child-upstream", slowURL)
+	gate, err := b.start("-child", "arcgate", "-child-upstream", slowURL, "-upstream-conns", fmt.Sprint(b.co.upstreamConns))
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -27,7 +30,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcgate/arcgate/gateway"
 	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/internal/telemetry"
+	"github.com/arcgate/arcgate/internal/version"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -36,7 +42,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "arcgate:", err)
@@ -65,6 +71,17 @@ type config struct {
 	DelegatedAuth    string // off, optional or required
 	TokenPoolSize    int
 	TokenIdleTimeout time.Duration
+
+	CallersFile           string
+	InsecureNoCallerAuth  bool
+	TLSCert, TLSKey       string
+	ClientCA              string
+	UpstreamCAFile        string
+	RatePerSecond         float64
+	RateBurst             int
+	MaxBodyBytes          int64
+	UpstreamMaxConcurrent int
+	Tracing               bool
 
 	tokenService  upstream.TokenService
 	tokenClient   upstream.TokenClient
@@ -132,6 +149,35 @@ func envDuration(getenv func(string) string, key string, def time.Duration) (tim
 	return d, nil
 }
 
+// errVersion ends parseConfig after --version printed the version.
+var errVersion = errors.New("version printed")
+
+// stdout receives --version's output; tests replace it.
+var stdout io.Writer = os.Stdout
+
+// envFloat returns the environment variable's value as a number, or def.
+func envFloat(getenv func(string) string, key string, def float64) (float64, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be a number, not %q", key, v)
+	}
+	return f, nil
+}
+
+// loopbackAddr reports whether addr listens on a loopback address only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	poolSize, err := envInt(getenv, "ARCGATE_TOKEN_POOL_SIZE", 1000)
@@ -139,6 +185,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	idle, err := envDuration(getenv, "ARCGATE_TOKEN_IDLE_TIMEOUT", 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := envDuration(getenv, "ARCGATE_DEFAULT_TIMEOUT", server.DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", 20)
+	if err != nil {
+		return nil, err
+	}
+	burst, err := envInt(getenv, "ARCGATE_RATE_BURST", 40)
+	if err != nil {
+		return nil, err
+	}
+	maxBody, err := envInt(getenv, "ARCGATE_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	maxConc, err := envInt(getenv, "ARCGATE_UPSTREAM_MAX_CONCURRENT", upstream.DefaultMaxConcurrent)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +216,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.Username, "username", getenv("ARCGATE_USERNAME"), "upstream administrator user name (env ARCGATE_USERNAME)")
 	fs.StringVar(&c.PasswordFile, "password-file", getenv("ARCGATE_PASSWORD_FILE"), "file holding the upstream password (env ARCGATE_PASSWORD_FILE; or set ARCGATE_PASSWORD)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "ARCGATE_LOG_FORMAT", "text"), "log format: text or json (env ARCGATE_LOG_FORMAT)")
-	fs.DurationVar(&c.Timeout, "default-timeout", server.DefaultTimeout, "deadline of unary calls that carry none")
+	fs.DurationVar(&c.Timeout, "default-timeout", timeout, "deadline of unary calls that carry none; smaller client deadlines are kept (env ARCGATE_DEFAULT_TIMEOUT)")
 	fs.StringVar(&c.TokenSource, "token-source", envDefault(getenv, "ARCGATE_TOKEN_SOURCE", "admin"), "where the service identity's upstream token comes from: admin (<site>/admin/generateToken), tokens (<site>/tokens/generateToken), portal (federated: --portal-url) or fixed (an operator token: --token-file or ARCGATE_TOKEN) (env ARCGATE_TOKEN_SOURCE)")
 	fs.StringVar(&c.TokenClient, "token-client", envDefault(getenv, "ARCGATE_TOKEN_CLIENT", "requestip"), "token binding requested from generateToken: requestip or referer (with --token-referer) (env ARCGATE_TOKEN_CLIENT)")
 	fs.StringVar(&c.TokenReferer, "token-referer", getenv("ARCGATE_TOKEN_REFERER"), "Referer tokens are bound to with --token-client referer, sent on every upstream request (env ARCGATE_TOKEN_REFERER)")
@@ -159,8 +225,24 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.DelegatedAuth, "delegated-auth", envDefault(getenv, "ARCGATE_DELEGATED_AUTH", "off"), "callers acting upstream as themselves with x-arcgis-token or x-arcgis-username/x-arcgis-password: off, optional (else the service identity) or required (env ARCGATE_DELEGATED_AUTH)")
 	fs.IntVar(&c.TokenPoolSize, "token-pool-size", poolSize, "most delegated identities whose tokens are kept (env ARCGATE_TOKEN_POOL_SIZE)")
 	fs.DurationVar(&c.TokenIdleTimeout, "token-idle-timeout", idle, "a delegated identity unused this long is dropped from the token pool (env ARCGATE_TOKEN_IDLE_TIMEOUT)")
+	fs.StringVar(&c.CallersFile, "callers-file", getenv("ARCGATE_CALLERS_FILE"), "callers allowed in: API key hashes and client certificate subjects, see README Security (env ARCGATE_CALLERS_FILE)")
+	fs.BoolVar(&c.InsecureNoCallerAuth, "insecure-no-caller-auth", getenv("ARCGATE_INSECURE_NO_CALLER_AUTH") == "true", "let every caller in as admin; only behind an authenticating proxy (env ARCGATE_INSECURE_NO_CALLER_AUTH=true)")
+	fs.StringVar(&c.TLSCert, "tls-cert", getenv("ARCGATE_TLS_CERT"), "PEM certificate: serve gRPC and REST over TLS (env ARCGATE_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", getenv("ARCGATE_TLS_KEY"), "PEM key of --tls-cert (env ARCGATE_TLS_KEY)")
+	fs.StringVar(&c.ClientCA, "client-ca", getenv("ARCGATE_CLIENT_CA"), "PEM CAs verifying client certificates of mTLS callers (env ARCGATE_CLIENT_CA)")
+	fs.StringVar(&c.UpstreamCAFile, "upstream-ca-file", getenv("ARCGATE_UPSTREAM_CA_FILE"), "PEM CA added to the system roots to verify the upstream (env ARCGATE_UPSTREAM_CA_FILE); verification can never be turned off")
+	fs.Float64Var(&c.RatePerSecond, "rate-limit", rate, "calls per second per caller; 0: off (env ARCGATE_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", burst, "burst per caller (env ARCGATE_RATE_BURST)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(maxBody), "largest REST request body, refused before decoding (env ARCGATE_MAX_BODY_BYTES)")
+	fs.IntVar(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", maxConc, "upstream requests (and connections) in flight per site (env ARCGATE_UPSTREAM_MAX_CONCURRENT)")
+	fs.BoolVar(&c.Tracing, "tracing", getenv("ARCGATE_TRACING") == "true", "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT is set (env ARCGATE_TRACING=true)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "arcgate", version.String())
+		return nil, errVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -182,7 +264,37 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if c.UpstreamURL != "" && c.TokenSource != "fixed" && (c.Username == "" || c.password == "") {
 		return nil, errors.New("--upstream-url needs --username and a password (ARCGATE_PASSWORD_FILE, --password-file or ARCGATE_PASSWORD)")
 	}
+	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkSecurity checks the caller-authentication and TLS flags. Outside
+// demo mode arcgate holds administrator credentials of a real site, so it
+// refuses to start without caller authentication unless told otherwise;
+// demo mode listens on loopback only.
+func (c *config) checkSecurity() error {
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case c.ClientCA != "" && c.TLSCert == "":
+		return errors.New("--client-ca needs --tls-cert")
+	case c.CallersFile != "" && c.InsecureNoCallerAuth:
+		return errors.New("--callers-file and --insecure-no-caller-auth exclude each other")
+	case c.UpstreamURL != "" && c.CallersFile == "" && !c.InsecureNoCallerAuth:
+		return errors.New("refusing to start: --upstream-url is set but no caller authentication: give --callers-file (ARCGATE_CALLERS_FILE), or --insecure-no-caller-auth behind an authenticating proxy")
+	case c.RatePerSecond < 0 || c.RateBurst < 0 || c.MaxBodyBytes <= 0 || c.UpstreamMaxConcurrent <= 0:
+		return errors.New("--rate-limit and --rate-burst must not be negative; --max-body-bytes and --upstream-max-concurrent must be positive")
+	}
+	if c.UpstreamURL == "" {
+		for _, a := range []string{c.GRPCAddr, c.HTTPAddr} {
+			if !loopbackAddr(a) {
+				return fmt.Errorf("demo mode (no --upstream-url) listens on loopback only, not %q", a)
+			}
+		}
+	}
+	return nil
 }
 
 // parseTokenSettings checks the token flags and reads the fixed token.
@@ -240,6 +352,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(stderr, nil)
 	}
+	var creds *server.Credentials
+	if cfg.CallersFile != "" {
+		if creds, err = server.LoadCredentials(cfg.CallersFile); err != nil {
+			return err
+		}
+	}
+	var srvTLS, gwTLS *tls.Config
+	if cfg.TLSCert != "" {
+		if srvTLS, err = server.ServerTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
+			return err
+		}
+		if gwTLS, err = server.LoopbackClientTLS(cfg.TLSCert); err != nil {
+			return err
+		}
+	}
+	var roots *x509.CertPool
+	if cfg.UpstreamCAFile != "" {
+		if roots, err = upstream.LoadRootCAs(cfg.UpstreamCAFile); err != nil {
+			return err
+		}
+	}
+	rl := server.NoRateLimit
+	if cfg.RatePerSecond > 0 {
+		rl = server.RateLimit{PerSecond: cfg.RatePerSecond, Burst: cfg.RateBurst}
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{Enabled: cfg.Tracing, Version: version.String(), Getenv: getenv, Logger: slog.New(h)})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx) // flush the last spans
+	}()
 	a, err := app.Start(app.Config{
 		GRPCAddr:       cfg.GRPCAddr,
 		HTTPAddr:       cfg.HTTPAddr,
@@ -258,6 +404,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		DelegatedAuth:    cfg.delegatedAuth,
 		TokenPoolSize:    cfg.TokenPoolSize,
 		TokenIdleTimeout: cfg.TokenIdleTimeout,
+
+		Credentials:          creds,
+		InsecureNoCallerAuth: cfg.InsecureNoCallerAuth,
+		RateLimit:            rl,
+		TLS:                  srvTLS,
+		GatewayTLS:           gwTLS,
+		UpstreamRootCAs:      roots,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		Resilience:           upstream.ResilienceConfig{MaxConcurrent: cfg.UpstreamMaxConcurrent},
+		Telemetry:            tel,
 	})
 	if err != nil {
 		return err

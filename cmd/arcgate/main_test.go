@@ -100,7 +100,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad idle timeout env", env: map[string]string{"ARCGATE_TOKEN_IDLE_TIMEOUT": "soon"}, wantErr: "ARCGATE_TOKEN_IDLE_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+			c, err := parseConfig(callerAuthOff(tc.args, tc.env))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -128,7 +128,12 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		"-token-source", "ARCGATE_TOKEN_SOURCE", "-token-client", "ARCGATE_TOKEN_CLIENT", "-token-referer", "ARCGATE_TOKEN_REFERER",
 		"-portal-url", "ARCGATE_PORTAL_URL", "-token-file", "ARCGATE_TOKEN_FILE", "ARCGATE_TOKEN)",
 		"-delegated-auth", "ARCGATE_DELEGATED_AUTH", "-token-pool-size", "ARCGATE_TOKEN_POOL_SIZE",
-		"-token-idle-timeout", "ARCGATE_TOKEN_IDLE_TIMEOUT"} {
+		"-token-idle-timeout", "ARCGATE_TOKEN_IDLE_TIMEOUT", "-default-timeout", "ARCGATE_DEFAULT_TIMEOUT",
+		"-callers-file", "ARCGATE_CALLERS_FILE", "-insecure-no-caller-auth", "ARCGATE_INSECURE_NO_CALLER_AUTH",
+		"-tls-cert", "ARCGATE_TLS_CERT", "-tls-key", "ARCGATE_TLS_KEY", "-client-ca", "ARCGATE_CLIENT_CA",
+		"-upstream-ca-file", "ARCGATE_UPSTREAM_CA_FILE", "-rate-limit", "ARCGATE_RATE_LIMIT", "-rate-burst", "ARCGATE_RATE_BURST",
+		"-max-body-bytes", "ARCGATE_MAX_BODY_BYTES", "-upstream-max-concurrent", "ARCGATE_UPSTREAM_MAX_CONCURRENT",
+		"-tracing", "ARCGATE_TRACING", "-version"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help does not mention %s", want)
 		}
@@ -179,7 +184,7 @@ func TestRunDemoMode(t *testing.T) {
 }
 
 func TestConfigRedaction(t *testing.T) {
-	c, err := parseConfig([]string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed"},
+	c, err := parseConfig([]string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed", "--insecure-no-caller-auth"},
 		env(map[string]string{"ARCGATE_TOKEN": "s3cret-cmd-token", "ARCGATE_USERNAME": "u"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -254,5 +259,82 @@ func TestRunDemoModeTokenSources(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 		})
+	}
+}
+
+// callerAuthOff adds --insecure-no-caller-auth to a configuration that
+// names an upstream, for the tests of other settings: outside demo mode
+// arcgate refuses to start without caller authentication.
+func callerAuthOff(args []string, m map[string]string) ([]string, func(string) string, io.Writer) {
+	named := m["ARCGATE_UPSTREAM_URL"] != ""
+	for _, a := range args {
+		named = named || a == "--upstream-url"
+	}
+	if named {
+		args = append(append([]string(nil), args...), "--insecure-no-caller-auth")
+	}
+	return args, env(m), io.Discard
+}
+
+func TestCallerAuthenticationRules(t *testing.T) {
+	dir := t.TempDir()
+	callers := filepath.Join(dir, "callers")
+	if err := os.WriteFile(callers, []byte("ci-bot read sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := []string{"--upstream-url", "https://h/arcgis", "--username", "u"}
+	pw := map[string]string{"ARCGATE_PASSWORD": "p"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"real upstream without caller auth is refused", up, pw, "refusing to start"},
+		{"real upstream with a callers file", append(up, "--callers-file", callers), pw, ""},
+		{"callers file from env", up, map[string]string{"ARCGATE_PASSWORD": "p", "ARCGATE_CALLERS_FILE": callers}, ""},
+		{"real upstream, explicitly insecure", append(up, "--insecure-no-caller-auth"), pw, ""},
+		{"both is a contradiction", append(up, "--callers-file", callers, "--insecure-no-caller-auth"), pw, "exclude each other"},
+		{"demo mode on loopback", nil, nil, ""},
+		{"demo mode on every interface is refused", []string{"--http-addr", "0.0.0.0:8080"}, nil, "loopback only"},
+		{"demo mode on a LAN address is refused", []string{"--grpc-addr", "10.0.0.5:9090"}, nil, "loopback only"},
+		{"tls cert without key", []string{"--tls-cert", "c.pem"}, nil, "go together"},
+		{"client CA without TLS", []string{"--client-ca", "ca.pem"}, nil, "needs --tls-cert"},
+		{"negative rate", []string{"--rate-limit", "-1"}, nil, "must not be negative"},
+		{"bad rate from env", nil, map[string]string{"ARCGATE_RATE_LIMIT": "lots"}, "ARCGATE_RATE_LIMIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig(tc.args, env(tc.env), io.Discard)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	var out bytes.Buffer
+	old := stdout
+	stdout = &out
+	t.Cleanup(func() { stdout = old })
+	_, err := parseConfig([]string{"--version"}, env(nil), io.Discard)
+	if !errors.Is(err, errVersion) || !strings.HasPrefix(out.String(), "arcgate ") || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("--version: err %v, output %q", err, out.String())
+	}
+}
+
+func TestDefaultTimeoutAndTracingFromEnvironment(t *testing.T) {
+	c, err := parseConfig(nil, env(map[string]string{"ARCGATE_DEFAULT_TIMEOUT": "3s", "ARCGATE_TRACING": "true"}), io.Discard)
+	if err != nil || c.Timeout != 3*time.Second || !c.Tracing {
+		t.Fatalf("config %+v, err %v", c, err)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"ARCGATE_DEFAULT_TIMEOUT": "soon"}), io.Discard); err == nil {
+		t.Fatal("bad ARCGATE_DEFAULT_TIMEOUT accepted")
 	}
 }

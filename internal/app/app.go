@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +17,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/arcgate/arcgate/gateway"
+	"github.com/arcgate/arcgate/internal/metrics"
+	"github.com/arcgate/arcgate/internal/telemetry"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/upstream"
@@ -83,6 +88,35 @@ type Config struct {
 	// clock shared by both).
 	Clock func() time.Time
 
+	// Credentials lists the callers allowed in (server.LoadCredentials).
+	// Without it, InsecureNoCallerAuth must be set, except in demo mode,
+	// which lets every caller in (cmd/arcgate keeps demo mode on loopback).
+	Credentials *server.Credentials
+	// InsecureNoCallerAuth lets every caller in as admin.
+	InsecureNoCallerAuth bool
+	// RateLimit is the per-caller rate limit (zero value: off).
+	RateLimit server.RateLimit
+	// TLS, when set, serves gRPC and REST over TLS (and mTLS when it asks
+	// for client certificates); GatewayTLS is what the gateway dials its
+	// own gRPC server with.
+	TLS, GatewayTLS *tls.Config
+	// UpstreamRootCAs, when set, verifies the upstream's certificate.
+	UpstreamRootCAs *x509.CertPool
+	// MaxBodyBytes bounds REST request bodies (default
+	// gateway.DefaultMaxBodyBytes), enforced before JSON decoding.
+	MaxBodyBytes int64
+	// MaxRecvMsgBytes bounds gRPC request messages (default 4 MiB).
+	MaxRecvMsgBytes int
+	// Resilience configures upstream retries, the circuit breaker and the
+	// per-site concurrency cap (zero value: the defaults).
+	Resilience upstream.ResilienceConfig
+	// Telemetry, when set and enabled, traces REST requests, gRPC calls and
+	// upstream requests. The caller shuts it down after Shutdown.
+	Telemetry *telemetry.Telemetry
+	// JobPollMin and JobPollMax bound WatchJob's upstream polling interval
+	// (defaults in package server).
+	JobPollMin, JobPollMax time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -123,6 +157,9 @@ type App struct {
 	Simulator *simulator.Server
 	// UpstreamURL is the site URL actually used.
 	UpstreamURL string
+
+	// Metrics holds the metrics served at /metrics on the HTTP listener.
+	Metrics *metrics.Metrics
 
 	up *upstream.Client
 
@@ -178,7 +215,30 @@ func Start(cfg Config) (a *App, err error) {
 		}
 		log.Info("no upstream configured: fronting an embedded ArcGIS Server simulator", "upstream", a.UpstreamURL)
 	}
+	insecureAuth := cfg.InsecureNoCallerAuth
+	if cfg.Credentials == nil && !insecureAuth {
+		if a.Simulator == nil {
+			return nil, errors.New("caller authentication: a real upstream needs a callers file or InsecureNoCallerAuth")
+		}
+		insecureAuth = true // demo mode: loopback only (cmd/arcgate checks)
+	}
+	if insecureAuth {
+		log.Warn("caller authentication is off: every caller is admin", "demo", a.Simulator != nil)
+	}
+	a.health = health.NewServer()
+	res := cfg.Resilience
+	res.OnStateChange = func(s upstream.BreakerState) {
+		st := grpc_health_v1.HealthCheckResponse_SERVING
+		if s == upstream.BreakerOpen {
+			st = grpc_health_v1.HealthCheckResponse_NOT_SERVING
+		}
+		a.health.SetServingStatus("", st) // gRPC health and /healthz
+		log.Warn("upstream circuit breaker", "state", s.String())
+	}
+	a.Metrics = metrics.New()
 	opts := []upstream.Option{
+		upstream.WithObserver(a.Metrics.ObserveUpstream),
+		upstream.WithResilience(res),
 		upstream.WithTokenConfig(upstream.TokenConfig{Service: cfg.TokenService, Client: cfg.TokenClient,
 			Referer: cfg.TokenReferer, PortalURL: portalURL}),
 		upstream.WithPoolConfig(upstream.PoolConfig{Size: cfg.TokenPoolSize, IdleTimeout: cfg.TokenIdleTimeout}),
@@ -191,8 +251,19 @@ func Start(cfg Config) (a *App, err error) {
 	if cfg.Clock != nil {
 		opts = append(opts, upstream.WithClock(cfg.Clock))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, upstream.WithHTTPClient(cfg.HTTPClient))
+	switch {
+	case cfg.HTTPClient != nil:
+		hc := *cfg.HTTPClient
+		hc.Transport = cfg.Telemetry.Transport(hc.Transport) // unchanged when tracing is off
+		opts = append(opts, upstream.WithHTTPClient(&hc))
+	case cfg.Telemetry.Enabled():
+		// upstream builds no transport when given a client: build its
+		// verified, connection-reusing one here and trace it.
+		opts = append(opts, upstream.WithHTTPClient(&http.Client{
+			Transport: cfg.Telemetry.Transport(upstream.NewTransport(cfg.UpstreamRootCAs, res.MaxConcurrent)),
+		}))
+	case cfg.UpstreamRootCAs != nil:
+		opts = append(opts, upstream.WithRootCAs(cfg.UpstreamRootCAs))
 	}
 	up, err := upstream.New(a.UpstreamURL, opts...)
 	if err != nil {
@@ -205,12 +276,46 @@ func Start(cfg Config) (a *App, err error) {
 	if timeout == 0 {
 		timeout = server.DefaultTimeout
 	}
-	srv := server.New(up, server.WithLogger(log), server.WithDefaultTimeout(timeout))
-	a.grpc = grpc.NewServer(append(srv.ServerOptions(), server.DelegatedAuthOptions(cfg.DelegatedAuth)...)...)
+	srvOpts := []server.Option{server.WithLogger(log), server.WithDefaultTimeout(timeout)}
+	if cfg.JobPollMin > 0 || cfg.JobPollMax > 0 {
+		srvOpts = append(srvOpts, server.WithJobPollInterval(cfg.JobPollMin, cfg.JobPollMax))
+	}
+	srv := server.New(up, srvOpts...)
+	rl := cfg.RateLimit
+	if rl == (server.RateLimit{}) {
+		rl = server.NoRateLimit
+	}
+	guard, err := server.NewGuard(server.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	maxMsg := cfg.MaxRecvMsgBytes
+	if maxMsg <= 0 {
+		maxMsg = 4 << 20
+	}
+	// Interceptors, outermost first: metrics (every call counted with the
+	// code it ends with), tracing, then recovery, request id and the log
+	// line, deadline; then the guard (caller authentication, scopes, rate
+	// limit, audit), then delegated upstream identities.
+	gopts := append(a.Metrics.ServerOptions(), cfg.Telemetry.ServerOptions()...)
+	gopts = append(gopts, srv.ServerOptions()...)
+	gopts = append(gopts, guard.ServerOptions()...)
+	gopts = append(gopts, server.DelegatedAuthOptions(cfg.DelegatedAuth)...)
+	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg))
+	if cfg.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	a.grpc = grpc.NewServer(gopts...)
 	srv.Register(a.grpc)
-	a.health = health.NewServer()
 	grpc_health_v1.RegisterHealthServer(a.grpc, a.health)
 	reflection.Register(a.grpc)
+	a.Metrics.InitializeMetrics(a.grpc)
+	if err := a.Metrics.RegisterTokenPool(up.Pool().Stats); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := a.Metrics.RegisterUpstreamHealth(up.Health); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 
 	glis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -226,7 +331,11 @@ func Start(cfg Config) (a *App, err error) {
 
 	// The gateway dials arcgate's own gRPC server, so interceptors run for
 	// REST callers too.
-	a.conn, err = grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dial := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		dial = credentials.NewTLS(cfg.GatewayTLS)
+	}
+	a.conn, err = grpc.NewClient(a.GRPCAddr, append(cfg.Telemetry.DialOptions(), grpc.WithTransportCredentials(dial))...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
@@ -237,13 +346,26 @@ func Start(cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = gateway.DefaultMaxBodyBytes
+	}
 	a.http = &http.Server{
-		Handler:           gw,
+		Handler:           cfg.Telemetry.HTTPHandler(a.Metrics.Wrap(gateway.LimitBody(gw, maxBody))),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         cfg.TLS,
 	}
 	go func() { a.errc <- a.grpc.Serve(glis) }()
-	go func() { a.errc <- a.http.Serve(hlis) }()
+	go func() {
+		if cfg.TLS != nil {
+			a.errc <- a.http.ServeTLS(hlis, "", "")
+			return
+		}
+		a.errc <- a.http.Serve(hlis)
+	}()
 	log.Info("arcgate serving", "grpc", a.GRPCAddr, "http", a.HTTPAddr, "upstream", up.AdminURL(),
 		"tokenService", cfg.TokenService.String(), "fixedToken", cfg.FixedToken, "delegatedAuth", cfg.DelegatedAuth.String())
 	return a, nil
