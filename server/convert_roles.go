@@ -243,8 +243,11 @@ func encodeRolesToken(offset int, last string) string {
 // decodeRolesToken returns the offset and anchor of a ListRoles page token;
 // offset 0 means the first page.
 func decodeRolesToken(token string) (int, string, error) {
+	if token == "" {
+		return 0, "", nil
+	}
 	pos, err := decodePageToken(token, rolesQuery)
-	if err != nil || pos == "" {
+	if err != nil {
 		return 0, "", err
 	}
 	off, last, ok := strings.Cut(pos, "\x00")
