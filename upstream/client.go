@@ -29,6 +29,9 @@ type Client struct {
 	hard     hardening    // TLS roots and resilience (resilience.go)
 	now      func() time.Time
 
+	flights    readFlights // identical reads in flight (coalesce.go)
+	noCoalesce bool
+
 	common service // reused by every resource service instead of allocating one each
 
 	// Services manages services and folders (admin/services).
@@ -286,6 +289,16 @@ func (c *Client) post(ctx context.Context, op, path string, form url.Values, v a
 // 498 or 499), invalidates it and retries once with a new one. The retry is
 // safe because a rejected token means the operation did not run.
 func (c *Client) do(ctx context.Context, r *request, v any) error {
+	if _, raw := v.(*rawBody); !raw {
+		if key := c.coalesceKey(ctx, r); key != "" {
+			return c.doCoalesced(ctx, key, r, v)
+		}
+	}
+	return c.doOnce(ctx, r, v)
+}
+
+// doOnce is do without coalescing.
+func (c *Client) doOnce(ctx context.Context, r *request, v any) error {
 	var rejected *Token
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
@@ -469,6 +482,13 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	if int64(len(data)) > w.maxBytes {
 		return fail(&Error{Kind: KindTooLarge, HTTPStatus: resp.StatusCode,
 			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
+	}
+	if sb, ok := v.(*sharedBody); ok {
+		if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil); e != nil {
+			return fail(e)
+		}
+		sb.data = data
+		return nil
 	}
 	if raw, ok := v.(*rawBody); ok {
 		if e := decodeRaw(resp.StatusCode, resp.Header.Get("Content-Type"), data, raw); e != nil {
