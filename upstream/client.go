@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -270,6 +271,9 @@ type request struct {
 	// idempotent marks a POST that only reads (see postRead), so that
 	// WithResilience may retry it; every GET is treated as idempotent.
 	idempotent bool
+	// tokenInHeader sends a GET's token in the X-Esri-Authorization header
+	// rather than the query string (set per attempt by doOnce).
+	tokenInHeader bool
 }
 
 // get performs a GET of path (admin-relative, escaped) with parameters q
@@ -313,8 +317,20 @@ func (c *Client) doOnce(ctx context.Context, r *request, v any) error {
 		if tok != nil {
 			value = tok.Value
 		}
-		err = c.wire.send(ctx, c.adminURL, r, value, c.secrets(ctx, value), v)
+		// A GET's token goes in the X-Esri-Authorization header, as Esri
+		// recommends, so that it is in no URL that a proxy or a log could
+		// keep. A site that answers such a request with 499 (no token seen)
+		// does not read that header on /admin: the request is sent again
+		// with the token in the query string, and so are later GETs.
+		rr := *r
+		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
+		err = c.wire.send(ctx, c.adminURL, &rr, value, c.secrets(ctx, value), v)
 		var e *Error
+		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
+			c.wire.queryToken.Store(true)
+			rr.tokenInHeader = false
+			err = c.wire.send(ctx, c.adminURL, &rr, value, c.secrets(ctx, value), v)
+		}
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
 			c.invalidate(tok) // on every rejection, so the next call starts fresh
 			rejected, lastErr = tok, err
@@ -398,6 +414,10 @@ type wire struct {
 	maxBytes  int64
 	referer   string   // sent as the Referer header of every request (token client=referer)
 	observe   Observer // set by WithObserver; nil: none
+	// queryToken records that the site ignored a token sent in the
+	// X-Esri-Authorization header (it answered 499, token not found), so
+	// that GETs carry it in the query string from then on.
+	queryToken atomic.Bool
 }
 
 // send performs r against admin (the admin root URL) with token and decodes
@@ -429,10 +449,9 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		params[k] = append([]string(nil), vs...)
 	}
 	params.Set("f", "json")
-	if token != "" {
+	params.Del("token")
+	if token != "" && !r.tokenInHeader {
 		params.Set("token", token)
-	} else {
-		params.Del("token")
 	}
 	var body io.Reader
 	contentType := "application/x-www-form-urlencoded"
@@ -459,6 +478,9 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	}
 	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
 	req.Header.Set("User-Agent", w.userAgent)
+	if token != "" && r.tokenInHeader {
+		req.Header.Set("X-Esri-Authorization", "Bearer "+token)
+	}
 	if w.referer != "" {
 		req.Header.Set("Referer", w.referer)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,11 +81,19 @@ func testMethod(t *testing.T, r *http.Request, want string) {
 }
 
 // testGET checks a GET: method, no body, and exactly the query want (which
-// should include f=json and, if authenticated, token).
+// should include f=json and, if authenticated, token: the token may come in
+// the X-Esri-Authorization header instead, never in both).
 func testGET(t *testing.T, r *http.Request, want url.Values) {
 	t.Helper()
 	testMethod(t, r, http.MethodGet)
-	if got := r.URL.Query(); !equalValues(got, want) {
+	got := r.URL.Query()
+	if h := r.Header.Get("X-Esri-Authorization"); h != "" {
+		if got.Has("token") {
+			t.Errorf("GET carries the token in the header and in the URL")
+		}
+		got.Set("token", strings.TrimPrefix(h, "Bearer "))
+	}
+	if !equalValues(got, want) {
 		t.Errorf("query = %v, want %v", redactValues(got), redactValues(want))
 	}
 }

@@ -459,7 +459,7 @@ func TestServices_Escaping(t *testing.T) {
 					t.Errorf("path = %q, want %q", got, tt.wantPath)
 				}
 				if r.Method == http.MethodGet {
-					if q := r.URL.Query(); q.Get("token") != testToken || q.Get("f") != "json" || len(q) != 2 {
+					if q := r.URL.Query(); r.Header.Get("X-Esri-Authorization") != "Bearer "+testToken || q.Get("f") != "json" || len(q) != 1 {
 						t.Errorf("query = %v", redactValues(q))
 					}
 				}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,6 +65,59 @@ func TestConnectionsAreReused(t *testing.T) {
 			// number in flight; without reuse it would be near 400.
 			if n := opened.Load(); n > tc.maxConns {
 				t.Fatalf("opened %d connections for 400 requests, 32 in flight (bound %d)", n, tc.maxConns)
+			}
+		})
+	}
+}
+
+// TestGETTokenInHeaderWithFallback checks where a GET's token travels: in
+// the X-Esri-Authorization header, never in the URL, unless the site
+// ignores that header (answers 499, no token seen), after which the client
+// puts it in the query string for good.
+func TestGETTokenInHeaderWithFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		readsHeader bool
+		want        []string // where the token was, request by request, over two calls
+	}{
+		{"site reads the header", true, []string{"header", "header"}},
+		{"site ignores the header", false, []string{"header", "query", "query"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu   sync.Mutex
+				seen []string
+			)
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+				q := r.URL.Query().Get("token")
+				h := r.Header.Get("X-Esri-Authorization")
+				mu.Lock()
+				switch {
+				case q != "":
+					seen = append(seen, "query")
+				case h != "":
+					seen = append(seen, "header")
+				}
+				mu.Unlock()
+				if q == "tok" || (tc.readsHeader && h == "Bearer tok") {
+					_, _ = w.Write([]byte(`{"configuredState":"STARTED","realTimeState":"STARTED"}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"status":"error","messages":["Unauthorized access. Token not found. You can generate a token using the 'generateToken' operation."],"code":499}`))
+			}))
+			defer ts.Close()
+			c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken("tok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				if _, err := c.Services.Status(context.Background(), upstream.ServiceRef{Name: "A", Type: "MapServer"}); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if strings.Join(seen, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("token carried in %v, want %v", seen, tc.want)
 			}
 		})
 	}

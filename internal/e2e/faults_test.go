@@ -324,8 +324,11 @@ var faultMatrix = []faultCase{
 	// Token rejections: one refresh and one retry at most, never a loop.
 	{name: "498 storm", fault: simulator.Fault{Kind: simulator.FaultTokenInvalid},
 		readCode: codes.Unauthenticated, writeCode: codes.Unauthenticated, readAttempts: span{1, 2}, writeAttempts: span{1, 2}, msg: "token", reason: server.ReasonUpstreamUnauthenticated},
+	// A read (GET) sends its token in the X-Esri-Authorization header; a
+	// 499 to that moves the same token to the query string once (a site
+	// that ignores the header), then the usual refresh and single retry.
 	{name: "499", fault: simulator.Fault{Kind: simulator.FaultTokenRequired},
-		readCode: codes.Unauthenticated, writeCode: codes.Unauthenticated, readAttempts: span{1, 2}, writeAttempts: span{1, 2}, msg: "Token not found", reason: server.ReasonUpstreamUnauthenticated},
+		readCode: codes.Unauthenticated, writeCode: codes.Unauthenticated, readAttempts: span{1, 3}, writeAttempts: span{1, 2}, msg: "Token not found", reason: server.ReasonUpstreamUnauthenticated},
 	{name: "wrong credentials", fault: simulator.Fault{Kind: simulator.FaultWrongCredentials, Path: faultTokenPath}, countPath: faultTokenPath,
 		readCode: codes.Unauthenticated, writeCode: codes.Unauthenticated, readAttempts: exactly(1), writeAttempts: exactly(1), msg: "Invalid username or password"},
 	{name: "site not created", fault: simulator.Fault{Kind: simulator.FaultSiteNotCreated, Path: faultTokenPath}, countPath: faultTokenPath,
