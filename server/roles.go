@@ -454,41 +454,50 @@ func (s *rolesServer) ListRoleUsers(ctx context.Context, req *adminv1.ListRoleUs
 	if err != nil {
 		return nil, Status(err, req.GetRole())
 	}
-	users, more := l.Names, l.HasMore
-	if len(users) > limit {
-		users, more = users[:limit], true
-	}
+	users, more := capNames(l.Names, l.HasMore, limit)
 	return &adminv1.ListRoleUsersResponse{Users: resourceNames("users/", users), HasMore: more}, nil
+}
+
+// capNames cuts a name list upstream returned to the limit asked for (a
+// store may ignore maxCount); more is then true.
+func capNames(names []string, more bool, limit int) ([]string, bool) {
+	if len(names) > limit {
+		return names[:limit], true
+	}
+	return names, more
 }
 
 // AddRoleUsers implements adminv1.RolesServiceServer.
 func (s *rolesServer) AddRoleUsers(ctx context.Context, req *adminv1.AddRoleUsersRequest) (*adminv1.AddRoleUsersResponse, error) {
-	name, users, err := parseMembership(req.GetRole(), req.GetUsers())
-	if err != nil {
+	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.up.Roles.AddUsers); err != nil {
 		return nil, err
-	}
-	if err := s.checkWritable(ctx, req.GetRole()); err != nil {
-		return nil, err
-	}
-	if err := s.up.Roles.AddUsers(ctx, name, users); err != nil {
-		return nil, s.writeError(err, req.GetRole())
 	}
 	return &adminv1.AddRoleUsersResponse{}, nil
 }
 
 // RemoveRoleUsers implements adminv1.RolesServiceServer.
 func (s *rolesServer) RemoveRoleUsers(ctx context.Context, req *adminv1.RemoveRoleUsersRequest) (*adminv1.RemoveRoleUsersResponse, error) {
-	name, users, err := parseMembership(req.GetRole(), req.GetUsers())
-	if err != nil {
+	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.up.Roles.RemoveUsers); err != nil {
 		return nil, err
-	}
-	if err := s.checkWritable(ctx, req.GetRole()); err != nil {
-		return nil, err
-	}
-	if err := s.up.Roles.RemoveUsers(ctx, name, users); err != nil {
-		return nil, s.writeError(err, req.GetRole())
 	}
 	return &adminv1.RemoveRoleUsersResponse{}, nil
+}
+
+// changeMembership validates a role and user list, refuses a known
+// read-only store, and applies change (upstream addUsersToRole or
+// removeUsersFromRole).
+func (s *rolesServer) changeMembership(ctx context.Context, role string, users []string, change func(context.Context, string, []string) error) error {
+	name, list, err := parseMembership(role, users)
+	if err != nil {
+		return err
+	}
+	if err := s.checkWritable(ctx, role); err != nil {
+		return err
+	}
+	if err := change(ctx, name, list); err != nil {
+		return s.writeError(err, role)
+	}
+	return nil
 }
 
 // parseMembership validates the role and users of AddRoleUsers and
@@ -522,9 +531,6 @@ func (s *rolesServer) ListUserRoles(ctx context.Context, req *adminv1.ListUserRo
 	if err != nil {
 		return nil, Status(err, req.GetUser())
 	}
-	roles, more := l.Names, l.HasMore
-	if len(roles) > limit {
-		roles, more = roles[:limit], true
-	}
+	roles, more := capNames(l.Names, l.HasMore, limit)
 	return &adminv1.ListUserRolesResponse{Roles: resourceNames("roles/", roles), HasMore: more}, nil
 }

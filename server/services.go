@@ -494,34 +494,37 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 
 // StartService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
-	ref, err := parseServiceName("name", req.GetName())
+	st, err := s.changeState(ctx, req.GetName(), s.up.Services.Start)
 	if err != nil {
 		return nil, err
-	}
-	if err := s.up.Services.Start(ctx, ref.upstream()); err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	st, err := s.up.Services.Status(ctx, ref.upstream())
-	if err != nil {
-		return nil, Status(err, ref.resourceName())
 	}
 	return &adminv1.StartServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
 }
 
 // StopService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*adminv1.StopServiceResponse, error) {
-	ref, err := parseServiceName("name", req.GetName())
+	st, err := s.changeState(ctx, req.GetName(), s.up.Services.Stop)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.up.Services.Stop(ctx, ref.upstream()); err != nil {
+	return &adminv1.StopServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+}
+
+// changeState starts or stops (change) the named service and returns its
+// status afterwards.
+func (s *servicesServer) changeState(ctx context.Context, name string, change func(context.Context, upstream.ServiceRef) error) (*upstream.ServiceStatus, error) {
+	ref, err := parseServiceName("name", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := change(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
 	st, err := s.up.Services.Status(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
-	return &adminv1.StopServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+	return st, nil
 }
 
 // forEach runs fn for 0..n-1 with at most fanOut calls at once and returns
