@@ -31,7 +31,7 @@ func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 		// missing field means its default. Writing them (EmitUnpopulated)
 		// made a 200-service list 2.8 times larger and 4.6 times slower to
 		// marshal, protojson sorting every message's fields by reflection.
-		MarshalOptions: protojson.MarshalOptions{UseProtoNames: false},
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}
 	opts := append([]runtime.ServeMuxOption{
