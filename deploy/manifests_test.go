@@ -259,37 +259,32 @@ func TestManifests(t *testing.T) {
 		if file == "" {
 			t.Fatal("ARCGATE_PASSWORD_FILE is not set")
 		}
-		secret := m.secrets[0]
-		found := false
-		for _, vm := range c.VolumeMounts {
-			if !strings.HasPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/") {
-				continue
-			}
-			if !vm.ReadOnly {
-				t.Errorf("volume %s is mounted writable", vm.Name)
-			}
-			rel := strings.TrimPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/")
-			for _, v := range pod.Volumes {
-				if v.Name != vm.Name || v.Secret == nil {
-					continue
-				}
-				if v.Secret.SecretName != secret.Name {
-					t.Errorf("volume %s mounts Secret %q, want %q", v.Name, v.Secret.SecretName, secret.Name)
-				}
-				for _, it := range v.Secret.Items {
-					_, inData := secret.Data[it.Key]
-					_, inString := secret.StringData[it.Key]
-					if it.Path == rel && (inData || inString) {
-						found = true
-					}
-				}
-				if mode := v.Secret.DefaultMode; mode == nil || *mode&0o007 != 0 {
-					t.Errorf("Secret volume mode %v is readable by others", mode)
-				}
+		if !secretFile(t, pod, c, m.secrets[0], file) {
+			t.Errorf("ARCGATE_PASSWORD_FILE=%s is not a key of Secret %s mounted read-only", file, m.secrets[0].Name)
+		}
+	})
+
+	t.Run("caller authentication with an upstream", func(t *testing.T) {
+		// Outside demo mode arcgate refuses to start without a callers file
+		// or ARCGATE_INSECURE_NO_CALLER_AUTH=true.
+		env := map[string]string{}
+		for _, cm := range m.configMaps {
+			for k, v := range cm.Data {
+				env[k] = v
 			}
 		}
-		if !found {
-			t.Errorf("ARCGATE_PASSWORD_FILE=%s is not a key of Secret %s mounted read-only", file, secret.Name)
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		if env["ARCGATE_UPSTREAM_URL"] == "" || env["ARCGATE_INSECURE_NO_CALLER_AUTH"] == "true" {
+			return
+		}
+		file := env["ARCGATE_CALLERS_FILE"]
+		if file == "" {
+			t.Fatal("ARCGATE_UPSTREAM_URL is set without ARCGATE_CALLERS_FILE: arcgate would refuse to start")
+		}
+		if !secretFile(t, pod, c, m.secrets[0], file) {
+			t.Errorf("ARCGATE_CALLERS_FILE=%s is not a key of Secret %s mounted read-only", file, m.secrets[0].Name)
 		}
 	})
 
@@ -429,6 +424,42 @@ func TestManifests(t *testing.T) {
 			}
 		}
 	})
+}
+
+// secretFile reports whether file is a key of secret in a volume that c
+// mounts, and checks that the mount is read-only and the files are not
+// readable by others.
+func secretFile(t *testing.T, pod corev1.PodSpec, c corev1.Container, secret *corev1.Secret, file string) bool {
+	t.Helper()
+	found := false
+	for _, vm := range c.VolumeMounts {
+		if !strings.HasPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			continue
+		}
+		if !vm.ReadOnly {
+			t.Errorf("volume %s is mounted writable", vm.Name)
+		}
+		rel := strings.TrimPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/")
+		for _, v := range pod.Volumes {
+			if v.Name != vm.Name || v.Secret == nil {
+				continue
+			}
+			if v.Secret.SecretName != secret.Name {
+				t.Errorf("volume %s mounts Secret %q, want %q", v.Name, v.Secret.SecretName, secret.Name)
+			}
+			for _, it := range v.Secret.Items {
+				_, inData := secret.Data[it.Key]
+				_, inString := secret.StringData[it.Key]
+				if it.Path == rel && (inData || inString) {
+					found = true
+				}
+			}
+			if mode := v.Secret.DefaultMode; mode == nil || *mode&0o007 != 0 {
+				t.Errorf("Secret volume mode %v is readable by others", mode)
+			}
+		}
+	}
+	return found
 }
 
 // TestDockerfile checks the image recipe: multi-stage, a static binary

@@ -1,7 +1,8 @@
 // Package gateway serves arcgate's REST API: grpc-gateway handlers that
 // translate REST calls into calls of arcgate's own gRPC server, dialled
 // through a client connection so that every gRPC interceptor (logging,
-// deadlines, and later authentication) runs for REST callers too.
+// deadlines, caller authentication, scopes, rate limits) runs for REST
+// callers too.
 package gateway
 
 import (
@@ -38,8 +39,9 @@ func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
-		runtime.WithIncomingHeaderMatcher(forwardArcGISCredentials(incomingHeader)),
+		runtime.WithIncomingHeaderMatcher(forwardArcGISCredentials(ForwardAPIKey(incomingHeader))),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithErrorHandler(RetryAfterErrorHandler(nil)),
 	}, rawUploadOptions(jsonMarshaler)...)
 	mux := runtime.NewServeMux(opts...)
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {

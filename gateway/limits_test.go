@@ -205,3 +205,48 @@ func TestGatewayHeadersAndRetryAfter(t *testing.T) {
 		t.Errorf("authorization metadata = %q", got)
 	}
 }
+
+// TestNewForwardsAPIKeyAndRetryAfter checks that New itself (not only a mux
+// built by hand) forwards X-Api-Key to gRPC metadata and turns a RetryInfo
+// into a Retry-After header.
+func TestNewForwardsAPIKeyAndRetryAfter(t *testing.T) {
+	svc := &seenMetadata{}
+	gs := grpc.NewServer()
+	adminv1.RegisterServicesServiceServer(gs, svc)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := New(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/services/A.MapServer", nil)
+	req.Header.Set("X-Api-Key", "key-one")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" {
+		t.Fatalf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if got := svc.md.Get("x-api-key"); len(got) != 1 || got[0] != "key-one" {
+		t.Errorf("x-api-key metadata = %q", got)
+	}
+}

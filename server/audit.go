@@ -87,10 +87,5 @@ func stringField(msg protoreflect.Message, name protoreflect.Name) string {
 	return msg.Get(fd).String()
 }
 
-// clip shortens s for a log line.
-func clip(s string) string {
-	if len(s) <= maxAuditValue {
-		return s
-	}
-	return s[:maxAuditValue] + "..."
-}
+// clip shortens s for a log line, on a rune boundary.
+func clip(s string) string { return truncateRunes(s, maxAuditValue) }

@@ -110,18 +110,8 @@ func (d delegation) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	if err != nil {
 		return err
 	}
-	return next(srv, &delegatedStream{ServerStream: ss, ctx: ctx})
+	return next(srv, &contextStream{ServerStream: ss, ctx: ctx})
 }
-
-// delegatedStream is a server stream with the caller's identity in its
-// context.
-type delegatedStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-// Context returns the context carrying the delegated identity.
-func (s *delegatedStream) Context() context.Context { return s.ctx }
 
 // context applies delegated mode to a call of method.
 func (d delegation) context(ctx context.Context, method string) (context.Context, error) {

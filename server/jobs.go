@@ -219,10 +219,7 @@ func (s *jobsServer) ListJobs(ctx context.Context, req *adminv1.ListJobsRequest)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pageSize(req.GetPageSize()); err != nil {
-		return nil, err
-	}
-	after, err := decodePageToken(req.GetPageToken(), key)
+	after, err := checkPage(req.GetPageSize(), req.GetPageToken(), key)
 	if err != nil {
 		return nil, err
 	}

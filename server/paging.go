@@ -56,6 +56,16 @@ func decodePageToken(token, query string) (string, error) {
 	return parts[2], nil
 }
 
+// checkPage validates a list request's page size and token before anything
+// is sent upstream (paginate applies them afterwards) and returns the
+// token's last key.
+func checkPage(size int32, token, query string) (string, error) {
+	if _, err := pageSize(size); err != nil {
+		return "", err
+	}
+	return decodePageToken(token, query)
+}
+
 // paginate sorts items by key, skips those up to and including the token's
 // last key, and returns at most size items and the next page token.
 func paginate[T any](items []T, key func(T) string, query, token string, size int32) ([]T, string, error) {

@@ -68,17 +68,18 @@ func withRequestID(ctx context.Context) context.Context {
 func withRequestIDStream(ss grpc.ServerStream) grpc.ServerStream {
 	id := requestIDFrom(ss.Context())
 	_ = ss.SetHeader(metadata.Pairs(RequestIDMetadata, id))
-	return &requestIDStream{ServerStream: ss, ctx: withCallLog(upstream.WithRequestID(ss.Context(), id))}
+	return &contextStream{ServerStream: ss, ctx: withCallLog(upstream.WithRequestID(ss.Context(), id))}
 }
 
-// requestIDStream is a ServerStream whose context carries the request id.
-type requestIDStream struct {
+// contextStream is a ServerStream with the context an interceptor derived
+// for it (request id, delegated identity).
+type contextStream struct {
 	grpc.ServerStream
 	ctx context.Context
 }
 
-// Context returns the stream's context with its request id.
-func (s *requestIDStream) Context() context.Context { return s.ctx }
+// Context returns the derived context.
+func (s *contextStream) Context() context.Context { return s.ctx }
 
 // callLog is what inner interceptors tell the call's log line, which is
 // written by an outer one whose context they cannot change.

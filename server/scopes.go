@@ -110,9 +110,11 @@ type GuardConfig struct {
 // Guard authenticates arcgate's callers, authorizes each call by the scope
 // its method declares, limits each caller's rate and writes an audit line
 // for every mutation, in one unary and one stream interceptor. Chain it
-// before Server.ServerOptions so that the call's log line sees the caller:
+// after Server.ServerOptions, so that refused calls too get a request id,
+// a log line and panic recovery; the log line still names the caller
+// (noteCaller):
 //
-//	grpc.NewServer(append(guard.ServerOptions(), srv.ServerOptions()...)...)
+//	grpc.NewServer(append(srv.ServerOptions(), guard.ServerOptions()...)...)
 type Guard struct {
 	creds    *Credentials
 	insecure bool

@@ -61,8 +61,8 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 // line per call.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary, s.deadlineUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream, s.logStream),
+		grpc.ChainUnaryInterceptor(s.logUnary, s.recoverUnary, s.deadlineUnary),
+		grpc.ChainStreamInterceptor(s.logStream, s.recoverStream),
 	}
 }
 

@@ -67,10 +67,7 @@ func (s *servicesServer) findFolder(ctx context.Context, folder string) (upstrea
 
 // ListFolders implements adminv1.ServicesServiceServer.
 func (s *servicesServer) ListFolders(ctx context.Context, req *adminv1.ListFoldersRequest) (*adminv1.ListFoldersResponse, error) {
-	if _, err := pageSize(req.GetPageSize()); err != nil {
-		return nil, err
-	}
-	if _, err := decodePageToken(req.GetPageToken(), "folders"); err != nil {
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), "folders"); err != nil {
 		return nil, err
 	}
 	all, err := s.folders(ctx)
@@ -212,10 +209,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		return nil, invalidArgument("view", "unknown view "+itoa(int(view)))
 	}
 	query := "services|" + req.GetParent() + "|" + strconv.Itoa(int(view))
-	if _, err := pageSize(req.GetPageSize()); err != nil {
-		return nil, err
-	}
-	if _, err := decodePageToken(req.GetPageToken(), query); err != nil {
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
 	var all []*adminv1.Service

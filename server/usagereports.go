@@ -76,10 +76,7 @@ func (s *usageReportsServer) checkCombinable(ctx context.Context, d *upstream.Us
 // ListUsageReports implements adminv1.UsageReportsServiceServer.
 func (s *usageReportsServer) ListUsageReports(ctx context.Context, req *adminv1.ListUsageReportsRequest) (*adminv1.ListUsageReportsResponse, error) {
 	const query = "usageReports"
-	if _, err := pageSize(req.GetPageSize()); err != nil {
-		return nil, err
-	}
-	if _, err := decodePageToken(req.GetPageToken(), query); err != nil {
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
 	all, err := s.up.UsageReports.List(ctx)

@@ -3,12 +3,15 @@ package server
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 // Default intervals of the upstream poll behind WatchJob: the first poll
@@ -30,14 +33,26 @@ func WithJobPollInterval(minInterval, maxInterval time.Duration) Option {
 
 // watchKey returns the hub key of a watch of the job name: the upstream
 // identity the poll runs as, and the job. Watchers share a poll only when
-// both match. There is one upstream identity for now; when calls run as
-// per-caller identities, watchIdentity derives the identity from ctx.
+// both match.
 func watchKey(ctx context.Context, name string) string {
 	return watchIdentity(ctx) + "\x00" + name
 }
 
-// watchIdentity is the upstream identity of a call.
-func watchIdentity(context.Context) string { return "" }
+// delegatedWatches numbers the watches made as delegated identities.
+var delegatedWatches atomic.Uint64
+
+// watchIdentity is the upstream identity of a call's poll: "" for the
+// gateway's service identity, shared by all such watchers. A poll runs with
+// its first watcher's context, so a watcher acting upstream as itself
+// (delegated mode) gets a poll of its own: sharing it would show one
+// caller what another's credentials can read. (upstream.Identity exposes no
+// key that would let equal identities share.)
+func watchIdentity(ctx context.Context) string {
+	if _, ok := upstream.IdentityFromContext(ctx); ok {
+		return "delegated#" + strconv.FormatUint(delegatedWatches.Add(1), 10)
+	}
+	return ""
+}
 
 // pollFunc reads the watched job once. Its errors are gRPC status errors.
 type pollFunc func(ctx context.Context) (*adminv1.Job, error)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 // fakeUpstream is a job whose state the test sets, counting polls.
@@ -396,5 +397,26 @@ func TestWithJobPollInterval(t *testing.T) {
 		if h.minInterval != tc.wantMin || h.maxInterval != tc.wantMax {
 			t.Errorf("WithJobPollInterval(%v, %v): %v..%v, want %v..%v", tc.min, tc.max, h.minInterval, h.maxInterval, tc.wantMin, tc.wantMax)
 		}
+	}
+}
+
+// TestWatchKeyDelegated: watchers acting as the service identity share a
+// poll key; a delegated watcher never shares one, since the poll runs with
+// its first watcher's credentials.
+func TestWatchKeyDelegated(t *testing.T) {
+	const name = "services/A.GPServer/jobs/j0123456789abcdef0123456789abcdef"
+	plain := context.Background()
+	if watchKey(plain, name) != watchKey(plain, name) {
+		t.Error("service-identity watchers do not share a poll key")
+	}
+	a := upstream.WithIdentity(plain, upstream.TokenIdentity("token-a"))
+	b := upstream.WithIdentity(plain, upstream.TokenIdentity("token-b"))
+	keys := map[string]bool{watchKey(plain, name): true}
+	for _, ctx := range []context.Context{a, a, b} {
+		k := watchKey(ctx, name)
+		if keys[k] {
+			t.Errorf("delegated watcher got a shared poll key %q", k)
+		}
+		keys[k] = true
 	}
 }

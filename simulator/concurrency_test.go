@@ -69,3 +69,25 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("only %d folders after concurrent creates", len(folders))
 	}
 }
+
+// TestSubmitJobWhileCredentialsChange runs SubmitJob, which records the
+// administrator as the job's submitter, against SetCredentials (run with
+// -race).
+func TestSubmitJobWhileCredentialsChange(t *testing.T) {
+	sim := simulator.New(simulator.Config{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 50 {
+			sim.SetCredentials(fmt.Sprintf("admin%d", i), "pw")
+		}
+	})
+	wg.Go(func() {
+		for range 50 {
+			if _, err := sim.SubmitJob("System/PublishingTools.GPServer", ""); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+}

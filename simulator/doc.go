@@ -8,7 +8,8 @@
 // fact sheet rather than an idealised REST API:
 //
 //   - every JSON answer, including errors, is HTTP 200 with
-//     "Content-Type: text/plain;charset=UTF-8";
+//     "Content-Type: text/plain;charset=UTF-8" (except the INVENTED HTTP
+//     413 refusing a body above MaxBodyBytes);
 //   - errors use the admin envelope {"status":"error","messages":[...],"code":N}
 //     (and the REST envelope {"error":{...}} on /<context>/tokens/);
 //   - the f parameter defaults to html, so a client that forgets f=json gets

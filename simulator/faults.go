@@ -144,8 +144,8 @@ type faultBypass struct{}
 // applies. Safe for concurrent use.
 func (s *Server) InjectFault(f Fault) {
 	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
 	s.faults.faults = append(s.faults.faults, f)
+	s.faults.mu.Unlock()
 	s.logEvent("simulator: fault %s injected on %q", f.Kind, f.Path)
 }
 

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
-	"math"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -216,11 +215,7 @@ func (s *Server) parseTokenRequest(c *call) (tokenRequest, *tokenError) {
 		}
 		if m > 0 {
 			req.minutes = m
-			if m > math.MaxInt64/int64(time.Minute) {
-				req.lifetime = maxLife
-			} else {
-				req.lifetime = min(time.Duration(m)*time.Minute, maxLife)
-			}
+			req.lifetime = clampMinutes(m, maxLife)
 		}
 	}
 	return req, nil

@@ -218,12 +218,15 @@ func (s *Server) SubmitJob(servicePath, outcome string) (string, error) {
 	if svc == nil || typ != "GPServer" {
 		return "", fmt.Errorf("simulator: SubmitJob: no GPServer service %q", servicePath)
 	}
+	s.authMu.RLock()
+	user := s.username // SetCredentials may change it concurrently
+	s.authMu.RUnlock()
 	s.jobs.mu.Lock()
 	s.jobs.count++
 	j := &simJob{
 		id:        jobID("submitted", strconv.Itoa(s.jobs.count), servicePath),
 		submitted: s.now().UTC().Truncate(time.Millisecond),
-		username:  strPtr(s.username),
+		username:  strPtr(user),
 		machine:   "GPSERVER1.EXAMPLE.COM",
 		progress:  true,
 		outcome:   outcome,

@@ -54,7 +54,8 @@ func (s *Server) Requests() []Request {
 }
 
 // RequestCount returns the number of requests received since New or the last
-// ResetRequests, whatever their path or outcome.
+// ResetRequests, whatever their path or outcome, except those an injected
+// fault answered without serving them (FaultHits counts those).
 func (s *Server) RequestCount() int {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()

@@ -157,8 +157,8 @@ func (s *Server) GenerateTokenCount() int { return int(s.generateCount.Load()) }
 // may not be valid." envelope (the portal answers its own 498).
 func (s *Server) RevokeAllTokens() {
 	s.authMu.Lock()
-	defer s.authMu.Unlock()
 	clear(s.tokens)
+	s.authMu.Unlock()
 	s.logEvent("simulator: all tokens revoked")
 }
 

@@ -45,11 +45,6 @@ type Client struct {
 	UsageReports *UsageReportsService
 	// ItemInfo manages the item info of services (admin/services/.../iteminfo).
 	ItemInfo *ItemInfoService
-
-	// Later resource families attach here in the same way, each in its own
-	// file sharing c.common: Jobs *JobsService (GP jobs), ItemInfo
-	// *ItemInfoService, UsageReports *UsageReportsService and Roles
-	// *RolesService.
 }
 
 // service is the shared base of the per-resource services.
@@ -324,12 +319,13 @@ func (c *Client) doOnce(ctx context.Context, r *request, v any) error {
 		// with the token in the query string, and so are later GETs.
 		rr := *r
 		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
-		err = c.wire.send(ctx, c.adminURL, &rr, value, c.secrets(ctx, value), v)
+		secrets := c.secrets(ctx, value)
+		err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, v)
 		var e *Error
 		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
 			c.wire.queryToken.Store(true)
 			rr.tokenInHeader = false
-			err = c.wire.send(ctx, c.adminURL, &rr, value, c.secrets(ctx, value), v)
+			err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, v)
 		}
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
 			c.invalidate(tok) // on every rejection, so the next call starts fresh
@@ -421,10 +417,12 @@ type wire struct {
 }
 
 // send performs r against admin (the admin root URL) with token and decodes
-// the answer into v. Every request carries f=json; GET puts parameters and
-// the token in the query string, POST puts them in a form-encoded body and
-// never in the URL. Every body is read through the size limit and checked
-// for both error envelopes, whatever the HTTP status.
+// the answer into v. Every request carries f=json; GET puts parameters in
+// the query string and the token in the X-Esri-Authorization header (in the
+// query string when r.tokenInHeader is false), POST puts both in a
+// form-encoded (or multipart) body and never in the URL. Every body is read
+// through the size limit and checked for both error envelopes, whatever the
+// HTTP status.
 func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) (err error) {
 	defer w.observed(r, time.Now(), &err)
 	fail := func(e *Error) *Error {

@@ -19,7 +19,9 @@ import (
 // belongs to no single caller: a caller that gives up (cancelled, deadline)
 // leaves the others waiting on it, and the request is cancelled only when
 // its last waiter is gone. Its result, error included, goes to the callers
-// that waited on that flight only; the next caller starts a new one.
+// that waited on that flight only; the next caller starts a new one. The
+// request carries the context values (request id, trace) of the caller that
+// started the flight.
 
 // flightTimeout bounds a flight that its waiters never give up on.
 const flightTimeout = 2 * time.Minute

@@ -10,8 +10,10 @@
 //
 // # Wire conventions
 //
-// Every request sends f=json. GET requests carry their parameters and the
-// token in the query string; POST requests carry them in an
+// Every request sends f=json. GET requests carry their parameters in the
+// query string and the token in the X-Esri-Authorization header (a site that
+// answers such a GET with 499, token required, gets the token as the token
+// query parameter from then on); POST requests carry both in an
 // application/x-www-form-urlencoded body, and a token is never put in a
 // POST's URL. Complex values (a service configuration) are JSON strings
 // inside form fields. Path segments that come from callers are escaped with

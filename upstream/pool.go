@@ -625,7 +625,6 @@ type poolSettings struct {
 	service Identity
 	pool    PoolConfig
 	tokens  TokenConfig
-	set     bool // WithTokenConfig was given
 }
 
 // WithServiceIdentity sets the gateway's own identity: a CredentialsIdentity

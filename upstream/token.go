@@ -13,7 +13,8 @@ import (
 // GoString, Format, LogValue and MarshalJSON all redact it, so printing or
 // logging a Token (with fmt, log/slog or encoding/json) never shows it.
 type Token struct {
-	// Value is the token itself, sent as the "token" parameter.
+	// Value is the token itself, sent as the "token" parameter of a POST
+	// and in the X-Esri-Authorization header of a GET.
 	Value string
 	// Expires is when the upstream stops accepting the token; zero if
 	// unknown or never.

@@ -51,8 +51,7 @@ function loadAPI() {
   if (!fs.existsSync(path.join(googleapis, 'google', 'api', 'annotations.proto'))) {
     throw new Error(`${googleapis} has no google/api protos: run scripts/googleapis.sh first`);
   }
-  const files = ['arcgate/admin/v1/services.proto', 'arcgate/admin/v1/jobs.proto']
-    .filter((f) => fs.existsSync(path.join(protoDir, f)));
+  const files = ['arcgate/admin/v1/services.proto', 'arcgate/admin/v1/jobs.proto'];
   const def = protoLoader.loadSync(files, {
     includeDirs: [protoDir, googleapis],
     keepCase: false, // lowerCamelCase fields, as in arcgate's REST JSON
@@ -115,9 +114,6 @@ async function list(api, addr) {
 }
 
 function watch(api, addr, name) {
-  if (!api.JobsService) {
-    return Promise.reject(new Error('this arcgate has no JobsService (proto/arcgate/admin/v1/jobs.proto)'));
-  }
   const jobs = new api.JobsService(addr, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
     let last = '';

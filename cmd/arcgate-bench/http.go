@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/arcgate/arcgate/simulator"
 )
 
 // httpGet fetches u, reads the whole body, and checks the status and that
@@ -35,7 +38,7 @@ func httpGet(ctx context.Context, hc *http.Client, u, want string) error {
 
 // getToken gets a token from the simulator for the direct rows.
 func getToken(ctx context.Context, hc *http.Client, simURL string) (string, error) {
-	form := url.Values{"username": {"admin"}, "password": {"admin-password"}, "client": {"requestip"}, "expiration": {"60"}, "f": {"json"}}
+	form := url.Values{"username": {simulator.DefaultUsername}, "password": {simulator.DefaultPassword}, "client": {"requestip"}, "expiration": {"60"}, "f": {"json"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, simURL+"/arcgis/admin/generateToken", strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
@@ -49,8 +52,11 @@ func getToken(ctx context.Context, hc *http.Client, simURL string) (string, erro
 	var out struct {
 		Token string `json:"token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("generateToken: %v", err)
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", fmt.Errorf("generateToken: %w", err)
+	}
+	if out.Token == "" {
+		return "", errors.New("generateToken: no token in the answer")
 	}
 	return out.Token, nil
 }

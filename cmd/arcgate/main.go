@@ -352,6 +352,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(stderr, nil)
 	}
+	logger := slog.New(h)
 	var creds *server.Credentials
 	if cfg.CallersFile != "" {
 		if creds, err = server.LoadCredentials(cfg.CallersFile); err != nil {
@@ -377,7 +378,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.RatePerSecond > 0 {
 		rl = server.RateLimit{PerSecond: cfg.RatePerSecond, Burst: cfg.RateBurst}
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Config{Enabled: cfg.Tracing, Version: version.String(), Getenv: getenv, Logger: slog.New(h)})
+	tel, err := telemetry.Setup(ctx, telemetry.Config{Enabled: cfg.Tracing, Version: version.String(), Getenv: getenv, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -393,7 +394,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Username:       cfg.Username,
 		Password:       cfg.password,
 		DefaultTimeout: cfg.Timeout,
-		Logger:         slog.New(h),
+		Logger:         logger,
 
 		TokenService:     cfg.tokenService,
 		TokenClient:      cfg.tokenClient,

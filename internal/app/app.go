@@ -166,7 +166,6 @@ type App struct {
 	log     *slog.Logger
 	grpc    *grpc.Server
 	http    *http.Server
-	sim     *http.Server
 	conn    *grpc.ClientConn
 	health  *health.Server
 	cancel  context.CancelFunc
@@ -199,9 +198,9 @@ func Start(cfg Config) (a *App, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded simulator: %w", err)
 		}
-		a.sim = &http.Server{Handler: a.Simulator, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = a.sim.Serve(lis) }()
-		a.closers = append(a.closers, func() { _ = a.sim.Close() })
+		sim := &http.Server{Handler: a.Simulator, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = sim.Serve(lis) }()
+		a.closers = append(a.closers, func() { _ = sim.Close() })
 		a.UpstreamURL = "http://" + lis.Addr().String() + "/arcgis"
 		username, password = DemoUsername, DemoPassword
 		if cfg.Simulator.Username != "" {
@@ -294,8 +293,8 @@ func Start(cfg Config) (a *App, err error) {
 		maxMsg = 4 << 20
 	}
 	// Interceptors, outermost first: metrics (every call counted with the
-	// code it ends with), tracing, then recovery, request id and the log
-	// line, deadline; then the guard (caller authentication, scopes, rate
+	// code it ends with), tracing, then the request id and the log line,
+	// panic recovery, the default deadline; then the guard (caller authentication, scopes, rate
 	// limit, audit), then delegated upstream identities.
 	gopts := append(a.Metrics.ServerOptions(), cfg.Telemetry.ServerOptions()...)
 	gopts = append(gopts, srv.ServerOptions()...)
@@ -371,7 +370,7 @@ func Start(cfg Config) (a *App, err error) {
 	return a, nil
 }
 
-// TokenPool returns the upstream token pool; its Stats feed metrics.
+// TokenPool returns the upstream token pool (tests read its Stats).
 func (a *App) TokenPool() *upstream.Pool { return a.up.Pool() }
 
 // Err returns a channel that receives an error if a server stops on its own.
@@ -381,15 +380,30 @@ func (a *App) Err() <-chan error { return a.errc }
 // drains, within ctx's deadline (after which connections are closed).
 func (a *App) Shutdown(ctx context.Context) error {
 	a.health.Shutdown()
-	err := a.http.Shutdown(ctx)
-	stopped := make(chan struct{})
-	go func() { a.grpc.GracefulStop(); close(stopped) }()
+	// REST and gRPC drain together: a REST WatchJob stream is a gRPC stream
+	// too, and each would otherwise wait for the other. Calls still open at
+	// the deadline (long watches) are cut; that ends a shutdown, it is not
+	// a failure of it.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- a.http.Shutdown(ctx) }()
+	grpcDone := make(chan struct{})
+	go func() { a.grpc.GracefulStop(); close(grpcDone) }()
+	var err error
 	select {
-	case <-stopped:
+	case err = <-httpDone:
+		select {
+		case <-grpcDone:
+		case <-ctx.Done():
+		}
 	case <-ctx.Done():
-		a.grpc.Stop()
-		<-stopped
 	}
+	if ctx.Err() != nil {
+		a.log.Warn("shutdown deadline reached: closing the calls still open")
+		_ = a.http.Close()
+		a.grpc.Stop()
+		err = nil
+	}
+	<-grpcDone
 	a.closeAll()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -2,11 +2,15 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -35,4 +39,35 @@ func TestConfigRedaction(t *testing.T) {
 			t.Errorf("%s lost the non-secret fields: %s", how, s)
 		}
 	}
+}
+
+// TestShutdownCutsOpenStreams opens a REST WatchJob stream that never ends
+// on its own (the simulated job does not progress) and checks that Shutdown
+// returns nil once its deadline cuts it, instead of failing the shutdown.
+func TestShutdownCutsOpenStreams(t *testing.T) {
+	a, err := Start(Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Simulator.SubmitJob("System/PublishingTools.GPServer", "esriJobSucceeded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + a.HTTPAddr + "/v1/folders/System/services/PublishingTools.GPServer/jobs/" + id + ":watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 1)
+	if _, err := resp.Body.Read(first); err != nil { // the stream is open: the first message arrived
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an open stream: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body) // the stream was cut
 }

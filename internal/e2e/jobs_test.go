@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,33 +29,15 @@ const (
 	jobStep        = time.Minute // simulated time per job state
 )
 
-// jobClock is a settable clock for the simulator.
-type jobClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 // newJobClock starts at the real time: arcgate checks the expiry of the
 // simulator's tokens against its own clock.
-func newJobClock() *jobClock {
-	return &jobClock{now: time.Now().UTC().Truncate(time.Millisecond)}
-}
-
-func (c *jobClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *jobClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+func newJobClock() *fakeClock {
+	return &fakeClock{now: time.Now().UTC().Truncate(time.Millisecond)}
 }
 
 // startJobs starts arcgate in front of a simulator whose jobs progress one
 // state per jobStep of the returned clock.
-func startJobs(t *testing.T) (*env, *jobClock, adminv1.JobsServiceClient) {
+func startJobs(t *testing.T) (*env, *fakeClock, adminv1.JobsServiceClient) {
 	t.Helper()
 	clock := newJobClock()
 	e := start(t, simulator.Config{Clock: clock.Now, JobStepDuration: jobStep})
@@ -206,10 +188,7 @@ func TestListJobsGRPC(t *testing.T) {
 	}
 }
 
-func itoa64(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestListJobsTooManyForOneCall(t *testing.T) {
 	e, clock, jobs := startJobs(t)

@@ -17,8 +17,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/server"
@@ -26,32 +24,15 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// tokenClock is a fake clock shared by the token pool and the simulator.
-type tokenClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTokenClock() *tokenClock {
-	return &tokenClock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *tokenClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *tokenClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newTokenClock returns a fake clock for the token pool and the simulator.
+func newTokenClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
 }
 
 // startTokens starts arcgate in demo mode with cfg's token settings (the
 // listen addresses are filled in) and the fake clock, and returns the
 // harness env.
-func startTokens(t *testing.T, cfg app.Config, clock *tokenClock) *env {
+func startTokens(t *testing.T, cfg app.Config, clock *fakeClock) *env {
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if clock != nil {
@@ -117,14 +98,7 @@ func (e *env) restGetService(hdr ...string) (int, string, error) {
 }
 
 // reasonOf returns the ErrorInfo reason of a gRPC error.
-func reasonOf(err error) string {
-	for _, d := range status.Convert(err).Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
+func reasonOf(err error) string { return grpcReason(status.Convert(err)) }
 
 // TestTokens_ColdStampedeMintsOnce sends concurrent gRPC calls to a cold
 // arcgate: one generateToken serves them all. (The pool's own test,

@@ -3,9 +3,29 @@ package e2e
 import (
 	"encoding/json"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 )
+
+// fakeClock is a settable clock, shared by the token pool and the
+// simulator.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
 
 // httpGetJSON reads a simulator resource with a fresh token, bypassing
 // arcgate, to check what really is upstream.

@@ -20,8 +20,8 @@
 //
 // Spans never hold a secret: the upstream spans are made by this package's
 // Transport, which records the method, host and path but never the query
-// string (an upstream GET carries the token there), and no span records
-// headers or bodies.
+// string (a site that ignores the token header gets the token there), and
+// no span records headers or bodies.
 package telemetry
 
 import (
@@ -216,8 +216,9 @@ func (t *Telemetry) HTTPHandler(h http.Handler) http.Handler {
 // Transport returns base (http.DefaultTransport when nil) with a client
 // span for each upstream request and W3C trace context in its headers;
 // base itself when off. The span records the method, scheme, host, port,
-// path and status code, never the query string, headers or bodies: an
-// upstream GET carries the token in its query string.
+// path and status code, never the query string, headers or bodies: they
+// can carry the token (the query string of a GET to a site that ignores
+// the token header).
 func (t *Telemetry) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport

@@ -58,13 +58,3 @@ func String() string {
 	}
 	return "(devel) " + rev
 }
-
-// GoVersion returns the Go toolchain version that built the binary, e.g.
-// "go1.26.0", or "" when unknown.
-func GoVersion() string {
-	info, ok := readBuildInfo()
-	if !ok {
-		return ""
-	}
-	return info.GoVersion
-}

@@ -50,19 +50,6 @@ func TestString(t *testing.T) {
 	}
 }
 
-func TestGoVersion(t *testing.T) {
-	old := readBuildInfo
-	t.Cleanup(func() { readBuildInfo = old })
-	readBuildInfo = func() (*debug.BuildInfo, bool) { return &debug.BuildInfo{GoVersion: "go1.26.0"}, true }
-	if got := GoVersion(); got != "go1.26.0" {
-		t.Errorf("GoVersion() = %q", got)
-	}
-	readBuildInfo = func() (*debug.BuildInfo, bool) { return nil, false }
-	if got := GoVersion(); got != "" {
-		t.Errorf("GoVersion() without build info = %q", got)
-	}
-}
-
 // TestLinkerFlag builds a program with the -ldflags -X flag that the
 // Dockerfile passes, and checks that it prints that version: a renamed
 // variable or package would otherwise be ignored by the linker silently.
