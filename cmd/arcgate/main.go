@@ -155,6 +155,21 @@ var errVersion = errors.New("version printed")
 // stdout receives --version's output; tests replace it.
 var stdout io.Writer = os.Stdout
 
+// envBool returns the environment variable's value as a boolean (what
+// strconv.ParseBool accepts: true, 1, TRUE, false, 0, ...), false when
+// unset; anything else is an error rather than silently false.
+func envBool(getenv func(string) string, key string) (bool, error) {
+	v := getenv(key)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, not %q", key, v)
+	}
+	return b, nil
+}
+
 // envFloat returns the environment variable's value as a number, or def.
 func envFloat(getenv func(string) string, key string, def float64) (float64, error) {
 	v := getenv(key)
@@ -208,6 +223,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
+	insecureAuth, err := envBool(getenv, "ARCGATE_INSECURE_NO_CALLER_AUTH")
+	if err != nil {
+		return nil, err
+	}
+	tracing, err := envBool(getenv, "ARCGATE_TRACING")
+	if err != nil {
+		return nil, err
+	}
 	fs := flag.NewFlagSet("arcgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", envDefault(getenv, "ARCGATE_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env ARCGATE_GRPC_ADDR)")
@@ -226,7 +249,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.TokenPoolSize, "token-pool-size", poolSize, "most delegated identities whose tokens are kept (env ARCGATE_TOKEN_POOL_SIZE)")
 	fs.DurationVar(&c.TokenIdleTimeout, "token-idle-timeout", idle, "a delegated identity unused this long is dropped from the token pool (env ARCGATE_TOKEN_IDLE_TIMEOUT)")
 	fs.StringVar(&c.CallersFile, "callers-file", getenv("ARCGATE_CALLERS_FILE"), "callers allowed in: API key hashes and client certificate subjects, see README Security (env ARCGATE_CALLERS_FILE)")
-	fs.BoolVar(&c.InsecureNoCallerAuth, "insecure-no-caller-auth", getenv("ARCGATE_INSECURE_NO_CALLER_AUTH") == "true", "let every caller in as admin; only behind an authenticating proxy (env ARCGATE_INSECURE_NO_CALLER_AUTH=true)")
+	fs.BoolVar(&c.InsecureNoCallerAuth, "insecure-no-caller-auth", insecureAuth, "let every caller in as admin; only behind an authenticating proxy (env ARCGATE_INSECURE_NO_CALLER_AUTH=true)")
 	fs.StringVar(&c.TLSCert, "tls-cert", getenv("ARCGATE_TLS_CERT"), "PEM certificate: serve gRPC and REST over TLS (env ARCGATE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", getenv("ARCGATE_TLS_KEY"), "PEM key of --tls-cert (env ARCGATE_TLS_KEY)")
 	fs.StringVar(&c.ClientCA, "client-ca", getenv("ARCGATE_CLIENT_CA"), "PEM CAs verifying client certificates of mTLS callers (env ARCGATE_CLIENT_CA)")
@@ -235,7 +258,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.RateBurst, "rate-burst", burst, "burst per caller (env ARCGATE_RATE_BURST)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(maxBody), "largest REST request body, refused before decoding (env ARCGATE_MAX_BODY_BYTES)")
 	fs.IntVar(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", maxConc, "upstream requests (and connections) in flight per site (env ARCGATE_UPSTREAM_MAX_CONCURRENT)")
-	fs.BoolVar(&c.Tracing, "tracing", getenv("ARCGATE_TRACING") == "true", "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT is set (env ARCGATE_TRACING=true)")
+	fs.BoolVar(&c.Tracing, "tracing", tracing, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (env ARCGATE_TRACING=true)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

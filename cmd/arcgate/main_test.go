@@ -302,6 +302,8 @@ func TestCallerAuthenticationRules(t *testing.T) {
 		{"client CA without TLS", []string{"--client-ca", "ca.pem"}, nil, "needs --tls-cert"},
 		{"negative rate", []string{"--rate-limit", "-1"}, nil, "must not be negative"},
 		{"bad rate from env", nil, map[string]string{"ARCGATE_RATE_LIMIT": "lots"}, "ARCGATE_RATE_LIMIT"},
+		{"insecure mode from env as 1", up, map[string]string{"ARCGATE_PASSWORD": "p", "ARCGATE_INSECURE_NO_CALLER_AUTH": "1"}, ""},
+		{"a boolean env var that is not one", up, map[string]string{"ARCGATE_PASSWORD": "p", "ARCGATE_INSECURE_NO_CALLER_AUTH": "yes please"}, "must be true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(tc.args, env(tc.env), io.Discard)
