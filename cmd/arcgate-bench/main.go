@@ -321,6 +321,19 @@ func (b *bench) run(ctx context.Context) error {
 		fmt.Fprintf(b.out, "\nAdded p50 over direct: proxy %s, arcgate gRPC %s, arcgate REST %s.\n\n",
 			fmtDur(w.rows[1].res.pct(0.50)-d50), fmtDur(w.rows[2].res.pct(0.50)-d50), fmtDur(w.rows[3].res.pct(0.50)-d50))
 	}
+	// Per-call cost: the same rows one call at a time, where p50 is what a
+	// call costs rather than how long it queued.
+	fmt.Fprintf(b.out, "Per-call latency, 1 call in flight (%s per row)\n\n| workload | direct p50 | proxy p50 | arcgate gRPC p50 | arcgate REST p50 | added over direct: proxy / gRPC / REST |\n|---|---:|---:|---:|---:|---|\n", slice)
+	for _, w := range workloads {
+		var res [4]result
+		for i, r := range w.rows {
+			load(ctx, slice, 1, r.call, &res[i])
+		}
+		d := res[0].pct(0.5)
+		fmt.Fprintf(b.out, "| %s | %s | %s | %s | %s | %s / %s / %s |\n", w.name, fmtDur(d), fmtDur(res[1].pct(0.5)), fmtDur(res[2].pct(0.5)), fmtDur(res[3].pct(0.5)),
+			fmtDur(res[1].pct(0.5)-d), fmtDur(res[2].pct(0.5)-d), fmtDur(res[3].pct(0.5)-d))
+	}
+	fmt.Fprintln(b.out)
 	return b.scenarios(ctx)
 }
 
