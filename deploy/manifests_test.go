@@ -305,8 +305,22 @@ func TestManifests(t *testing.T) {
 		for _, n := range names {
 			if strings.HasPrefix(n, "ARCGATE_") && !bytes.Contains(src, []byte(`"`+n+`"`)) {
 				t.Errorf("%s is not read by cmd/arcgate", n)
-			} else if !strings.HasPrefix(n, "ARCGATE_") && !strings.HasPrefix(n, "OTEL_") {
-				t.Errorf("%s is neither an ARCGATE_ nor an OTEL_ variable", n)
+			} else if !strings.HasPrefix(n, "ARCGATE_") && !strings.HasPrefix(n, "OTEL_") && n != "GOMEMLIMIT" {
+				t.Errorf("%s is neither an ARCGATE_ nor an OTEL_ variable, nor GOMEMLIMIT", n)
+			}
+		}
+		// GOMEMLIMIT, the Go runtime's soft memory limit, must follow the
+		// container's memory limit rather than be a number that can drift
+		// from it.
+		for _, e := range c.Env {
+			if e.Name != "GOMEMLIMIT" {
+				continue
+			}
+			if e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+				t.Errorf("GOMEMLIMIT must come from the container's limits.memory (downward API)")
+			}
+			if _, ok := c.Resources.Limits["memory"]; !ok {
+				t.Errorf("GOMEMLIMIT follows limits.memory, but the container sets no memory limit")
 			}
 		}
 		refs := map[string]bool{}
