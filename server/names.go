@@ -10,15 +10,17 @@ import (
 // longer service names; anything longer is surely not a name.
 const maxNameLen = 120
 
-// knownTypes are the service types that may appear in a resource name. The
-// list is the fact sheet's (§2.6); a type outside it is refused before any
-// upstream call, so no request is built from an unchecked name.
-var knownTypes = map[string]bool{
-	"MapServer": true, "FeatureServer": true, "ImageServer": true, "GPServer": true,
-	"GeometryServer": true, "GeocodeServer": true, "GeoDataServer": true, "GlobeServer": true,
-	"SearchServer": true, "StreamServer": true, "VectorTileServer": true, "SceneServer": true,
-	"MobileServer": true, "NAServer": true,
-}
+// knownTypes are the service types that may appear in a resource name: the
+// types of the ServiceType enum (serviceTypes), the fact sheet's list
+// (§2.6). A type outside it is refused before any upstream call, so no
+// request is built from an unchecked name.
+var knownTypes = func() map[string]bool {
+	m := make(map[string]bool, len(serviceTypes))
+	for t := range serviceTypes {
+		m[t] = true
+	}
+	return m
+}()
 
 // serviceRef identifies a service: its folder ("" for the root), name and type.
 type serviceRef struct {
