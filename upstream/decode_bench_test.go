@@ -47,3 +47,19 @@ func TestDecodeFolderListingBody(t *testing.T) {
 		t.Fatalf("decoded %+v", l)
 	}
 }
+
+// BenchmarkDecodeServiceConfig measures decoding a service configuration
+// (the fact sheet's example, with the keys newer servers add), the larger
+// of GetService's two upstream reads, through the path every response
+// takes.
+func BenchmarkDecodeServiceConfig(b *testing.B) {
+	body := []byte(seattleJSON)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var c upstream.ServiceConfig
+		if err := upstream.DecodeResponse(200, "text/plain;charset=UTF-8", body, &c); err != nil || len(c.Extensions) != 2 {
+			b.Fatal(err, len(c.Extensions))
+		}
+	}
+}

@@ -197,15 +197,11 @@ func isTokenRejection(e *Error) bool {
 // not nil). The returned *Error has Kind, HTTPStatus, Code, Messages and Err
 // set; the caller fills in Op, Method and Path.
 func decodeResponse(status int, contentType string, body []byte, v any) *Error {
-	// One pass validates the body and looks for the envelope keys without
-	// copying anything else; only a body that has one of them is decoded
-	// again as an object to read the envelope.
-	var probe struct {
-		Status json.RawMessage `json:"status"`
-		Error  json.RawMessage `json:"error"`
-	}
-	perr := json.Unmarshal(body, &probe)
-	if perr == nil && (probe.Status != nil || probe.Error != nil) {
+	// A fast walk of the top-level keys (mayBeEnvelope) spares the common
+	// answer, a body without an error envelope, any decoding beyond the
+	// one into v; only a body that may hold one is decoded as an object to
+	// read the envelope.
+	if mayBeEnvelope(body) {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) == nil && obj != nil {
 			if e := envelopeError(status, obj); e != nil {
@@ -216,18 +212,20 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 	if status < 200 || status > 299 {
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
-	if perr != nil {
-		// Not an object: still fine if it is valid JSON of another kind.
-		var raw json.RawMessage
-		if err := json.Unmarshal(body, &raw); err != nil {
+	var err error
+	if v != nil {
+		err = json.Unmarshal(body, v)
+	} else if !json.Valid(body) {
+		err = errors.New("invalid JSON")
+	}
+	if err != nil {
+		if !json.Valid(body) {
+			var raw json.RawMessage
+			err = json.Unmarshal(body, &raw) // the syntax error, with its offset
 			return &Error{Kind: KindDecode, HTTPStatus: status,
 				Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
 		}
-	}
-	if v != nil {
-		if err := json.Unmarshal(body, v); err != nil {
-			return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
-		}
+		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
 	}
 	return nil
 }

@@ -81,12 +81,11 @@ func FuzzServiceConfigJSON(f *testing.F) {
 // typedFields is a ServiceConfig without the Raw maps (its own and its
 // extensions').
 func typedFields(c upstream.ServiceConfig) upstream.ServiceConfig {
-	c.Raw = nil
+	c = exportedOnly(c)
 	if c.Extensions != nil {
 		exts := make([]upstream.Extension, len(c.Extensions))
 		for i, x := range c.Extensions {
-			x.Raw = nil
-			exts[i] = x
+			exts[i] = exportedOnly(x)
 		}
 		c.Extensions = exts
 	}

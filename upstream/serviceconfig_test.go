@@ -188,10 +188,53 @@ func TestServiceConfig_RawIsKeptVerbatim(t *testing.T) {
 	if err := json.Unmarshal([]byte(in), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Raw) != 3 || string(cfg.Raw["frameworkProperties"]) != `{"k":"v"}` || string(cfg.Raw["Mixed"]) != "1" {
-		t.Errorf("Raw = %v", cfg.Raw)
+	raw := cfg.Raw()
+	if len(raw) != 3 || string(raw["frameworkProperties"]) != `{"k":"v"}` || string(raw["Mixed"]) != "1" {
+		t.Errorf("Raw = %v", raw)
 	}
-	if !strings.Contains(string(cfg.Raw["serviceName"]), `"A"`) {
-		t.Errorf("Raw[serviceName] = %s", cfg.Raw["serviceName"])
+	if !strings.Contains(string(raw["serviceName"]), `"A"`) {
+		t.Errorf("Raw[serviceName] = %s", raw["serviceName"])
+	}
+	if (&upstream.ServiceConfig{ServiceName: "A"}).Raw() != nil {
+		t.Error("Raw of a configuration built in code is not nil")
+	}
+}
+
+// Keys arriving in another letter case are decoded (as encoding/json
+// matches them) and written back in the spelling received, once.
+func TestServiceConfig_KeySpellingKeptOnEdit(t *testing.T) {
+	t.Parallel()
+	in := `{"ServiceName":"A","MAXWAITTIME":"60","maxIdleTime":5,"MaxIdleTime":7,"Extensions":[{"TypeName":"X","Enabled":"true"}]}`
+	var cfg upstream.ServiceConfig
+	if err := json.Unmarshal([]byte(in), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ServiceName != "A" || cfg.MaxWaitTime != 60 || cfg.MaxIdleTime != 7 || len(cfg.Extensions) != 1 ||
+		cfg.Extensions[0].TypeName != "X" || !cfg.Extensions[0].Enabled {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	cfg.MaxWaitTime = 90
+	cfg.Extensions[0].Enabled = false
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"ServiceName": `"A"`,
+		"MAXWAITTIME": `90`,
+		"maxIdleTime": `7`, // the exact spelling wins; the other is dropped
+		"Extensions":  `[{"Enabled":"false","TypeName":"X"}]`,
+	}
+	if len(got) != len(want) {
+		t.Errorf("keys %s, want exactly %v", out, want)
+	}
+	for k, v := range want {
+		if compactOf(t, got[k]) != v {
+			t.Errorf("%s = %s, want %s (out %s)", k, got[k], v, out)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 )
@@ -353,7 +355,7 @@ func (s *ServicesService) DeleteFolder(ctx context.Context, folder string) error
 }
 
 // Get returns a service's configuration. Keys the ServiceConfig type does
-// not model are kept in ServiceConfig.Raw, so that Edit can send them back.
+// not model are kept (ServiceConfig.Raw), so that Edit can send them back.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/service/
 //
@@ -408,7 +410,7 @@ func (s *ServicesService) Create(ctx context.Context, folder string, cfg *Servic
 }
 
 // Edit replaces a service's configuration with cfg (the full JSON is sent
-// as the form field "service", including keys kept in cfg.Raw). The
+// as the form field "service", including the keys cfg.Raw keeps). The
 // upstream restarts the service.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/editservice/
@@ -517,51 +519,87 @@ type ServiceConfig struct {
 	// Extensions are the server object extensions ("extensions").
 	Extensions []Extension
 
-	// Raw holds every key exactly as received.
-	Raw map[string]json.RawMessage
+	// src is the object as received (see Raw).
+	src json.RawMessage
 }
 
-// UnmarshalJSON decodes a service configuration and keeps every key in Raw.
+// UnmarshalJSON decodes a service configuration in one pass and keeps the
+// object as received, for Raw and MarshalJSON.
 func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w serviceConfigWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	var cfg ServiceConfig
-	d := objectDecoder{raw: raw}
-	d.text("serviceName", &cfg.ServiceName)
-	d.text("type", &cfg.Type)
-	d.text("description", &cfg.Description)
-	d.text("capabilities", &cfg.Capabilities)
-	d.text("clusterName", &cfg.ClusterName)
-	d.int("minInstancesPerNode", &cfg.MinInstancesPerNode)
-	d.int("maxInstancesPerNode", &cfg.MaxInstancesPerNode)
-	d.int("instancesPerContainer", &cfg.InstancesPerContainer)
-	d.int("maxWaitTime", &cfg.MaxWaitTime)
-	d.int("maxIdleTime", &cfg.MaxIdleTime)
-	d.int("maxUsageTime", &cfg.MaxUsageTime)
-	d.int("maxStartupTime", &cfg.MaxStartupTime)
-	d.int("recycleInterval", &cfg.RecycleInterval)
-	d.text("recycleStartTime", &cfg.RecycleStartTime)
-	d.text("loadBalancing", &cfg.LoadBalancing)
-	d.text("isolationLevel", &cfg.IsolationLevel)
-	d.text("provider", &cfg.Provider)
-	d.text("id", &cfg.ID)
-	d.bool("private", &cfg.Private)
-	d.props("properties", &cfg.Properties)
-	d.decode("extensions", &cfg.Extensions)
-	if d.err != nil {
-		return d.err
+	cfg := ServiceConfig{
+		ServiceName:           string(w.ServiceName),
+		Type:                  string(w.Type),
+		Description:           string(w.Description),
+		Capabilities:          string(w.Capabilities),
+		ClusterName:           string(w.ClusterName),
+		MinInstancesPerNode:   int(w.MinInstancesPerNode),
+		MaxInstancesPerNode:   int(w.MaxInstancesPerNode),
+		InstancesPerContainer: int(w.InstancesPerContainer),
+		MaxWaitTime:           int(w.MaxWaitTime),
+		MaxIdleTime:           int(w.MaxIdleTime),
+		MaxUsageTime:          int(w.MaxUsageTime),
+		MaxStartupTime:        int(w.MaxStartupTime),
+		RecycleInterval:       int(w.RecycleInterval),
+		RecycleStartTime:      string(w.RecycleStartTime),
+		LoadBalancing:         string(w.LoadBalancing),
+		IsolationLevel:        string(w.IsolationLevel),
+		Provider:              string(w.Provider),
+		ID:                    string(w.ID),
+		Private:               bool(w.Private),
+		Properties:            textMap(w.Properties),
+		src:                   bytes.Clone(b),
 	}
-	cfg.Raw = raw
+	if w.Extensions != nil {
+		cfg.Extensions = make([]Extension, len(w.Extensions))
+		for i, raw := range w.Extensions {
+			if err := cfg.Extensions[i].UnmarshalJSON(raw); err != nil {
+				return fmt.Errorf("extensions[%d]: %w", i, err)
+			}
+		}
+	}
 	*c = cfg
 	return nil
 }
 
+// serviceConfigWire is the wire shape of ServiceConfig, decoded in one
+// pass (its scalar types have no nested objects to decode again).
+type serviceConfigWire struct {
+	ServiceName           jsonText           `json:"serviceName"`
+	Type                  jsonText           `json:"type"`
+	Description           jsonText           `json:"description"`
+	Capabilities          jsonText           `json:"capabilities"`
+	ClusterName           jsonText           `json:"clusterName"`
+	MinInstancesPerNode   jsonInt            `json:"minInstancesPerNode"`
+	MaxInstancesPerNode   jsonInt            `json:"maxInstancesPerNode"`
+	InstancesPerContainer jsonInt            `json:"instancesPerContainer"`
+	MaxWaitTime           jsonInt            `json:"maxWaitTime"`
+	MaxIdleTime           jsonInt            `json:"maxIdleTime"`
+	MaxUsageTime          jsonInt            `json:"maxUsageTime"`
+	MaxStartupTime        jsonInt            `json:"maxStartupTime"`
+	RecycleInterval       jsonInt            `json:"recycleInterval"`
+	RecycleStartTime      jsonText           `json:"recycleStartTime"`
+	LoadBalancing         jsonText           `json:"loadBalancing"`
+	IsolationLevel        jsonText           `json:"isolationLevel"`
+	Provider              jsonText           `json:"provider"`
+	ID                    jsonText           `json:"id"`
+	Private               jsonBool           `json:"private"`
+	Properties            map[string]anyText `json:"properties"`
+	Extensions            []json.RawMessage  `json:"extensions"`
+}
+
+// Raw returns every key of the configuration exactly as received, nil for
+// a configuration that was not decoded from upstream JSON. Each call
+// decodes the kept bytes again: it is for edits, not for every read.
+func (c *ServiceConfig) Raw() map[string]json.RawMessage { return rawObject(c.src) }
+
 // MarshalJSON encodes the configuration: Raw, with the typed fields
 // written over it in the upstream's key spelling.
 func (c ServiceConfig) MarshalJSON() ([]byte, error) {
-	e := newObjectEncoder(c.Raw)
+	e := newObjectEncoder(c.Raw())
 	e.text("serviceName", c.ServiceName)
 	e.text("type", c.Type)
 	e.text("description", c.Description)
@@ -582,8 +620,8 @@ func (c ServiceConfig) MarshalJSON() ([]byte, error) {
 	e.text("id", c.ID)
 	e.bool("private", c.Private)
 	e.props("properties", c.Properties)
-	if _, had := c.Raw["extensions"]; had || c.Extensions != nil {
-		e.put("extensions", c.Extensions)
+	if key, _, had := e.lookup("extensions"); had || c.Extensions != nil {
+		e.put(key, c.Extensions)
 	}
 	return e.marshal()
 }
@@ -600,38 +638,44 @@ type Extension struct {
 	Enabled bool
 	// Properties are the extension's properties (string values).
 	Properties map[string]string
-	// Raw holds every key exactly as received.
-	Raw map[string]json.RawMessage
+	// src is the object as received (see Raw).
+	src json.RawMessage
 }
 
-// UnmarshalJSON decodes an extension and keeps every key in Raw.
+// UnmarshalJSON decodes an extension in one pass and keeps the object as
+// received, for Raw and MarshalJSON.
 func (x *Extension) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w struct {
+		TypeName     jsonText           `json:"typeName"`
+		Capabilities jsonText           `json:"capabilities"`
+		Enabled      jsonBool           `json:"enabled"`
+		Properties   map[string]anyText `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	var ext Extension
-	d := objectDecoder{raw: raw}
-	d.text("typeName", &ext.TypeName)
-	d.text("capabilities", &ext.Capabilities)
-	d.bool("enabled", &ext.Enabled)
-	d.props("properties", &ext.Properties)
-	if d.err != nil {
-		return d.err
+	*x = Extension{
+		TypeName:     string(w.TypeName),
+		Capabilities: string(w.Capabilities),
+		Enabled:      bool(w.Enabled),
+		Properties:   textMap(w.Properties),
+		src:          bytes.Clone(b),
 	}
-	ext.Raw = raw
-	*x = ext
 	return nil
 }
+
+// Raw returns every key of the extension exactly as received, nil for an
+// extension that was not decoded from upstream JSON.
+func (x *Extension) Raw() map[string]json.RawMessage { return rawObject(x.src) }
 
 // MarshalJSON encodes the extension: Raw, with the typed fields written
 // over it.
 func (x Extension) MarshalJSON() ([]byte, error) {
-	e := newObjectEncoder(x.Raw)
+	e := newObjectEncoder(x.Raw())
 	e.text("typeName", x.TypeName)
 	e.text("capabilities", x.Capabilities)
-	if _, had := x.Raw["enabled"]; had {
-		e.bool("enabled", x.Enabled)
+	if key, _, had := e.lookup("enabled"); had {
+		e.bool(key, x.Enabled)
 	} else {
 		e.put("enabled", x.Enabled) // always sent: the upstream needs it
 	}

@@ -269,14 +269,7 @@ func decodeProps(raw json.RawMessage) (map[string]string, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
-	if m == nil {
-		return nil, nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = string(v)
-	}
-	return out, nil
+	return textMap(m), nil
 }
 
 // objectEncoder writes typed fields over a copy of the raw object they were
@@ -297,6 +290,52 @@ func newObjectEncoder(raw map[string]json.RawMessage) *objectEncoder {
 	return &objectEncoder{raw: raw, out: out}
 }
 
+// lookup finds a modelled key in the received object: spelled exactly, or
+// else in another letter case (the decoder matches keys without regard to
+// case), whose spelling is then kept. The output keeps that one spelling:
+// other spellings of the key, which the decoder read over, are dropped, so
+// that the upstream never sees a key twice with different values.
+func (e *objectEncoder) lookup(key string) (spelling string, old json.RawMessage, had bool) {
+	spelling = key
+	old, had = e.raw[key]
+	for k, v := range e.raw {
+		if k == key || !strings.EqualFold(k, key) {
+			continue
+		}
+		if !had {
+			spelling, old, had = k, v, true
+			continue
+		}
+		delete(e.out, k)
+	}
+	return spelling, old, had
+}
+
+// rawObject decodes a JSON object kept as received into its keys; nil for
+// no object.
+func rawObject(src json.RawMessage) map[string]json.RawMessage {
+	if src == nil {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(src, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// textMap converts a decoded property object to plain strings.
+func textMap(m map[string]anyText) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
 func (e *objectEncoder) put(key string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -309,7 +348,7 @@ func (e *objectEncoder) put(key string, v any) {
 }
 
 func (e *objectEncoder) text(key, v string) {
-	old, had := e.raw[key]
+	key, old, had := e.lookup(key)
 	if !had {
 		if v != "" {
 			e.put(key, v)
@@ -324,7 +363,7 @@ func (e *objectEncoder) text(key, v string) {
 }
 
 func (e *objectEncoder) int(key string, v int) {
-	old, had := e.raw[key]
+	key, old, had := e.lookup(key)
 	if !had {
 		if v != 0 {
 			e.put(key, v)
@@ -341,7 +380,7 @@ func (e *objectEncoder) int(key string, v int) {
 // bool writes v; when the received value was a string ("true"/"false") a
 // changed value is written as a string too.
 func (e *objectEncoder) bool(key string, v bool) {
-	old, had := e.raw[key]
+	key, old, had := e.lookup(key)
 	if !had {
 		if v {
 			e.put(key, v)
@@ -362,7 +401,7 @@ func (e *objectEncoder) bool(key string, v bool) {
 // props writes a string map; entries whose received value was not a string
 // but has the same text are written back as received.
 func (e *objectEncoder) props(key string, v map[string]string) {
-	old, had := e.raw[key]
+	key, old, had := e.lookup(key)
 	if !had && v == nil {
 		return
 	}

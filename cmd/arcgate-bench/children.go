@@ -30,9 +30,10 @@ import (
 
 // childInfo is what a child prints, as one JSON line, once it serves.
 type childInfo struct {
-	HTTPAddr string `json:"httpAddr"`
-	GRPCAddr string `json:"grpcAddr,omitempty"`
-	Pid      int    `json:"pid"`
+	HTTPAddr  string `json:"httpAddr"`
+	GRPCAddr  string `json:"grpcAddr,omitempty"`
+	PprofAddr string `json:"pprofAddr,omitempty"`
+	Pid       int    `json:"pid"`
 }
 
 // child is a running child process.
@@ -172,6 +173,10 @@ func runChild(role string, opts childOptions) error {
 		<-stdinClosed
 		return hs.Close()
 	case "arcgate":
+		pprofAddr := ""
+		if opts.pprof {
+			pprofAddr = "127.0.0.1:0"
+		}
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,
@@ -181,11 +186,12 @@ func runChild(role string, opts childOptions) error {
 			InsecureNoCallerAuth: true,
 			Resilience:           upstream.ResilienceConfig{MaxConcurrent: opts.upstreamConns},
 			Logger:               slog.New(slog.DiscardHandler),
+			PprofAddr:            pprofAddr,
 		})
 		if err != nil {
 			return err
 		}
-		if err := announce(childInfo{HTTPAddr: a.HTTPAddr, GRPCAddr: a.GRPCAddr}); err != nil {
+		if err := announce(childInfo{HTTPAddr: a.HTTPAddr, GRPCAddr: a.GRPCAddr, PprofAddr: a.PprofAddr}); err != nil {
 			return err
 		}
 		<-stdinClosed
@@ -198,6 +204,7 @@ func runChild(role string, opts childOptions) error {
 
 type childOptions struct {
 	upstreamConns int
+	pprof         bool
 	services      int
 	latency       time.Duration
 	upstream      string

@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&co.upstream, "child-upstream", "", "internal")
 	fs.DurationVar(&co.latency, "child-latency", 0, "internal")
 	fs.IntVar(&co.upstreamConns, "upstream-conns", 1024, "arcgate's --upstream-max-concurrent: upstream requests and connections in flight")
+	fs.BoolVar(&co.pprof, "pprof", false, "serve pprof from each arcgate child on loopback and print its address (to profile a run: go tool pprof http://ADDR/debug/pprof/profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,6 +121,15 @@ func (b *bench) start(args ...string) (*child, error) {
 	}
 	b.children = append(b.children, c)
 	return c, nil
+}
+
+// startGate starts an arcgate child in front of upstream.
+func (b *bench) startGate(upstream string) (*child, error) {
+	c, err := b.start("-child", "arcgate", "-child-upstream", upstream, "-upstream-conns", fmt.Sprint(b.co.upstreamConns), fmt.Sprintf("-pprof=%t", b.co.pprof))
+	if err == nil && c.info.PprofAddr != "" {
+		fmt.Fprintf(os.Stderr, "arcgate-bench: arcgate (upstream %s) serves pprof at http://%s/debug/pprof/\n", upstream, c.info.PprofAddr)
+	}
+	return c, err
 }
 
 func (b *bench) dial(addr string) (*grpc.ClientConn, error) {
@@ -228,7 +238,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gate, err := b.start("-child", "arcgate", "-child-upstream", simURL, "-upstream-conns", fmt.Sprint(b.co.upstreamConns))
+	gate, err := b.startGate(simURL)
 	if err != nil {
 		return err
 	}
@@ -345,7 +355,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	slowURL := "http://" + slowSim.info.HTTPAddr
-	gate, err := b.start("-child", "arcgate", "-child-upstream", slowURL, "-upstream-conns", fmt.Sprint(b.co.upstreamConns))
+	gate, err := b.startGate(slowURL)
 	if err != nil {
 		return err
 	}

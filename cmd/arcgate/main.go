@@ -82,6 +82,7 @@ type config struct {
 	MaxBodyBytes          int64
 	UpstreamMaxConcurrent int
 	Tracing               bool
+	PprofAddr             string
 
 	tokenService  upstream.TokenService
 	tokenClient   upstream.TokenClient
@@ -259,6 +260,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(maxBody), "largest REST request body, refused before decoding (env ARCGATE_MAX_BODY_BYTES)")
 	fs.IntVar(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", maxConc, "upstream requests (and connections) in flight per site (env ARCGATE_UPSTREAM_MAX_CONCURRENT)")
 	fs.BoolVar(&c.Tracing, "tracing", tracing, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (env ARCGATE_TRACING=true)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", getenv("ARCGATE_PPROF_ADDR"), "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off (env ARCGATE_PPROF_ADDR)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -309,6 +311,9 @@ func (c *config) checkSecurity() error {
 		return errors.New("refusing to start: --upstream-url is set but no caller authentication: give --callers-file (ARCGATE_CALLERS_FILE), or --insecure-no-caller-auth behind an authenticating proxy")
 	case c.RatePerSecond < 0 || c.RateBurst < 0 || c.MaxBodyBytes <= 0 || c.UpstreamMaxConcurrent <= 0:
 		return errors.New("--rate-limit and --rate-burst must not be negative; --max-body-bytes and --upstream-max-concurrent must be positive")
+	}
+	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
+		return fmt.Errorf("--pprof-addr listens on loopback only (profiles expose internals), not %q", c.PprofAddr)
 	}
 	if c.UpstreamURL == "" {
 		for _, a := range []string{c.GRPCAddr, c.HTTPAddr} {
@@ -437,6 +442,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		UpstreamRootCAs:      roots,
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		Resilience:           upstream.ResilienceConfig{MaxConcurrent: cfg.UpstreamMaxConcurrent},
+		PprofAddr:            cfg.PprofAddr,
 		Telemetry:            tel,
 	})
 	if err != nil {

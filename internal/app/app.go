@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -116,6 +117,9 @@ type Config struct {
 	// JobPollMin and JobPollMax bound WatchJob's upstream polling interval
 	// (defaults in package server).
 	JobPollMin, JobPollMax time.Duration
+	// PprofAddr, when set, serves net/http/pprof's profiles on their own
+	// listener (cmd/arcgate keeps it on loopback: profiles are internals).
+	PprofAddr string
 
 	Logger *slog.Logger
 }
@@ -151,8 +155,9 @@ func secretState(s string) string {
 
 // App is a running arcgate.
 type App struct {
-	GRPCAddr string // bound gRPC address
-	HTTPAddr string // bound REST address
+	GRPCAddr  string // bound gRPC address
+	HTTPAddr  string // bound REST address
+	PprofAddr string // bound pprof address, when Config.PprofAddr is set
 	// Simulator is the embedded simulator in demo mode, nil otherwise.
 	Simulator *simulator.Server
 	// UpstreamURL is the site URL actually used.
@@ -357,6 +362,11 @@ func Start(cfg Config) (a *App, err error) {
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         cfg.TLS,
 	}
+	if cfg.PprofAddr != "" {
+		if err := a.servePprof(cfg.PprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	go func() { a.errc <- a.grpc.Serve(glis) }()
 	go func() {
 		if cfg.TLS != nil {
@@ -425,4 +435,24 @@ func (a *App) closeAll() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// servePprof serves the runtime profiles of net/http/pprof on addr.
+func (a *App) servePprof(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof listener: %w", err)
+	}
+	a.PprofAddr = lis.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(lis) }()
+	a.closers = append(a.closers, func() { _ = hs.Close() })
+	a.log.Info("serving pprof", "addr", a.PprofAddr)
+	return nil
 }
