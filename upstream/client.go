@@ -32,6 +32,7 @@ type Client struct {
 
 	flights    readFlights // identical reads in flight (coalesce.go)
 	noCoalesce bool
+	memo       *decodeMemo // listings decoded from the same bytes (memo.go)
 
 	common service // reused by every resource service instead of allocating one each
 
@@ -147,6 +148,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
 		adminURL: &admin,
 		now:      time.Now,
+		memo:     newDecodeMemo(),
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {

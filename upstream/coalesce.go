@@ -127,7 +127,14 @@ func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any)
 	if v == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if m, ok := v.(memoizable); ok && c.memo != nil {
+		// The memo's key leaves the identity out: a value decoded from
+		// the same bytes is the same whoever read them.
+		err = c.memo.decode(key[strings.IndexByte(key, 0)+1:], data, m)
+	} else {
+		err = json.Unmarshal(data, v)
+	}
+	if err != nil {
 		return &Error{Kind: KindDecode, Op: r.op, Method: r.method, Path: r.path, HTTPStatus: 200, Err: err}
 	}
 	return nil

@@ -281,20 +281,24 @@ func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
 }
 
 // ListRoot returns the root folder: its sub-folders and root services.
+// The listing is shared, as ListFolder's: callers must not modify it.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/services/
 //
 //upstream:operation GET services
 func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) {
-	var w folderListingWire
-	if err := s.client.get(ctx, "services.listRoot", "services", nil, &w); err != nil {
+	var l FolderListing
+	if err := s.client.get(ctx, "services.listRoot", "services", nil, &l); err != nil {
 		return nil, err
 	}
-	l := w.listing()
 	return &l, nil
 }
 
 // ListFolder returns a folder and the services in it.
+//
+// Listings are shared: a listing read again byte for byte as before is
+// not decoded again, and its slices are those returned before. Callers
+// must not modify them.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/folder/
 //
@@ -304,11 +308,10 @@ func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*Folde
 	if err := checkFolder(op, "GET", folder); err != nil {
 		return nil, err
 	}
-	var w folderListingWire
-	if err := s.client.get(ctx, op, "services/"+url.PathEscape(folder), nil, &w); err != nil {
+	var l FolderListing
+	if err := s.client.get(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
 		return nil, err
 	}
-	l := w.listing()
 	return &l, nil
 }
 
