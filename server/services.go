@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +14,8 @@ import (
 // servicesServer implements adminv1.ServicesServiceServer.
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
-	up *upstream.Client
+	up    *upstream.Client
+	lists summaryMemo
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -219,13 +221,13 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		if err != nil {
 			return nil, Status(err, "")
 		}
-		all = summaries("", root.Services)
+		all = s.lists.summaries("", root.Services)
 	case parentAll:
 		root, err := s.up.Services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
-		all = summaries("", root.Services)
+		all = s.lists.summaries("", root.Services)
 		names := root.Folders
 		if len(names) == 0 {
 			for _, f := range root.FoldersDetail {
@@ -241,7 +243,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 				}
 				return err
 			}
-			per[i] = summaries(names[i], l.Services)
+			per[i] = s.lists.summaries(names[i], l.Services)
 			return nil
 		})
 		if err != nil {
@@ -255,7 +257,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		if err != nil {
 			return nil, Status(err, req.GetParent())
 		}
-		all = summaries(folder, l.Services)
+		all = s.lists.summaries(folder, l.Services)
 	}
 	page, next, err := paginate(all, (*adminv1.Service).GetName, query, req.GetPageToken(), req.GetPageSize())
 	if err != nil {
@@ -280,12 +282,47 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	return &adminv1.ListServicesResponse{Services: page, NextPageToken: next}, nil
 }
 
-func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
-	out := make([]*adminv1.Service, 0, len(in))
-	for _, s := range in {
-		out = append(out, serviceFromSummary(folder, s))
+// summaryMemo remembers the services converted from the last listing of
+// each folder. upstream shares a listing read again byte for byte
+// (ServicesService.ListFolder), so the same listing converts to the same
+// services: they are converted once and shared. Callers get their own
+// slice of the shared messages, which nobody modifies.
+type summaryMemo struct {
+	mu sync.Mutex
+	m  map[string]summaryEntry
+}
+
+type summaryEntry struct {
+	first *upstream.ServiceSummary // the listing's first element: its identity
+	out   []*adminv1.Service
+}
+
+// summaryMemoSize bounds the folders remembered; past it the memo starts
+// again empty.
+const summaryMemoSize = 64
+
+// summaries converts a folder's listing to services (a new slice; the
+// messages may be shared).
+func (m *summaryMemo) summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
+	if len(in) == 0 {
+		return nil
 	}
-	return out
+	m.mu.Lock()
+	e, ok := m.m[folder]
+	m.mu.Unlock()
+	if !ok || e.first != &in[0] || len(e.out) != len(in) {
+		e = summaryEntry{first: &in[0], out: make([]*adminv1.Service, len(in))}
+		for i, s := range in {
+			e.out[i] = serviceFromSummary(folder, s)
+		}
+		m.mu.Lock()
+		if m.m == nil || len(m.m) >= summaryMemoSize {
+			m.m = make(map[string]summaryEntry)
+		}
+		m.m[folder] = e
+		m.mu.Unlock()
+	}
+	return slices.Clone(e.out)
 }
 
 // getService reads a service's configuration and status at once.
