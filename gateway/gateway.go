@@ -20,10 +20,11 @@ import (
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
-// New returns the REST handler for arcgate's API, calling the gRPC server
-// behind conn. It also serves /healthz, answered by the gRPC health service,
+// New returns the REST handler for arcgate's API, calling the gRPC
+// services through conn (a connection to the gRPC server, or
+// server.InProcess, which calls them in process). It also serves /healthz, answered by the gRPC health service,
 // and the OpenAPI v2 document at /openapi.json.
-func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {
 	// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
 	// google.api.HttpBody response body raw, e.g. a thumbnail image.
 	jsonMarshaler := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
@@ -47,14 +48,14 @@ func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, err
 	}
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		adminv1.RegisterServicesServiceHandler,
-		adminv1.RegisterItemInfoServiceHandler,
-		adminv1.RegisterRolesServiceHandler,
-		adminv1.RegisterUsageReportsServiceHandler,
-		adminv1.RegisterJobsServiceHandler,
+	for _, err := range []error{
+		adminv1.RegisterServicesServiceHandlerClient(ctx, mux, adminv1.NewServicesServiceClient(conn)),
+		adminv1.RegisterItemInfoServiceHandlerClient(ctx, mux, adminv1.NewItemInfoServiceClient(conn)),
+		adminv1.RegisterRolesServiceHandlerClient(ctx, mux, adminv1.NewRolesServiceClient(conn)),
+		adminv1.RegisterUsageReportsServiceHandlerClient(ctx, mux, adminv1.NewUsageReportsServiceClient(conn)),
+		adminv1.RegisterJobsServiceHandlerClient(ctx, mux, adminv1.NewJobsServiceClient(conn)),
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -87,11 +87,17 @@ func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
 // are never echoed), apply mode, and put the identity in the context with
 // upstream.WithIdentity.
 func DelegatedAuthOptions(mode DelegatedAuth) []grpc.ServerOption {
-	d := delegation{mode: mode}
+	unary, stream := DelegatedAuthInterceptors(mode)
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(d.unary),
-		grpc.ChainStreamInterceptor(d.stream),
+		grpc.ChainUnaryInterceptor(unary),
+		grpc.ChainStreamInterceptor(stream),
 	}
+}
+
+// DelegatedAuthInterceptors are DelegatedAuthOptions' interceptors.
+func DelegatedAuthInterceptors(mode DelegatedAuth) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	d := delegation{mode: mode}
+	return d.unary, d.stream
 }
 
 // delegation is the state of the delegated-mode interceptors.

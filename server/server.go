@@ -61,9 +61,21 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 // line per call.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.logUnary, s.recoverUnary, s.deadlineUnary),
-		grpc.ChainStreamInterceptor(s.logStream, s.recoverStream),
+		grpc.ChainUnaryInterceptor(s.UnaryInterceptors()...),
+		grpc.ChainStreamInterceptor(s.StreamInterceptors()...),
 	}
+}
+
+// UnaryInterceptors are ServerOptions' unary interceptors, outermost
+// first (for InProcess).
+func (s *Server) UnaryInterceptors() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{s.logUnary, s.recoverUnary, s.deadlineUnary}
+}
+
+// StreamInterceptors are ServerOptions' stream interceptors, outermost
+// first.
+func (s *Server) StreamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{s.logStream, s.recoverStream}
 }
 
 func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

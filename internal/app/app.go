@@ -298,20 +298,26 @@ func Start(cfg Config) (a *App, err error) {
 		maxMsg = 4 << 20
 	}
 	// Interceptors, outermost first: metrics (every call counted with the
-	// code it ends with), tracing, then the request id and the log line,
-	// panic recovery, the default deadline; then the guard (caller authentication, scopes, rate
-	// limit, audit), then delegated upstream identities.
-	gopts := append(a.Metrics.ServerOptions(), cfg.Telemetry.ServerOptions()...)
-	gopts = append(gopts, srv.ServerOptions()...)
-	gopts = append(gopts, guard.ServerOptions()...)
-	gopts = append(gopts, server.DelegatedAuthOptions(cfg.DelegatedAuth)...)
+	// code it ends with), then the request id and the log line, panic
+	// recovery, the default deadline; then the guard (caller
+	// authentication, scopes, rate limit, audit), then delegated upstream
+	// identities. Tracing is a stats handler. The REST gateway's unary
+	// calls run through the same unary chain in process (server.InProcess).
+	delegatedUnary, delegatedStream := server.DelegatedAuthInterceptors(cfg.DelegatedAuth)
+	unary := append(a.Metrics.UnaryInterceptors(), srv.UnaryInterceptors()...)
+	unary = append(unary, guard.UnaryInterceptor, delegatedUnary)
+	stream := append(a.Metrics.StreamInterceptors(), srv.StreamInterceptors()...)
+	stream = append(stream, guard.StreamInterceptor, delegatedStream)
+	gopts := append(cfg.Telemetry.ServerOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg))
 	if cfg.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	a.grpc = grpc.NewServer(gopts...)
-	srv.Register(a.grpc)
-	grpc_health_v1.RegisterHealthServer(a.grpc, a.health)
+	inproc := server.NewInProcess(append(cfg.Telemetry.InProcessInterceptors(), unary...)...)
+	both := server.Registrars(a.grpc, inproc)
+	srv.Register(both)
+	grpc_health_v1.RegisterHealthServer(both, a.health)
 	reflection.Register(a.grpc)
 	a.Metrics.InitializeMetrics(a.grpc)
 	if err := a.Metrics.RegisterTokenPool(up.Pool().Stats); err != nil {
@@ -344,9 +350,10 @@ func Start(cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	a.closers = append(a.closers, func() { _ = a.conn.Close() })
+	inproc.SetFallback(a.conn) // streams (WatchJob) cross the loopback connection
 	var gctx context.Context
 	gctx, a.cancel = context.WithCancel(context.Background())
-	gw, err := gateway.New(gctx, a.conn)
+	gw, err := gateway.New(gctx, inproc)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -187,11 +187,22 @@ func (r *statusRecorder) code() int {
 // Put them before other interceptors so that every call is counted with
 // the code it ends with.
 func (m *Metrics) ServerOptions() []grpc.ServerOption {
-	ex := grpcprom.WithExemplarFromContext(exemplar)
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(m.inFlightUnary, m.grpc.UnaryServerInterceptor(ex)),
-		grpc.ChainStreamInterceptor(m.inFlightStream, m.grpc.StreamServerInterceptor(ex)),
+		grpc.ChainUnaryInterceptor(m.UnaryInterceptors()...),
+		grpc.ChainStreamInterceptor(m.StreamInterceptors()...),
 	}
+}
+
+// UnaryInterceptors are ServerOptions' unary interceptors, outermost
+// first.
+func (m *Metrics) UnaryInterceptors() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{m.inFlightUnary, m.grpc.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
+}
+
+// StreamInterceptors are ServerOptions' stream interceptors, outermost
+// first.
+func (m *Metrics) StreamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{m.inFlightStream, m.grpc.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
 }
 
 // InitializeMetrics makes every method registered on s appear in the

@@ -49,6 +49,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
 // instrumentation is the tracer name of the spans made by Transport.
@@ -308,3 +309,29 @@ func (b *spanBody) Close() error {
 }
 
 func (b *spanBody) end() { b.once.Do(func() { b.span.End() }) }
+
+// InProcessInterceptors returns the interceptor that traces the REST
+// gateway's in-process calls of the gRPC services (server.InProcess), which
+// cross no gRPC transport for otelgrpc to see: one internal span per call,
+// named as otelgrpc names its spans, a child of the REST request's span.
+// None when off.
+func (t *Telemetry) InProcessInterceptors() []grpc.UnaryServerInterceptor {
+	if !t.Enabled() {
+		return nil
+	}
+	tracer := t.tp.Tracer(instrumentation)
+	return []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		name := strings.TrimPrefix(info.FullMethod, "/")
+		svc, method, _ := strings.Cut(name, "/")
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+			attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", svc), attribute.String("rpc.method", method)))
+		defer span.End()
+		resp, err := next(ctx, req)
+		code := status.Code(err)
+		span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(code)))
+		if err != nil {
+			span.SetStatus(codes.Error, code.String()) // the code only: messages may name caller input
+		}
+		return resp, err
+	}}
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"net"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// InProcess calls arcgate's gRPC services from the same process, through
+// the same interceptors as the gRPC server, without encoding a message:
+// the REST gateway's unary calls take this path instead of a loopback
+// connection, which would marshal every request and response to protobuf
+// and back and cross the TCP stack twice. Caller authentication, scopes,
+// rate limits, audit, delegation, metrics, the log line, panic recovery
+// and the default deadline all apply alike.
+//
+// It is a grpc.ServiceRegistrar (register the services on it and on the
+// grpc.Server) and a grpc.ClientConnInterface. Streams, and methods not
+// registered on it, go to the fallback connection.
+//
+// Messages are handed over, not copied: the handler gets a shallow copy of
+// the request (its own top-level message, sharing nested values), and the
+// caller's reply becomes a shallow copy of the handler's response. Neither
+// side modifies a message after handing it over.
+//
+// The call's peer is the one in the caller's context (peer.NewContext:
+// the gateway puts the HTTP client's address and TLS state there, so that
+// mTLS identifies REST callers too), or else InProcessAddr with no
+// authentication. Metadata goes in as the incoming metadata of the call;
+// headers and trailers set by the handler come back through the
+// grpc.Header and grpc.Trailer call options.
+type InProcess struct {
+	methods  map[string]inProcessMethod
+	chain    grpc.UnaryServerInterceptor
+	fallback grpc.ClientConnInterface
+}
+
+type inProcessMethod struct {
+	impl    any
+	handler grpc.MethodHandler
+}
+
+// InProcessAddr is the peer address of in-process calls whose context
+// carries none.
+var InProcessAddr net.Addr = inProcessAddr{}
+
+type inProcessAddr struct{}
+
+func (inProcessAddr) Network() string { return "inprocess" }
+func (inProcessAddr) String() string  { return "inprocess" }
+
+// NewInProcess returns an InProcess that runs unary calls through
+// interceptors (outermost first, as grpc.ChainUnaryInterceptor). Set its
+// fallback connection with SetFallback before the first call.
+func NewInProcess(interceptors ...grpc.UnaryServerInterceptor) *InProcess {
+	return &InProcess{methods: map[string]inProcessMethod{}, chain: chainUnary(interceptors)}
+}
+
+// SetFallback sets the connection that streams, and methods not
+// registered, go to. It is not safe to call once calls have started.
+func (p *InProcess) SetFallback(conn grpc.ClientConnInterface) { p.fallback = conn }
+
+// Registrars returns a grpc.ServiceRegistrar that registers on each of rs:
+// the same service implementations serve the gRPC server and InProcess.
+func Registrars(rs ...grpc.ServiceRegistrar) grpc.ServiceRegistrar { return registrars(rs) }
+
+type registrars []grpc.ServiceRegistrar
+
+func (rs registrars) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	for _, r := range rs {
+		r.RegisterService(desc, impl)
+	}
+}
+
+// RegisterService implements grpc.ServiceRegistrar: it records the unary
+// methods of desc, implemented by impl.
+func (p *InProcess) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	for _, m := range desc.Methods {
+		p.methods["/"+desc.ServiceName+"/"+m.MethodName] = inProcessMethod{impl: impl, handler: m.Handler}
+	}
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (p *InProcess) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	m, ok := p.methods[method]
+	if !ok {
+		return p.fallback.Invoke(ctx, method, args, reply, opts...)
+	}
+	in, ok1 := args.(proto.Message)
+	out, ok2 := reply.(proto.Message)
+	if !ok1 || !ok2 {
+		return status.Errorf(codes.Internal, "in-process call of %s with a non-protobuf message", method)
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	st := &inProcessStream{method: method}
+	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md.Copy())
+	sctx = grpc.NewContextWithServerTransportStream(sctx, st)
+	if _, ok := peer.FromContext(sctx); !ok {
+		sctx = peer.NewContext(sctx, &peer.Peer{Addr: InProcessAddr, LocalAddr: InProcessAddr})
+	}
+	dec := func(v any) error {
+		dst, ok := v.(proto.Message)
+		if !ok || dst.ProtoReflect().Descriptor() != in.ProtoReflect().Descriptor() {
+			return status.Errorf(codes.Internal, "in-process call of %s: request type mismatch", method)
+		}
+		shallowCopy(dst, in)
+		return nil
+	}
+	resp, err := m.handler(m.impl, sctx, dec, p.chain)
+	st.deliver(opts)
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			err = status.FromContextError(err).Err() // as the gRPC server does
+		}
+		return err
+	}
+	r, ok := resp.(proto.Message)
+	if !ok || r.ProtoReflect().Descriptor() != out.ProtoReflect().Descriptor() {
+		return status.Errorf(codes.Internal, "in-process call of %s: response type mismatch", method)
+	}
+	shallowCopy(out, r)
+	return nil
+}
+
+// NewStream implements grpc.ClientConnInterface: streams go to the
+// fallback connection.
+func (p *InProcess) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return p.fallback.NewStream(ctx, desc, method, opts...)
+}
+
+// shallowCopy makes dst's populated fields src's (nested messages, lists
+// and maps are shared, not copied). dst is empty.
+func shallowCopy(dst, src proto.Message) {
+	d := dst.ProtoReflect()
+	src.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
+}
+
+// chainUnary composes interceptors into one, the first outermost.
+func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		next := handler
+		for i := len(ics) - 1; i >= 0; i-- {
+			ic, h := ics[i], next
+			next = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, h) }
+		}
+		return next(ctx, req)
+	}
+}
+
+// inProcessStream is the grpc.ServerTransportStream of an in-process
+// call: it keeps the headers and trailers the handler sets.
+type inProcessStream struct {
+	method          string
+	mu              sync.Mutex
+	header, trailer metadata.MD
+}
+
+func (s *inProcessStream) Method() string { return s.method }
+
+func (s *inProcessStream) SetHeader(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+func (s *inProcessStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
+
+func (s *inProcessStream) SetTrailer(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trailer = metadata.Join(s.trailer, md)
+	return nil
+}
+
+// deliver hands the headers and trailers to the grpc.Header and
+// grpc.Trailer call options.
+func (s *inProcessStream) deliver(opts []grpc.CallOption) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			if o.HeaderAddr != nil {
+				*o.HeaderAddr = s.header
+			}
+		case grpc.TrailerCallOption:
+			if o.TrailerAddr != nil {
+				*o.TrailerAddr = s.trailer
+			}
+		}
+	}
+}
