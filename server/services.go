@@ -559,7 +559,9 @@ func (s *servicesServer) changeState(ctx context.Context, name string, change fu
 }
 
 // forEach runs fn for 0..n-1 with at most fanOut calls at once and returns
-// the first error; the others are canceled through ctx.
+// the first error; the others are canceled through ctx. The last call runs
+// on the caller's goroutine, which would otherwise only wait: GetService's
+// two reads cost one goroutine, not two.
 func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	if n == 0 {
 		return nil
@@ -580,13 +582,20 @@ func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) err
 		if ctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
+		run := func(i int) {
 			defer func() { <-sem }()
 			if err := fn(ctx, i); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 			}
+		}
+		if i == n-1 {
+			run(i)
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			run(i)
 		}(i)
 	}
 	wg.Wait()

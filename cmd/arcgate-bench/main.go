@@ -17,8 +17,10 @@
 // and its throughput as a ratio to row 2. Then it runs three scenarios:
 // (a) 20 ms of upstream latency at 500 calls in flight, reporting throughput
 // against the ideal (in flight ÷ latency) and the upstream TCP connections
-// opened; (b) 100 identical concurrent reads, reporting how many reached the
-// upstream; (c) arcgate's peak RSS with 1000 calls in flight.
+// opened, next to the same reads sent directly at the same load (what the
+// machine allows); (b) 100 identical concurrent reads, reporting how many
+// reached the upstream; (c) arcgate's peak RSS with 1000 calls in flight,
+// as configured for (a) and with its default settings.
 package main
 
 import (
@@ -41,6 +43,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
 )
 
 func main() {
@@ -384,10 +387,26 @@ func (b *bench) scenarios(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What the machine allows: the same reads sent straight to the slow
+	// upstream by the same client, at the same load.
+	token, err := getToken(ctx, b.hc, slowURL)
+	if err != nil {
+		return err
+	}
+	directDistinct := func(ctx context.Context, i int) error {
+		base := fmt.Sprintf("%s/arcgis/admin/services/Bulk/Bulk_%04d.MapServer", slowURL, 1+i%o.services)
+		if err := httpGet(ctx, b.hc, base+"?f=json&token="+token, `"serviceName"`); err != nil {
+			return err
+		}
+		return httpGet(ctx, b.hc, base+"/status?f=json&token="+token, `"realTimeState"`)
+	}
+	var direct result
+	load(ctx, o.scenarioDur, o.inflight, directDistinct, &direct)
 	ideal := float64(o.inflight) / o.latency.Seconds()
 	fmt.Fprintf(b.out, "Scenarios (upstream latency %s)\n\n| scenario | measured | target |\n|---|---|---|\n", o.latency)
-	fmt.Fprintf(b.out, "| (a) %d GetService in flight, distinct services | %.0f req/s = %.2f× ideal (%.0f); p50 %s; %d errors; upstream TCP connections opened: %d during the run, %d in all | ≥ 0.95× ideal, bounded connections |\n",
-		o.inflight, a.rps(), a.rps()/ideal, ideal, fmtDur(a.pct(0.5)), a.errors, after["connections"]-before["connections"], after["connections"])
+	fmt.Fprintf(b.out, "| (a) %d GetService in flight, distinct services | %.0f req/s = %.2f× ideal (%.0f); p50 %s; %d errors; upstream TCP connections opened: %d during the run, %d in all. The same two reads sent directly by the same client at the same load: %.0f req/s = %.2f× ideal, so arcgate = %.2f× direct | ≥ 0.95× ideal, bounded connections |\n",
+		o.inflight, a.rps(), a.rps()/ideal, ideal, fmtDur(a.pct(0.5)), a.errors, after["connections"]-before["connections"], after["connections"],
+		direct.rps(), direct.rps()/ideal, a.rps()/max(direct.rps(), 1))
 
 	// (b) identical concurrent reads, once the calls cut off at the end of
 	// (a) have drained from the upstream.
@@ -417,14 +436,35 @@ func (b *bench) scenarios(ctx context.Context) error {
 	fmt.Fprintf(b.out, "| (b) %d identical GetService at once | %d upstream requests (GetService reads 2 resources, so %d without coalescing); %d failed | ≤ 2 |\n",
 		identical, after["requests"]-before["requests"], 2*identical, failed.Load())
 
-	// (c) peak RSS with many calls in flight.
+	// (c) peak RSS with many calls in flight: arcgate as configured for
+	// (a), and a fresh arcgate with its default settings (whose upstream
+	// concurrency cap queues what (a)'s raised cap lets through).
 	var c result
 	load(ctx, o.scenarioDur, o.rssInflight, distinct, &c)
 	rss, err := gate.peakRSS()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b.out, "| (c) %d GetService in flight | arcgate peak RSS %.1f MiB (%.0f req/s, %d errors) | ≤ 64 MiB |\n\n", o.rssInflight, float64(rss)/(1<<20), c.rps(), c.errors)
+	fmt.Fprintf(b.out, "| (c) %d GetService in flight, arcgate as in (a) (--upstream-max-concurrent %d) | arcgate peak RSS %.1f MiB (%.0f req/s, %d errors) | ≤ 64 MiB |\n", o.rssInflight, b.co.upstreamConns, float64(rss)/(1<<20), c.rps(), c.errors)
+	defGate, err := b.start("-child", "arcgate", "-child-upstream", slowURL, "-upstream-conns", fmt.Sprint(upstream.DefaultMaxConcurrent))
+	if err != nil {
+		return err
+	}
+	defConn, err := b.dial(defGate.info.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	defSvc := adminv1.NewServicesServiceClient(defConn)
+	var cd result
+	load(ctx, o.scenarioDur, o.rssInflight, func(ctx context.Context, i int) error {
+		_, err := defSvc.GetService(ctx, &adminv1.GetServiceRequest{Name: fmt.Sprintf("folders/Bulk/services/Bulk_%04d.MapServer", 1+i%o.services)})
+		return err
+	}, &cd)
+	rss, err = defGate.peakRSS()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "| (c) %d GetService in flight, arcgate's defaults (--upstream-max-concurrent %d) | arcgate peak RSS %.1f MiB (%.0f req/s, %d errors) | ≤ 64 MiB |\n\n", o.rssInflight, upstream.DefaultMaxConcurrent, float64(rss)/(1<<20), cd.rps(), cd.errors)
 	return nil
 }
 
