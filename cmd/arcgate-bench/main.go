@@ -127,8 +127,8 @@ func (b *bench) start(args ...string) (*child, error) {
 }
 
 // startGate starts an arcgate child in front of upstream.
-func (b *bench) startGate(upstream string) (*child, error) {
-	c, err := b.start("-child", "arcgate", "-child-upstream", upstream, "-upstream-conns", fmt.Sprint(b.co.upstreamConns), fmt.Sprintf("-pprof=%t", b.co.pprof))
+func (b *bench) startGate(upstream string, conns int) (*child, error) {
+	c, err := b.start("-child", "arcgate", "-child-upstream", upstream, "-upstream-conns", fmt.Sprint(conns), fmt.Sprintf("-pprof=%t", b.co.pprof))
 	if err == nil && c.info.PprofAddr != "" {
 		fmt.Fprintf(os.Stderr, "arcgate-bench: arcgate (upstream %s) serves pprof at http://%s/debug/pprof/\n", upstream, c.info.PprofAddr)
 	}
@@ -241,7 +241,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gate, err := b.startGate(simURL)
+	gate, err := b.startGate(simURL, b.co.upstreamConns)
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	slowURL := "http://" + slowSim.info.HTTPAddr
-	gate, err := b.startGate(slowURL)
+	gate, err := b.startGate(slowURL, b.co.upstreamConns)
 	if err != nil {
 		return err
 	}
@@ -446,7 +446,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(b.out, "| (c) %d GetService in flight, arcgate as in (a) (--upstream-max-concurrent %d) | arcgate peak RSS %.1f MiB (%.0f req/s, %d errors) | ≤ 64 MiB |\n", o.rssInflight, b.co.upstreamConns, float64(rss)/(1<<20), c.rps(), c.errors)
-	defGate, err := b.start("-child", "arcgate", "-child-upstream", slowURL, "-upstream-conns", fmt.Sprint(upstream.DefaultMaxConcurrent))
+	defGate, err := b.startGate(slowURL, upstream.DefaultMaxConcurrent)
 	if err != nil {
 		return err
 	}

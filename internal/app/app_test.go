@@ -71,3 +71,37 @@ func TestShutdownCutsOpenStreams(t *testing.T) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body) // the stream was cut
 }
+
+// With PprofAddr, the runtime profiles are served on their own listener,
+// not on the REST one.
+func TestPprofListener(t *testing.T) {
+	a, err := Start(Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PprofAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.Shutdown(ctx)
+	})
+	hc := &http.Client{Transport: tr}
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + a.PprofAddr + "/debug/pprof/heap?debug=1", http.StatusOK},
+		{"http://" + a.PprofAddr + "/debug/pprof/goroutine?debug=1", http.StatusOK},
+		{"http://" + a.HTTPAddr + "/debug/pprof/heap", http.StatusNotFound},
+	} {
+		resp, err := hc.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+}
