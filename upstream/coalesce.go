@@ -87,7 +87,7 @@ func (g *readFlights) do(ctx context.Context, key string, fn func(context.Contex
 }
 
 // coalesceKey is the key of a coalescible request, or "" when r must be
-// sent on its own.
+// sent on its own: the identity's key, then requestKey.
 func (c *Client) coalesceKey(ctx context.Context, r *request) string {
 	if c.noCoalesce || (r.method != "GET" && !r.idempotent) || len(r.files) > 0 {
 		return ""
@@ -98,16 +98,18 @@ func (c *Client) coalesceKey(ctx context.Context, r *request) string {
 		b.WriteString(k)
 	}
 	b.WriteByte(0)
-	b.WriteString(r.method)
-	b.WriteByte(0)
-	b.WriteString(r.path)
-	b.WriteByte(0)
+	b.WriteString(requestKey(r))
+	return b.String()
+}
+
+// requestKey names what r reads, whoever reads it: the method, the path and
+// the parameters.
+func requestKey(r *request) string {
 	params := r.query
 	if r.method != "GET" {
 		params = r.form
 	}
-	b.WriteString(url.Values(params).Encode()) // sorted by key
-	return b.String()
+	return r.method + "\x00" + r.path + "\x00" + url.Values(params).Encode() // sorted by key
 }
 
 // doCoalesced sends r through the flight group and decodes the shared body
@@ -130,7 +132,7 @@ func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any)
 	if m, ok := v.(memoizable); ok && c.memo != nil {
 		// The memo's key leaves the identity out: a value decoded from
 		// the same bytes is the same whoever read them.
-		err = c.memo.decode(key[strings.IndexByte(key, 0)+1:], data, m)
+		err = c.memo.decode(requestKey(r), data, m)
 	} else {
 		err = json.Unmarshal(data, v)
 	}

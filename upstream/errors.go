@@ -212,22 +212,19 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 	if status < 200 || status > 299 {
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
-	var err error
-	if v != nil {
-		err = json.Unmarshal(body, v)
-	} else if !json.Valid(body) {
-		err = errors.New("invalid JSON")
-	}
-	if err != nil {
-		if !json.Valid(body) {
-			var raw json.RawMessage
-			err = json.Unmarshal(body, &raw) // the syntax error, with its offset
-			return &Error{Kind: KindDecode, HTTPStatus: status,
-				Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+	if v == nil {
+		if json.Valid(body) {
+			return nil
 		}
+	} else if err := json.Unmarshal(body, v); err == nil {
+		return nil
+	} else if json.Valid(body) {
 		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
 	}
-	return nil
+	var raw json.RawMessage
+	err := json.Unmarshal(body, &raw) // the syntax error, with its offset
+	return &Error{Kind: KindDecode, HTTPStatus: status,
+		Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
 }
 
 // envelopeError recognises the admin and REST error envelopes in a JSON

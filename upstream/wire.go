@@ -292,21 +292,24 @@ func newObjectEncoder(raw map[string]json.RawMessage) *objectEncoder {
 
 // lookup finds a modelled key in the received object: spelled exactly, or
 // else in another letter case (the decoder matches keys without regard to
-// case), whose spelling is then kept. The output keeps that one spelling:
-// other spellings of the key, which the decoder read over, are dropped, so
-// that the upstream never sees a key twice with different values.
+// case), whose spelling is then kept (the first in byte order, if several).
+// The output keeps that one spelling: other spellings of the key, which the
+// decoder read over, are dropped, so that the upstream never sees a key
+// twice with different values.
 func (e *objectEncoder) lookup(key string) (spelling string, old json.RawMessage, had bool) {
 	spelling = key
-	old, had = e.raw[key]
-	for k, v := range e.raw {
-		if k == key || !strings.EqualFold(k, key) {
-			continue
+	_, exact := e.raw[key]
+	for k := range e.raw {
+		if k != key && strings.EqualFold(k, key) {
+			if !exact && (spelling == key || k < spelling) {
+				spelling = k
+			}
+			delete(e.out, k)
 		}
-		if !had {
-			spelling, old, had = k, v, true
-			continue
-		}
-		delete(e.out, k)
+	}
+	old, had = e.raw[spelling]
+	if had {
+		e.out[spelling] = old
 	}
 	return spelling, old, had
 }
