@@ -126,6 +126,16 @@ func (b *bench) start(args ...string) (*child, error) {
 	return c, nil
 }
 
+// directGet reads what arcgate's GetService asks upstream for service
+// (a path under admin/services): the configuration and the status.
+func (b *bench) directGet(ctx context.Context, base, service, token string) error {
+	u := base + "/arcgis/admin/services/" + service
+	if err := httpGet(ctx, b.hc, u+"?f=json&token="+token, `"serviceName"`); err != nil {
+		return err
+	}
+	return httpGet(ctx, b.hc, u+"/status?f=json&token="+token, `"realTimeState"`)
+}
+
 // startGate starts an arcgate child in front of upstream.
 func (b *bench) startGate(upstream string, conns int) (*child, error) {
 	c, err := b.start("-child", "arcgate", "-child-upstream", upstream, "-upstream-conns", fmt.Sprint(conns), fmt.Sprintf("-pprof=%t", b.co.pprof))
@@ -259,15 +269,7 @@ func (b *bench) run(ctx context.Context) error {
 
 	const one = "SampleWorldCities.MapServer"
 	directGet := func(base string) func(ctx context.Context, i int) error {
-		// What arcgate's GetService asks upstream: the configuration and the status.
-		cfg := base + "/arcgis/admin/services/" + one + "?f=json&token=" + token
-		st := base + "/arcgis/admin/services/" + one + "/status?f=json&token=" + token
-		return func(ctx context.Context, _ int) error {
-			if err := httpGet(ctx, b.hc, cfg, `"serviceName"`); err != nil {
-				return err
-			}
-			return httpGet(ctx, b.hc, st, `"realTimeState"`)
-		}
+		return func(ctx context.Context, _ int) error { return b.directGet(ctx, base, one, token) }
 	}
 	directList := func(base string) func(ctx context.Context, i int) error {
 		u := base + "/arcgis/admin/services/Bulk?f=json&token=" + token
@@ -368,10 +370,13 @@ func (b *bench) scenarios(ctx context.Context) error {
 	}
 	svc := adminv1.NewServicesServiceClient(conn)
 	// Distinct services, so that no two calls in flight are identical.
-	distinct := func(ctx context.Context, i int) error {
-		_, err := svc.GetService(ctx, &adminv1.GetServiceRequest{Name: fmt.Sprintf("folders/Bulk/services/Bulk_%04d.MapServer", 1+i%o.services)})
-		return err
+	distinctOn := func(svc adminv1.ServicesServiceClient) func(ctx context.Context, i int) error {
+		return func(ctx context.Context, i int) error {
+			_, err := svc.GetService(ctx, &adminv1.GetServiceRequest{Name: fmt.Sprintf("folders/Bulk/services/Bulk_%04d.MapServer", 1+i%o.services)})
+			return err
+		}
 	}
+	distinct := distinctOn(svc)
 	var warm result
 	load(ctx, 500*time.Millisecond, 8, distinct, &warm)
 	if warm.errors > 0 {
@@ -394,11 +399,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	directDistinct := func(ctx context.Context, i int) error {
-		base := fmt.Sprintf("%s/arcgis/admin/services/Bulk/Bulk_%04d.MapServer", slowURL, 1+i%o.services)
-		if err := httpGet(ctx, b.hc, base+"?f=json&token="+token, `"serviceName"`); err != nil {
-			return err
-		}
-		return httpGet(ctx, b.hc, base+"/status?f=json&token="+token, `"realTimeState"`)
+		return b.directGet(ctx, slowURL, fmt.Sprintf("Bulk/Bulk_%04d.MapServer", 1+i%o.services), token)
 	}
 	var direct result
 	load(ctx, o.scenarioDur, o.inflight, directDistinct, &direct)
@@ -454,12 +455,8 @@ func (b *bench) scenarios(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defSvc := adminv1.NewServicesServiceClient(defConn)
 	var cd result
-	load(ctx, o.scenarioDur, o.rssInflight, func(ctx context.Context, i int) error {
-		_, err := defSvc.GetService(ctx, &adminv1.GetServiceRequest{Name: fmt.Sprintf("folders/Bulk/services/Bulk_%04d.MapServer", 1+i%o.services)})
-		return err
-	}, &cd)
+	load(ctx, o.scenarioDur, o.rssInflight, distinctOn(adminv1.NewServicesServiceClient(defConn)), &cd)
 	rss, err = defGate.peakRSS()
 	if err != nil {
 		return err
