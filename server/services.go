@@ -327,18 +327,7 @@ func (m *summaryMemo) summaries(folder string, in []upstream.ServiceSummary) []*
 
 // getService reads a service's configuration and status at once.
 func (s *servicesServer) getService(ctx context.Context, ref serviceRef) (*adminv1.Service, error) {
-	var (
-		cfg *upstream.ServiceConfig
-		st  *upstream.ServiceStatus
-	)
-	err := forEach(ctx, 2, func(ctx context.Context, i int) (err error) {
-		if i == 0 {
-			cfg, err = s.up.Services.Get(ctx, ref.upstream())
-		} else {
-			st, err = s.up.Services.Status(ctx, ref.upstream())
-		}
-		return err
-	})
+	cfg, st, err := s.up.Services.GetWithStatus(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}

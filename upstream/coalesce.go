@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -23,6 +24,13 @@ import (
 // request carries the context values (request id, trace) of the caller that
 // started the flight.
 
+// A flight runs on a goroutine of its own, so that it can outlive the
+// caller that started it. Flights beyond the client's concurrency cap
+// (ResilienceConfig.MaxConcurrent, else the transport's connections) wait
+// in a queue that holds no goroutine: a flight's goroutine, once done,
+// runs the oldest queued flight that still has waiters. Under a burst, the
+// memory of queued reads is then a few hundred bytes each, not a stack.
+
 // flightTimeout bounds a flight that its waiters never give up on.
 const flightTimeout = 2 * time.Minute
 
@@ -31,59 +39,121 @@ const flightTimeout = 2 * time.Minute
 type sharedBody struct{ data []byte }
 
 type readFlights struct {
-	mu sync.Mutex
-	m  map[string]*readFlight
+	mu      sync.Mutex
+	m       map[string]*readFlight
+	limit   int           // most flights running at once; 0: no limit
+	running int           // flight goroutines
+	queue   []*readFlight // flights waiting for a goroutine, oldest first
 }
 
 type readFlight struct {
+	key     string
+	fn      func(context.Context) ([]byte, error)
+	ctx     context.Context // fn's: the starter's values, no cancellation of its own
+	cancel  context.CancelFunc
 	done    chan struct{}
 	data    []byte
 	err     error
 	waiters int
-	cancel  context.CancelFunc
 }
 
 // do runs fn once for all callers of key that arrive while it runs.
 func (g *readFlights) do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) ([]byte, error) {
+	return g.wait(ctx, key, g.join(ctx, key, fn))
+}
+
+// join makes the caller a waiter of key's flight, starting one that runs
+// fn when none is in flight (or queueing it, at the limit). The caller
+// must then wait (or leave).
+func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) *readFlight {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	f, ok := g.m[key]
 	if !ok {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
-		f = &readFlight{done: make(chan struct{}), cancel: cancel}
+		f = &readFlight{key: key, fn: fn, ctx: fctx, cancel: cancel, done: make(chan struct{})}
 		if g.m == nil {
 			g.m = map[string]*readFlight{}
 		}
 		g.m[key] = f
-		go func() {
-			f.data, f.err = fn(fctx)
-			g.mu.Lock()
-			if g.m[key] == f {
-				delete(g.m, key)
-			}
-			g.mu.Unlock()
-			cancel()
-			close(f.done)
-		}()
+		if g.limit > 0 && g.running >= g.limit {
+			g.queue = append(g.queue, f)
+		} else {
+			g.running++
+			go g.run(f)
+		}
 	}
 	f.waiters++
-	g.mu.Unlock()
+	return f
+}
 
+// run runs f, then the queued flights, until none is left.
+func (g *readFlights) run(f *readFlight) {
+	for f != nil {
+		data, err := f.fn(f.ctx)
+		f.cancel()
+		g.mu.Lock()
+		f.data, f.err = data, err
+		if g.m[f.key] == f {
+			delete(g.m, f.key)
+		}
+		next := g.next()
+		g.mu.Unlock()
+		close(f.done)
+		f = next
+	}
+}
+
+// next takes the oldest queued flight that still has waiters, or gives up
+// the caller's place among the running when there is none. g.mu is held.
+func (g *readFlights) next() *readFlight {
+	for len(g.queue) > 0 {
+		f := g.queue[0]
+		g.queue[0] = nil
+		g.queue = g.queue[1:]
+		if f.waiters > 0 {
+			return f
+		}
+	}
+	g.queue = nil
+	g.running--
+	return nil
+}
+
+// wait returns f's result, or leaves f when ctx ends first.
+func (g *readFlights) wait(ctx context.Context, key string, f *readFlight) ([]byte, error) {
 	select {
 	case <-f.done:
 		return f.data, f.err
 	case <-ctx.Done():
-		g.mu.Lock()
-		f.waiters--
-		abandoned := f.waiters == 0
-		if abandoned && g.m[key] == f {
-			delete(g.m, key) // a caller arriving now must not join a cancelled flight
-		}
-		g.mu.Unlock()
-		if abandoned {
-			f.cancel()
-		}
+		g.leave(key, f)
 		return nil, ctx.Err()
 	}
+}
+
+// leave removes a waiter from f, cancelling f when it was the last one.
+func (g *readFlights) leave(key string, f *readFlight) {
+	g.mu.Lock()
+	f.waiters--
+	abandoned := f.waiters == 0
+	if abandoned && g.m[key] == f {
+		delete(g.m, key) // a caller arriving now must not join a cancelled flight
+	}
+	g.mu.Unlock()
+	if abandoned {
+		f.cancel()
+	}
+}
+
+// unmarshalValid decodes data, which send checked to be JSON, into v. A
+// type that decodes itself (json.Unmarshaler, as most answers are) is
+// handed the value directly: json.Unmarshal would first check all of data
+// again, and then call it with the same bytes.
+func unmarshalValid(data []byte, v any) error {
+	if u, ok := v.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(bytes.TrimSpace(data)) // JSON's spaces only, around a valid value
+	}
+	return json.Unmarshal(data, v)
 }
 
 // coalesceKey is the key of a coalescible request, or "" when r must be
@@ -115,11 +185,22 @@ func requestKey(r *request) string {
 // doCoalesced sends r through the flight group and decodes the shared body
 // into v.
 func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any) error {
-	data, err := c.flights.do(ctx, key, func(fctx context.Context) ([]byte, error) {
+	data, err := c.flights.do(ctx, key, c.flightFunc(r))
+	return c.finishFlight(ctx, r, data, err, v)
+}
+
+// flightFunc is what a flight of r runs: r sent once, its checked body kept.
+func (c *Client) flightFunc(r *request) func(context.Context) ([]byte, error) {
+	return func(fctx context.Context) ([]byte, error) {
 		var sb sharedBody
 		err := c.doOnce(fctx, r, &sb)
 		return sb.data, err
-	})
+	}
+}
+
+// finishFlight turns what a flight of r gave this caller into its error,
+// decoding the shared body into v.
+func (c *Client) finishFlight(ctx context.Context, r *request, data []byte, err error, v any) error {
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			return &Error{Kind: KindTransport, Op: r.op, Method: r.method, Path: r.path, Err: contextError(ctx, err)}
@@ -134,12 +215,74 @@ func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any)
 		// the same bytes is the same whoever read them.
 		err = c.memo.decode(requestKey(r), data, m)
 	} else {
-		err = json.Unmarshal(data, v)
+		err = unmarshalValid(data, v)
 	}
 	if err != nil {
 		return &Error{Kind: KindDecode, Op: r.op, Method: r.method, Path: r.path, HTTPStatus: 200, Err: err}
 	}
 	return nil
+}
+
+// call is one read of doAll and the value its answer is decoded into.
+type call struct {
+	r *request
+	v any
+}
+
+// doAll sends reads at once and waits for all of them. Coalesced reads
+// cost the caller no goroutine of its own: each runs in its flight, which
+// the caller joins, then waits on in turn. doAll returns the first error
+// in the order of calls, and the reads not yet waited on are then left
+// (each cancelled when no other caller waits on it).
+func (c *Client) doAll(ctx context.Context, calls ...call) error {
+	keys := make([]string, len(calls))
+	for i, cl := range calls {
+		if keys[i] = c.coalesceKey(ctx, cl.r); keys[i] == "" {
+			return c.doEach(ctx, calls)
+		}
+	}
+	flights := make([]*readFlight, len(calls))
+	for i, cl := range calls {
+		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r))
+	}
+	var first error
+	for i, f := range flights {
+		if first != nil {
+			c.flights.leave(keys[i], f)
+			continue
+		}
+		data, err := c.flights.wait(ctx, keys[i], f)
+		first = c.finishFlight(ctx, calls[i].r, data, err, calls[i].v)
+	}
+	return first
+}
+
+// doEach is doAll for reads that are not coalesced: each but the last on
+// a goroutine of its own, the last on the caller's. The first read to fail
+// cancels the others, and its error is returned.
+func (c *Client) doEach(ctx context.Context, calls []call) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i, cl := range calls {
+		run := func() {
+			if err := c.do(ctx, cl.r, cl.v); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}
+		if i == len(calls)-1 {
+			run()
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	wg.Wait()
+	return first
 }
 
 // WithoutCoalescing makes every read its own upstream request, even when

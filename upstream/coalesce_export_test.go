@@ -10,3 +10,11 @@ func FlightWaiters(c *Client) int {
 	}
 	return n
 }
+
+// Flights returns how many of c's flights run and how many wait in the
+// queue (abandoned ones included until a flight's goroutine drops them).
+func Flights(c *Client) (running, queued int) {
+	c.flights.mu.Lock()
+	defer c.flights.mu.Unlock()
+	return c.flights.running, len(c.flights.queue)
+}

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"bytes"
-	"encoding/json"
 	"hash/maphash"
 	"sync/atomic"
 )
@@ -50,12 +49,13 @@ type memoEntry struct {
 
 func newDecodeMemo() *decodeMemo { return &decodeMemo{seed: maphash.MakeSeed()} }
 
-// decode decodes data, read from key (method, path and parameters), into
-// v, reusing the value decoded from the same key's last body when data is
-// byte for byte that body. data must not be modified afterwards.
+// decode decodes data, a JSON body (send checked it) read from key
+// (method, path and parameters), into v, reusing the value decoded from the
+// same key's last body when data is byte for byte that body. data must not
+// be modified afterwards.
 func (m *decodeMemo) decode(key string, data []byte, v memoizable) error {
 	if len(data) > memoMaxBody {
-		return json.Unmarshal(data, v)
+		return unmarshalValid(data, v)
 	}
 	slot := &m.slots[maphash.String(m.seed, key)%memoSlots]
 	if e := slot.Load(); e != nil && e.key == key && bytes.Equal(e.data, data) {
@@ -64,7 +64,7 @@ func (m *decodeMemo) decode(key string, data []byte, v memoizable) error {
 		return nil
 	}
 	val := v.fresh()
-	if err := json.Unmarshal(data, val); err != nil {
+	if err := unmarshalValid(data, val); err != nil {
 		return err
 	}
 	slot.Store(&memoEntry{key: key, data: data, val: val})

@@ -201,6 +201,9 @@ func (c *Client) harden() error {
 			}
 		}
 		c.wire.hc = &http.Client{Transport: NewTransport(c.hard.rootCAs, maxConns)}
+		if maxConns > 0 {
+			c.flights.limit = maxConns // more would wait for a connection
+		}
 	}
 	if skipsVerification(c.wire.hc.Transport) {
 		return errors.New("upstream: the HTTP client's transport skips TLS certificate verification, which arcgate never allows")
@@ -211,6 +214,9 @@ func (c *Client) harden() error {
 			base = http.DefaultTransport
 		}
 		c.hard.rt = newResilientTransport(base, *c.hard.resilience, c.now, c.wire.maxBytes)
+		if n := c.hard.resilience.MaxConcurrent; n > 0 && (c.flights.limit == 0 || n < c.flights.limit) {
+			c.flights.limit = n // more would wait for a place
+		}
 		hc := *c.wire.hc
 		hc.Transport = c.hard.rt
 		c.wire.hc = &hc

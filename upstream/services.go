@@ -392,6 +392,27 @@ func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceS
 	return &st, nil
 }
 
+// GetWithStatus returns a service's configuration and status, read at
+// once: what Get and Status return, for the cost of the slower of the two
+// and without a goroutine of the caller's per read.
+func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*ServiceConfig, *ServiceStatus, error) {
+	const op = "services.get"
+	if err := ref.check(op, "GET"); err != nil {
+		return nil, nil, err
+	}
+	var (
+		cfg ServiceConfig
+		st  ServiceStatus
+	)
+	err := s.client.doAll(ctx,
+		call{&request{op: op, method: "GET", path: ref.Path()}, &cfg},
+		call{&request{op: "services.status", method: "GET", path: ref.Path() + "/status"}, &st})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &cfg, &st, nil
+}
+
 // Create creates a service in folder ("" for the root) from cfg, sent as
 // the JSON form field "service".
 //
