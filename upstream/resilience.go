@@ -224,18 +224,26 @@ func (c *Client) harden() error {
 	return nil
 }
 
+// transportWriteBuffer is the write buffer of each upstream connection.
+const transportWriteBuffer = 1 << 10
+
 // NewTransport returns the transport of a client New builds: a copy of
 // http.DefaultTransport that verifies server certificates (against roots
 // when not nil, else the system's), with TLS 1.2 at least, and that keeps
-// as many idle connections to the site as it may open (maxConns). Go's
-// default keeps 2 idle connections per host, so under concurrent load every
-// other request would open, and then close, a new TCP (and TLS) connection.
+// as many idle connections to the site as it may open (maxConns), each with
+// a 1 KiB write buffer. Go's default keeps 2 idle connections per host, so
+// under concurrent load every other request would open, and then close, a
+// new TCP (and TLS) connection.
 func NewTransport(roots *x509.CertPool, maxConns int) *http.Transport {
 	if maxConns == 0 {
 		maxConns = DefaultMaxConcurrent
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	// A request is mostly a GET's line and headers, well under 1 KiB; a
+	// larger one (a form POST) is written in several pieces. Go's default
+	// of 4 KiB is kept by every idle connection.
+	tr.WriteBufferSize = transportWriteBuffer
 	if maxConns > 0 {
 		tr.MaxConnsPerHost = maxConns
 		tr.MaxIdleConnsPerHost = maxConns

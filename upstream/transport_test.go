@@ -122,3 +122,31 @@ func TestGETTokenInHeaderWithFallback(t *testing.T) {
 		})
 	}
 }
+
+// The transport's small write buffer only splits what it writes: a large
+// form and a long token header arrive whole.
+func TestTransportWritesLargeRequestsWhole(t *testing.T) {
+	tr := upstream.NewTransport(nil, 8)
+	if tr.WriteBufferSize != 1<<10 || tr.MaxConnsPerHost != 8 || tr.MaxIdleConnsPerHost != 8 {
+		t.Fatalf("WriteBufferSize %d, MaxConnsPerHost %d, MaxIdleConnsPerHost %d", tr.WriteBufferSize, tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost)
+	}
+	token := strings.Repeat("t", 3000)
+	description := strings.Repeat("d", 200<<10)
+	var gotToken, gotService string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotToken = r.Header.Get("X-Esri-Authorization") + r.PostFormValue("token")
+		gotService = r.PostFormValue("service")
+		_, _ = w.Write([]byte(`{"status":"success"}`))
+	}))
+	defer ts.Close()
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Services.Create(context.Background(), "", &upstream.ServiceConfig{ServiceName: "Big", Type: "MapServer", Description: description}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(gotToken, token) || !strings.Contains(gotService, description) {
+		t.Fatalf("token %d bytes, service %d bytes arrived; sent %d and %d+", len(gotToken), len(gotService), len(token), len(description))
+	}
+}

@@ -39,7 +39,7 @@ func TestBenchPrintsTheTable(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"1. direct REST to upstream", "2. httputil.ReverseProxy", "3. arcgate gRPC", "4. arcgate REST",
-		"GetService (small read)", "ListServices (20 services)", "(a) 20 GetService in flight", "(b) 100 identical", "(c) 20 GetService in flight, arcgate as in (a)", "(c) 20 GetService in flight, arcgate's defaults", "sent directly by the same client", "peak RSS", "CPUs", "1 call in flight"} {
+		"GetService (small read)", "ListServices (20 services)", "(a) 20 GetService in flight", "upstream reads per call", "(b) 100 identical", "(c) 20 GetService in flight, 20 services in turn, arcgate as in (a)", "(c) 20 GetService in flight, 20 services in turn, arcgate's defaults", "sent directly by the same client", "peak RSS", "CPUs", "1 call in flight"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
