@@ -54,14 +54,20 @@ func requestIDFrom(ctx context.Context) string {
 // outside a call.
 func RequestID(ctx context.Context) string { return upstream.RequestID(ctx) }
 
-// withRequestID gives a unary call its request id: it returns the id in the
-// response header metadata and puts it in the context, from which the log
-// line and the upstream client read it. The context also gets the call's
-// log slot (see noteCaller).
+// withRequestID gives a unary call its request id: it puts it in the
+// context, from which the log line and the upstream client read it, and
+// the context also gets the call's log slot (see noteCaller). Call
+// setRequestIDHeader with that context once the handler has returned.
 func withRequestID(ctx context.Context) context.Context {
-	id := requestIDFrom(ctx)
-	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
-	return withCallLog(upstream.WithRequestID(ctx, id))
+	return withCallLog(upstream.WithRequestID(ctx, requestIDFrom(ctx)))
+}
+
+// setRequestIDHeader returns a unary call's request id in the response
+// header metadata. It runs when the handler has returned, so that a call
+// waiting on the upstream holds no header metadata (unary headers go out
+// with the response or the status anyway).
+func setRequestIDHeader(ctx context.Context) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, RequestID(ctx)))
 }
 
 // withRequestIDStream is withRequestID for a streaming call.

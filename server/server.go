@@ -91,6 +91,7 @@ func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerIn
 	start := time.Now()
 	ctx = withRequestID(ctx)
 	resp, err := next(ctx, req)
+	setRequestIDHeader(ctx)
 	s.logCall(ctx, info.FullMethod, start, err)
 	return resp, err
 }

@@ -177,6 +177,7 @@ func runChild(role string, opts childOptions) error {
 		if opts.pprof {
 			pprofAddr = "127.0.0.1:0"
 		}
+		app.SetProcessDefaults(pprofAddr) // as cmd/arcgate's main does
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,

@@ -38,9 +38,14 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
+// processDefaults makes run apply app.SetProcessDefaults: main sets it, the
+// tests (which call run in the test process) do not.
+var processDefaults bool
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	processDefaults = true
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
 		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
 			os.Exit(0)
@@ -375,6 +380,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if processDefaults {
+		app.SetProcessDefaults(cfg.PprofAddr)
 	}
 	var h slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.LogFormat == "json" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,19 @@ func TestPprofListener(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+func TestSetProcessDefaultsKeepsHeapProfilingForPprofOnly(t *testing.T) {
+	saved := runtime.MemProfileRate
+	t.Cleanup(func() { runtime.MemProfileRate = saved })
+	runtime.MemProfileRate = 512 << 10
+	SetProcessDefaults("127.0.0.1:6060")
+	if runtime.MemProfileRate != 512<<10 {
+		t.Fatalf("with pprof served: MemProfileRate = %d, want it kept", runtime.MemProfileRate)
+	}
+	SetProcessDefaults("")
+	if runtime.MemProfileRate != 0 {
+		t.Fatalf("without pprof: MemProfileRate = %d, want 0 (no reader for the samples)", runtime.MemProfileRate)
 	}
 }
