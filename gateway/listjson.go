@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"runtime"
-	"sync"
-	"weak"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/weakmemo"
 )
 
 // listMarshaler is the JSON marshaler of REST answers, which encodes the
@@ -25,8 +23,7 @@ import (
 type listMarshaler struct {
 	*gwruntime.JSONPb
 
-	mu    sync.Mutex
-	cache map[weak.Pointer[adminv1.Service]][]byte
+	cache weakmemo.Memo[adminv1.Service, []byte]
 }
 
 // listCacheMin is the shortest list whose services are cached: shorter
@@ -34,7 +31,7 @@ type listMarshaler struct {
 const listCacheMin = 8
 
 func newListMarshaler(m *gwruntime.JSONPb) *listMarshaler {
-	return &listMarshaler{JSONPb: m, cache: map[weak.Pointer[adminv1.Service]][]byte{}}
+	return &listMarshaler{JSONPb: m}
 }
 
 // Marshal implements runtime.Marshaler.
@@ -72,30 +69,8 @@ func (m *listMarshaler) Marshal(v any) ([]byte, error) {
 
 // service returns the JSON of s, from the cache or encoded now.
 func (m *listMarshaler) service(s *adminv1.Service) ([]byte, error) {
-	key := weak.Make(s)
-	m.mu.Lock()
-	b, ok := m.cache[key]
-	m.mu.Unlock()
-	if ok {
-		return b, nil
-	}
-	b, err := m.JSONPb.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	b = bytes.TrimSpace(b)
-	m.mu.Lock()
-	if _, ok := m.cache[key]; !ok {
-		m.cache[key] = b
-		runtime.AddCleanup(s, m.forget, key)
-	}
-	m.mu.Unlock()
-	return b, nil
-}
-
-// forget drops the entry of a collected message.
-func (m *listMarshaler) forget(key weak.Pointer[adminv1.Service]) {
-	m.mu.Lock()
-	delete(m.cache, key)
-	m.mu.Unlock()
+	return m.cache.Get(s, func(s *adminv1.Service) ([]byte, error) {
+		b, err := m.JSONPb.Marshal(s)
+		return bytes.TrimSpace(b), err
+	})
 }

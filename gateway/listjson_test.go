@@ -55,10 +55,7 @@ func TestListMarshalerMatchesProtojson(t *testing.T) {
 			}
 		}
 	}
-	m.mu.Lock()
-	n := len(m.cache)
-	m.mu.Unlock()
-	if n != len(shared) {
+	if n := m.cache.Len(); n != len(shared) {
 		t.Errorf("%d services cached, want %d (each message once)", n, len(shared))
 	}
 }
@@ -75,9 +72,7 @@ func TestListMarshalerForgetsCollectedMessages(t *testing.T) {
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		runtime.GC()
-		m.mu.Lock()
-		n := len(m.cache)
-		m.mu.Unlock()
+		n := m.cache.Len()
 		if n == 0 {
 			return
 		}
