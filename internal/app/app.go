@@ -322,7 +322,7 @@ func Start(cfg Config) (a *App, err error) {
 	unary = append(unary, guard.UnaryInterceptor, delegatedUnary)
 	stream := append(a.Metrics.StreamInterceptors(), srv.StreamInterceptors()...)
 	stream = append(stream, guard.StreamInterceptor, delegatedStream)
-	gopts := append(cfg.Telemetry.ServerOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	gopts := append(cfg.Telemetry.ServerOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...), server.CodecOption())
 	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg))
 	if cfg.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))

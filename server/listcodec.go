@@ -1,0 +1,80 @@
+package server
+
+import (
+	"slices"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/weakmemo"
+)
+
+// listCodec is the gRPC server's codec: protobuf, as grpc's own, except
+// that the services of a ListServices answer are encoded once per message
+// rather than once per answer. The services converted from a listing that
+// upstream sent again unchanged are the same messages from one answer to
+// the next (see summaryMemo; nobody modifies them), and encoding them is
+// most of the cost of a long list. An encoding is kept for as long as its
+// message lives (weakmemo).
+//
+// The answer is the bytes proto.Marshal writes for the services field,
+// then the answer's other fields: a valid encoding of the same message
+// (protobuf allows fields in any order).
+type listCodec struct {
+	encoding.CodecV2 // grpc's protobuf codec
+	services         weakmemo.Memo[adminv1.Service, []byte]
+}
+
+// listCodecMin is the shortest list whose services are cached: shorter
+// ones cost little to encode.
+const listCodecMin = 8
+
+// servicesField is ListServicesResponse.services.
+var servicesField = (&adminv1.ListServicesResponse{}).ProtoReflect().Descriptor().Fields().ByName("services")
+
+// CodecOption makes a gRPC server use arcgate's codec (listCodec).
+func CodecOption() grpc.ServerOption {
+	return grpc.ForceServerCodecV2(&listCodec{CodecV2: encoding.GetCodecV2("proto")})
+}
+
+// Marshal implements encoding.CodecV2.
+func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
+	resp, ok := v.(*adminv1.ListServicesResponse)
+	if !ok || len(resp.GetServices()) < listCodecMin || slices.Contains(resp.GetServices(), nil) {
+		return c.CodecV2.Marshal(v)
+	}
+	// The other fields: a copy of the answer without its services.
+	rest := resp.ProtoReflect().New()
+	resp.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd != servicesField {
+			rest.Set(fd, v)
+		}
+		return true
+	})
+	tail, err := proto.Marshal(rest.Interface())
+	if err != nil {
+		return nil, err
+	}
+	encoded := make([][]byte, len(resp.GetServices()))
+	size := len(tail)
+	for i, s := range resp.GetServices() {
+		if encoded[i], err = c.services.Get(s, encodeService); err != nil {
+			return nil, err
+		}
+		size += protowire.SizeTag(servicesField.Number()) + protowire.SizeBytes(len(encoded[i]))
+	}
+	out := make([]byte, 0, size)
+	for _, b := range encoded {
+		out = protowire.AppendTag(out, servicesField.Number(), protowire.BytesType)
+		out = protowire.AppendBytes(out, b)
+	}
+	out = append(out, tail...)
+	return mem.BufferSlice{mem.SliceBuffer(out)}, nil
+}
+
+func encodeService(s *adminv1.Service) ([]byte, error) { return proto.Marshal(s) }
