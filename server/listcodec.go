@@ -68,13 +68,15 @@ func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
 		}
 		size += protowire.SizeTag(servicesField.Number()) + protowire.SizeBytes(len(encoded[i]))
 	}
-	out := make([]byte, 0, size)
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(size) // len(*buf) == size
+	out := (*buf)[:0]
 	for _, b := range encoded {
 		out = protowire.AppendTag(out, servicesField.Number(), protowire.BytesType)
 		out = protowire.AppendBytes(out, b)
 	}
-	out = append(out, tail...)
-	return mem.BufferSlice{mem.SliceBuffer(out)}, nil
+	*buf = append(out, tail...) // size bytes: no reallocation
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
 func encodeService(s *adminv1.Service) ([]byte, error) { return proto.Marshal(s) }
