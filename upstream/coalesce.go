@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,7 @@ type readFlights struct {
 	limit   int           // most flights running at once; 0: no limit
 	running int           // flight goroutines
 	queue   []*readFlight // flights waiting for a goroutine, oldest first
+	stale   int           // flights in queue that every waiter left
 }
 
 type readFlight struct {
@@ -55,6 +57,7 @@ type readFlight struct {
 	data    []byte
 	err     error
 	waiters int
+	queued  bool
 }
 
 // do runs fn once for all callers of key that arrive while it runs.
@@ -77,6 +80,7 @@ func (g *readFlights) join(ctx context.Context, key string, fn func(context.Cont
 		}
 		g.m[key] = f
 		if g.limit > 0 && g.running >= g.limit {
+			f.queued = true
 			g.queue = append(g.queue, f)
 		} else {
 			g.running++
@@ -111,9 +115,11 @@ func (g *readFlights) next() *readFlight {
 		f := g.queue[0]
 		g.queue[0] = nil
 		g.queue = g.queue[1:]
+		f.queued = false
 		if f.waiters > 0 {
 			return f
 		}
+		g.stale--
 	}
 	g.queue = nil
 	g.running--
@@ -138,6 +144,22 @@ func (g *readFlights) leave(key string, f *readFlight) {
 	abandoned := f.waiters == 0
 	if abandoned && g.m[key] == f {
 		delete(g.m, key) // a caller arriving now must not join a cancelled flight
+	}
+	if abandoned && f.queued {
+		// Left in the queue, it would hold its request until a running
+		// flight ends (up to flightTimeout, if the upstream stalls) while
+		// more callers come and give up: drop the stale ones once they
+		// are half the queue.
+		if g.stale++; g.stale > len(g.queue)/2 {
+			g.queue = slices.DeleteFunc(g.queue, func(q *readFlight) bool {
+				if q.waiters == 0 {
+					q.queued = false
+					return true
+				}
+				return false
+			})
+			g.stale = 0
+		}
 	}
 	g.mu.Unlock()
 	if abandoned {

@@ -278,7 +278,7 @@ func TestAbandonedQueuedFlightIsNeverSent(t *testing.T) {
 		t.Fatalf("B: %v, want context.Canceled at once", err)
 	}
 	cc := status(context.Background(), "C")
-	waitFor(t, "C queued", func() bool { _, q := upstream.Flights(c); return q == 2 })
+	waitFor(t, "C queued, B dropped", func() bool { _, q := upstream.Flights(c); return q == 1 })
 	site.open()
 	if err := <-a; err != nil {
 		t.Fatalf("A: %v", err)
@@ -337,4 +337,41 @@ func kindOf(err error) string {
 		return fmt.Sprint(e.Kind)
 	}
 	return fmt.Sprint(err)
+}
+
+// Callers that give up on queued reads while the upstream stalls leave no
+// pile of queued requests behind them.
+func TestAbandonedQueuedFlightsDoNotPileUp(t *testing.T) {
+	site, ts := newPathSite(t, cityAnswers)
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken("tok")),
+		upstream.WithResilience(upstream.ResilienceConfig{MaxConcurrent: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := make(chan error, 1)
+	go func() { _, err := c.Services.Status(context.Background(), ref); stalled <- err }()
+	waitFor(t, "the stalled read upstream", func() bool { n, _ := site.total(); return n == 1 })
+	for i := 0; i < 200; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Services.Status(ctx, upstream.ServiceRef{Name: fmt.Sprintf("Gone%d", i), Type: "MapServer"})
+			done <- err
+		}()
+		waitFor(t, "the read queued", func() bool { return upstream.FlightWaiters(c) == 2 })
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if _, queued := upstream.Flights(c); queued > 2 {
+			t.Fatalf("after %d abandoned reads, %d still queued", i+1, queued)
+		}
+	}
+	site.open()
+	if err := <-stalled; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := site.total(); n != 1 {
+		t.Fatalf("%d upstream requests, want only the stalled one", n)
+	}
 }
