@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"slices"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/listmsg"
 	"github.com/arcgate/arcgate/internal/weakmemo"
 )
 
@@ -37,34 +39,40 @@ func newListMarshaler(m *gwruntime.JSONPb) *listMarshaler {
 // Marshal implements runtime.Marshaler.
 func (m *listMarshaler) Marshal(v any) ([]byte, error) {
 	resp, ok := v.(*adminv1.ListServicesResponse)
-	if !ok || len(resp.GetServices()) < listCacheMin {
+	if !ok || len(resp.GetServices()) < listCacheMin || slices.Contains(resp.GetServices(), nil) {
 		return m.JSONPb.Marshal(v)
 	}
 	// The other fields, encoded by protojson: {} or {"nextPageToken":...}.
-	rest, err := m.JSONPb.Marshal(&adminv1.ListServicesResponse{NextPageToken: resp.GetNextPageToken()})
+	rest, err := m.JSONPb.Marshal(listmsg.Rest(resp))
 	if err != nil {
 		return nil, err
 	}
 	rest = bytes.TrimSpace(rest)
-	var buf bytes.Buffer
-	buf.WriteString(`{"services":[`)
+	inner := bytes.TrimSpace(rest[1 : len(rest)-1])
+	encoded := make([][]byte, len(resp.GetServices()))
+	size := len(`{"services":[],}`) + len(inner)
 	for i, s := range resp.GetServices() {
-		b, err := m.service(s)
-		if err != nil {
+		if encoded[i], err = m.service(s); err != nil {
 			return nil, err
 		}
+		size += len(encoded[i]) + 1
+	}
+	// One buffer of the final size: growing one for a long list costs
+	// more than encoding it from the cache.
+	out := make([]byte, 0, size)
+	out = append(out, `{"services":[`...)
+	for i, b := range encoded {
 		if i > 0 {
-			buf.WriteByte(',')
+			out = append(out, ',')
 		}
-		buf.Write(b)
+		out = append(out, b...)
 	}
-	buf.WriteByte(']')
-	if inner := bytes.TrimSpace(rest[1 : len(rest)-1]); len(inner) > 0 {
-		buf.WriteByte(',')
-		buf.Write(inner)
+	out = append(out, ']')
+	if len(inner) > 0 {
+		out = append(out, ',')
+		out = append(out, inner...)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(out, '}'), nil
 }
 
 // service returns the JSON of s, from the cache or encoded now.

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/listmsg"
 	"github.com/arcgate/arcgate/internal/weakmemo"
 )
 
@@ -34,9 +34,6 @@ type listCodec struct {
 // ones cost little to encode.
 const listCodecMin = 8
 
-// servicesField is ListServicesResponse.services.
-var servicesField = (&adminv1.ListServicesResponse{}).ProtoReflect().Descriptor().Fields().ByName("services")
-
 // CodecOption makes a gRPC server use arcgate's codec (listCodec).
 func CodecOption() grpc.ServerOption {
 	return grpc.ForceServerCodecV2(&listCodec{CodecV2: encoding.GetCodecV2("proto")})
@@ -48,15 +45,8 @@ func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok || len(resp.GetServices()) < listCodecMin || slices.Contains(resp.GetServices(), nil) {
 		return c.CodecV2.Marshal(v)
 	}
-	// The other fields: a copy of the answer without its services.
-	rest := resp.ProtoReflect().New()
-	resp.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd != servicesField {
-			rest.Set(fd, v)
-		}
-		return true
-	})
-	tail, err := proto.Marshal(rest.Interface())
+	// The other fields, then the services before them.
+	tail, err := proto.Marshal(listmsg.Rest(resp))
 	if err != nil {
 		return nil, err
 	}
@@ -66,13 +56,13 @@ func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
 		if encoded[i], err = c.services.Get(s, encodeService); err != nil {
 			return nil, err
 		}
-		size += protowire.SizeTag(servicesField.Number()) + protowire.SizeBytes(len(encoded[i]))
+		size += protowire.SizeTag(listmsg.ServicesField.Number()) + protowire.SizeBytes(len(encoded[i]))
 	}
 	pool := mem.DefaultBufferPool()
 	buf := pool.Get(size) // len(*buf) == size
 	out := (*buf)[:0]
 	for _, b := range encoded {
-		out = protowire.AppendTag(out, servicesField.Number(), protowire.BytesType)
+		out = protowire.AppendTag(out, listmsg.ServicesField.Number(), protowire.BytesType)
 		out = protowire.AppendBytes(out, b)
 	}
 	*buf = append(out, tail...) // size bytes: no reallocation
