@@ -496,7 +496,15 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	var (
+		data      []byte
+		validJSON bool
+	)
+	if bb, ok := resp.Body.(*bufferedBody); ok && bb.Len() == len(bb.data) {
+		data, validJSON = bb.data, bb.validJSON // read whole, and checked, by the resilient transport
+	} else {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	}
 	if err != nil {
 		return fail(&Error{Kind: KindTransport, HTTPStatus: resp.StatusCode,
 			Err: contextError(ctx, fmt.Errorf("reading response body: %w", err))})
@@ -506,7 +514,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
 	}
 	if sb, ok := v.(*sharedBody); ok {
-		if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil); e != nil {
+		if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil, validJSON); e != nil {
 			return fail(e)
 		}
 		sb.data = data
@@ -518,7 +526,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		}
 		return nil
 	}
-	if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, v); e != nil {
+	if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, v, validJSON); e != nil {
 		return fail(e)
 	}
 	return nil

@@ -598,11 +598,11 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	} else {
 		t.record(ctx, outcomeSuccess)
 	}
-	var body io.Reader = bytes.NewReader(data)
 	if readErr != nil {
-		body = io.MultiReader(body, errReader{readErr})
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(data), errReader{readErr}))
+	} else {
+		resp.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data, validJSON: !truncated && jsonStart(data)}
 	}
-	resp.Body = io.NopCloser(body)
 	res := attemptResult{resp: resp, retryAfter: -1}
 	switch {
 	case readErr != nil:
@@ -651,12 +651,27 @@ func (t *resilientTransport) record(ctx context.Context, o outcome) {
 // are not JSON at all (an HTML page) are not truncated JSON: retrying a
 // misconfigured proxy does not help.
 func truncatedJSON(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n")
-	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
-		return false
-	}
-	return !json.Valid(t)
+	return jsonStart(data) && !json.Valid(data)
 }
+
+// jsonStart reports whether data starts (after spaces) like a JSON object
+// or array.
+func jsonStart(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// bufferedBody is a response body the resilient transport read whole. It
+// gives send the bytes and whether they are valid JSON, so that send
+// neither copies them nor checks them again.
+type bufferedBody struct {
+	*bytes.Reader
+	data      []byte
+	validJSON bool
+}
+
+// Close implements io.Closer.
+func (*bufferedBody) Close() error { return nil }
 
 // errReader returns err after the buffered part of a body that failed.
 type errReader struct{ err error }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -521,4 +522,43 @@ func FuzzParseRetryAfter(f *testing.F) {
 			t.Fatalf("%q: wait %v out of [0, 24h]", v, d)
 		}
 	})
+}
+
+// A body the resilient transport read and checked whole is not checked
+// again, and decodes as it does without that transport.
+func TestResilientBodiesDecodeAsWithout(t *testing.T) {
+	for _, body := range []string{
+		`{"configuredState":"STARTED","realTimeState":"STOPPED"}`,
+		"\n " + `{"configuredState":"STARTED","realTimeState":"STOPPED"}` + " \n",
+		`{"status":"error","code":404,"messages":["Service not found."]}`,
+		`{"configuredState":7}`,
+		`[1,2]`,
+		`null`,
+		`<html>proxy error</html>`,
+		`{"configuredState":"STARTED",}`,
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(body))
+		}))
+		var got [2]string
+		for i, opts := range [][]upstream.Option{
+			{upstream.WithResilience(upstream.ResilienceConfig{MaxAttempts: 1, BreakerThreshold: -1})},
+			nil,
+		} {
+			c, err := upstream.New(ts.URL+"/arcgis", append(opts, upstream.WithTokenSource(upstream.StaticToken("t")), upstream.WithoutCoalescing())...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.Services.Status(context.Background(), upstream.ServiceRef{Name: "A", Type: "MapServer"})
+			got[i] = fmt.Sprintf("%+v %v", st, err)
+			// The coalesced path (shared body) too.
+			c2, _ := upstream.New(ts.URL+"/arcgis", append(opts, upstream.WithTokenSource(upstream.StaticToken("t")))...)
+			st, err = c2.Services.Status(context.Background(), upstream.ServiceRef{Name: "A", Type: "MapServer"})
+			got[i] += fmt.Sprintf(" | %+v %v", st, err)
+		}
+		ts.Close()
+		if got[0] != got[1] {
+			t.Errorf("body %q:\n resilient %s\n plain     %s", body, got[0], got[1])
+		}
+	}
 }
