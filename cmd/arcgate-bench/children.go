@@ -177,7 +177,8 @@ func runChild(role string, opts childOptions) error {
 		if opts.pprof {
 			pprofAddr = "127.0.0.1:0"
 		}
-		app.SetProcessDefaults(pprofAddr) // as cmd/arcgate's main does
+		logger := slog.New(slog.DiscardHandler)
+		app.SetProcessDefaults(pprofAddr, logger) // as cmd/arcgate's main does
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,
@@ -186,7 +187,7 @@ func runChild(role string, opts childOptions) error {
 			// may have as many requests in flight as the benchmark sends.
 			InsecureNoCallerAuth: true,
 			Resilience:           upstream.ResilienceConfig{MaxConcurrent: opts.upstreamConns},
-			Logger:               slog.New(slog.DiscardHandler),
+			Logger:               logger,
 			PprofAddr:            pprofAddr,
 		})
 		if err != nil {

@@ -381,14 +381,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	if processDefaults {
-		app.SetProcessDefaults(cfg.PprofAddr)
-	}
 	var h slog.Handler = slog.NewTextHandler(stderr, nil)
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(stderr, nil)
 	}
 	logger := slog.New(h)
+	if processDefaults {
+		app.SetProcessDefaults(cfg.PprofAddr, logger)
+	}
 	var creds *server.Credentials
 	if cfg.CallersFile != "" {
 		if creds, err = server.LoadCredentials(cfg.CallersFile); err != nil {

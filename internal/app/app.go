@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -34,15 +35,23 @@ import (
 )
 
 // SetProcessDefaults sets what the arcgate process sets for itself, once,
-// before Start: heap profile sampling stays on only when pprof is served
-// (pprofAddr, Config.PprofAddr), the only way to read the profile. Without
-// it the sampling would keep a record of every sampled allocation's stack
-// (1.5 MiB and more at 1 000 calls in flight) for no reader. cmd/arcgate's
-// main calls it, and so does the benchmark's arcgate process; tests do
-// not, so that go test -memprofile works.
-func SetProcessDefaults(pprofAddr string) {
+// before Start:
+//   - heap profile sampling stays on only when pprof is served (pprofAddr,
+//     Config.PprofAddr), the only way to read the profile; without it the
+//     sampling would keep a record of every sampled allocation's stack
+//     (1.5 MiB and more at 1 000 calls in flight) for no reader;
+//   - grpc-go's logger (grpclog, also grpc-gateway's) writes through log,
+//     structured like arcgate's own lines, instead of to stderr.
+//
+// Both are process-wide. cmd/arcgate's main calls it, and so does the
+// benchmark's arcgate process; tests do not, so that go test -memprofile
+// works and grpclog keeps its defaults.
+func SetProcessDefaults(pprofAddr string, log *slog.Logger) {
 	if pprofAddr == "" {
 		runtime.MemProfileRate = 0
+	}
+	if log != nil {
+		grpclog.SetLoggerV2(slogGRPC{log})
 	}
 }
 

@@ -111,11 +111,11 @@ func TestSetProcessDefaultsKeepsHeapProfilingForPprofOnly(t *testing.T) {
 	saved := runtime.MemProfileRate
 	t.Cleanup(func() { runtime.MemProfileRate = saved })
 	runtime.MemProfileRate = 512 << 10
-	SetProcessDefaults("127.0.0.1:6060")
+	SetProcessDefaults("127.0.0.1:6060", nil)
 	if runtime.MemProfileRate != 512<<10 {
 		t.Fatalf("with pprof served: MemProfileRate = %d, want it kept", runtime.MemProfileRate)
 	}
-	SetProcessDefaults("")
+	SetProcessDefaults("", nil)
 	if runtime.MemProfileRate != 0 {
 		t.Fatalf("without pprof: MemProfileRate = %d, want 0 (no reader for the samples)", runtime.MemProfileRate)
 	}
