@@ -3,20 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -37,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/testpki"
 )
 
 // API keys of the test callers file. They are distinctive so that a test
@@ -490,96 +484,15 @@ func decodeJSONLine(t *testing.T, line string) map[string]any {
 	return m
 }
 
-// writePEM writes DER blocks of type typ to a new file in dir.
-func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
-	t.Helper()
-	var buf bytes.Buffer
-	for _, der := range ders {
-		if err := pem.Encode(&buf, &pem.Block{Type: typ, Bytes: der}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// testPKI is a CA with a server certificate for 127.0.0.1 and client
-// certificates.
-type testPKI struct {
-	dir      string
-	ca       *x509.Certificate
-	caKey    *ecdsa.PrivateKey
-	certFile string
-	keyFile  string
-	caFile   string
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	p := &testPKI{dir: t.TempDir()}
-	var err error
-	p.caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "arcgate test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.ca, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	p.caFile = writePEM(t, p.dir, "ca.pem", "CERTIFICATE", der)
-	srvDER, srvKey := p.issue(t, pkix.Name{CommonName: "arcgate"}, x509.ExtKeyUsageServerAuth, 2)
-	p.certFile = writePEM(t, p.dir, "server.pem", "CERTIFICATE", srvDER, der)
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.keyFile = writePEM(t, p.dir, "server-key.pem", "EC PRIVATE KEY", keyDER)
-	return p
-}
-
-// issue signs a certificate for subject (with IP SAN 127.0.0.1).
-func (p *testPKI) issue(t *testing.T, subject pkix.Name, usage x509.ExtKeyUsage, serial int64) ([]byte, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, key
-}
-
-// clientCert returns a client certificate for subject.
-func (p *testPKI) clientCert(t *testing.T, subject pkix.Name, serial int64) tls.Certificate {
-	t.Helper()
-	der, key := p.issue(t, subject, x509.ExtKeyUsageClientAuth, serial)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 func TestGuardMTLS(t *testing.T) {
-	pki := newTestPKI(t)
-	srvTLS, err := ServerTLSConfig(pki.certFile, pki.keyFile, pki.caFile)
+	pki := testpki.New(t)
+	srvTLS, err := ServerTLSConfig(pki.CertFile, pki.KeyFile, pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e, addr := startGuard(t, GuardConfig{Credentials: testCredentials(t), RateLimit: NoRateLimit}, grpc.Creds(credentials.NewTLS(srvTLS)))
 	// The gateway's way in: trust the server's own certificate file.
-	loop, err := LoopbackClientTLS(pki.certFile)
+	loop, err := LoopbackClientTLS(pki.CertFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,14 +516,14 @@ func TestGuardMTLS(t *testing.T) {
 		return err
 	}
 
-	robot := pki.clientCert(t, pkix.Name{CommonName: "robot", Organization: []string{"Arcgate Test"}}, 10)
+	robot := pki.ClientCert(t, pkix.Name{CommonName: "robot", Organization: []string{"Arcgate Test"}})
 	if err := start(dial(&robot), withMD()); err != nil {
 		t.Fatalf("mapped client certificate: %v", err)
 	}
 	if c := e.svc.last(); c.ID != "robot" || c.Auth != authMTLS {
 		t.Fatalf("caller %+v", c)
 	}
-	stranger := pki.clientCert(t, pkix.Name{CommonName: "stranger"}, 11)
+	stranger := pki.ClientCert(t, pkix.Name{CommonName: "stranger"})
 	if err := start(dial(&stranger), withMD()); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("unmapped certificate: %v", err)
 	}
@@ -628,20 +541,20 @@ func TestGuardMTLS(t *testing.T) {
 }
 
 func TestTLSConfigErrors(t *testing.T) {
-	pki := newTestPKI(t)
-	if _, err := ServerTLSConfig(pki.certFile, pki.keyFile, filepath.Join(pki.dir, "missing.pem")); err == nil {
+	pki := testpki.New(t)
+	if _, err := ServerTLSConfig(pki.CertFile, pki.KeyFile, filepath.Join(pki.Dir, "missing.pem")); err == nil {
 		t.Error("missing client CA file accepted")
 	}
-	if _, err := ServerTLSConfig(pki.certFile, pki.keyFile, pki.keyFile); err == nil {
+	if _, err := ServerTLSConfig(pki.CertFile, pki.KeyFile, pki.KeyFile); err == nil {
 		t.Error("client CA file without certificates accepted")
 	}
-	if _, err := ServerTLSConfig(pki.keyFile, pki.keyFile, ""); err == nil {
+	if _, err := ServerTLSConfig(pki.KeyFile, pki.KeyFile, ""); err == nil {
 		t.Error("key file as certificate accepted")
 	}
-	if _, err := LoopbackClientTLS(pki.keyFile); err == nil {
+	if _, err := LoopbackClientTLS(pki.KeyFile); err == nil {
 		t.Error("LoopbackClientTLS of a key file")
 	}
-	cfg, err := ServerTLSConfig(pki.certFile, pki.keyFile, "")
+	cfg, err := ServerTLSConfig(pki.CertFile, pki.KeyFile, "")
 	if err != nil || cfg.ClientAuth != tls.NoClientCert || cfg.MinVersion != tls.VersionTLS12 {
 		t.Errorf("ServerTLSConfig without client CA: %+v, %v", cfg, err)
 	}

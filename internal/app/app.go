@@ -385,7 +385,7 @@ func Start(cfg Config) (a *App, err error) {
 		maxBody = gateway.DefaultMaxBodyBytes
 	}
 	a.http = &http.Server{
-		Handler:           cfg.Telemetry.HTTPHandler(a.Metrics.Wrap(gateway.LimitBody(gw, maxBody))),
+		Handler:           cfg.Telemetry.HTTPHandler(a.Metrics.Wrap(gateway.LimitBody(gateway.WithPeer(gw), maxBody))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
