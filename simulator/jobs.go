@@ -135,6 +135,16 @@ func (st *jobStore) jobsOf(svc *service) map[string]*simJob {
 	return m
 }
 
+// forget drops the jobs of deleted services (a service created again under
+// the same name is a new one, without them).
+func (st *jobStore) forget(svcs ...*service) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, svc := range svcs {
+		delete(st.jobs, svc)
+	}
+}
+
 // jobID derives a deterministic job id, "j" followed by 32 hex digits.
 func jobID(parts ...string) string {
 	sum := sha256.Sum256([]byte("job\x00" + strings.Join(parts, "\x00")))

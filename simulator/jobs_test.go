@@ -397,3 +397,30 @@ func FuzzJobsQuery(f *testing.F) {
 		}
 	})
 }
+
+// Deleting a service, or its folder, drops its jobs: they are never
+// served again, and the store does not keep them.
+func TestDeletedServicesLeaveNoJobs(t *testing.T) {
+	e := newEnv(t, simulator.Config{})
+	wantSuccess(t, e.postJSON("services/createFolder", "folderName", "Gp"))
+	for _, name := range []string{"A", "B"} {
+		wantSuccess(t, e.postJSON("services/Gp/createService", "service", `{"serviceName":"`+name+`","type":"GPServer"}`))
+	}
+	before := simulator.JobServices(e.sim) // the seeded jobs' services
+	for _, path := range []string{"Gp/A.GPServer", "Gp/B.GPServer", "Gp/B.GPServer"} {
+		if _, err := e.sim.SubmitJob(path, ""); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	if n := simulator.JobServices(e.sim); n != before+2 {
+		t.Fatalf("jobs kept for %d services, want %d", n, before+2)
+	}
+	wantSuccess(t, e.postJSON("services/Gp/A.GPServer/delete"))
+	if n := simulator.JobServices(e.sim); n != before+1 {
+		t.Fatalf("after deleting a service: jobs kept for %d services, want %d", n, before+1)
+	}
+	wantSuccess(t, e.postJSON("services/Gp/deleteFolder"))
+	if n := simulator.JobServices(e.sim); n != before {
+		t.Fatalf("after deleting its folder: jobs kept for %d services, want %d", n, before)
+	}
+}

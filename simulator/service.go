@@ -156,6 +156,7 @@ func (s *Server) deleteService(c *call, ref serviceRef, _ []string) {
 		c.notFound(ref.seg)
 		return
 	}
+	s.jobs.forget(svc)
 	s.logEvent("simulator: service %q deleted", ref.seg)
 	c.success()
 }

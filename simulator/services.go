@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -287,9 +288,10 @@ func (s *Server) deleteFolder(c *call, folderKey, seg string) {
 			break
 		}
 	}
-	n := len(f.services)
+	gone := slices.Clone(f.ordered)
 	s.mu.Unlock()
-	s.logEvent("simulator: folder %q deleted with %d services", f.name, n)
+	s.jobs.forget(gone...)
+	s.logEvent("simulator: folder %q deleted with %d services", f.name, len(gone))
 	c.success()
 }
 
