@@ -461,7 +461,7 @@ func marshalJSON(v any) ([]byte, error) {
 //upstream:operation GET services/{folder}/{service}.{type}/iteminfo
 func (s *ItemInfoService) Get(ctx context.Context, ref ServiceRef) (*ItemInfo, error) {
 	const op = "iteminfo.get"
-	if err := ref.check(op, "GET"); err != nil {
+	if err := ref.check(op); err != nil {
 		return nil, err
 	}
 	var info ItemInfo
@@ -484,19 +484,19 @@ func (s *ItemInfoService) Get(ctx context.Context, ref ServiceRef) (*ItemInfo, e
 //upstream:operation POST services/{folder}/{service}.{type}/iteminfo/edit
 func (s *ItemInfoService) Edit(ctx context.Context, ref ServiceRef, info *ItemInfo, thumb *Thumbnail) error {
 	const op = "iteminfo.edit"
-	if err := ref.check(op, "POST"); err != nil {
+	if err := ref.check(op); err != nil {
 		return err
 	}
 	if info == nil {
-		return invalid(op, "POST", "item info is nil")
+		return invalid(op, "item info is nil")
 	}
 	r := &request{op: op, method: http.MethodPost, path: ref.Path() + "/iteminfo/edit"}
 	if thumb != nil {
 		if msg := checkFileName(thumb.Name); msg != "" {
-			return invalid(op, "POST", msg)
+			return invalid(op, msg)
 		}
 		if len(thumb.Data) == 0 {
-			return invalid(op, "POST", "thumbnail is empty")
+			return invalid(op, "thumbnail is empty")
 		}
 		withThumb := *info
 		withThumb.Thumbnail = "thumbnail/" + thumb.Name
@@ -505,7 +505,7 @@ func (s *ItemInfoService) Edit(ctx context.Context, ref ServiceRef, info *ItemIn
 	}
 	b, err := marshalJSON(info)
 	if err != nil {
-		e := invalid(op, "POST", "item info cannot be encoded")
+		e := invalid(op, "item info cannot be encoded")
 		e.Err = err
 		return e
 	}
@@ -522,7 +522,7 @@ func (s *ItemInfoService) Edit(ctx context.Context, ref ServiceRef, info *ItemIn
 //upstream:operation GET services/{folder}/{service}.{type}/iteminfo/{path}
 func (s *ItemInfoService) Thumbnail(ctx context.Context, ref ServiceRef, path string) (*Thumbnail, error) {
 	const op = "iteminfo.thumbnail"
-	if err := ref.check(op, "GET"); err != nil {
+	if err := ref.check(op); err != nil {
 		return nil, err
 	}
 	if err := CheckThumbnailPath(path); err != nil {
@@ -556,20 +556,20 @@ func CheckThumbnailPath(p string) error {
 	const op = "iteminfo.checkThumbnailPath"
 	switch {
 	case p == "":
-		return invalid(op, "GET", "thumbnail path is empty")
+		return invalid(op, "thumbnail path is empty")
 	case len(p) > maxThumbnailPathLen:
-		return invalid(op, "GET", fmt.Sprintf("thumbnail path is longer than %d bytes", maxThumbnailPathLen))
+		return invalid(op, fmt.Sprintf("thumbnail path is longer than %d bytes", maxThumbnailPathLen))
 	case strings.HasPrefix(p, "/"):
-		return invalid(op, "GET", "thumbnail path is absolute")
+		return invalid(op, "thumbnail path is absolute")
 	}
 	for _, c := range []byte(p) {
 		if c < 0x20 || c == 0x7f || strings.IndexByte(`\:?#`, c) >= 0 {
-			return invalid(op, "GET", fmt.Sprintf("thumbnail path contains %q", rune(c)))
+			return invalid(op, fmt.Sprintf("thumbnail path contains %q", rune(c)))
 		}
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if msg := checkSegment("thumbnail path segment", seg); msg != "" {
-			return invalid(op, "GET", msg)
+			return invalid(op, msg)
 		}
 	}
 	return nil

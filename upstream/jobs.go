@@ -163,7 +163,7 @@ type JobQuery struct {
 // values encodes q as query parameters.
 func (q JobQuery) values(op string) (url.Values, error) {
 	if q.Start < 0 || q.Number < 0 {
-		return nil, invalid(op, "GET", "start and number must not be negative")
+		return nil, invalid(op, "start and number must not be negative")
 	}
 	v := url.Values{"startTime": {millisParam(q.StartTime)}, "endTime": {millisParam(q.EndTime)}}
 	if q.StartTime.IsZero() && !q.EndTime.IsZero() {
@@ -294,21 +294,21 @@ func decodeJobResults(raw json.RawMessage) ([]Job, error) {
 
 // jobsPath returns the escaped path of a service's jobs resource, after
 // checking ref.
-func jobsPath(op, method string, ref ServiceRef) (string, error) {
-	if err := ref.check(op, method); err != nil {
+func jobsPath(op string, ref ServiceRef) (string, error) {
+	if err := ref.check(op); err != nil {
 		return "", err
 	}
 	return ref.Path() + "/jobs", nil
 }
 
 // jobPath returns the escaped path of one job, after checking ref and id.
-func jobPath(op, method string, ref ServiceRef, jobID string) (string, error) {
-	base, err := jobsPath(op, method, ref)
+func jobPath(op string, ref ServiceRef, jobID string) (string, error) {
+	base, err := jobsPath(op, ref)
 	if err != nil {
 		return "", err
 	}
 	if msg := checkSegment("job id", jobID); msg != "" {
-		return "", invalid(op, method, msg)
+		return "", invalid(op, msg)
 	}
 	return base + "/" + url.PathEscape(jobID), nil
 }
@@ -321,7 +321,7 @@ func jobPath(op, method string, ref ServiceRef, jobID string) (string, error) {
 //upstream:operation GET services/{folder}/{service}.{type}/jobs/query
 func (s *JobsService) Query(ctx context.Context, ref ServiceRef, q JobQuery) (*JobPage, error) {
 	const op = "jobs.query"
-	path, err := jobsPath(op, "GET", ref)
+	path, err := jobsPath(op, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func (s *JobsService) Query(ctx context.Context, ref ServiceRef, q JobQuery) (*J
 //upstream:operation GET services/{folder}/{service}.{type}/jobs/{jobID}
 func (s *JobsService) Get(ctx context.Context, ref ServiceRef, jobID string) (*Job, error) {
 	const op = "jobs.get"
-	path, err := jobPath(op, "GET", ref, jobID)
+	path, err := jobPath(op, ref, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +366,7 @@ func (s *JobsService) Get(ctx context.Context, ref ServiceRef, jobID string) (*J
 //upstream:operation POST services/{folder}/{service}.{type}/jobs/{jobID}/cancel
 func (s *JobsService) Cancel(ctx context.Context, ref ServiceRef, jobID string) error {
 	const op = "jobs.cancel"
-	path, err := jobPath(op, "POST", ref, jobID)
+	path, err := jobPath(op, ref, jobID)
 	if err != nil {
 		return err
 	}
@@ -381,7 +381,7 @@ func (s *JobsService) Cancel(ctx context.Context, ref ServiceRef, jobID string) 
 //upstream:operation POST services/{folder}/{service}.{type}/jobs/{jobID}/delete
 func (s *JobsService) Delete(ctx context.Context, ref ServiceRef, jobID string) error {
 	const op = "jobs.delete"
-	path, err := jobPath(op, "POST", ref, jobID)
+	path, err := jobPath(op, ref, jobID)
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ func (s *JobsService) Delete(ctx context.Context, ref ServiceRef, jobID string) 
 //upstream:operation POST services/{folder}/{service}.{type}/jobs/purgeQueue
 func (s *JobsService) PurgeQueue(ctx context.Context, ref ServiceRef) error {
 	const op = "jobs.purgeQueue"
-	path, err := jobsPath(op, "POST", ref)
+	path, err := jobsPath(op, ref)
 	if err != nil {
 		return err
 	}

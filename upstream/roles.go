@@ -239,10 +239,10 @@ func (s *RolesService) Store(ctx context.Context) (*RoleStore, error) {
 func (s *RolesService) List(ctx context.Context, startIndex, pageSize int) (*RolePage, error) {
 	const op = "roles.getRoles"
 	if msg := checkCount("startIndex", startIndex); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	if pageSize <= 0 {
-		return nil, invalid(op, "POST", "pageSize must be positive")
+		return nil, invalid(op, "pageSize must be positive")
 	}
 	form := url.Values{"startIndex": {strconv.Itoa(startIndex)}, "pageSize": {strconv.Itoa(pageSize)}}
 	var p RolePage
@@ -262,7 +262,7 @@ func (s *RolesService) List(ctx context.Context, startIndex, pageSize int) (*Rol
 func (s *RolesService) Search(ctx context.Context, filter string, maxCount int) (*RolePage, error) {
 	const op = "roles.search"
 	if msg := checkCount("maxCount", maxCount); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	form := url.Values{"filter": {filter}}
 	if maxCount > 0 {
@@ -283,7 +283,7 @@ func (s *RolesService) Search(ctx context.Context, filter string, maxCount int) 
 func (s *RolesService) Add(ctx context.Context, name, description string) error {
 	const op = "roles.add"
 	if msg := checkName("role name", name); msg != "" {
-		return invalid(op, "POST", msg)
+		return invalid(op, msg)
 	}
 	form := url.Values{"rolename": {name}, "description": {description}}
 	return s.client.post(ctx, op, rolesPath+"/add", form, nil)
@@ -297,7 +297,7 @@ func (s *RolesService) Add(ctx context.Context, name, description string) error 
 func (s *RolesService) Update(ctx context.Context, name, description string) error {
 	const op = "roles.update"
 	if msg := checkName("role name", name); msg != "" {
-		return invalid(op, "POST", msg)
+		return invalid(op, msg)
 	}
 	form := url.Values{"rolename": {name}, "description": {description}}
 	return s.client.post(ctx, op, rolesPath+"/update", form, nil)
@@ -322,7 +322,7 @@ func (s *RolesService) Remove(ctx context.Context, name string) error {
 func (s *RolesService) Privilege(ctx context.Context, name string) (string, error) {
 	const op = "roles.getPrivilege"
 	if msg := checkName("role name", name); msg != "" {
-		return "", invalid(op, "POST", msg)
+		return "", invalid(op, msg)
 	}
 	var w struct {
 		Privilege *jsonText `json:"privilege"`
@@ -347,7 +347,7 @@ func (s *RolesService) Privilege(ctx context.Context, name string) (string, erro
 func (s *RolesService) AssignPrivilege(ctx context.Context, name, privilege string) error {
 	const op = "roles.assignPrivilege"
 	if privilege == "" {
-		return invalid(op, "POST", "privilege is empty")
+		return invalid(op, "privilege is empty")
 	}
 	return s.roleOp(ctx, op, "assignPrivilege", name, url.Values{"privilege": {privilege}})
 }
@@ -361,7 +361,7 @@ func (s *RolesService) AssignPrivilege(ctx context.Context, name, privilege stri
 func (s *RolesService) RolesByPrivilege(ctx context.Context, privilege string) ([]string, error) {
 	const op = "roles.getRolesByPrivilege"
 	if privilege == "" {
-		return nil, invalid(op, "POST", "privilege is empty")
+		return nil, invalid(op, "privilege is empty")
 	}
 	w := nameListWire{key: "roles"}
 	if err := s.client.postRead(ctx, op, rolesPath+"/getRolesByPrivilege", url.Values{"privilege": {privilege}}, &w); err != nil {
@@ -379,10 +379,10 @@ func (s *RolesService) RolesByPrivilege(ctx context.Context, privilege string) (
 func (s *RolesService) UsersInRole(ctx context.Context, name, filter string, maxCount int) (*NameList, error) {
 	const op = "roles.getUsersWithinRole"
 	if msg := checkName("role name", name); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	if msg := checkCount("maxCount", maxCount); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	form := url.Values{"rolename": {name}, "filter": {filter}}
 	if maxCount > 0 {
@@ -436,10 +436,10 @@ func (s *RolesService) RemoveUsers(ctx context.Context, name string, users []str
 func (s *RolesService) RolesForUser(ctx context.Context, username, filter string, maxCount int) (*NameList, error) {
 	const op = "roles.getRolesForUser"
 	if msg := checkName("user name", username); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	if msg := checkCount("maxCount", maxCount); msg != "" {
-		return nil, invalid(op, "POST", msg)
+		return nil, invalid(op, msg)
 	}
 	form := url.Values{"username": {username}, "filter": {filter}}
 	if maxCount > 0 {
@@ -456,7 +456,7 @@ func (s *RolesService) RolesForUser(ctx context.Context, username, filter string
 // success envelope.
 func (s *RolesService) roleOp(ctx context.Context, op, operation, name string, extra url.Values) error {
 	if msg := checkName("role name", name); msg != "" {
-		return invalid(op, "POST", msg)
+		return invalid(op, msg)
 	}
 	form := url.Values{"rolename": {name}}
 	for k, v := range extra {
@@ -468,14 +468,14 @@ func (s *RolesService) roleOp(ctx context.Context, op, operation, name string, e
 // userList joins user names into upstream's comma-separated list.
 func userList(op string, users []string) (string, error) {
 	if len(users) == 0 {
-		return "", invalid(op, "POST", "no users given")
+		return "", invalid(op, "no users given")
 	}
 	for i, u := range users {
 		switch {
 		case u == "":
-			return "", invalid(op, "POST", fmt.Sprintf("user %d is empty", i))
+			return "", invalid(op, fmt.Sprintf("user %d is empty", i))
 		case strings.Contains(u, ","):
-			return "", invalid(op, "POST", fmt.Sprintf("user %d contains a comma, which upstream's comma-separated list cannot carry", i))
+			return "", invalid(op, fmt.Sprintf("user %d contains a comma, which upstream's comma-separated list cannot carry", i))
 		}
 	}
 	return strings.Join(users, ","), nil

@@ -49,7 +49,7 @@ func folderPath(folder string) string {
 
 // invalid returns a KindInvalid error. Nothing was sent, so Method and
 // Path stay empty; method is accepted only to keep call sites readable.
-func invalid(op, _ string, msg string) *Error {
+func invalid(op, msg string) *Error {
 	return &Error{Kind: KindInvalid, Op: op, Messages: []string{msg}}
 }
 
@@ -65,28 +65,28 @@ func checkSegment(what, s string) string {
 }
 
 // checkFolder validates a non-root folder name.
-func checkFolder(op, method, folder string) error {
+func checkFolder(op, folder string) error {
 	if isRoot(folder) {
-		return invalid(op, method, "folder name is empty (the root folder cannot be used here)")
+		return invalid(op, "folder name is empty (the root folder cannot be used here)")
 	}
 	if msg := checkSegment("folder name", folder); msg != "" {
-		return invalid(op, method, msg)
+		return invalid(op, msg)
 	}
 	return nil
 }
 
 // check validates r before it is used to build a path.
-func (r ServiceRef) check(op, method string) error {
+func (r ServiceRef) check(op string) error {
 	if !isRoot(r.Folder) {
 		if msg := checkSegment("folder name", r.Folder); msg != "" {
-			return invalid(op, method, msg)
+			return invalid(op, msg)
 		}
 	}
 	if msg := checkSegment("service name", r.Name); msg != "" {
-		return invalid(op, method, msg)
+		return invalid(op, msg)
 	}
 	if msg := checkSegment("service type", r.Type); msg != "" {
-		return invalid(op, method, msg)
+		return invalid(op, msg)
 	}
 	return nil
 }
@@ -305,7 +305,7 @@ func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) 
 //upstream:operation GET services/{folder}
 func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*FolderListing, error) {
 	const op = "services.listFolder"
-	if err := checkFolder(op, "GET", folder); err != nil {
+	if err := checkFolder(op, folder); err != nil {
 		return nil, err
 	}
 	var l FolderListing
@@ -323,7 +323,7 @@ func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*Folde
 //upstream:operation POST services/createFolder
 func (s *ServicesService) CreateFolder(ctx context.Context, folder, description string) error {
 	const op = "services.createFolder"
-	if err := checkFolder(op, "POST", folder); err != nil {
+	if err := checkFolder(op, folder); err != nil {
 		return err
 	}
 	form := url.Values{"folderName": {folder}, "description": {description}}
@@ -337,7 +337,7 @@ func (s *ServicesService) CreateFolder(ctx context.Context, folder, description 
 //upstream:operation POST services/{folder}/editFolder
 func (s *ServicesService) EditFolder(ctx context.Context, folder, description string, webEncrypted bool) error {
 	const op = "services.editFolder"
-	if err := checkFolder(op, "POST", folder); err != nil {
+	if err := checkFolder(op, folder); err != nil {
 		return err
 	}
 	form := url.Values{"description": {description}, "webEncrypted": {strconv.FormatBool(webEncrypted)}}
@@ -351,7 +351,7 @@ func (s *ServicesService) EditFolder(ctx context.Context, folder, description st
 //upstream:operation POST services/{folder}/deleteFolder
 func (s *ServicesService) DeleteFolder(ctx context.Context, folder string) error {
 	const op = "services.deleteFolder"
-	if err := checkFolder(op, "POST", folder); err != nil {
+	if err := checkFolder(op, folder); err != nil {
 		return err
 	}
 	return s.client.post(ctx, op, folderPath(folder)+"deleteFolder", nil, nil)
@@ -365,7 +365,7 @@ func (s *ServicesService) DeleteFolder(ctx context.Context, folder string) error
 //upstream:operation GET services/{folder}/{service}.{type}
 func (s *ServicesService) Get(ctx context.Context, ref ServiceRef) (*ServiceConfig, error) {
 	const op = "services.get"
-	if err := ref.check(op, "GET"); err != nil {
+	if err := ref.check(op); err != nil {
 		return nil, err
 	}
 	var cfg ServiceConfig
@@ -382,7 +382,7 @@ func (s *ServicesService) Get(ctx context.Context, ref ServiceRef) (*ServiceConf
 //upstream:operation GET services/{folder}/{service}.{type}/status
 func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceStatus, error) {
 	const op = "services.status"
-	if err := ref.check(op, "GET"); err != nil {
+	if err := ref.check(op); err != nil {
 		return nil, err
 	}
 	var st ServiceStatus
@@ -397,7 +397,7 @@ func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceS
 // and without a goroutine of the caller's per read.
 func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*ServiceConfig, *ServiceStatus, error) {
 	const op = "services.get"
-	if err := ref.check(op, "GET"); err != nil {
+	if err := ref.check(op); err != nil {
 		return nil, nil, err
 	}
 	var (
@@ -423,7 +423,7 @@ func (s *ServicesService) Create(ctx context.Context, folder string, cfg *Servic
 	const op = "services.create"
 	if !isRoot(folder) {
 		if msg := checkSegment("folder name", folder); msg != "" {
-			return invalid(op, "POST", msg)
+			return invalid(op, msg)
 		}
 	}
 	form, err := serviceForm(op, cfg)
@@ -442,7 +442,7 @@ func (s *ServicesService) Create(ctx context.Context, folder string, cfg *Servic
 //upstream:operation POST services/{folder}/{service}.{type}/edit
 func (s *ServicesService) Edit(ctx context.Context, ref ServiceRef, cfg *ServiceConfig) error {
 	const op = "services.edit"
-	if err := ref.check(op, "POST"); err != nil {
+	if err := ref.check(op); err != nil {
 		return err
 	}
 	form, err := serviceForm(op, cfg)
@@ -455,11 +455,11 @@ func (s *ServicesService) Edit(ctx context.Context, ref ServiceRef, cfg *Service
 // serviceForm encodes cfg as the "service" form field.
 func serviceForm(op string, cfg *ServiceConfig) (url.Values, error) {
 	if cfg == nil {
-		return nil, invalid(op, "POST", "service configuration is nil")
+		return nil, invalid(op, "service configuration is nil")
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
-		e := invalid(op, "POST", "service configuration cannot be encoded")
+		e := invalid(op, "service configuration cannot be encoded")
 		e.Err = err
 		return nil, e
 	}
@@ -495,7 +495,7 @@ func (s *ServicesService) Stop(ctx context.Context, ref ServiceRef) error {
 
 // serviceOp POSTs a parameterless operation on a service.
 func (s *ServicesService) serviceOp(ctx context.Context, op string, ref ServiceRef, name string) error {
-	if err := ref.check(op, "POST"); err != nil {
+	if err := ref.check(op); err != nil {
 		return err
 	}
 	return s.client.post(ctx, op, ref.Path()+"/"+name, nil, nil)

@@ -32,13 +32,13 @@ var reservedReportNames = []string{"add", "settings"}
 
 // checkReportName validates a report name before it is used as a path
 // segment.
-func checkReportName(op, method, name string) error {
+func checkReportName(op, name string) error {
 	if msg := checkSegment("report name", name); msg != "" {
-		return invalid(op, method, msg)
+		return invalid(op, msg)
 	}
 	for _, r := range reservedReportNames {
 		if strings.EqualFold(name, r) {
-			return invalid(op, method, "report name "+strconv.Quote(name)+" is reserved by the upstream")
+			return invalid(op, "report name "+strconv.Quote(name)+" is reserved by the upstream")
 		}
 	}
 	return nil
@@ -265,7 +265,7 @@ func (s *UsageReportsService) List(ctx context.Context) ([]UsageReport, error) {
 //upstream:operation GET usagereports/{report}
 func (s *UsageReportsService) Get(ctx context.Context, name string) (*UsageReport, error) {
 	const op = "usageReports.get"
-	if err := checkReportName(op, "GET", name); err != nil {
+	if err := checkReportName(op, name); err != nil {
 		return nil, err
 	}
 	var rep UsageReport
@@ -284,9 +284,9 @@ func (s *UsageReportsService) Get(ctx context.Context, name string) (*UsageRepor
 func (s *UsageReportsService) Add(ctx context.Context, def *UsageReport) error {
 	const op = "usageReports.add"
 	if def == nil {
-		return invalid(op, "POST", "report definition is nil")
+		return invalid(op, "report definition is nil")
 	}
-	if err := checkReportName(op, "POST", def.Name); err != nil {
+	if err := checkReportName(op, def.Name); err != nil {
 		return err
 	}
 	form, err := reportForm(op, def)
@@ -305,14 +305,14 @@ func (s *UsageReportsService) Add(ctx context.Context, def *UsageReport) error {
 //upstream:operation POST usagereports/{report}/edit
 func (s *UsageReportsService) Edit(ctx context.Context, name string, def *UsageReport) error {
 	const op = "usageReports.edit"
-	if err := checkReportName(op, "POST", name); err != nil {
+	if err := checkReportName(op, name); err != nil {
 		return err
 	}
 	if def == nil {
-		return invalid(op, "POST", "report definition is nil")
+		return invalid(op, "report definition is nil")
 	}
 	if def.Name != "" && def.Name != name {
-		return invalid(op, "POST", "a report cannot be renamed")
+		return invalid(op, "a report cannot be renamed")
 	}
 	d := *def
 	d.Name = name
@@ -327,7 +327,7 @@ func (s *UsageReportsService) Edit(ctx context.Context, name string, def *UsageR
 func reportForm(op string, def *UsageReport) (url.Values, error) {
 	b, err := json.Marshal(def)
 	if err != nil {
-		e := invalid(op, "POST", "report definition cannot be encoded")
+		e := invalid(op, "report definition cannot be encoded")
 		e.Err = err
 		return nil, e
 	}
@@ -341,7 +341,7 @@ func reportForm(op string, def *UsageReport) (url.Values, error) {
 //upstream:operation POST usagereports/{report}/delete
 func (s *UsageReportsService) Delete(ctx context.Context, name string) error {
 	const op = "usageReports.delete"
-	if err := checkReportName(op, "POST", name); err != nil {
+	if err := checkReportName(op, name); err != nil {
 		return err
 	}
 	return s.client.post(ctx, op, reportPath(name)+"/delete", nil, nil)
@@ -457,12 +457,12 @@ func (d *UsageData) UnmarshalJSON(b []byte) error {
 //upstream:operation GET usagereports/{report}/data
 func (s *UsageReportsService) Data(ctx context.Context, name string, filter UsageDataFilter) (*UsageData, error) {
 	const op = "usageReports.data"
-	if err := checkReportName(op, "GET", name); err != nil {
+	if err := checkReportName(op, name); err != nil {
 		return nil, err
 	}
 	f, err := json.Marshal(filter)
 	if err != nil {
-		e := invalid(op, "GET", "filter cannot be encoded")
+		e := invalid(op, "filter cannot be encoded")
 		e.Err = err
 		return nil, e
 	}
@@ -528,7 +528,7 @@ func (s *UsageReportsService) Settings(ctx context.Context) (*UsageSettings, err
 func (s *UsageReportsService) EditSettings(ctx context.Context, st UsageSettings) error {
 	const op = "usageReports.editSettings"
 	if st.SamplingInterval <= 0 || st.MaxHistory < 0 {
-		return invalid(op, "POST", "samplingInterval must be positive and maxHistory not negative")
+		return invalid(op, "samplingInterval must be positive and maxHistory not negative")
 	}
 	form := url.Values{
 		"enabled":          {strconv.FormatBool(st.Enabled)},
