@@ -98,7 +98,7 @@ type config struct {
 // and the operator token are never shown.
 func (c *config) String() string {
 	return fmt.Sprintf("config{grpc %s, http %s, upstream %q, user %q, password %s, token source %s, token client %s, token %s, delegated auth %s}",
-		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, redacted(c.password), c.TokenSource, c.TokenClient, redacted(c.token), c.DelegatedAuth)
+		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, app.SecretState(c.password), c.TokenSource, c.TokenClient, app.SecretState(c.token), c.DelegatedAuth)
 }
 
 // GoString is String, for %#v.
@@ -112,14 +112,6 @@ func (c *config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // MarshalJSON encodes String: the configuration without its secrets.
 func (c *config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
-
-// redacted says whether a secret is set, never what it is.
-func redacted(s string) string {
-	if s == "" {
-		return "unset"
-	}
-	return "REDACTED"
-}
 
 // envDefault returns the environment variable's value, or def.
 func envDefault(getenv func(string) string, key, def string) string {

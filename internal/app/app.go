@@ -151,8 +151,8 @@ type Config struct {
 // and the operator token are never shown.
 func (c Config) String() string {
 	return fmt.Sprintf("app.Config{grpc %s, http %s, upstream %q, user %q, password %s, token service %s, token client %s, fixed token %v (%s), delegated auth %s}",
-		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, secretState(c.Password), c.TokenService, c.TokenClient,
-		c.FixedToken, secretState(c.Token), c.DelegatedAuth)
+		c.GRPCAddr, c.HTTPAddr, c.UpstreamURL, c.Username, SecretState(c.Password), c.TokenService, c.TokenClient,
+		c.FixedToken, SecretState(c.Token), c.DelegatedAuth)
 }
 
 // GoString is String, for %#v.
@@ -168,8 +168,9 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // MarshalJSON encodes String: the configuration without its secrets.
 func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
-// secretState says whether a secret is set, never what it is.
-func secretState(s string) string {
+// SecretState says whether a secret is set ("unset" or "REDACTED"), never
+// what it is: how configurations describe their secrets.
+func SecretState(s string) string {
 	if s == "" {
 		return "unset"
 	}
