@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -62,4 +63,25 @@ func ExampleNew() {
 	// true
 	// true
 	// upstream: services.get: GET admin/services/BZK1.MapServer: upstream error code 404: Could not find resource or operation 'BZK1.MapServer' on the system.
+}
+
+// ExampleServicesService_GetWithStatus reads a service's configuration and
+// its status at once, from the simulator standing in for ArcGIS Server.
+func ExampleServicesService_GetWithStatus() {
+	srv := httptest.NewServer(simulator.New(simulator.Config{}))
+	defer srv.Close()
+
+	client, err := upstream.New(srv.URL+"/arcgis", upstream.WithHTTPClient(srv.Client()),
+		upstream.WithCredentials(simulator.DefaultUsername, simulator.DefaultPassword))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	cfg, st, err := client.Services.GetWithStatus(context.Background(), upstream.ServiceRef{Name: "SampleWorldCities", Type: "MapServer"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.ServiceName, cfg.Type, st.ConfiguredState, st.RealTimeState)
+	// Output:
+	// SampleWorldCities MapServer STARTED STARTED
 }
