@@ -16,11 +16,7 @@ import (
 // gRPC one: a client certificate the handshake verified identifies the
 // caller (mTLS), and the audit log and the per-address rate limit of
 // unauthenticated callers see the client's address rather than one
-// in-process address for all.
-//
-// Streams (WatchJob) still cross the loopback gRPC connection, where the
-// caller's certificate cannot follow: REST callers of streams use API
-// keys.
+// in-process address for all. Streams (WatchJob) run in process too.
 func WithPeer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := &peer.Peer{Addr: remoteAddr(r.RemoteAddr)}

@@ -16,15 +16,17 @@ import (
 
 // InProcess calls arcgate's gRPC services from the same process, through
 // the same interceptors as the gRPC server, without encoding a message:
-// the REST gateway's unary calls take this path instead of a loopback
+// the REST gateway's calls take this path instead of a loopback
 // connection, which would marshal every request and response to protobuf
 // and back and cross the TCP stack twice. Caller authentication, scopes,
 // rate limits, audit, delegation, metrics, the log line, panic recovery
 // and the default deadline all apply alike.
 //
 // It is a grpc.ServiceRegistrar (register the services on it and on the
-// grpc.Server) and a grpc.ClientConnInterface. Streams, and methods not
-// registered on it, go to the fallback connection.
+// grpc.Server) and a grpc.ClientConnInterface. Unary and server-streaming
+// methods run in process (see inprocess_stream.go for streams); client
+// streams, and methods not registered on it, go to the fallback
+// connection.
 //
 // Messages are handed over, not copied: the handler gets a shallow copy of
 // the request (its own top-level message, sharing nested values), and the
@@ -38,9 +40,11 @@ import (
 // headers and trailers set by the handler come back through the
 // grpc.Header and grpc.Trailer call options.
 type InProcess struct {
-	methods  map[string]inProcessMethod
-	chain    grpc.UnaryServerInterceptor
-	fallback grpc.ClientConnInterface
+	methods     map[string]inProcessMethod
+	streams     map[string]inProcessStreamMethod
+	chain       grpc.UnaryServerInterceptor
+	streamChain grpc.StreamServerInterceptor
+	fallback    grpc.ClientConnInterface
 }
 
 type inProcessMethod struct {
@@ -61,7 +65,8 @@ func (inProcessAddr) String() string  { return "inprocess" }
 // interceptors (outermost first, as grpc.ChainUnaryInterceptor). Set its
 // fallback connection with SetFallback before the first call.
 func NewInProcess(interceptors ...grpc.UnaryServerInterceptor) *InProcess {
-	return &InProcess{methods: map[string]inProcessMethod{}, chain: chainUnary(interceptors)}
+	return &InProcess{methods: map[string]inProcessMethod{}, streams: map[string]inProcessStreamMethod{},
+		chain: chainUnary(interceptors), streamChain: chainStream(nil)}
 }
 
 // SetFallback sets the connection that streams, and methods not
@@ -81,10 +86,15 @@ func (rs registrars) RegisterService(desc *grpc.ServiceDesc, impl any) {
 }
 
 // RegisterService implements grpc.ServiceRegistrar: it records the unary
-// methods of desc, implemented by impl.
+// and server-streaming methods of desc, implemented by impl.
 func (p *InProcess) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	for _, m := range desc.Methods {
 		p.methods["/"+desc.ServiceName+"/"+m.MethodName] = inProcessMethod{impl: impl, handler: m.Handler}
+	}
+	for _, m := range desc.Streams {
+		if m.ServerStreams && !m.ClientStreams {
+			p.streams["/"+desc.ServiceName+"/"+m.StreamName] = inProcessStreamMethod{impl: impl, handler: m.Handler}
+		}
 	}
 }
 
@@ -99,13 +109,8 @@ func (p *InProcess) Invoke(ctx context.Context, method string, args, reply any, 
 	if !ok1 || !ok2 {
 		return status.Errorf(codes.Internal, "in-process call of %s with a non-protobuf message", method)
 	}
-	md, _ := metadata.FromOutgoingContext(ctx)
 	st := &inProcessStream{method: method}
-	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md.Copy())
-	sctx = grpc.NewContextWithServerTransportStream(sctx, st)
-	if _, ok := peer.FromContext(sctx); !ok {
-		sctx = peer.NewContext(sctx, &peer.Peer{Addr: InProcessAddr, LocalAddr: InProcessAddr})
-	}
+	sctx := grpc.NewContextWithServerTransportStream(p.serverContext(ctx), st)
 	dec := func(v any) error {
 		dst, ok := v.(proto.Message)
 		if !ok || dst.ProtoReflect().Descriptor() != in.ProtoReflect().Descriptor() {
@@ -130,9 +135,25 @@ func (p *InProcess) Invoke(ctx context.Context, method string, args, reply any, 
 	return nil
 }
 
-// NewStream implements grpc.ClientConnInterface: streams go to the
-// fallback connection.
+// serverContext is the handler's context of a call made with ctx: the
+// caller's outgoing metadata as incoming metadata, and the caller's peer
+// (else InProcessAddr).
+func (p *InProcess) serverContext(ctx context.Context) context.Context {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md.Copy())
+	if _, ok := peer.FromContext(sctx); !ok {
+		sctx = peer.NewContext(sctx, &peer.Peer{Addr: InProcessAddr, LocalAddr: InProcessAddr})
+	}
+	return sctx
+}
+
+// NewStream implements grpc.ClientConnInterface: server-streaming methods
+// registered on p run in process; other streams go to the fallback
+// connection.
 func (p *InProcess) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if m, ok := p.streams[method]; ok && desc.ServerStreams && !desc.ClientStreams {
+		return p.newServerStreaming(ctx, m, method, opts), nil
+	}
 	return p.fallback.NewStream(ctx, desc, method, opts...)
 }
 

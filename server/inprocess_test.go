@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -89,14 +92,112 @@ func TestInProcess(t *testing.T) {
 	if _, err := client.Check(pctx, &grpc_health_v1.HealthCheckRequest{Service: "svc"}); err != nil {
 		t.Error(err)
 	}
-	// Streams and methods not registered go to the fallback.
-	_, _ = client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{})
+	// Methods and streams not registered, and client streams, go to the
+	// fallback.
+	_, _ = p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/other.Service/Stream")
+	_, _ = p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/grpc.health.v1.Health/Watch")
 	_ = p.Invoke(ctx, "/other.Service/Method", &grpc_health_v1.HealthCheckRequest{}, &grpc_health_v1.HealthCheckResponse{})
-	if len(fb.streamed) != 1 || len(fb.invoked) != 1 || fb.invoked[0] != "/other.Service/Method" {
+	if len(fb.streamed) != 2 || len(fb.invoked) != 1 || fb.invoked[0] != "/other.Service/Method" {
 		t.Errorf("fallback got streams %v, calls %v", fb.streamed, fb.invoked)
 	}
 	// A reply of the wrong type is refused, not filled.
 	if err := p.Invoke(ctx, "/grpc.health.v1.Health/Check", &grpc_health_v1.HealthCheckRequest{}, &grpc_health_v1.HealthListRequest{}); status.Code(err) != codes.Internal {
 		t.Errorf("mismatched reply: %v", err)
+	}
+}
+
+// A server-streaming call runs in process through the stream interceptors:
+// metadata, peer and method reach them, the header comes with the first
+// message, messages arrive in order, the caller's cancellation ends the
+// handler, and an error ends the stream with its status.
+func TestInProcessServerStreaming(t *testing.T) {
+	t.Parallel()
+	var seen struct {
+		mu     sync.Mutex
+		key    string
+		peer   string
+		method string
+	}
+	ic := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		md, _ := metadata.FromIncomingContext(ss.Context())
+		p, _ := peer.FromContext(ss.Context())
+		m, _ := grpc.Method(ss.Context())
+		seen.mu.Lock()
+		seen.key, seen.peer, seen.method = strings.Join(md.Get("x-api-key"), ","), p.Addr.String(), m+"|"+info.FullMethod
+		seen.mu.Unlock()
+		if strings.Join(md.Get("x-api-key"), "") == "bad" {
+			return status.Error(codes.Unauthenticated, "bad key")
+		}
+		_ = ss.SetHeader(metadata.Pairs("x-request-id", "s1"))
+		err := next(srv, ss)
+		ss.SetTrailer(metadata.Pairs("x-trailer", "t2"))
+		return err
+	}
+	fb := &fallbackConn{}
+	p := NewInProcess()
+	p.SetStreamInterceptors(ic)
+	p.SetFallback(fb)
+	hs := health.NewServer()
+	hs.SetServingStatus("svc", grpc_health_v1.HealthCheckResponse_SERVING)
+	grpc_health_v1.RegisterHealthServer(p, hs)
+	client := grpc_health_v1.NewHealthClient(p)
+
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), "x-api-key", "k"))
+	var trailer metadata.MD
+	stream, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{Service: "svc"}, grpc.Trailer(&trailer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, err := stream.Header()
+	if err != nil || strings.Join(header.Get("x-request-id"), "") != "s1" {
+		t.Fatalf("Header = %v, %v", header, err)
+	}
+	for _, want := range []grpc_health_v1.HealthCheckResponse_ServingStatus{grpc_health_v1.HealthCheckResponse_SERVING, grpc_health_v1.HealthCheckResponse_NOT_SERVING} {
+		resp, err := stream.Recv()
+		if err != nil || resp.GetStatus() != want {
+			t.Fatalf("Recv = %v, %v; want %v", resp, err, want)
+		}
+		hs.SetServingStatus("svc", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	}
+	seen.mu.Lock()
+	if seen.key != "k" || seen.peer != "inprocess" || seen.method != "/grpc.health.v1.Health/Watch|/grpc.health.v1.Health/Watch" {
+		t.Errorf("interceptor saw key %q, peer %q, method %q", seen.key, seen.peer, seen.method)
+	}
+	seen.mu.Unlock()
+	cancel()
+	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv after cancel: %v", err)
+	}
+	waitUntil(t, func() bool { return stream.Trailer() != nil })
+	if strings.Join(trailer.Get("x-trailer"), "") != "t2" || strings.Join(stream.Trailer().Get("x-trailer"), "") != "t2" {
+		t.Errorf("trailer %v, %v", trailer, stream.Trailer())
+	}
+
+	// An error from the interceptors: the header is final at once (empty),
+	// and the first Recv returns the status.
+	bad := metadata.AppendToOutgoingContext(context.Background(), "x-api-key", "bad")
+	stream, err = client.Watch(bad, &grpc_health_v1.HealthCheckRequest{Service: "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := stream.Header(); err != nil || len(h) != 0 {
+		t.Fatalf("Header after an error = %v, %v", h, err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Recv = %v, want Unauthenticated", err)
+	}
+	if len(fb.streamed) != 0 {
+		t.Errorf("fallback got %v", fb.streamed)
+	}
+}
+
+// waitUntil polls cond (a test of concurrency, not of time).
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 2000 && !cond(); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if !cond() {
+		t.Fatal("gave up waiting")
 	}
 }

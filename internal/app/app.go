@@ -1,7 +1,8 @@
 // Package app wires arcgate together: the upstream client (or an embedded
-// simulator when no upstream is configured), the gRPC server with health and
-// reflection, and the REST gateway that dials the gRPC server. cmd/arcgate
-// parses flags and calls Start; the end-to-end tests start the same App.
+// simulator when no upstream is configured), the gRPC server with health
+// and reflection, and the REST gateway that calls the services in process.
+// cmd/arcgate parses flags and calls Start; the end-to-end tests start the
+// same App.
 package app
 
 import (
@@ -121,8 +122,8 @@ type Config struct {
 	// RateLimit is the per-caller rate limit (zero value: off).
 	RateLimit server.RateLimit
 	// TLS, when set, serves gRPC and REST over TLS (and mTLS when it asks
-	// for client certificates); GatewayTLS is what the gateway dials its
-	// own gRPC server with.
+	// for client certificates); GatewayTLS is what InProcess's fallback
+	// connection dials arcgate's own gRPC server with.
 	TLS, GatewayTLS *tls.Config
 	// UpstreamRootCAs, when set, verifies the upstream's certificate.
 	UpstreamRootCAs *x509.CertPool
@@ -325,8 +326,8 @@ func Start(cfg Config) (a *App, err error) {
 	// code it ends with), then the request id and the log line, panic
 	// recovery, the default deadline; then the guard (caller
 	// authentication, scopes, rate limit, audit), then delegated upstream
-	// identities. Tracing is a stats handler. The REST gateway's unary
-	// calls run through the same unary chain in process (server.InProcess).
+	// identities. Tracing is a stats handler. The REST gateway's calls run
+	// through the same chains in process (server.InProcess).
 	delegatedUnary, delegatedStream := server.DelegatedAuthInterceptors(cfg.DelegatedAuth)
 	unary := append(a.Metrics.UnaryInterceptors(), srv.UnaryInterceptors()...)
 	unary = append(unary, guard.UnaryInterceptor, delegatedUnary)
@@ -339,6 +340,7 @@ func Start(cfg Config) (a *App, err error) {
 	}
 	a.grpc = grpc.NewServer(gopts...)
 	inproc := server.NewInProcess(append(cfg.Telemetry.InProcessInterceptors(), unary...)...)
+	inproc.SetStreamInterceptors(append(cfg.Telemetry.InProcessStreamInterceptors(), stream...)...)
 	both := server.Registrars(a.grpc, inproc)
 	srv.Register(both)
 	grpc_health_v1.RegisterHealthServer(both, a.health)
@@ -363,8 +365,9 @@ func Start(cfg Config) (a *App, err error) {
 	a.closers = append(a.closers, func() { _ = hlis.Close() })
 	a.GRPCAddr, a.HTTPAddr = glis.Addr().String(), hlis.Addr().String()
 
-	// The gateway dials arcgate's own gRPC server, so interceptors run for
-	// REST callers too.
+	// The gateway's calls run in process (InProcess); a connection to
+	// arcgate's own gRPC server stays as InProcess's fallback, for a method
+	// it would not serve. grpc.NewClient connects only when first used.
 	dial := insecure.NewCredentials()
 	if cfg.TLS != nil {
 		dial = credentials.NewTLS(cfg.GatewayTLS)
@@ -374,7 +377,7 @@ func Start(cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	a.closers = append(a.closers, func() { _ = a.conn.Close() })
-	inproc.SetFallback(a.conn) // streams (WatchJob) cross the loopback connection
+	inproc.SetFallback(a.conn) // for a method InProcess does not serve (none the gateway calls today)
 	var gctx context.Context
 	gctx, a.cancel = context.WithCancel(context.Background())
 	gw, err := gateway.New(gctx, inproc)

@@ -72,16 +72,20 @@ func TestClientCertificatesIdentifyCallersOnBothListeners(t *testing.T) {
 	robot := pki.ClientCert(t, pkix.Name{CommonName: "robot", Organization: []string{"Arcgate Test"}})
 	stranger := pki.ClientCert(t, pkix.Name{CommonName: "stranger"})
 
-	rest := func(cert *tls.Certificate) int {
+	restGet := func(cert *tls.Certificate, path string) (int, string) {
 		tr := &http.Transport{TLSClientConfig: pki.ClientTLS(cert)}
 		defer tr.CloseIdleConnections()
-		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + a.HTTPAddr + "/v1/folders")
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + a.HTTPAddr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		return resp.StatusCode
+		return resp.StatusCode, string(body)
+	}
+	rest := func(cert *tls.Certificate) int {
+		code, _ := restGet(cert, "/v1/folders")
+		return code
 	}
 	grpcCode := func(cert *tls.Certificate) codes.Code {
 		conn, err := grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientTLS(cert))))
@@ -111,7 +115,16 @@ func TestClientCertificatesIdentifyCallersOnBothListeners(t *testing.T) {
 			t.Errorf("%s over gRPC: %v, want %v", tc.name, got, tc.wantGRPC)
 		}
 	}
-	// Both of the robot's calls were logged as the robot's.
+	// The REST stream too: the robot gets past authentication (to a job
+	// that does not exist), a stranger does not.
+	const watch = "/v1/folders/System/services/PublishingTools.GPServer/jobs/jffffffffffffffffffffffffffffffff:watch"
+	if code, body := restGet(&robot, watch); !strings.Contains(body, "NOT_FOUND") {
+		t.Errorf("robot's watch: HTTP %d %s, want the job's NOT_FOUND", code, body)
+	}
+	if code, body := restGet(&stranger, watch); code != http.StatusUnauthorized {
+		t.Errorf("stranger's watch: HTTP %d %s, want 401", code, body)
+	}
+	// The robot's calls were logged as the robot's.
 	robotCalls := 0
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any
@@ -119,7 +132,7 @@ func TestClientCertificatesIdentifyCallersOnBothListeners(t *testing.T) {
 			robotCalls++
 		}
 	}
-	if robotCalls != 2 {
-		t.Fatalf("%d calls logged as the robot's, want 2 (REST and gRPC):\n%s", robotCalls, logs.String())
+	if robotCalls != 3 {
+		t.Fatalf("%d calls logged as the robot's, want 3 (REST, gRPC, the REST stream):\n%s", robotCalls, logs.String())
 	}
 }

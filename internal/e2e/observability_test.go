@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,19 +83,7 @@ func TestTracing(t *testing.T) {
 	}
 	// The REST server span ends just after the response is sent: wait for
 	// it.
-	var spans tracetest.SpanStubs
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		spans = exp.GetSpans()
-		servers := 0
-		for _, s := range spans {
-			if s.SpanKind == trace.SpanKindServer {
-				servers++
-			}
-		}
-		if servers == 1 || time.Now().After(deadline) {
-			break
-		}
-	}
+	spans := waitForServerSpans(t, exp, 1)
 	var root tracetest.SpanStub
 	for _, s := range spans {
 		if s.SpanKind == trace.SpanKindServer && !s.Parent.IsValid() {
@@ -124,6 +113,60 @@ func TestTracing(t *testing.T) {
 			t.Errorf("no %q span: %v", want, kinds)
 		}
 	}
+}
+
+// waitForServerSpans waits until exp holds n server spans and returns its
+// spans.
+func waitForServerSpans(t *testing.T, exp *tracetest.InMemoryExporter, n int) tracetest.SpanStubs {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		spans := exp.GetSpans()
+		servers := 0
+		for _, s := range spans {
+			if s.SpanKind == trace.SpanKindServer {
+				servers++
+			}
+		}
+		if servers >= n || time.Now().After(deadline) {
+			return spans
+		}
+	}
+}
+
+// A REST stream runs in process too, under an internal span with its code.
+func TestTracingRESTStream(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Start(app.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.Shutdown(ctx)
+		_ = tel.Shutdown(ctx)
+	})
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + a.HTTPAddr + "/v1/" + publishing + "/jobs/jffffffffffffffffffffffffffffffff:watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	for _, s := range waitForServerSpans(t, exp, 1) {
+		if s.SpanKind == trace.SpanKindInternal && s.Name == "arcgate.admin.v1.JobsService/WatchJob" {
+			if attr(s, "rpc.grpc.status_code") != "5" { // NOT_FOUND
+				t.Fatalf("stream span code %s", attr(s, "rpc.grpc.status_code"))
+			}
+			return
+		}
+	}
+	t.Fatalf("no internal span for the REST stream in %v", exp.GetSpans())
 }
 
 func attr(s tracetest.SpanStub, key string) string {

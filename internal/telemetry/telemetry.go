@@ -321,17 +321,50 @@ func (t *Telemetry) InProcessInterceptors() []grpc.UnaryServerInterceptor {
 	}
 	tracer := t.tp.Tracer(instrumentation)
 	return []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		name := strings.TrimPrefix(info.FullMethod, "/")
-		svc, method, _ := strings.Cut(name, "/")
-		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
-			attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", svc), attribute.String("rpc.method", method)))
-		defer span.End()
+		ctx, span := startInProcessSpan(ctx, tracer, info.FullMethod)
 		resp, err := next(ctx, req)
-		code := status.Code(err)
-		span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(code)))
-		if err != nil {
-			span.SetStatus(codes.Error, code.String()) // the code only: messages may name caller input
-		}
+		endInProcessSpan(span, err)
 		return resp, err
 	}}
+}
+
+// InProcessStreamInterceptors is InProcessInterceptors for the gateway's
+// in-process server-streaming calls: one internal span per stream.
+func (t *Telemetry) InProcessStreamInterceptors() []grpc.StreamServerInterceptor {
+	if !t.Enabled() {
+		return nil
+	}
+	tracer := t.tp.Tracer(instrumentation)
+	return []grpc.StreamServerInterceptor{func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		ctx, span := startInProcessSpan(ss.Context(), tracer, info.FullMethod)
+		err := next(srv, &spanStream{ServerStream: ss, ctx: ctx})
+		endInProcessSpan(span, err)
+		return err
+	}}
+}
+
+// spanStream is a ServerStream whose context carries the call's span.
+type spanStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *spanStream) Context() context.Context { return s.ctx }
+
+// startInProcessSpan starts the internal span of an in-process call.
+func startInProcessSpan(ctx context.Context, tracer trace.Tracer, fullMethod string) (context.Context, trace.Span) {
+	name := strings.TrimPrefix(fullMethod, "/")
+	svc, method, _ := strings.Cut(name, "/")
+	return tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+		attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", svc), attribute.String("rpc.method", method)))
+}
+
+// endInProcessSpan records the call's code and ends its span.
+func endInProcessSpan(span trace.Span, err error) {
+	code := status.Code(err)
+	span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(code)))
+	if err != nil {
+		span.SetStatus(codes.Error, code.String()) // the code only: messages may name caller input
+	}
+	span.End()
 }
