@@ -271,12 +271,24 @@ type request struct {
 	// tokenInHeader sends a GET's token in the X-Esri-Authorization header
 	// rather than the query string (set per attempt by doOnce).
 	tokenInHeader bool
+	// shared lets a coalesced read's decoded value (of a memoizable type)
+	// be shared with the other callers of its flight: the operation
+	// returns it read-only. remember lets the decode memo keep it for the
+	// later reads of the same bytes too (listings: see memo.go).
+	shared, remember bool
 }
 
 // get performs a GET of path (admin-relative, escaped) with parameters q
 // and decodes the JSON answer into v (which may be nil).
 func (c *Client) get(ctx context.Context, op, path string, q url.Values, v any) error {
 	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q}, v)
+}
+
+// getRemembered is get for an operation whose value is read-only for its
+// callers, so that it may be shared and remembered (request.shared and
+// request.remember).
+func (c *Client) getRemembered(ctx context.Context, op, path string, q url.Values, v any) error {
+	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q, shared: true, remember: true}, v)
 }
 
 // post performs a form-encoded POST of path (admin-relative, escaped) and

@@ -58,6 +58,12 @@ type readFlight struct {
 	err     error
 	waiters int
 	queued  bool
+
+	// The value decoded from data for the callers that take it shared
+	// (request.shared): decoded once per flight.
+	decodeOnce sync.Once
+	decoded    memoizable
+	decodeErr  error
 }
 
 // do runs fn once for all callers of key that arrive while it runs.
@@ -207,8 +213,9 @@ func requestKey(r *request) string {
 // doCoalesced sends r through the flight group and decodes the shared body
 // into v.
 func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any) error {
-	data, err := c.flights.do(ctx, key, c.flightFunc(r))
-	return c.finishFlight(ctx, r, data, err, v)
+	f := c.flights.join(ctx, key, c.flightFunc(r))
+	data, err := c.flights.wait(ctx, key, f)
+	return c.finishFlight(ctx, r, f, data, err, v)
 }
 
 // flightFunc is what a flight of r runs: r sent once, its checked body kept.
@@ -220,9 +227,9 @@ func (c *Client) flightFunc(r *request) func(context.Context) ([]byte, error) {
 	}
 }
 
-// finishFlight turns what a flight of r gave this caller into its error,
+// finishFlight turns what flight f of r gave this caller into its error,
 // decoding the shared body into v.
-func (c *Client) finishFlight(ctx context.Context, r *request, data []byte, err error, v any) error {
+func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, data []byte, err error, v any) error {
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			return &Error{Kind: KindTransport, Op: r.op, Method: r.method, Path: r.path, Err: contextError(ctx, err)}
@@ -232,10 +239,21 @@ func (c *Client) finishFlight(ctx context.Context, r *request, data []byte, err 
 	if v == nil {
 		return nil
 	}
-	if m, ok := v.(memoizable); ok && c.memo != nil {
-		// The memo's key leaves the identity out: a value decoded from
-		// the same bytes is the same whoever read them.
-		err = c.memo.decode(requestKey(r), data, m)
+	if m, ok := v.(memoizable); ok && r.shared {
+		// Decoded once for the flight's callers, through the memo for a
+		// value it may remember. The memo's key leaves the identity out: a
+		// value decoded from the same bytes is the same whoever read them.
+		f.decodeOnce.Do(func() {
+			f.decoded = m.fresh()
+			if c.memo != nil && r.remember {
+				f.decodeErr = c.memo.decode(requestKey(r), data, f.decoded)
+			} else {
+				f.decodeErr = unmarshalValid(data, f.decoded)
+			}
+		})
+		if err = f.decodeErr; err == nil {
+			m.setFrom(f.decoded)
+		}
 	} else {
 		err = unmarshalValid(data, v)
 	}
@@ -274,7 +292,7 @@ func (c *Client) doAll(ctx context.Context, calls ...call) error {
 			continue
 		}
 		data, err := c.flights.wait(ctx, keys[i], f)
-		first = c.finishFlight(ctx, calls[i].r, data, err, calls[i].v)
+		first = c.finishFlight(ctx, calls[i].r, f, data, err, calls[i].v)
 	}
 	return first
 }

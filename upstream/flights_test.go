@@ -375,3 +375,58 @@ func TestAbandonedQueuedFlightsDoNotPileUp(t *testing.T) {
 		t.Fatalf("%d upstream requests, want only the stalled one", n)
 	}
 }
+
+// Callers of GetWithStatus that share a read share its decoded
+// configuration (read-only); a Get caller of the same read gets its own,
+// free to edit.
+func TestGetWithStatusSharesTheDecodedConfiguration(t *testing.T) {
+	site, ts := newPathSite(t, cityAnswers)
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken("tok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	cfgs := make(chan *upstream.ServiceConfig, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			cfg, _, err := c.Services.GetWithStatus(context.Background(), ref)
+			if err != nil {
+				t.Error(err)
+			}
+			cfgs <- cfg
+		}()
+	}
+	own := make(chan *upstream.ServiceConfig, 1)
+	go func() {
+		cfg, err := c.Services.Get(context.Background(), ref)
+		if err != nil {
+			t.Error(err)
+		}
+		own <- cfg
+	}()
+	waitFor(t, "every caller", func() bool { return upstream.FlightWaiters(c) == 2*n+1 })
+	site.open()
+	mine := <-own
+	mine.Properties["a"] = "edited" // must not reach the shared value
+	var first *upstream.ServiceConfig
+	for i := 0; i < n; i++ {
+		cfg := <-cfgs
+		if cfg == nil {
+			t.Fatal("no configuration")
+		}
+		if cfg.Properties["a"] != "1" {
+			t.Fatalf("shared configuration holds %q", cfg.Properties["a"])
+		}
+		if first == nil {
+			first = cfg
+		} else if reflect.ValueOf(cfg.Properties).UnsafePointer() != reflect.ValueOf(first.Properties).UnsafePointer() {
+			t.Fatal("callers of one read decoded it each")
+		}
+	}
+	if reflect.ValueOf(mine.Properties).UnsafePointer() == reflect.ValueOf(first.Properties).UnsafePointer() {
+		t.Fatal("Get's configuration is the shared one")
+	}
+	if total, _ := site.total(); total != 2 {
+		t.Fatalf("%d upstream requests, want 2", total)
+	}
+}

@@ -15,8 +15,9 @@ import (
 // still goes upstream), and the result is a pure function of the bytes,
 // so sharing it between identities is as safe as sharing the bytes.
 //
-// The decoded value is shared by every caller that gets it, so the types
-// that opt in (memoizable) are documented as read-only for their callers.
+// The decoded value is shared by every caller that gets it, so only the
+// operations that return it read-only (request.remember: ListRoot,
+// ListFolder) use the memo, for types that can be shared (memoizable).
 
 const (
 	// memoSlots is the number of paths remembered; a path maps to one slot
@@ -75,3 +76,7 @@ func (m *decodeMemo) decode(key string, data []byte, v memoizable) error {
 func (*FolderListing) fresh() memoizable { return new(FolderListing) }
 
 func (l *FolderListing) setFrom(v memoizable) { *l = *v.(*FolderListing) }
+
+func (*ServiceConfig) fresh() memoizable { return new(ServiceConfig) }
+
+func (c *ServiceConfig) setFrom(v memoizable) { *c = *v.(*ServiceConfig) }

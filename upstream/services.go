@@ -288,7 +288,7 @@ func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
 //upstream:operation GET services
 func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) {
 	var l FolderListing
-	if err := s.client.get(ctx, "services.listRoot", "services", nil, &l); err != nil {
+	if err := s.client.getRemembered(ctx, "services.listRoot", "services", nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -309,7 +309,7 @@ func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*Folde
 		return nil, err
 	}
 	var l FolderListing
-	if err := s.client.get(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
+	if err := s.client.getRemembered(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -394,7 +394,9 @@ func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceS
 
 // GetWithStatus returns a service's configuration and status, read at
 // once: what Get and Status return, for the cost of the slower of the two
-// and without a goroutine of the caller's per read.
+// and without a goroutine of the caller's per read. The configuration is
+// read-only: callers of the same upstream read share what it holds (its
+// maps and slices), decoded once. Use Get for a configuration to edit.
 func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*ServiceConfig, *ServiceStatus, error) {
 	const op = "services.get"
 	if err := ref.check(op); err != nil {
@@ -405,7 +407,7 @@ func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*S
 		st  ServiceStatus
 	)
 	err := s.client.doAll(ctx,
-		call{&request{op: op, method: "GET", path: ref.Path()}, &cfg},
+		call{&request{op: op, method: "GET", path: ref.Path(), shared: true}, &cfg},
 		call{&request{op: "services.status", method: "GET", path: ref.Path() + "/status"}, &st})
 	if err != nil {
 		return nil, nil, err
