@@ -80,3 +80,7 @@ func (l *FolderListing) setFrom(v memoizable) { *l = *v.(*FolderListing) }
 func (*ServiceConfig) fresh() memoizable { return new(ServiceConfig) }
 
 func (c *ServiceConfig) setFrom(v memoizable) { *c = *v.(*ServiceConfig) }
+
+func (*ServiceStatus) fresh() memoizable { return new(ServiceStatus) }
+
+func (s *ServiceStatus) setFrom(v memoizable) { *s = *v.(*ServiceStatus) }

@@ -408,7 +408,7 @@ func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*S
 	)
 	err := s.client.doAll(ctx,
 		call{&request{op: op, method: "GET", path: ref.Path(), shared: true}, &cfg},
-		call{&request{op: "services.status", method: "GET", path: ref.Path() + "/status"}, &st})
+		call{&request{op: "services.status", method: "GET", path: ref.Path() + "/status", shared: true}, &st})
 	if err != nil {
 		return nil, nil, err
 	}
