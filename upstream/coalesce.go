@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -59,22 +60,24 @@ type readFlight struct {
 	waiters int
 	queued  bool
 
-	// The value decoded from data for the callers that take it shared
-	// (request.shared): decoded once per flight.
-	decodeOnce sync.Once
-	decoded    memoizable
-	decodeErr  error
+	// share decodes data for the callers that take the value shared
+	// (request.shared): the flight's goroutine runs it once, before it
+	// wakes the callers, into decoded or decodeErr.
+	share     func(data []byte) (memoizable, error)
+	decoded   memoizable
+	decodeErr error
 }
 
 // do runs fn once for all callers of key that arrive while it runs.
 func (g *readFlights) do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) ([]byte, error) {
-	return g.wait(ctx, key, g.join(ctx, key, fn))
+	return g.wait(ctx, key, g.join(ctx, key, fn, nil))
 }
 
 // join makes the caller a waiter of key's flight, starting one that runs
-// fn when none is in flight (or queueing it, at the limit). The caller
-// must then wait (or leave).
-func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) *readFlight {
+// fn when none is in flight (or queueing it, at the limit). share, when
+// not nil, is how the caller would decode a shared value (the first one
+// given is kept). The caller must then wait (or leave).
+func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error), share func([]byte) (memoizable, error)) *readFlight {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f, ok := g.m[key]
@@ -93,6 +96,9 @@ func (g *readFlights) join(ctx context.Context, key string, fn func(context.Cont
 			go g.run(f)
 		}
 	}
+	if f.share == nil {
+		f.share = share
+	}
 	f.waiters++
 	return f
 }
@@ -105,10 +111,16 @@ func (g *readFlights) run(f *readFlight) {
 		g.mu.Lock()
 		f.data, f.err = data, err
 		if g.m[f.key] == f {
-			delete(g.m, f.key)
+			delete(g.m, f.key) // no one joins f from now on
 		}
+		share := f.share
 		next := g.next()
 		g.mu.Unlock()
+		if err == nil && share != nil {
+			// Here rather than on a caller's goroutine, whose deeper
+			// stack the decoder would make grow.
+			f.decoded, f.decodeErr = share(data)
+		}
 		close(f.done)
 		f = next
 	}
@@ -173,6 +185,12 @@ func (g *readFlights) leave(key string, f *readFlight) {
 	}
 }
 
+// sameType reports whether decoded, a flight's shared value, can be given
+// to m (of the same type).
+func sameType(decoded, m memoizable) bool {
+	return decoded != nil && reflect.TypeOf(decoded) == reflect.TypeOf(m)
+}
+
 // unmarshalValid decodes data, which send checked to be JSON, into v. A
 // type that decodes itself (json.Unmarshaler, as most answers are) is
 // handed the value directly: json.Unmarshal would first check all of data
@@ -213,9 +231,27 @@ func requestKey(r *request) string {
 // doCoalesced sends r through the flight group and decodes the shared body
 // into v.
 func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any) error {
-	f := c.flights.join(ctx, key, c.flightFunc(r))
+	f := c.flights.join(ctx, key, c.flightFunc(r), c.sharedDecoder(r, v))
 	data, err := c.flights.wait(ctx, key, f)
 	return c.finishFlight(ctx, r, f, data, err, v)
+}
+
+// sharedDecoder is how a flight decodes r's value once for the callers
+// that take it shared (nil unless r.shared and v can be shared): through
+// the memo for a value it may remember. The memo's key leaves the identity
+// out: a value decoded from the same bytes is the same whoever read them.
+func (c *Client) sharedDecoder(r *request, v any) func([]byte) (memoizable, error) {
+	m, ok := v.(memoizable)
+	if !ok || !r.shared {
+		return nil
+	}
+	return func(data []byte) (memoizable, error) {
+		d := m.fresh()
+		if c.memo != nil && r.remember {
+			return d, c.memo.decode(requestKey(r), data, d)
+		}
+		return d, unmarshalValid(data, d)
+	}
 }
 
 // flightFunc is what a flight of r runs: r sent once, its checked body kept.
@@ -239,20 +275,9 @@ func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, da
 	if v == nil {
 		return nil
 	}
-	if m, ok := v.(memoizable); ok && r.shared {
-		// Decoded once for the flight's callers, through the memo for a
-		// value it may remember. The memo's key leaves the identity out: a
-		// value decoded from the same bytes is the same whoever read them.
-		f.decodeOnce.Do(func() {
-			f.decoded = m.fresh()
-			if c.memo != nil && r.remember {
-				f.decodeErr = c.memo.decode(requestKey(r), data, f.decoded)
-			} else {
-				f.decodeErr = unmarshalValid(data, f.decoded)
-			}
-		})
+	if m, ok := v.(memoizable); ok && r.shared && (f.decodeErr != nil || sameType(f.decoded, m)) {
 		if err = f.decodeErr; err == nil {
-			m.setFrom(f.decoded)
+			m.setFrom(f.decoded) // decoded by the flight (sharedDecoder)
 		}
 	} else {
 		err = unmarshalValid(data, v)
@@ -283,7 +308,7 @@ func (c *Client) doAll(ctx context.Context, calls ...call) error {
 	}
 	flights := make([]*readFlight, len(calls))
 	for i, cl := range calls {
-		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r))
+		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r), c.sharedDecoder(cl.r, cl.v))
 	}
 	var first error
 	for i, f := range flights {

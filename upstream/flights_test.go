@@ -324,6 +324,13 @@ func TestCoalescedDecodeMatchesUncoalesced(t *testing.T) {
 			if cfg != nil {
 				got[i] += " " + cfg.ServiceName
 			}
+			// GetWithStatus decodes once for its flight (shared), or each
+			// read on its own without coalescing.
+			cfg, st, err = c.Services.GetWithStatus(context.Background(), ref)
+			got[i] += fmt.Sprintf(" | %v %v", st, kindOf(err))
+			if cfg != nil {
+				got[i] += " " + cfg.ServiceName
+			}
 		}
 		if got[0] != got[1] {
 			t.Errorf("body %q: coalesced %s, not coalesced %s", body, got[0], got[1])
