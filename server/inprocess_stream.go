@@ -96,16 +96,11 @@ func (c *inProcessClientStream) sendHeader() {
 }
 
 // finish records the handler's outcome and hands the header and trailer
-// to the call options, as a connection's stream does once it ends.
+// to the call options, as a connection's stream does once it ends, before
+// the caller can see the end.
 func (c *inProcessClientStream) finish(err error) {
 	c.mu.Lock()
 	c.err = err
-	c.mu.Unlock()
-	c.sendHeader()
-	close(c.done)
-	c.cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, o := range c.opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -118,6 +113,10 @@ func (c *inProcessClientStream) finish(err error) {
 			}
 		}
 	}
+	c.mu.Unlock()
+	c.sendHeader()
+	close(c.done)
+	c.cancel()
 }
 
 func (c *inProcessClientStream) Context() context.Context { return c.ctx }

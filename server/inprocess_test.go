@@ -168,7 +168,7 @@ func TestInProcessServerStreaming(t *testing.T) {
 	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
 		t.Fatalf("Recv after cancel: %v", err)
 	}
-	waitUntil(t, func() bool { return stream.Trailer() != nil })
+	waitUntil(t, func() bool { return stream.Trailer() != nil }) // the handler has returned
 	if strings.Join(trailer.Get("x-trailer"), "") != "t2" || strings.Join(stream.Trailer().Get("x-trailer"), "") != "t2" {
 		t.Errorf("trailer %v, %v", trailer, stream.Trailer())
 	}
