@@ -66,18 +66,22 @@ type readFlight struct {
 	share     func(data []byte) (memoizable, error)
 	decoded   memoizable
 	decodeErr error
+
+	// notify are called once the flight is done (doAll's waits).
+	notify []func()
 }
 
 // do runs fn once for all callers of key that arrive while it runs.
 func (g *readFlights) do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) ([]byte, error) {
-	return g.wait(ctx, key, g.join(ctx, key, fn, nil))
+	return g.wait(ctx, key, g.join(ctx, key, fn, nil, nil))
 }
 
 // join makes the caller a waiter of key's flight, starting one that runs
 // fn when none is in flight (or queueing it, at the limit). share, when
 // not nil, is how the caller would decode a shared value (the first one
-// given is kept). The caller must then wait (or leave).
-func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error), share func([]byte) (memoizable, error)) *readFlight {
+// given is kept); notify, when not nil, is called once the flight is done.
+// The caller must then wait (or leave).
+func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error), share func([]byte) (memoizable, error), notify func()) *readFlight {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f, ok := g.m[key]
@@ -99,6 +103,9 @@ func (g *readFlights) join(ctx context.Context, key string, fn func(context.Cont
 	if f.share == nil {
 		f.share = share
 	}
+	if notify != nil {
+		f.notify = append(f.notify, notify)
+	}
 	f.waiters++
 	return f
 }
@@ -113,7 +120,7 @@ func (g *readFlights) run(f *readFlight) {
 		if g.m[f.key] == f {
 			delete(g.m, f.key) // no one joins f from now on
 		}
-		share := f.share
+		share, notify := f.share, f.notify
 		next := g.next()
 		g.mu.Unlock()
 		if err == nil && share != nil {
@@ -122,6 +129,9 @@ func (g *readFlights) run(f *readFlight) {
 			f.decoded, f.decodeErr = share(data)
 		}
 		close(f.done)
+		for _, n := range notify {
+			n()
+		}
 		f = next
 	}
 }
@@ -231,7 +241,7 @@ func requestKey(r *request) string {
 // doCoalesced sends r through the flight group and decodes the shared body
 // into v.
 func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any) error {
-	f := c.flights.join(ctx, key, c.flightFunc(r), c.sharedDecoder(r, v))
+	f := c.flights.join(ctx, key, c.flightFunc(r), c.sharedDecoder(r, v), nil)
 	data, err := c.flights.wait(ctx, key, f)
 	return c.finishFlight(ctx, r, f, data, err, v)
 }
@@ -296,8 +306,8 @@ type call struct {
 
 // doAll sends reads at once and waits for all of them. Coalesced reads
 // cost the caller no goroutine of its own: each runs in its flight, which
-// the caller joins, then waits on in turn. doAll returns the first error
-// in the order of calls, and the reads not yet waited on are then left
+// the caller joins and hears from when it is done. The first read to fail
+// ends the wait with its error, and the reads still running are then left
 // (each cancelled when no other caller waits on it).
 func (c *Client) doAll(ctx context.Context, calls ...call) error {
 	keys := make([]string, len(calls))
@@ -306,18 +316,34 @@ func (c *Client) doAll(ctx context.Context, calls ...call) error {
 			return c.doEach(ctx, calls)
 		}
 	}
+	ended := make(chan int, len(calls)) // never blocks a flight
 	flights := make([]*readFlight, len(calls))
 	for i, cl := range calls {
-		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r), c.sharedDecoder(cl.r, cl.v))
+		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r), c.sharedDecoder(cl.r, cl.v), func() { ended <- i })
 	}
+	finished := make([]bool, len(calls))
 	var first error
-	for i, f := range flights {
-		if first != nil {
-			c.flights.leave(keys[i], f)
-			continue
+	for n := 0; n < len(calls) && first == nil; n++ {
+		select {
+		case i := <-ended:
+			finished[i] = true
+			f := flights[i]
+			first = c.finishFlight(ctx, calls[i].r, f, f.data, f.err, calls[i].v)
+		case <-ctx.Done():
+			for i, done := range finished {
+				if !done {
+					first = c.finishFlight(ctx, calls[i].r, flights[i], nil, ctx.Err(), nil)
+					break
+				}
+			}
 		}
-		data, err := c.flights.wait(ctx, keys[i], f)
-		first = c.finishFlight(ctx, calls[i].r, f, data, err, calls[i].v)
+	}
+	if first != nil {
+		for i, f := range flights {
+			if !finished[i] {
+				c.flights.leave(keys[i], f)
+			}
+		}
 	}
 	return first
 }

@@ -437,3 +437,37 @@ func TestGetWithStatusSharesTheDecodedConfiguration(t *testing.T) {
 		t.Fatalf("%d upstream requests, want 2", total)
 	}
 }
+
+// GetWithStatus ends as soon as one of its reads fails, and leaves the
+// other, which is cancelled when nobody else waits on it.
+func TestGetWithStatusFailsFast(t *testing.T) {
+	release := make(chan struct{})
+	var cancelled atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/status") {
+			_, _ = w.Write([]byte(`{"status":"error","code":404,"messages":["Service not found."]}`))
+			return
+		}
+		select {
+		case <-release:
+			_, _ = w.Write([]byte(cityConfig))
+		case <-r.Context().Done():
+			cancelled.Add(1)
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken("tok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Services.GetWithStatus(context.Background(), ref) // returns while the configuration read hangs
+	var e *upstream.Error
+	if !errors.As(err, &e) || e.Code != 404 || e.Op != "services.status" {
+		t.Fatalf("err = %v, want the status read's 404", err)
+	}
+	waitFor(t, "the configuration read to be cancelled", func() bool { return cancelled.Load() == 1 })
+	if n := upstream.FlightWaiters(c); n != 0 {
+		t.Fatalf("%d waiters left", n)
+	}
+}
