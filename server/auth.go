@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -381,48 +380,4 @@ func ServerTLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil
-}
-
-// LoopbackClientTLS returns the TLS configuration with which arcgate's own
-// REST gateway dials its gRPC listener when that listener serves certFile:
-// it trusts exactly the certificates in certFile and expects the leaf's
-// first DNS name (or IP address) as the server name. Verification stays on.
-func LoopbackClientTLS(certFile string) (*tls.Config, error) {
-	data, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("TLS certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	var leaf *x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("TLS certificate: %w", err)
-		}
-		if leaf == nil {
-			leaf = cert
-		}
-		pool.AddCert(cert)
-	}
-	if leaf == nil {
-		return nil, fmt.Errorf("TLS certificate file %s holds no certificate", certFile)
-	}
-	name := ""
-	switch {
-	case len(leaf.DNSNames) > 0:
-		name = leaf.DNSNames[0]
-	case len(leaf.IPAddresses) > 0:
-		name = leaf.IPAddresses[0].String()
-	default:
-		return nil, errors.New("TLS certificate has no DNS name or IP address to verify")
-	}
-	return &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12}, nil
 }

@@ -24,9 +24,9 @@ import (
 //
 // It is a grpc.ServiceRegistrar (register the services on it and on the
 // grpc.Server) and a grpc.ClientConnInterface. Unary and server-streaming
-// methods run in process (see inprocess_stream.go for streams); client
-// streams, and methods not registered on it, go to the fallback
-// connection.
+// methods run in process (see inprocess_stream.go for streams); a method
+// not registered on it, or a client stream, is UNIMPLEMENTED, as a gRPC
+// server would answer.
 //
 // Messages are handed over, not copied: the handler gets a shallow copy of
 // the request (its own top-level message, sharing nested values), and the
@@ -44,7 +44,6 @@ type InProcess struct {
 	streams     map[string]inProcessStreamMethod
 	chain       grpc.UnaryServerInterceptor
 	streamChain grpc.StreamServerInterceptor
-	fallback    grpc.ClientConnInterface
 }
 
 type inProcessMethod struct {
@@ -62,16 +61,11 @@ func (inProcessAddr) Network() string { return "inprocess" }
 func (inProcessAddr) String() string  { return "inprocess" }
 
 // NewInProcess returns an InProcess that runs unary calls through
-// interceptors (outermost first, as grpc.ChainUnaryInterceptor). Set its
-// fallback connection with SetFallback before the first call.
+// interceptors (outermost first, as grpc.ChainUnaryInterceptor).
 func NewInProcess(interceptors ...grpc.UnaryServerInterceptor) *InProcess {
 	return &InProcess{methods: map[string]inProcessMethod{}, streams: map[string]inProcessStreamMethod{},
 		chain: chainUnary(interceptors), streamChain: chainStream(nil)}
 }
-
-// SetFallback sets the connection that streams, and methods not
-// registered, go to. It is not safe to call once calls have started.
-func (p *InProcess) SetFallback(conn grpc.ClientConnInterface) { p.fallback = conn }
 
 // Registrars returns a grpc.ServiceRegistrar that registers on each of rs:
 // the same service implementations serve the gRPC server and InProcess.
@@ -102,7 +96,7 @@ func (p *InProcess) RegisterService(desc *grpc.ServiceDesc, impl any) {
 func (p *InProcess) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := p.methods[method]
 	if !ok {
-		return p.fallback.Invoke(ctx, method, args, reply, opts...)
+		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
 	}
 	in, ok1 := args.(proto.Message)
 	out, ok2 := reply.(proto.Message)
@@ -148,13 +142,12 @@ func (p *InProcess) serverContext(ctx context.Context) context.Context {
 }
 
 // NewStream implements grpc.ClientConnInterface: server-streaming methods
-// registered on p run in process; other streams go to the fallback
-// connection.
+// registered on p run in process; other streams are UNIMPLEMENTED.
 func (p *InProcess) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	if m, ok := p.streams[method]; ok && desc.ServerStreams && !desc.ClientStreams {
 		return p.newServerStreaming(ctx, m, method, opts), nil
 	}
-	return p.fallback.NewStream(ctx, desc, method, opts...)
+	return nil, status.Errorf(codes.Unimplemented, "unknown stream %s (in process: server streams only)", method)
 }
 
 // shallowCopy makes dst's populated fields src's (nested messages, lists

@@ -17,19 +17,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// fallbackConn records the calls InProcess passes on.
-type fallbackConn struct{ invoked, streamed []string }
-
-func (f *fallbackConn) Invoke(_ context.Context, method string, _, _ any, _ ...grpc.CallOption) error {
-	f.invoked = append(f.invoked, method)
-	return nil
-}
-
-func (f *fallbackConn) NewStream(_ context.Context, _ *grpc.StreamDesc, method string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-	f.streamed = append(f.streamed, method)
-	return nil, errors.New("no streams here")
-}
-
 func TestInProcess(t *testing.T) {
 	t.Parallel()
 	var seen struct {
@@ -56,9 +43,7 @@ func TestInProcess(t *testing.T) {
 		}
 		return next(ctx, req)
 	}
-	fb := &fallbackConn{}
 	p := NewInProcess(outer, inner)
-	p.SetFallback(fb)
 	hs := health.NewServer()
 	hs.SetServingStatus("svc", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
 	grpc_health_v1.RegisterHealthServer(p, hs)
@@ -92,13 +77,16 @@ func TestInProcess(t *testing.T) {
 	if _, err := client.Check(pctx, &grpc_health_v1.HealthCheckRequest{Service: "svc"}); err != nil {
 		t.Error(err)
 	}
-	// Methods and streams not registered, and client streams, go to the
-	// fallback.
-	_, _ = p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/other.Service/Stream")
-	_, _ = p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/grpc.health.v1.Health/Watch")
-	_ = p.Invoke(ctx, "/other.Service/Method", &grpc_health_v1.HealthCheckRequest{}, &grpc_health_v1.HealthCheckResponse{})
-	if len(fb.streamed) != 2 || len(fb.invoked) != 1 || fb.invoked[0] != "/other.Service/Method" {
-		t.Errorf("fallback got streams %v, calls %v", fb.streamed, fb.invoked)
+	// Methods and streams not registered, and client streams, are
+	// UNIMPLEMENTED, as a gRPC server answers.
+	if _, err := p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/other.Service/Stream"); status.Code(err) != codes.Unimplemented {
+		t.Errorf("unknown stream: %v", err)
+	}
+	if _, err := p.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/grpc.health.v1.Health/Watch"); status.Code(err) != codes.Unimplemented {
+		t.Errorf("client stream: %v", err)
+	}
+	if err := p.Invoke(ctx, "/other.Service/Method", &grpc_health_v1.HealthCheckRequest{}, &grpc_health_v1.HealthCheckResponse{}); status.Code(err) != codes.Unimplemented {
+		t.Errorf("unknown method: %v", err)
 	}
 	// A reply of the wrong type is refused, not filled.
 	if err := p.Invoke(ctx, "/grpc.health.v1.Health/Check", &grpc_health_v1.HealthCheckRequest{}, &grpc_health_v1.HealthListRequest{}); status.Code(err) != codes.Internal {
@@ -133,10 +121,8 @@ func TestInProcessServerStreaming(t *testing.T) {
 		ss.SetTrailer(metadata.Pairs("x-trailer", "t2"))
 		return err
 	}
-	fb := &fallbackConn{}
 	p := NewInProcess()
 	p.SetStreamInterceptors(ic)
-	p.SetFallback(fb)
 	hs := health.NewServer()
 	hs.SetServingStatus("svc", grpc_health_v1.HealthCheckResponse_SERVING)
 	grpc_health_v1.RegisterHealthServer(p, hs)
@@ -185,9 +171,6 @@ func TestInProcessServerStreaming(t *testing.T) {
 	}
 	if _, err := stream.Recv(); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("Recv = %v, want Unauthenticated", err)
-	}
-	if len(fb.streamed) != 0 {
-		t.Errorf("fallback got %v", fb.streamed)
 	}
 }
 

@@ -387,12 +387,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	var srvTLS, gwTLS *tls.Config
+	var srvTLS *tls.Config
 	if cfg.TLSCert != "" {
 		if srvTLS, err = server.ServerTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
-			return err
-		}
-		if gwTLS, err = server.LoopbackClientTLS(cfg.TLSCert); err != nil {
 			return err
 		}
 	}
@@ -438,7 +435,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		InsecureNoCallerAuth: cfg.InsecureNoCallerAuth,
 		RateLimit:            rl,
 		TLS:                  srvTLS,
-		GatewayTLS:           gwTLS,
 		UpstreamRootCAs:      roots,
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		Resilience:           upstream.ResilienceConfig{MaxConcurrent: cfg.UpstreamMaxConcurrent},

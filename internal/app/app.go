@@ -21,7 +21,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -122,9 +121,8 @@ type Config struct {
 	// RateLimit is the per-caller rate limit (zero value: off).
 	RateLimit server.RateLimit
 	// TLS, when set, serves gRPC and REST over TLS (and mTLS when it asks
-	// for client certificates); GatewayTLS is what InProcess's fallback
-	// connection dials arcgate's own gRPC server with.
-	TLS, GatewayTLS *tls.Config
+	// for client certificates).
+	TLS *tls.Config
 	// UpstreamRootCAs, when set, verifies the upstream's certificate.
 	UpstreamRootCAs *x509.CertPool
 	// MaxBodyBytes bounds REST request bodies (default
@@ -196,7 +194,6 @@ type App struct {
 	log     *slog.Logger
 	grpc    *grpc.Server
 	http    *http.Server
-	conn    *grpc.ClientConn
 	health  *health.Server
 	cancel  context.CancelFunc
 	errc    chan error
@@ -365,19 +362,6 @@ func Start(cfg Config) (a *App, err error) {
 	a.closers = append(a.closers, func() { _ = hlis.Close() })
 	a.GRPCAddr, a.HTTPAddr = glis.Addr().String(), hlis.Addr().String()
 
-	// The gateway's calls run in process (InProcess); a connection to
-	// arcgate's own gRPC server stays as InProcess's fallback, for a method
-	// it would not serve. grpc.NewClient connects only when first used.
-	dial := insecure.NewCredentials()
-	if cfg.TLS != nil {
-		dial = credentials.NewTLS(cfg.GatewayTLS)
-	}
-	a.conn, err = grpc.NewClient(a.GRPCAddr, append(cfg.Telemetry.DialOptions(), grpc.WithTransportCredentials(dial))...)
-	if err != nil {
-		return nil, fmt.Errorf("gateway connection: %w", err)
-	}
-	a.closers = append(a.closers, func() { _ = a.conn.Close() })
-	inproc.SetFallback(a.conn) // for a method InProcess does not serve (none the gateway calls today)
 	var gctx context.Context
 	gctx, a.cancel = context.WithCancel(context.Background())
 	gw, err := gateway.New(gctx, inproc)
@@ -424,10 +408,8 @@ func (a *App) Err() <-chan error { return a.errc }
 // drains, within ctx's deadline (after which connections are closed).
 func (a *App) Shutdown(ctx context.Context) error {
 	a.health.Shutdown()
-	// REST and gRPC drain together: a REST WatchJob stream is a gRPC stream
-	// too, and each would otherwise wait for the other. Calls still open at
-	// the deadline (long watches) are cut; that ends a shutdown, it is not
-	// a failure of it.
+	// REST and gRPC drain together. Calls still open at the deadline (long
+	// watches) are cut; that ends a shutdown, it is not a failure of it.
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- a.http.Shutdown(ctx) }()
 	grpcDone := make(chan struct{})

@@ -50,16 +50,12 @@ func TestClientCertificatesIdentifyCallersOnBothListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwTLS, err := server.LoopbackClientTLS(pki.CertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	creds, err := server.ParseCredentials(strings.NewReader("robot read subject:CN=robot,O=Arcgate Test\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	a, err := Start(Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", TLS: srvTLS, GatewayTLS: gwTLS, Credentials: creds,
+	a, err := Start(Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", TLS: srvTLS, Credentials: creds,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

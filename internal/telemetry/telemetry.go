@@ -185,9 +185,10 @@ func (t *Telemetry) ServerOptions() []grpc.ServerOption {
 		otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(notHealth)))}
 }
 
-// DialOptions returns the gRPC client option that traces the gateway's
-// calls of the gRPC server and passes the trace on in metadata; nil when
-// off.
+// DialOptions returns the gRPC client option that traces a connection's
+// calls and passes the trace on in metadata (the REST gateway no longer
+// needs one: its calls run in process, see InProcessInterceptors); nil
+// when off.
 func (t *Telemetry) DialOptions() []grpc.DialOption {
 	if !t.Enabled() {
 		return nil
