@@ -71,11 +71,6 @@ type readFlight struct {
 	notify []func()
 }
 
-// do runs fn once for all callers of key that arrive while it runs.
-func (g *readFlights) do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) ([]byte, error) {
-	return g.wait(ctx, key, g.join(ctx, key, fn, nil, nil))
-}
-
 // join makes the caller a waiter of key's flight, starting one that runs
 // fn when none is in flight (or queueing it, at the limit). share, when
 // not nil, is how the caller would decode a shared value (the first one
