@@ -198,20 +198,25 @@ func (s *inProcessStream) SetTrailer(md metadata.MD) error {
 	return nil
 }
 
-// deliver hands the headers and trailers to the grpc.Header and
-// grpc.Trailer call options.
+// deliver hands the headers and trailers to the call options.
 func (s *inProcessStream) deliver(opts []grpc.CallOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	deliverMetadata(opts, s.header, s.trailer)
+}
+
+// deliverMetadata hands header and trailer to the grpc.Header and
+// grpc.Trailer call options among opts, as a connection's call does.
+func deliverMetadata(opts []grpc.CallOption, header, trailer metadata.MD) {
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
 			if o.HeaderAddr != nil {
-				*o.HeaderAddr = s.header
+				*o.HeaderAddr = header
 			}
 		case grpc.TrailerCallOption:
 			if o.TrailerAddr != nil {
-				*o.TrailerAddr = s.trailer
+				*o.TrailerAddr = trailer
 			}
 		}
 	}

@@ -101,18 +101,7 @@ func (c *inProcessClientStream) sendHeader() {
 func (c *inProcessClientStream) finish(err error) {
 	c.mu.Lock()
 	c.err = err
-	for _, o := range c.opts {
-		switch o := o.(type) {
-		case grpc.HeaderCallOption:
-			if o.HeaderAddr != nil {
-				*o.HeaderAddr = c.header
-			}
-		case grpc.TrailerCallOption:
-			if o.TrailerAddr != nil {
-				*o.TrailerAddr = c.trailer
-			}
-		}
-	}
+	deliverMetadata(c.opts, c.header, c.trailer)
 	c.mu.Unlock()
 	c.sendHeader()
 	close(c.done)
