@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -364,15 +365,25 @@ func (s *ServicesService) DeleteFolder(ctx context.Context, folder string) error
 //
 //upstream:operation GET services/{folder}/{service}.{type}
 func (s *ServicesService) Get(ctx context.Context, ref ServiceRef) (*ServiceConfig, error) {
-	const op = "services.get"
-	if err := ref.check(op); err != nil {
+	r := configRead(ref)
+	if err := ref.check(r.op); err != nil {
 		return nil, err
 	}
 	var cfg ServiceConfig
-	if err := s.client.get(ctx, op, ref.Path(), nil, &cfg); err != nil {
+	if err := s.client.do(ctx, r, &cfg); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// configRead and statusRead are the reads of Get and Status, and of
+// GetWithStatus; ref must be checked first.
+func configRead(ref ServiceRef) *request {
+	return &request{op: "services.get", method: http.MethodGet, path: ref.Path()}
+}
+
+func statusRead(ref ServiceRef) *request {
+	return &request{op: "services.status", method: http.MethodGet, path: ref.Path() + "/status"}
 }
 
 // Status returns a service's configured and real-time state.
@@ -381,12 +392,12 @@ func (s *ServicesService) Get(ctx context.Context, ref ServiceRef) (*ServiceConf
 //
 //upstream:operation GET services/{folder}/{service}.{type}/status
 func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceStatus, error) {
-	const op = "services.status"
-	if err := ref.check(op); err != nil {
+	r := statusRead(ref)
+	if err := ref.check(r.op); err != nil {
 		return nil, err
 	}
 	var st ServiceStatus
-	if err := s.client.get(ctx, op, ref.Path()+"/status", nil, &st); err != nil {
+	if err := s.client.do(ctx, r, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
@@ -398,17 +409,16 @@ func (s *ServicesService) Status(ctx context.Context, ref ServiceRef) (*ServiceS
 // read-only: callers of the same upstream read share what it holds (its
 // maps and slices), decoded once. Use Get for a configuration to edit.
 func (s *ServicesService) GetWithStatus(ctx context.Context, ref ServiceRef) (*ServiceConfig, *ServiceStatus, error) {
-	const op = "services.get"
-	if err := ref.check(op); err != nil {
+	cr, sr := configRead(ref), statusRead(ref)
+	if err := ref.check(cr.op); err != nil {
 		return nil, nil, err
 	}
+	cr.shared, sr.shared = true, true // read-only for GetWithStatus's callers
 	var (
 		cfg ServiceConfig
 		st  ServiceStatus
 	)
-	err := s.client.doAll(ctx,
-		call{&request{op: op, method: "GET", path: ref.Path(), shared: true}, &cfg},
-		call{&request{op: "services.status", method: "GET", path: ref.Path() + "/status", shared: true}, &st})
+	err := s.client.doAll(ctx, call{cr, &cfg}, call{sr, &st})
 	if err != nil {
 		return nil, nil, err
 	}
