@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"slices"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
@@ -28,38 +27,30 @@ type listMarshaler struct {
 	cache weakmemo.Memo[adminv1.Service, []byte]
 }
 
-// listCacheMin is the shortest list whose services are cached: shorter
-// ones cost little to encode.
-const listCacheMin = 8
-
 func newListMarshaler(m *gwruntime.JSONPb) *listMarshaler {
 	return &listMarshaler{JSONPb: m}
 }
 
 // Marshal implements runtime.Marshaler.
 func (m *listMarshaler) Marshal(v any) ([]byte, error) {
-	resp, ok := v.(*adminv1.ListServicesResponse)
-	if !ok || len(resp.GetServices()) < listCacheMin || slices.Contains(resp.GetServices(), nil) {
+	services := listmsg.Services(v)
+	if services == nil {
 		return m.JSONPb.Marshal(v)
 	}
 	// The other fields, encoded by protojson: {} or {"nextPageToken":...}.
-	rest, err := m.JSONPb.Marshal(listmsg.Rest(resp))
+	rest, err := m.JSONPb.Marshal(listmsg.Rest(v.(*adminv1.ListServicesResponse)))
 	if err != nil {
 		return nil, err
 	}
 	rest = bytes.TrimSpace(rest)
 	inner := bytes.TrimSpace(rest[1 : len(rest)-1])
-	encoded := make([][]byte, len(resp.GetServices()))
-	size := len(`{"services":[],}`) + len(inner)
-	for i, s := range resp.GetServices() {
-		if encoded[i], err = m.service(s); err != nil {
-			return nil, err
-		}
-		size += len(encoded[i]) + 1
+	encoded, size, err := listmsg.Encoded(services, &m.cache, m.encodeService)
+	if err != nil {
+		return nil, err
 	}
 	// One buffer of the final size: growing one for a long list costs
 	// more than encoding it from the cache.
-	out := make([]byte, 0, size)
+	out := make([]byte, 0, size+len(encoded)+len(`{"services":[],}`)+len(inner))
 	out = append(out, `{"services":[`...)
 	for i, b := range encoded {
 		if i > 0 {
@@ -75,10 +66,8 @@ func (m *listMarshaler) Marshal(v any) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// service returns the JSON of s, from the cache or encoded now.
-func (m *listMarshaler) service(s *adminv1.Service) ([]byte, error) {
-	return m.cache.Get(s, func(s *adminv1.Service) ([]byte, error) {
-		b, err := m.JSONPb.Marshal(s)
-		return bytes.TrimSpace(b), err
-	})
+// encodeService is the JSON of one service, as protojson writes it.
+func (m *listMarshaler) encodeService(s *adminv1.Service) ([]byte, error) {
+	b, err := m.JSONPb.Marshal(s)
+	return bytes.TrimSpace(b), err
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"slices"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -30,10 +28,6 @@ type listCodec struct {
 	services         weakmemo.Memo[adminv1.Service, []byte]
 }
 
-// listCodecMin is the shortest list whose services are cached: shorter
-// ones cost little to encode.
-const listCodecMin = 8
-
 // CodecOption makes a gRPC server use arcgate's codec (listCodec).
 func CodecOption() grpc.ServerOption {
 	return grpc.ForceServerCodecV2(&listCodec{CodecV2: encoding.GetCodecV2("proto")})
@@ -41,28 +35,29 @@ func CodecOption() grpc.ServerOption {
 
 // Marshal implements encoding.CodecV2.
 func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
-	resp, ok := v.(*adminv1.ListServicesResponse)
-	if !ok || len(resp.GetServices()) < listCodecMin || slices.Contains(resp.GetServices(), nil) {
+	services := listmsg.Services(v)
+	if services == nil {
 		return c.CodecV2.Marshal(v)
 	}
 	// The other fields, then the services before them.
-	tail, err := proto.Marshal(listmsg.Rest(resp))
+	tail, err := proto.Marshal(listmsg.Rest(v.(*adminv1.ListServicesResponse)))
 	if err != nil {
 		return nil, err
 	}
-	encoded := make([][]byte, len(resp.GetServices()))
-	size := len(tail)
-	for i, s := range resp.GetServices() {
-		if encoded[i], err = c.services.Get(s, encodeService); err != nil {
-			return nil, err
-		}
-		size += protowire.SizeTag(listmsg.ServicesField.Number()) + protowire.SizeBytes(len(encoded[i]))
+	encoded, total, err := listmsg.Encoded(services, &c.services, encodeService)
+	if err != nil {
+		return nil, err
+	}
+	field := listmsg.ServicesField.Number()
+	size := len(tail) + total
+	for _, b := range encoded {
+		size += protowire.SizeTag(field) + protowire.SizeVarint(uint64(len(b)))
 	}
 	pool := mem.DefaultBufferPool()
 	buf := pool.Get(size) // len(*buf) == size
 	out := (*buf)[:0]
 	for _, b := range encoded {
-		out = protowire.AppendTag(out, listmsg.ServicesField.Number(), protowire.BytesType)
+		out = protowire.AppendTag(out, field, protowire.BytesType)
 		out = protowire.AppendBytes(out, b)
 	}
 	*buf = append(out, tail...) // size bytes: no reallocation

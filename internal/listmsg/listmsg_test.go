@@ -1,6 +1,7 @@
 package listmsg_test
 
 import (
+	"errors"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,6 +9,7 @@ import (
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/listmsg"
+	"github.com/arcgate/arcgate/internal/weakmemo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,5 +32,47 @@ func TestRestKeepsAllButTheServices(t *testing.T) {
 	}
 	if listmsg.ServicesField.Number() != 1 || !listmsg.ServicesField.IsList() {
 		t.Fatalf("ServicesField = %v", listmsg.ServicesField.FullName())
+	}
+}
+
+func TestServicesQualifyLongListsWithoutNil(t *testing.T) {
+	long := make([]*adminv1.Service, 8)
+	for i := range long {
+		long[i] = &adminv1.Service{Name: "s"}
+	}
+	withNil := append([]*adminv1.Service{nil}, long...)
+	for _, tc := range []struct {
+		v    any
+		want int
+	}{
+		{&adminv1.ListServicesResponse{Services: long}, 8},
+		{&adminv1.ListServicesResponse{Services: long[:7]}, 0},
+		{&adminv1.ListServicesResponse{Services: withNil}, 0},
+		{&adminv1.GetServiceResponse{Service: long[0]}, 0},
+		{nil, 0},
+	} {
+		if got := listmsg.Services(tc.v); len(got) != tc.want {
+			t.Errorf("Services(%T) = %d services, want %d", tc.v, len(got), tc.want)
+		}
+	}
+}
+
+func TestEncodedComesFromTheCache(t *testing.T) {
+	var cache weakmemo.Memo[adminv1.Service, []byte]
+	services := []*adminv1.Service{{Name: "a"}, {Name: "bb"}}
+	calls := 0
+	encode := func(s *adminv1.Service) ([]byte, error) { calls++; return []byte(s.GetName()), nil }
+	for range 2 {
+		got, total, err := listmsg.Encoded(services, &cache, encode)
+		if err != nil || len(got) != 2 || string(got[0]) != "a" || string(got[1]) != "bb" || total != 3 {
+			t.Fatalf("Encoded = %q, %d, %v", got, total, err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("%d encodings for 2 services read twice, want 2", calls)
+	}
+	boom := errors.New("boom")
+	if _, _, err := listmsg.Encoded([]*adminv1.Service{{Name: "c"}}, &cache, func(*adminv1.Service) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
 	}
 }
