@@ -47,6 +47,7 @@ const (
 	ReasonRateLimited             = "RATE_LIMITED"
 	ReasonCircuitOpen             = "CIRCUIT_OPEN"
 	ReasonRequestTooLarge         = "REQUEST_TOO_LARGE"
+	ReasonShuttingDown            = "SHUTTING_DOWN"
 )
 
 // newStatus builds a status with an ErrorInfo detail.

@@ -38,9 +38,11 @@ const (
 
 // newJobsServer returns the jobs service of s.
 func newJobsServer(s *Server) *jobsServer {
+	hub := newWatchHub(s.jobPollMin, s.jobPollMax, s.timeout)
+	hub.stopping = s.watchStop
 	return &jobsServer{
 		up:            s.up,
-		hub:           newWatchHub(s.jobPollMin, s.jobPollMax, s.timeout),
+		hub:           hub,
 		queryPageSize: defaultJobQueryPageSize,
 		queryMaxPages: defaultJobQueryMaxPages,
 	}

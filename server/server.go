@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,6 +27,9 @@ type Server struct {
 	timeout time.Duration
 
 	jobPollMin, jobPollMax time.Duration // WatchJob poll intervals (watch.go)
+
+	watchStop     chan struct{} // closed by StopWatches
+	watchStopOnce sync.Once
 }
 
 // Option configures a Server.
@@ -40,7 +44,7 @@ func WithDefaultTimeout(d time.Duration) Option { return func(s *Server) { s.tim
 
 // New returns a Server whose services call up.
 func New(up *upstream.Client, opts ...Option) *Server {
-	s := &Server{up: up, log: slog.New(slog.DiscardHandler), timeout: DefaultTimeout}
+	s := &Server{up: up, log: slog.New(slog.DiscardHandler), timeout: DefaultTimeout, watchStop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -54,6 +58,18 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 	adminv1.RegisterRolesServiceServer(r, newRolesServer(s.up))
 	adminv1.RegisterUsageReportsServiceServer(r, newUsageReportsServer(s.up))
 	adminv1.RegisterJobsServiceServer(r, newJobsServer(s))
+}
+
+// StopWatches ends every WatchJob call in progress, and refuses every
+// later one, with UNAVAILABLE (reason SHUTTING_DOWN) and a
+// google.rpc.RetryInfo saying when to watch again. A watch never ends on
+// its own before its job does, so a server shutting down calls this first:
+// its drain then waits for the unary calls only. Safe to call more than
+// once.
+func (s *Server) StopWatches() {
+	if s.watchStop != nil {
+		s.watchStopOnce.Do(func() { close(s.watchStop) })
+	}
 }
 
 // ServerOptions returns the grpc.ServerOptions arcgate's services need:

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -73,6 +74,10 @@ type watchHub struct {
 	// wait sleeps d and reports whether ctx is still live (a test hook).
 	wait func(ctx context.Context, d time.Duration) bool
 
+	// stopping, when closed, ends every watch with shuttingDown (nil:
+	// never); Server.StopWatches closes it.
+	stopping <-chan struct{}
+
 	mu    sync.Mutex
 	polls map[string]*jobPoll
 }
@@ -123,15 +128,41 @@ func sleepContext(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// shutdownRetryDelay is the RetryInfo delay of the error that ends watches
+// at shutdown: by then another instance, or this one restarted, answers.
+const shutdownRetryDelay = time.Second
+
+// shuttingDown is the error that ends watches when the hub stops.
+func shuttingDown() error {
+	return retryStatus(codes.Unavailable, ReasonShuttingDown,
+		"arcgate is shutting down: watch the job again (another instance answers)", nil, shutdownRetryDelay)
+}
+
+// stopped reports whether the hub's stopping channel is closed.
+func (h *watchHub) stopped() bool {
+	select {
+	case <-h.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 // watch joins the poll of key (starting it with poll if there is none) and
 // calls send with the job's current state, then with every new state,
 // until the job reaches a terminal state (nil), the poll fails (its
-// error), send fails (its error) or ctx ends (CANCELED or
-// DEADLINE_EXCEEDED). send runs on the caller's goroutine.
+// error), send fails (its error), ctx ends (CANCELED or DEADLINE_EXCEEDED)
+// or the hub stops (shuttingDown). send runs on the caller's goroutine.
 func (h *watchHub) watch(ctx context.Context, key string, poll pollFunc, send func(*adminv1.Job) error) error {
+	if h.stopped() {
+		return shuttingDown()
+	}
 	p, next := h.join(ctx, key, poll) // next: sequence number of the next state to send
 	defer h.leave(key, p)
 	for {
+		if h.stopped() {
+			return shuttingDown()
+		}
 		h.mu.Lock()
 		var batch []*adminv1.Job
 		if end := p.base + len(p.history); next < end {
@@ -153,6 +184,8 @@ func (h *watchHub) watch(ctx context.Context, key string, poll pollFunc, send fu
 		case <-changed:
 		case <-ctx.Done():
 			return Status(ctx.Err(), "")
+		case <-h.stopping:
+			return shuttingDown()
 		}
 	}
 }

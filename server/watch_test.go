@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -317,6 +318,51 @@ func TestWatchHubSendError(t *testing.T) {
 	}
 	if h.activePolls() != 0 {
 		t.Fatal("poll outlived its only watcher")
+	}
+}
+
+// TestWatchHubStopEndsWatches: StopWatches ends every open watch, and
+// refuses later ones, with UNAVAILABLE (SHUTTING_DOWN) and a RetryInfo,
+// and the shared poll stops with its last watcher.
+func TestWatchHubStopEndsWatches(t *testing.T) {
+	s := New(nil)
+	h := newJobsServer(s).hub
+	timer := newFakeTimer()
+	h.wait = timer.wait
+	up := &fakeUpstream{}
+	up.set(adminv1.JobState_JOB_STATE_EXECUTING, nil)
+	ws := []*watcher{startWatcher(h, "k", up.poll), startWatcher(h, "k2", up.poll)}
+	for _, w := range ws {
+		w.next(t)
+	}
+	s.StopWatches()
+	s.StopWatches() // a second call is harmless
+	ws = append(ws, startWatcher(h, "k", up.poll))
+	for i, w := range ws {
+		checkShuttingDown(t, fmt.Sprintf("watch %d", i), w.end(t))
+	}
+	if h.activePolls() != 0 {
+		t.Fatal("a poll outlived its watchers")
+	}
+}
+
+// checkShuttingDown checks that err is the status that ends watches at
+// shutdown.
+func checkShuttingDown(t *testing.T, what string, err error) {
+	t.Helper()
+	st := status.Convert(err)
+	var reason string
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+		case *errdetails.RetryInfo:
+			retry = d
+		}
+	}
+	if st.Code() != codes.Unavailable || reason != ReasonShuttingDown || retry.GetRetryDelay().AsDuration() <= 0 {
+		t.Fatalf("%s ended with %v (reason %q, retry %v), want UNAVAILABLE, %s and a RetryInfo", what, err, reason, retry, ReasonShuttingDown)
 	}
 }
 

@@ -83,6 +83,11 @@ const (
 	ErrorReason_ERROR_REASON_CIRCUIT_OPEN ErrorReason = 73
 	// The request body was larger than arcgate accepts.
 	ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE ErrorReason = 74
+	// arcgate is shutting down: it ended the WatchJob stream (UNAVAILABLE)
+	// so that the drain does not wait for it. A `google.rpc.RetryInfo` detail
+	// says when to watch again; another instance, or this one restarted,
+	// answers.
+	ErrorReason_ERROR_REASON_SHUTTING_DOWN ErrorReason = 75
 	// The job is not SUBMITTED or EXECUTING, so upstream cannot cancel it
 	// (metadata `state`: the job's JobState; `upstreamState`: upstream's
 	// string).
@@ -133,6 +138,7 @@ var (
 		72: "ERROR_REASON_RATE_LIMITED",
 		73: "ERROR_REASON_CIRCUIT_OPEN",
 		74: "ERROR_REASON_REQUEST_TOO_LARGE",
+		75: "ERROR_REASON_SHUTTING_DOWN",
 		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
 		21: "ERROR_REASON_JOB_NOT_DELETABLE",
 		22: "ERROR_REASON_JOB_QUERY_TOO_LARGE",
@@ -163,6 +169,7 @@ var (
 		"ERROR_REASON_RATE_LIMITED":                   72,
 		"ERROR_REASON_CIRCUIT_OPEN":                   73,
 		"ERROR_REASON_REQUEST_TOO_LARGE":              74,
+		"ERROR_REASON_SHUTTING_DOWN":                  75,
 		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
 		"ERROR_REASON_JOB_NOT_DELETABLE":              21,
 		"ERROR_REASON_JOB_QUERY_TOO_LARGE":            22,
@@ -205,7 +212,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xab\b\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xcb\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -227,7 +234,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"$ERROR_REASON_PERMISSION_DENIED_SCOPE\x10G\x12\x1d\n" +
 	"\x19ERROR_REASON_RATE_LIMITED\x10H\x12\x1d\n" +
 	"\x19ERROR_REASON_CIRCUIT_OPEN\x10I\x12\"\n" +
-	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12$\n" +
+	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12\x1e\n" +
+	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12$\n" +
 	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +
 	"\x1eERROR_REASON_JOB_NOT_DELETABLE\x10\x15\x12$\n" +
 	" ERROR_REASON_JOB_QUERY_TOO_LARGE\x10\x16\x12\"\n" +
