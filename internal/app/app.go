@@ -189,7 +189,8 @@ type App struct {
 	// Metrics holds the metrics served at /metrics on the HTTP listener.
 	Metrics *metrics.Metrics
 
-	up *upstream.Client
+	up  *upstream.Client
+	srv *server.Server
 
 	log     *slog.Logger
 	grpc    *grpc.Server
@@ -307,6 +308,7 @@ func Start(cfg Config) (a *App, err error) {
 		srvOpts = append(srvOpts, server.WithJobPollInterval(cfg.JobPollMin, cfg.JobPollMax))
 	}
 	srv := server.New(up, srvOpts...)
+	a.srv = srv
 	rl := cfg.RateLimit
 	if rl == (server.RateLimit{}) {
 		rl = server.NoRateLimit
@@ -404,12 +406,18 @@ func (a *App) TokenPool() *upstream.Pool { return a.up.Pool() }
 // Err returns a channel that receives an error if a server stops on its own.
 func (a *App) Err() <-chan error { return a.errc }
 
-// Shutdown stops serving: health turns NOT_SERVING, REST drains, then gRPC
-// drains, within ctx's deadline (after which connections are closed).
+// Shutdown stops serving: health turns NOT_SERVING, every WatchJob stream
+// ends at once with UNAVAILABLE (SHUTTING_DOWN, with a RetryInfo; over
+// REST a final error line), then REST and gRPC drain the calls in flight
+// within ctx's deadline (after which connections are closed).
 func (a *App) Shutdown(ctx context.Context) error {
 	a.health.Shutdown()
-	// REST and gRPC drain together. Calls still open at the deadline (long
-	// watches) are cut; that ends a shutdown, it is not a failure of it.
+	// Watches never end on their own: end them first, so that the drain
+	// waits for the unary calls only (http.Server.Shutdown would not cancel
+	// a REST stream).
+	a.srv.StopWatches()
+	// REST and gRPC drain together. Calls still open at the deadline are
+	// cut; that ends a shutdown, it is not a failure of it.
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- a.http.Shutdown(ctx) }()
 	grpcDone := make(chan struct{})
