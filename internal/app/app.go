@@ -202,12 +202,14 @@ type App struct {
 }
 
 // Start binds the listeners and serves until Shutdown.
-func Start(cfg Config) (a *App, err error) {
+func Start(cfg Config) (_ *App, err error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a = &App{log: log, errc: make(chan error, 3)}
+	// a is not the result: a failure returns a nil App, and the deferred
+	// close must still see what was started.
+	a := &App{log: log, errc: make(chan error, 3)}
 	defer func() {
 		if err != nil {
 			a.closeAll()
