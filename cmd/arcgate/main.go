@@ -44,15 +44,22 @@ var processDefaults bool
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	processDefaults = true
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "arcgate:", err)
-		os.Exit(1)
+	code := realMain(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// realMain runs arcgate until ctx ends and returns its exit status: 0, or
+// 1 after one line on stderr naming the cause ("arcgate: " and the error,
+// e.g. a listen address in use or a file not found).
+func realMain(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	err := run(ctx, args, getenv, stderr, nil)
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "arcgate:", strings.ReplaceAll(err.Error(), "\n", "; "))
+	return 1
 }
 
 // config is arcgate's configuration: flags, each with an ARCGATE_*
@@ -368,6 +375,23 @@ func (c *config) parseTokenSettings(getenv func(string) string) error {
 	return nil
 }
 
+// readable checks that each named file (flag, path pairs; empty paths
+// skipped) can be opened, so that a missing one is reported with the flag
+// that names it: "--tls-key: open /x: no such file or directory".
+func readable(flagsAndPaths ...string) error {
+	for i := 0; i+1 < len(flagsAndPaths); i += 2 {
+		if flagsAndPaths[i+1] == "" {
+			continue
+		}
+		f, err := os.Open(flagsAndPaths[i+1])
+		if err != nil {
+			return fmt.Errorf("%s: %w", flagsAndPaths[i], err)
+		}
+		_ = f.Close()
+	}
+	return nil
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, onReady func(*app.App)) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -389,6 +413,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	var srvTLS *tls.Config
 	if cfg.TLSCert != "" {
+		if err := readable("--tls-cert", cfg.TLSCert, "--tls-key", cfg.TLSKey, "--client-ca", cfg.ClientCA); err != nil {
+			return err
+		}
 		if srvTLS, err = server.ServerTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
 			return err
 		}

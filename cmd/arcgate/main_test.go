@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -341,5 +342,57 @@ func TestDefaultTimeoutAndTracingFromEnvironment(t *testing.T) {
 	}
 	if _, err := parseConfig(nil, env(map[string]string{"ARCGATE_DEFAULT_TIMEOUT": "soon"}), io.Discard); err == nil {
 		t.Fatal("bad ARCGATE_DEFAULT_TIMEOUT accepted")
+	}
+}
+
+// TestStartupFailures: a start-up failure (a listen address in use, a TLS
+// file missing) exits 1 with one line naming the cause, not a panic.
+func TestStartupFailures(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := taken.Addr().String()
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(cert, []byte("not read: the key is missing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	free := []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in the one line
+	}{
+		{"gRPC port taken", []string{"--grpc-addr", busy, "--http-addr", "127.0.0.1:0"}, "listen tcp " + busy + ": bind: address already in use"},
+		{"HTTP port taken", []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", busy}, "listen tcp " + busy + ": bind: address already in use"},
+		{"pprof port taken", append(free, "--pprof-addr", busy), "listen tcp " + busy + ": bind: address already in use"},
+		{"TLS certificate missing", append(free, "--tls-cert", missing, "--tls-key", cert), "--tls-cert: open " + missing + ": no such file or directory"},
+		{"TLS key missing", append(free, "--tls-cert", cert, "--tls-key", missing), "--tls-key: open " + missing + ": no such file or directory"},
+		{"client CA missing", append(free, "--tls-cert", cert, "--tls-key", cert, "--client-ca", missing), "--client-ca: open " + missing + ": no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			code := func() (code int) {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("panic: %v\noutput:\n%s", p, out.String())
+					}
+				}()
+				return realMain(context.Background(), tc.args, env(nil), &out)
+			}()
+			var causes []string
+			for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+				if !strings.HasPrefix(line, "time=") { // not a log line
+					causes = append(causes, line)
+				}
+			}
+			if code != 1 || len(causes) != 1 || !strings.HasPrefix(causes[0], "arcgate: ") || !strings.Contains(causes[0], tc.want) ||
+				strings.Contains(out.String(), "panic") {
+				t.Fatalf("exit %d, output:\n%s\nwant exit 1 and one line (besides log lines) with %q", code, out.String(), tc.want)
+			}
+		})
 	}
 }
