@@ -302,6 +302,12 @@ func (c *Client) post(ctx context.Context, op, path string, form url.Values, v a
 // 498 or 499), invalidates it and retries once with a new one. The retry is
 // safe because a rejected token means the operation did not run.
 func (c *Client) do(ctx context.Context, r *request, v any) error {
+	if r.isWrite() {
+		// Reads from now on do not join flights sent before (coalesce.go),
+		// nor, once the write completes, flights sent while it ran.
+		c.flights.wrote()
+		defer c.flights.wrote()
+	}
 	if _, raw := v.(*rawBody); !raw {
 		if key := c.coalesceKey(ctx, r); key != "" {
 			return c.doCoalesced(ctx, key, r, v)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +27,19 @@ import (
 // that waited on that flight only; the next caller starts a new one. The
 // request carries the context values (request id, trace) of the caller that
 // started the flight.
+//
+// A read never gets the answer of a request sent before a write that
+// completed before the read began: every write through the client (any
+// request that is not a read, whatever its resource and its caller's
+// identity) counts in readFlights.writes when it starts and when it
+// completes, successful or not, and a read joins a flight only if that
+// flight's request is still queued or was sent with no write counted
+// since. Otherwise the read starts a flight of its own, which later reads
+// join. One count for all resources, because a write's effects reach
+// beyond its own path: a new folder shows in the root listing, a deleted
+// folder takes its services, their item info and jobs with it. Reads that
+// overlap writes then share less, which costs upstream requests only
+// while writes are under way.
 
 // A flight runs on a goroutine of its own, so that it can outlive the
 // caller that started it. Flights beyond the client's concurrency cap
@@ -47,6 +62,10 @@ type readFlights struct {
 	running int           // flight goroutines
 	queue   []*readFlight // flights waiting for a goroutine, oldest first
 	stale   int           // flights in queue that every waiter left
+
+	// writes counts the client's writes, once when each starts and once
+	// when it completes (see above and wrote).
+	writes atomic.Uint64
 }
 
 type readFlight struct {
@@ -59,6 +78,10 @@ type readFlight struct {
 	err     error
 	waiters int
 	queued  bool
+	// writes is readFlights.writes as it was before the request was sent
+	// (set under mu when the flight leaves the queue or starts without
+	// waiting); reads join the flight only while it is unchanged.
+	writes uint64
 
 	// share decodes data for the callers that take the value shared
 	// (request.shared): the flight's goroutine runs it once, before it
@@ -80,6 +103,12 @@ func (g *readFlights) join(ctx context.Context, key string, fn func(context.Cont
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f, ok := g.m[key]
+	if ok && !f.queued && f.writes != g.writes.Load() {
+		// Sent before a write that started or completed since: its answer
+		// may predate the write. f keeps its waiters, and leaves the map
+		// to the new flight (run and leave remove only their own).
+		ok = false
+	}
 	if !ok {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
 		f = &readFlight{key: key, fn: fn, ctx: fctx, cancel: cancel, done: make(chan struct{})}
@@ -91,6 +120,7 @@ func (g *readFlights) join(ctx context.Context, key string, fn func(context.Cont
 			f.queued = true
 			g.queue = append(g.queue, f)
 		} else {
+			f.writes = g.writes.Load()
 			g.running++
 			go g.run(f)
 		}
@@ -140,6 +170,7 @@ func (g *readFlights) next() *readFlight {
 		g.queue = g.queue[1:]
 		f.queued = false
 		if f.waiters > 0 {
+			f.writes = g.writes.Load()
 			return f
 		}
 		g.stale--
@@ -189,6 +220,14 @@ func (g *readFlights) leave(key string, f *readFlight) {
 		f.cancel()
 	}
 }
+
+// wrote counts a write starting or completing: from then on, no read
+// joins a flight sent before.
+func (g *readFlights) wrote() { g.writes.Add(1) }
+
+// isWrite reports whether r may change the upstream's state: every
+// request but a GET and a POST that only reads (request.idempotent).
+func (r *request) isWrite() bool { return r.method != http.MethodGet && !r.idempotent }
 
 // sameType reports whether decoded, a flight's shared value, can be given
 // to m (of the same type).

@@ -60,6 +60,16 @@
 // code, and IsNotFound and IsAuth answer the common questions. Context
 // cancellation stays detectable with errors.Is.
 //
+// # Coalesced reads and writes
+//
+// Identical reads in flight at once for the same identity share one
+// upstream request (WithoutCoalescing turns this off). A read never gets
+// the answer of a request sent before a write through the same Client
+// completed, whichever resource the write changed and whoever made it:
+// once a write has returned, every read sees it (as far as the upstream
+// does). Nothing is promised for a write whose caller gave up before its
+// answer: the upstream may still apply it later.
+//
 // # Secrets
 //
 // Tokens and passwords are never written to an error, a String or
