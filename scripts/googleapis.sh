@@ -1,38 +1,49 @@
 #!/usr/bin/env bash
-# Fill third_party/googleapis (gitignored) with the google/api and google/rpc
-# protos that proto/ imports, taken from a pinned Go module through the Go
-# module proxy. go verifies the zip against the checksum database; the h1:
-# hash is pinned here as well. Nothing is fetched from the Buf Schema Registry.
+# Fill third_party/googleapis (gitignored) with the google/api, google/rpc and
+# google/longrunning protos that proto/ imports or that clients in other
+# languages need to decode arcgate's errors (google.rpc.ErrorInfo, RetryInfo,
+# ...), taken from a pinned npm package that ships the current googleapis
+# protos unchanged. No Go module that the module proxy serves ships current
+# ones (grpc-gateway's last copy, v2.2.0, is from 2017 and has no ErrorInfo).
+# npm checks the tarball against the registry's integrity; the sha512 is
+# pinned here as well and checked again. Nothing is fetched from the Buf
+# Schema Registry.
 set -euo pipefail
-MOD=github.com/grpc-ecosystem/grpc-gateway/v2
-VER=v2.2.0 # last release whose module zip still carries third_party/googleapis
-SUM=h1:HlJcTiqGHvaWDG7/s85d68Kw7G7FqMz+9LlcyVauOAw=
-SUB=third_party/googleapis
+PKG=google-proto-files
+VER=6.0.1
+SUM=sha512-fbvUWVNh3rKGlVFWwlUNF7Sk1Tah0a89q02rLTXsWjbKKHGeuURAa8tl9rvu5TyWny1YiSIo5eDqF260Tai6vQ==
+# Import-only (buf.yaml): never linted, never generated. Each file's imports
+# outside google/protobuf are in the list too.
 FILES=(
   google/api/annotations.proto
+  google/api/client.proto
+  google/api/field_behavior.proto
   google/api/http.proto
   google/api/httpbody.proto
-  google/api/field_behavior.proto
-  google/rpc/status.proto
+  google/api/launch_stage.proto
+  google/api/resource.proto
+  google/longrunning/operations.proto
   google/rpc/code.proto
   google/rpc/error_details.proto
+  google/rpc/status.proto
 )
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest=$root/third_party/googleapis
-if [ -f "$dest/.pinned" ] && [ "$(cat "$dest/.pinned")" = "$MOD@$VER $SUM" ]; then
+if [ -f "$dest/.pinned" ] && [ "$(cat "$dest/.pinned")" = "$PKG@$VER $SUM" ]; then
   exit 0
 fi
-# Run outside the main module so go.mod and go.sum are never touched.
+command -v npm >/dev/null || { echo "scripts/googleapis.sh needs npm (Node.js) to fetch $PKG@$VER" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-json=$(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$MOD@$VER")
-dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-sum=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p')
-[ -n "$dir" ] || { printf '%s\n' "$json" >&2; exit 1; }
-[ "$sum" = "$SUM" ] || { echo "hash mismatch for $MOD@$VER: $sum" >&2; exit 1; }
+tgz=$(cd "$tmp" && npm pack "$PKG@$VER" --silent --no-audit --no-fund | tail -n1)
+[ -f "$tmp/$tgz" ] || { echo "npm pack $PKG@$VER made no tarball" >&2; exit 1; }
+sum=sha512-$(node -e 'process.stdout.write(require("crypto").createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64"))' "$tmp/$tgz")
+[ "$sum" = "$SUM" ] || { echo "hash mismatch for $PKG@$VER: $sum" >&2; exit 1; }
+tar -xzf "$tmp/$tgz" -C "$tmp" package/LICENSE "${FILES[@]/#/package/}"
 rm -rf "$dest"
 for f in "${FILES[@]}"; do
-  install -D -m 0644 "$dir/$SUB/$f" "$dest/$f"
+  install -D -m 0644 "$tmp/package/$f" "$dest/$f"
 done
-echo "$MOD@$VER $SUM" > "$dest/.pinned"
-echo "googleapis protos: $MOD@$VER -> ${dest#"$root"/}"
+install -m 0644 "$tmp/package/LICENSE" "$dest/LICENSE"
+echo "$PKG@$VER $SUM" > "$dest/.pinned"
+echo "googleapis protos: $PKG@$VER -> ${dest#"$root"/}"

@@ -18,8 +18,10 @@
 //   job folders/System/services/PublishingTools.GPServer/jobs/j… JOB_STATE_EXECUTING
 //   done JOB_STATE_SUCCEEDED
 // and the request id arcgate gave each call on stderr. Exit status: 0 on
-// success, 1 on a gRPC error (its code name and message on stderr), 2 on
-// bad usage.
+// success, 1 on a gRPC error (its code name and message on stderr, then one
+// line per google.rpc.ErrorInfo in the error's details:
+//   error_info NOT_FOUND arcgate.admin.v1 resource=folders/…/jobs/j…
+// that is reason, domain and the metadata sorted by key), 2 on bad usage.
 'use strict';
 
 const fs = require('fs');
@@ -43,7 +45,8 @@ function parseArgs(argv) {
   return args;
 }
 
-// loadAPI loads the arcgate.admin.v1 package from the protos.
+// loadAPI loads the arcgate.admin.v1 package from the protos, and the
+// google.rpc error types that decode an error's details.
 function loadAPI() {
   const root = process.env.ARCGATE_PROTO_ROOT || path.resolve(__dirname, '..', '..');
   const protoDir = path.join(root, 'proto');
@@ -51,7 +54,12 @@ function loadAPI() {
   if (!fs.existsSync(path.join(googleapis, 'google', 'api', 'annotations.proto'))) {
     throw new Error(`${googleapis} has no google/api protos: run scripts/googleapis.sh first`);
   }
-  const files = ['arcgate/admin/v1/services.proto', 'arcgate/admin/v1/jobs.proto'];
+  const files = [
+    'arcgate/admin/v1/services.proto',
+    'arcgate/admin/v1/jobs.proto',
+    'google/rpc/status.proto',
+    'google/rpc/error_details.proto',
+  ];
   const def = protoLoader.loadSync(files, {
     includeDirs: [protoDir, googleapis],
     keepCase: false, // lowerCamelCase fields, as in arcgate's REST JSON
@@ -60,7 +68,30 @@ function loadAPI() {
     defaults: true,
     oneofs: true,
   });
-  return grpc.loadPackageDefinition(def).arcgate.admin.v1;
+  for (const t of ['google.rpc.Status', 'google.rpc.ErrorInfo']) {
+    if (!def[t]) throw new Error(`${googleapis} has no ${t}: run scripts/googleapis.sh for current protos`);
+  }
+  return { api: grpc.loadPackageDefinition(def).arcgate.admin.v1, types: def };
+}
+
+// errorInfoLines decodes the google.rpc.Status that arcgate sends in an
+// error's grpc-status-details-bin trailer and returns a line for each
+// google.rpc.ErrorInfo among its details.
+function errorInfoLines(types, err) {
+  const bin = err.metadata ? err.metadata.get('grpc-status-details-bin') : [];
+  if (bin.length === 0) return [];
+  const st = types['google.rpc.Status'].deserialize(bin[0]);
+  const lines = [];
+  for (const d of st.details) {
+    // google.protobuf.Any keeps its proto field names (type_url) whatever
+    // keepCase says: protobufjs builds it in, it is not parsed from a file.
+    const typeUrl = d.type_url !== undefined ? d.type_url : d.typeUrl;
+    if (typeUrl !== 'type.googleapis.com/google.rpc.ErrorInfo') continue;
+    const info = types['google.rpc.ErrorInfo'].deserialize(d.value);
+    const md = Object.keys(info.metadata).sort().map((k) => `${k}=${info.metadata[k]}`);
+    lines.push(['error_info', info.reason, info.domain, ...md].join(' '));
+  }
+  return lines;
 }
 
 // callMetadata carries the API key, when there is one.
@@ -142,8 +173,9 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const [cmd, ...rest] = args.rest;
   let api;
+  let types;
   try {
-    api = loadAPI();
+    ({ api, types } = loadAPI());
   } catch (err) {
     console.error(String(err.message || err));
     return 1;
@@ -160,6 +192,7 @@ async function main() {
   } catch (err) {
     const code = err.code !== undefined ? grpc.status[err.code] : 'ERROR';
     console.error(`${code}: ${err.details || err.message}`);
+    for (const line of errorInfoLines(types, err)) console.error(line);
     return 1;
   }
   return 0;

@@ -6,10 +6,12 @@
 //
 //	go run ./cmd/arcgate
 //
-// Against a real site:
+// Against a real site, with an API key for its callers (arcgate keygen
+// prints the key and adds its hash to the callers file):
 //
+//	KEY=$(go run ./cmd/arcgate keygen --identity deployer --scope admin --callers-file callers)
 //	ARCGATE_PASSWORD_FILE=/run/secrets/arcgis go run ./cmd/arcgate \
-//	    --upstream-url https://gis.example.com/arcgis --username siteadmin
+//	    --upstream-url https://gis.example.com/arcgis --username siteadmin --callers-file callers
 package main
 
 import (
@@ -157,7 +159,7 @@ func envDuration(getenv func(string) string, key string, def time.Duration) (tim
 // errVersion ends parseConfig after --version printed the version.
 var errVersion = errors.New("version printed")
 
-// stdout receives --version's output; tests replace it.
+// stdout receives --version's output and keygen's key; tests replace it.
 var stdout io.Writer = os.Stdout
 
 // envBool returns the environment variable's value as a boolean (what
@@ -393,6 +395,9 @@ func readable(flagsAndPaths ...string) error {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, onReady func(*app.App)) error {
+	if len(args) > 0 && args[0] == "keygen" {
+		return keygen(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err

@@ -119,13 +119,23 @@ func TestNodeClient(t *testing.T) {
 	})
 
 	t.Run("errors", func(t *testing.T) {
-		_, stderr, code := runNode(t, e, "watch", "folders/System/services/PublishingTools.GPServer/jobs/j00000000000000000000000000000000")
+		// The client decodes the google.rpc.ErrorInfo in the error's
+		// grpc-status-details-bin trailer with the vendored
+		// google/rpc/error_details.proto (old copies have no ErrorInfo).
+		missing := "folders/System/services/PublishingTools.GPServer/jobs/j00000000000000000000000000000000"
+		_, stderr, code := runNode(t, e, "watch", missing)
 		if code != 1 || !strings.Contains(stderr, "NOT_FOUND") {
 			t.Errorf("watch of a missing job: exit %d, stderr %q", code, stderr)
+		}
+		if want := "\nerror_info NOT_FOUND arcgate.admin.v1 resource="; !strings.Contains(stderr, want) {
+			t.Errorf("watch of a missing job: stderr lacks %q:\n%s", want, stderr)
 		}
 		_, stderr, code = runNode(t, e, "watch", "not a job name")
 		if code != 1 || !strings.Contains(stderr, "INVALID_ARGUMENT") {
 			t.Errorf("watch of a malformed name: exit %d, stderr %q", code, stderr)
+		}
+		if want := "\nerror_info INVALID_ARGUMENT arcgate.admin.v1 field=name\n"; !strings.Contains(stderr, want) {
+			t.Errorf("watch of a malformed name: stderr lacks %q:\n%s", want, stderr)
 		}
 		if _, _, code = runNode(t, e, "frobnicate"); code != 2 {
 			t.Errorf("bad usage: exit %d, want 2", code)

@@ -689,7 +689,7 @@ const file_arcgate_admin_v1_item_info_proto_rawDesc = "" +
 	"\x04xmin\x18\x01 \x01(\x01R\x04xmin\x12\x12\n" +
 	"\x04ymin\x18\x02 \x01(\x01R\x04ymin\x12\x12\n" +
 	"\x04xmax\x18\x03 \x01(\x01R\x04xmax\x12\x12\n" +
-	"\x04ymax\x18\x04 \x01(\x01R\x04ymax\"\x86\x04\n" +
+	"\x04ymax\x18\x04 \x01(\x01R\x04ymax\"\x84\x04\n" +
 	"\bItemInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
@@ -698,33 +698,33 @@ const file_arcgate_admin_v1_item_info_proto_rawDesc = "" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12#\n" +
 	"\rtype_keywords\x18\a \x03(\tR\ftypeKeywords\x12\x18\n" +
-	"\aculture\x18\b \x01(\tR\aculture\x12\x18\n" +
-	"\x04guid\x18\t \x01(\tB\x04\xe2A\x01\x03R\x04guid\x12-\n" +
+	"\aculture\x18\b \x01(\tR\aculture\x12\x17\n" +
+	"\x04guid\x18\t \x01(\tB\x03\xe0A\x03R\x04guid\x12-\n" +
 	"\x12access_information\x18\n" +
 	" \x01(\tR\x11accessInformation\x12!\n" +
 	"\flicense_info\x18\v \x01(\tR\vlicenseInfo\x12$\n" +
 	"\rdocumentation\x18\f \x01(\tR\rdocumentation\x12\x10\n" +
 	"\x03url\x18\r \x01(\tR\x03url\x122\n" +
 	"\x06extent\x18\x0e \x01(\v2\x1a.arcgate.admin.v1.EnvelopeR\x06extent\x12+\n" +
-	"\x11spatial_reference\x18\x0f \x01(\tR\x10spatialReference\x12\"\n" +
-	"\tthumbnail\x18\x10 \x01(\tB\x04\xe2A\x01\x03R\tthumbnail\".\n" +
-	"\x12GetItemInfoRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"N\n" +
+	"\x11spatial_reference\x18\x0f \x01(\tR\x10spatialReference\x12!\n" +
+	"\tthumbnail\x18\x10 \x01(\tB\x03\xe0A\x03R\tthumbnail\"-\n" +
+	"\x12GetItemInfoRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"N\n" +
 	"\x13GetItemInfoResponse\x127\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\"\x93\x01\n" +
-	"\x15UpdateItemInfoRequest\x12=\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoB\x04\xe2A\x01\x02R\bitemInfo\x12;\n" +
+	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\"\x92\x01\n" +
+	"\x15UpdateItemInfoRequest\x12<\n" +
+	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoB\x03\xe0A\x02R\bitemInfo\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"Q\n" +
 	"\x16UpdateItemInfoResponse\x127\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\"/\n" +
-	"\x13GetThumbnailRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"J\n" +
+	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\".\n" +
+	"\x13GetThumbnailRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"J\n" +
 	"\x14GetThumbnailResponse\x122\n" +
-	"\tthumbnail\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\tthumbnail\"l\n" +
-	"\x16UpdateThumbnailRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x128\n" +
-	"\tthumbnail\x18\x02 \x01(\v2\x14.google.api.HttpBodyB\x04\xe2A\x01\x02R\tthumbnail\"R\n" +
+	"\tthumbnail\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\tthumbnail\"j\n" +
+	"\x16UpdateThumbnailRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x127\n" +
+	"\tthumbnail\x18\x02 \x01(\v2\x14.google.api.HttpBodyB\x03\xe0A\x02R\tthumbnail\"R\n" +
 	"\x17UpdateThumbnailResponse\x127\n" +
 	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo2\x84\a\n" +
 	"\x0fItemInfoService\x12\xb5\x01\n" +

@@ -852,20 +852,20 @@ var File_arcgate_admin_v1_jobs_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\n" +
-	"\x1barcgate/admin/v1/jobs.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
+	"\x1barcgate/admin/v1/jobs.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x02\n" +
 	"\x03Job\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
-	"\x06job_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x05jobId\x126\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x1a.arcgate.admin.v1.JobStateB\x04\xe2A\x01\x03R\x05state\x12!\n" +
-	"\tstate_raw\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\bstateRaw\x12A\n" +
-	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"submitTime\x12;\n" +
-	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12\"\n" +
-	"\tsubmitter\x18\a \x01(\tB\x04\xe2A\x01\x03R\tsubmitter\x12\x1e\n" +
-	"\amachine\x18\b \x01(\tB\x04\xe2A\x01\x03R\amachine\x12\x16\n" +
-	"\x03url\x18\t \x01(\tB\x04\xe2A\x01\x03R\x03url\"\xc7\x02\n" +
-	"\x0fListJobsRequest\x12\x1c\n" +
-	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\x06job_id\x18\x02 \x01(\tB\x03\xe0A\x03R\x05jobId\x125\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1a.arcgate.admin.v1.JobStateB\x03\xe0A\x03R\x05state\x12 \n" +
+	"\tstate_raw\x18\x04 \x01(\tB\x03\xe0A\x03R\bstateRaw\x12@\n" +
+	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"submitTime\x12:\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\aendTime\x12!\n" +
+	"\tsubmitter\x18\a \x01(\tB\x03\xe0A\x03R\tsubmitter\x12\x1d\n" +
+	"\amachine\x18\b \x01(\tB\x03\xe0A\x03R\amachine\x12\x15\n" +
+	"\x03url\x18\t \x01(\tB\x03\xe0A\x03R\x03url\"\xc6\x02\n" +
+	"\x0fListJobsRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x120\n" +
@@ -877,23 +877,23 @@ const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"e\n" +
 	"\x10ListJobsResponse\x12)\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x15.arcgate.admin.v1.JobR\x04jobs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\")\n" +
-	"\rGetJobRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"9\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
+	"\rGetJobRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"9\n" +
 	"\x0eGetJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\",\n" +
-	"\x10CancelJobRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"<\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\"+\n" +
+	"\x10CancelJobRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"<\n" +
 	"\x11CancelJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\",\n" +
-	"\x10DeleteJobRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x13\n" +
-	"\x11DeleteJobResponse\"0\n" +
-	"\x10PurgeJobsRequest\x12\x1c\n" +
-	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\"\x13\n" +
-	"\x11PurgeJobsResponse\"+\n" +
-	"\x0fWatchJobRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\";\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\"+\n" +
+	"\x10DeleteJobRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x13\n" +
+	"\x11DeleteJobResponse\"/\n" +
+	"\x10PurgeJobsRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\"\x13\n" +
+	"\x11PurgeJobsResponse\"*\n" +
+	"\x0fWatchJobRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\";\n" +
 	"\x10WatchJobResponse\x12'\n" +
 	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job*\xab\x02\n" +
 	"\bJobState\x12\x19\n" +

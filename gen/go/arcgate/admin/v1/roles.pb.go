@@ -1649,11 +1649,11 @@ var File_arcgate_admin_v1_roles_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_roles_proto_rawDesc = "" +
 	"\n" +
-	"\x1carcgate/admin/v1/roles.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"\x91\x01\n" +
+	"\x1carcgate/admin/v1/roles.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"\x8f\x01\n" +
 	"\tRoleStore\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
-	"\tread_only\x18\x02 \x01(\bB\x04\xe2A\x01\x03H\x00R\breadOnly\x88\x01\x01\x12*\n" +
-	"\vtotal_roles\x18\x03 \x01(\x05B\x04\xe2A\x01\x03H\x01R\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\tread_only\x18\x02 \x01(\bB\x03\xe0A\x03H\x00R\breadOnly\x88\x01\x01\x12)\n" +
+	"\vtotal_roles\x18\x03 \x01(\x05B\x03\xe0A\x03H\x01R\n" +
 	"totalRoles\x88\x01\x01B\f\n" +
 	"\n" +
 	"_read_onlyB\x0e\n" +
@@ -1661,10 +1661,10 @@ const file_arcgate_admin_v1_roles_proto_rawDesc = "" +
 	"\x13GetRoleStoreRequest\"R\n" +
 	"\x14GetRoleStoreResponse\x12:\n" +
 	"\n" +
-	"role_store\x18\x01 \x01(\v2\x1b.arcgate.admin.v1.RoleStoreR\troleStore\"[\n" +
+	"role_store\x18\x01 \x01(\v2\x1b.arcgate.admin.v1.RoleStoreR\troleStore\"Z\n" +
 	"\x04Role\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
-	"\arole_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x06roleId\x12 \n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\arole_id\x18\x02 \x01(\tB\x03\xe0A\x03R\x06roleId\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\"N\n" +
 	"\x10ListRolesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1678,59 +1678,59 @@ const file_arcgate_admin_v1_roles_proto_rawDesc = "" +
 	"\tmax_count\x18\x02 \x01(\x05R\bmaxCount\"^\n" +
 	"\x13SearchRolesResponse\x12,\n" +
 	"\x05roles\x18\x01 \x03(\v2\x16.arcgate.admin.v1.RoleR\x05roles\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"*\n" +
-	"\x0eGetRoleRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"=\n" +
+	"\bhas_more\x18\x02 \x01(\bR\ahasMore\")\n" +
+	"\x0eGetRoleRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"=\n" +
 	"\x0fGetRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"^\n" +
-	"\x11CreateRoleRequest\x12\x1d\n" +
-	"\arole_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06roleId\x12*\n" +
+	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"]\n" +
+	"\x11CreateRoleRequest\x12\x1c\n" +
+	"\arole_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06roleId\x12*\n" +
 	"\x04role\x18\x02 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"@\n" +
 	"\x12CreateRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"\x82\x01\n" +
-	"\x11UpdateRoleRequest\x120\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleB\x04\xe2A\x01\x02R\x04role\x12;\n" +
+	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"\x81\x01\n" +
+	"\x11UpdateRoleRequest\x12/\n" +
+	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleB\x03\xe0A\x02R\x04role\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"@\n" +
 	"\x12UpdateRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"-\n" +
-	"\x11DeleteRoleRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x14\n" +
-	"\x12DeleteRoleResponse\"3\n" +
-	"\x17GetRolePrivilegeRequest\x12\x18\n" +
-	"\x04role\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04role\"\x90\x01\n" +
+	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\",\n" +
+	"\x11DeleteRoleRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x14\n" +
+	"\x12DeleteRoleResponse\"2\n" +
+	"\x17GetRolePrivilegeRequest\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\"\x90\x01\n" +
 	"\x18GetRolePrivilegeResponse\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x129\n" +
 	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeR\tprivilege\x12%\n" +
-	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"t\n" +
-	"\x17SetRolePrivilegeRequest\x12\x18\n" +
-	"\x04role\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04role\x12?\n" +
-	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x04\xe2A\x01\x02R\tprivilege\"\x90\x01\n" +
+	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"r\n" +
+	"\x17SetRolePrivilegeRequest\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12>\n" +
+	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\"\x90\x01\n" +
 	"\x18SetRolePrivilegeResponse\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x129\n" +
 	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeR\tprivilege\x12%\n" +
-	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"^\n" +
-	"\x1bListRolesByPrivilegeRequest\x12?\n" +
-	"\tprivilege\x18\x01 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x04\xe2A\x01\x02R\tprivilege\"4\n" +
+	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"]\n" +
+	"\x1bListRolesByPrivilegeRequest\x12>\n" +
+	"\tprivilege\x18\x01 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\"4\n" +
 	"\x1cListRolesByPrivilegeResponse\x12\x14\n" +
-	"\x05roles\x18\x01 \x03(\tR\x05roles\"e\n" +
-	"\x14ListRoleUsersRequest\x12\x18\n" +
-	"\x04role\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04role\x12\x16\n" +
+	"\x05roles\x18\x01 \x03(\tR\x05roles\"d\n" +
+	"\x14ListRoleUsersRequest\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
 	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"H\n" +
 	"\x15ListRoleUsersResponse\x12\x14\n" +
 	"\x05users\x18\x01 \x03(\tR\x05users\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"K\n" +
-	"\x13AddRoleUsersRequest\x12\x18\n" +
-	"\x04role\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04role\x12\x1a\n" +
-	"\x05users\x18\x02 \x03(\tB\x04\xe2A\x01\x02R\x05users\"\x16\n" +
-	"\x14AddRoleUsersResponse\"N\n" +
-	"\x16RemoveRoleUsersRequest\x12\x18\n" +
-	"\x04role\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04role\x12\x1a\n" +
-	"\x05users\x18\x02 \x03(\tB\x04\xe2A\x01\x02R\x05users\"\x19\n" +
-	"\x17RemoveRoleUsersResponse\"e\n" +
-	"\x14ListUserRolesRequest\x12\x18\n" +
-	"\x04user\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04user\x12\x16\n" +
+	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"I\n" +
+	"\x13AddRoleUsersRequest\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x19\n" +
+	"\x05users\x18\x02 \x03(\tB\x03\xe0A\x02R\x05users\"\x16\n" +
+	"\x14AddRoleUsersResponse\"L\n" +
+	"\x16RemoveRoleUsersRequest\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x19\n" +
+	"\x05users\x18\x02 \x03(\tB\x03\xe0A\x02R\x05users\"\x19\n" +
+	"\x17RemoveRoleUsersResponse\"d\n" +
+	"\x14ListUserRolesRequest\x12\x17\n" +
+	"\x04user\x18\x01 \x01(\tB\x03\xe0A\x02R\x04user\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
 	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"H\n" +
 	"\x15ListUserRolesResponse\x12\x14\n" +

@@ -1899,48 +1899,48 @@ var File_arcgate_admin_v1_services_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\"\xc3\x01\n" +
+	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\"\xc0\x01\n" +
 	"\x06Folder\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\tfolder_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bfolderId\x12 \n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\tfolder_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bfolderId\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12#\n" +
-	"\rweb_encrypted\x18\x04 \x01(\bR\fwebEncrypted\x12#\n" +
+	"\rweb_encrypted\x18\x04 \x01(\bR\fwebEncrypted\x12\"\n" +
 	"\n" +
-	"is_default\x18\x05 \x01(\bB\x04\xe2A\x01\x03R\tisDefault\x12\x16\n" +
-	"\x03uid\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\x03uid\"P\n" +
+	"is_default\x18\x05 \x01(\bB\x03\xe0A\x03R\tisDefault\x12\x15\n" +
+	"\x03uid\x18\x06 \x01(\tB\x03\xe0A\x03R\x03uid\"P\n" +
 	"\x12ListFoldersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
 	"\x13ListFoldersResponse\x122\n" +
 	"\afolders\x18\x01 \x03(\v2\x18.arcgate.admin.v1.FolderR\afolders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
-	"\x10GetFolderRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"E\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
+	"\x10GetFolderRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"E\n" +
 	"\x11GetFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"j\n" +
-	"\x13CreateFolderRequest\x12!\n" +
-	"\tfolder_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bfolderId\x120\n" +
+	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"i\n" +
+	"\x13CreateFolderRequest\x12 \n" +
+	"\tfolder_id\x18\x01 \x01(\tB\x03\xe0A\x02R\bfolderId\x120\n" +
 	"\x06folder\x18\x02 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"H\n" +
 	"\x14CreateFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"\x8a\x01\n" +
-	"\x13UpdateFolderRequest\x126\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderB\x04\xe2A\x01\x02R\x06folder\x12;\n" +
+	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"\x89\x01\n" +
+	"\x13UpdateFolderRequest\x125\n" +
+	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderB\x03\xe0A\x02R\x06folder\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"H\n" +
 	"\x14UpdateFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"E\n" +
-	"\x13DeleteFolderRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x14\n" +
+	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"D\n" +
+	"\x13DeleteFolderRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x16\n" +
-	"\x14DeleteFolderResponse\"\xce\n" +
+	"\x14DeleteFolderResponse\"\xc7\n" +
 	"\n" +
 	"\aService\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
-	"\x06folder\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x06folder\x12'\n" +
-	"\fservice_name\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\vserviceName\x127\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x1d.arcgate.admin.v1.ServiceTypeB\x04\xe2A\x01\x03R\x04type\x12!\n" +
-	"\ttype_name\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\btypeName\x12 \n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\x06folder\x18\x02 \x01(\tB\x03\xe0A\x03R\x06folder\x12&\n" +
+	"\fservice_name\x18\x03 \x01(\tB\x03\xe0A\x03R\vserviceName\x126\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x1d.arcgate.admin.v1.ServiceTypeB\x03\xe0A\x03R\x04type\x12 \n" +
+	"\ttype_name\x18\x05 \x01(\tB\x03\xe0A\x03R\btypeName\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\"\n" +
 	"\fcapabilities\x18\a \x03(\tR\fcapabilities\x12!\n" +
 	"\fcluster_name\x18\b \x01(\tR\vclusterName\x123\n" +
@@ -1963,10 +1963,10 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"properties\x12B\n" +
 	"\n" +
 	"extensions\x18\x17 \x03(\v2\".arcgate.admin.v1.ServiceExtensionR\n" +
-	"extensions\x12O\n" +
-	"\x10configured_state\x18\x18 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x04\xe2A\x01\x03R\x0fconfiguredState\x12L\n" +
-	"\x0freal_time_state\x18\x19 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x04\xe2A\x01\x03R\rrealTimeState\x12\x16\n" +
-	"\x03uid\x18\x1a \x01(\tB\x04\xe2A\x01\x03R\x03uid\x1a=\n" +
+	"extensions\x12N\n" +
+	"\x10configured_state\x18\x18 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
+	"\x0freal_time_state\x18\x19 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState\x12\x15\n" +
+	"\x03uid\x18\x1a \x01(\tB\x03\xe0A\x03R\x03uid\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x80\x02\n" +
@@ -1988,34 +1988,34 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\x04view\x18\x04 \x01(\x0e2\x1d.arcgate.admin.v1.ServiceViewR\x04view\"u\n" +
 	"\x14ListServicesResponse\x125\n" +
 	"\bservices\x18\x01 \x03(\v2\x19.arcgate.admin.v1.ServiceR\bservices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
-	"\x11GetServiceRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"I\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
+	"\x11GetServiceRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"I\n" +
 	"\x12GetServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8e\x01\n" +
+	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8c\x01\n" +
 	"\x14CreateServiceRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\"\n" +
 	"\n" +
-	"service_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tserviceId\x129\n" +
-	"\aservice\x18\x03 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x04\xe2A\x01\x02R\aservice\"L\n" +
+	"service_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tserviceId\x128\n" +
+	"\aservice\x18\x03 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x03\xe0A\x02R\aservice\"L\n" +
 	"\x15CreateServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8e\x01\n" +
-	"\x14UpdateServiceRequest\x129\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x04\xe2A\x01\x02R\aservice\x12;\n" +
+	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8d\x01\n" +
+	"\x14UpdateServiceRequest\x128\n" +
+	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x03\xe0A\x02R\aservice\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"L\n" +
 	"\x15UpdateServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"0\n" +
-	"\x14DeleteServiceRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x17\n" +
-	"\x15DeleteServiceResponse\"/\n" +
-	"\x13StartServiceRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xa9\x01\n" +
+	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"/\n" +
+	"\x14DeleteServiceRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x17\n" +
+	"\x15DeleteServiceResponse\".\n" +
+	"\x13StartServiceRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xa9\x01\n" +
 	"\x14StartServiceResponse\x12I\n" +
 	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\x0fconfiguredState\x12F\n" +
-	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\rrealTimeState\".\n" +
-	"\x12StopServiceRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xa8\x01\n" +
+	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\rrealTimeState\"-\n" +
+	"\x12StopServiceRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xa8\x01\n" +
 	"\x13StopServiceResponse\x12I\n" +
 	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\x0fconfiguredState\x12F\n" +
 	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\rrealTimeState*\xe8\x03\n" +

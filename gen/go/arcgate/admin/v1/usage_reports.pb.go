@@ -1404,10 +1404,10 @@ var File_arcgate_admin_v1_usage_reports_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"\n" +
-	"$arcgate/admin/v1/usage_reports.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x03\n" +
+	"$arcgate/admin/v1/usage_reports.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n" +
 	"\vUsageReport\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
-	"\x0fusage_report_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\rusageReportId\x129\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"\x0fusage_report_id\x18\x02 \x01(\tB\x03\xe0A\x03R\rusageReportId\x129\n" +
 	"\x05since\x18\x03 \x01(\x0e2#.arcgate.admin.v1.UsageReportPeriodR\x05since\x127\n" +
 	"\tfrom_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x123\n" +
 	"\ato_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\x12L\n" +
@@ -1424,27 +1424,27 @@ const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x18ListUsageReportsResponse\x12B\n" +
 	"\rusage_reports\x18\x01 \x03(\v2\x1d.arcgate.admin.v1.UsageReportR\fusageReports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n" +
-	"\x15GetUsageReportRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"Z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
+	"\x15GetUsageReportRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"Z\n" +
 	"\x16GetUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x8a\x01\n" +
+	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x89\x01\n" +
 	"\x18CreateUsageReportRequest\x12&\n" +
-	"\x0fusage_report_id\x18\x01 \x01(\tR\rusageReportId\x12F\n" +
-	"\fusage_report\x18\x02 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x04\xe2A\x01\x02R\vusageReport\"]\n" +
+	"\x0fusage_report_id\x18\x01 \x01(\tR\rusageReportId\x12E\n" +
+	"\fusage_report\x18\x02 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x03\xe0A\x02R\vusageReport\"]\n" +
 	"\x19CreateUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x9f\x01\n" +
-	"\x18UpdateUsageReportRequest\x12F\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x04\xe2A\x01\x02R\vusageReport\x12;\n" +
+	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x9e\x01\n" +
+	"\x18UpdateUsageReportRequest\x12E\n" +
+	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x03\xe0A\x02R\vusageReport\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"]\n" +
 	"\x19UpdateUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"4\n" +
-	"\x18DeleteUsageReportRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x1b\n" +
-	"\x19DeleteUsageReportResponse\"S\n" +
-	"\x1bQueryUsageReportDataRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x1a\n" +
+	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"3\n" +
+	"\x18DeleteUsageReportRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x1b\n" +
+	"\x19DeleteUsageReportResponse\"R\n" +
+	"\x1bQueryUsageReportDataRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1a\n" +
 	"\bmachines\x18\x02 \x03(\tR\bmachines\"\xe1\x01\n" +
 	"\x1cQueryUsageReportDataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
@@ -1461,20 +1461,20 @@ const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"\x06points\x18\x05 \x03(\v2 .arcgate.admin.v1.UsageDataPointR\x06points\"5\n" +
 	"\x0eUsageDataPoint\x12\x19\n" +
 	"\x05value\x18\x01 \x01(\x01H\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xf8\x01\n" +
+	"\x06_value\"\xf7\x01\n" +
 	"\x17UsageStatisticsSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12F\n" +
 	"\x11sampling_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10samplingInterval\x12:\n" +
 	"\vmax_history\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"maxHistory\x12+\n" +
-	"\x0estatistics_dir\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\rstatisticsDir\"7\n" +
+	"maxHistory\x12*\n" +
+	"\x0estatistics_dir\x18\x05 \x01(\tB\x03\xe0A\x03R\rstatisticsDir\"7\n" +
 	"!GetUsageStatisticsSettingsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"k\n" +
 	"\"GetUsageStatisticsSettingsResponse\x12E\n" +
-	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsR\bsettings\"\xb0\x01\n" +
-	"$UpdateUsageStatisticsSettingsRequest\x12K\n" +
-	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsB\x04\xe2A\x01\x02R\bsettings\x12;\n" +
+	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsR\bsettings\"\xaf\x01\n" +
+	"$UpdateUsageStatisticsSettingsRequest\x12J\n" +
+	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsB\x03\xe0A\x02R\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"n\n" +
 	"%UpdateUsageStatisticsSettingsResponse\x12E\n" +
