@@ -13,7 +13,7 @@ import (
 
 // nginxBinary is where Debian's nginx packages (nginx-light among them)
 // install nginx.
-const nginxBinary = "/usr/sbin/nginx"
+var nginxBinary = "/usr/sbin/nginx"
 
 // nginxSkipped is the note printed in place of the nginx row when nginx is
 // not installed.
