@@ -83,6 +83,9 @@ func startNginx(upstream string) (*nginxProc, error) {
 	}
 	cmd := exec.Command(nginxBinary, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	cmd.Stderr = os.Stderr
+	// nginx does not watch its stdin as the Go children do: should the
+	// benchmark die without stopping it, the kernel ends it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
