@@ -85,7 +85,7 @@ func startNginx(upstream string) (*nginxProc, error) {
 	cmd.Stderr = os.Stderr
 	// nginx does not watch its stdin as the Go children do: should the
 	// benchmark die without stopping it, the kernel ends it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
