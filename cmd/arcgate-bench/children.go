@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +36,8 @@ type childInfo struct {
 	HTTPAddr  string `json:"httpAddr"`
 	GRPCAddr  string `json:"grpcAddr,omitempty"`
 	PprofAddr string `json:"pprofAddr,omitempty"`
+	// StatsAddr serves /_bench/allocs: the child's heap allocations so far.
+	StatsAddr string `json:"statsAddr"`
 	Pid       int    `json:"pid"`
 }
 
@@ -136,6 +141,9 @@ func runChild(role string, opts childOptions) error {
 	switch role {
 	case "sim":
 		sim := simulator.New(simulator.Config{ExtraServices: opts.services})
+		if err := seedListFolders(sim, opts.folders, opts.folderServices); err != nil {
+			return err
+		}
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -145,10 +153,11 @@ func runChild(role string, opts childOptions) error {
 		mux.HandleFunc("/_bench/stats", func(w http.ResponseWriter, _ *http.Request) {
 			_ = json.NewEncoder(w).Encode(map[string]int64{"connections": cl.accepted.Load(), "requests": int64(sim.RequestCount())})
 		})
+		mux.HandleFunc("/_bench/allocs", serveAllocs)
 		mux.Handle("/", latency(opts.latency, sim))
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = hs.Serve(cl) }()
-		if err := announce(childInfo{HTTPAddr: lis.Addr().String()}); err != nil {
+		if err := announce(childInfo{HTTPAddr: lis.Addr().String(), StatsAddr: lis.Addr().String()}); err != nil {
 			return err
 		}
 		<-stdinClosed
@@ -167,10 +176,15 @@ func runChild(role string, opts childOptions) error {
 		}
 		hs := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = hs.Serve(lis) }()
-		if err := announce(childInfo{HTTPAddr: lis.Addr().String()}); err != nil {
+		stats, err := serveStats()
+		if err != nil {
+			return err
+		}
+		if err := announce(childInfo{HTTPAddr: lis.Addr().String(), StatsAddr: stats.Addr}); err != nil {
 			return err
 		}
 		<-stdinClosed
+		_ = stats.Close()
 		return hs.Close()
 	case "arcgate":
 		pprofAddr := ""
@@ -193,7 +207,12 @@ func runChild(role string, opts childOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := announce(childInfo{HTTPAddr: a.HTTPAddr, GRPCAddr: a.GRPCAddr, PprofAddr: a.PprofAddr}); err != nil {
+		stats, err := serveStats()
+		if err != nil {
+			return err
+		}
+		defer stats.Close()
+		if err := announce(childInfo{HTTPAddr: a.HTTPAddr, GRPCAddr: a.GRPCAddr, PprofAddr: a.PprofAddr, StatsAddr: stats.Addr}); err != nil {
 			return err
 		}
 		<-stdinClosed
@@ -205,9 +224,76 @@ func runChild(role string, opts childOptions) error {
 }
 
 type childOptions struct {
-	upstreamConns int
-	pprof         bool
-	services      int
-	latency       time.Duration
-	upstream      string
+	upstreamConns  int
+	pprof          bool
+	services       int
+	folders        int
+	folderServices int
+	latency        time.Duration
+	upstream       string
+}
+
+// serveAllocs answers the process's heap allocations so far
+// (runtime.MemStats.Mallocs: exact, at the cost of a short stop of the
+// world per read, once per measured slice).
+func serveAllocs(w http.ResponseWriter, _ *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "%d\n", ms.Mallocs)
+}
+
+// serveStats serves /_bench/allocs on a loopback port of its own, apart
+// from the measured server's handlers.
+func serveStats() (*http.Server, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_bench/allocs", serveAllocs)
+	hs := &http.Server{Addr: lis.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(lis) }()
+	return hs, nil
+}
+
+// seedListFolders creates, through the simulator's own admin API (in
+// process), folders List0001... each holding services S_001.MapServer...,
+// for the ListServices rows to list in turn.
+func seedListFolders(sim http.Handler, folders, services int) error {
+	do := func(path string, form url.Values) (string, error) {
+		req := httptest.NewRequest(http.MethodPost, "/arcgis/admin/"+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"error"`) {
+			return "", fmt.Errorf("seeding the simulator: %s: %d %.200s", path, rec.Code, rec.Body.String())
+		}
+		return rec.Body.String(), nil
+	}
+	if folders <= 0 {
+		return nil
+	}
+	body, err := do("generateToken", url.Values{"username": {simulator.DefaultUsername}, "password": {simulator.DefaultPassword}, "client": {"requestip"}, "expiration": {"60"}, "f": {"json"}})
+	if err != nil {
+		return err
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {
+		return fmt.Errorf("seeding the simulator: no token in %.200s", body)
+	}
+	for f := 1; f <= folders; f++ {
+		folder := fmt.Sprintf("List%04d", f)
+		if _, err := do("services/createFolder", url.Values{"folderName": {folder}, "f": {"json"}, "token": {tok.Token}}); err != nil {
+			return err
+		}
+		for i := 1; i <= services; i++ {
+			svc := fmt.Sprintf(`{"serviceName":"S_%03d","type":"MapServer"}`, i)
+			if _, err := do("services/"+folder+"/createService", url.Values{"service": {svc}, "f": {"json"}, "token": {tok.Token}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -1,26 +1,41 @@
-// Command arcgate-bench measures what arcgate adds to every call, side by
-// side with what a client does without it, in one run:
+// Command arcgate-bench measures what arcgate costs per call, side by side
+// with what a client does without it and with two reverse proxies, in one
+// run:
 //
 //	go run ./cmd/arcgate-bench
 //
-// It starts the simulator, an httputil.ReverseProxy in front of it and
-// arcgate as child processes on loopback, then measures, interleaved in
-// rounds so that machine noise hits every row alike, a small read
-// (GetService) and a list (ListServices of a folder of -services services):
+// It starts the simulator, a Go httputil.ReverseProxy in front of it,
+// nginx when it is installed (/usr/sbin/nginx, Debian's nginx-light) and
+// arcgate, each as its own process on loopback. The headline reads
+// distinct resources, in turn: GetService and GetItemInfo of -services
+// services, and ListServices of -folders folders of -folder-services
+// services each, so that neither coalescing nor a memo of the last answer
+// read from a path serves a call. Each is measured, interleaved in rounds
+// so that machine noise hits every row alike, as
 //
 //  1. direct REST calls to the simulator (the upstream calls arcgate makes),
-//  2. the same calls through the reverse proxy (the least any proxy adds),
-//  3. arcgate over gRPC,
-//  4. arcgate over REST.
+//  2. the same calls through the Go ReverseProxy (the baseline of the ratios),
+//  3. the same calls through nginx (skipped, with a note, when not installed),
+//  4. arcgate over gRPC (Go client),
+//  5. arcgate over REST.
 //
-// Each row reports requests/s, p50, p99, the client's allocations per call,
-// and its throughput as a ratio to row 2. Then it runs three scenarios:
-// (a) 20 ms of upstream latency at 500 calls in flight, reporting throughput
-// against the ideal (in flight ÷ latency) and the upstream TCP connections
-// opened, next to the same reads sent directly at the same load (what the
-// machine allows); (b) 100 identical concurrent reads, reporting how many
-// reached the upstream; (c) arcgate's peak RSS with 1000 calls in flight,
-// as configured for (a) and with its default settings.
+// Each row reports calls/s, p50, p99 and, for the process that serves it
+// (the simulator in row 1, the proxy or arcgate otherwise), its CPU time
+// per call, read from /proc/<pid>/stat around every measured slice (the
+// process's own time, whatever else the machine runs), and its heap
+// allocations per call (Go processes: runtime.MemStats.Mallocs, read from
+// the child over loopback); the simulator's CPU per call is reported
+// beside it. The same rows then read one service 16 calls at a time, a
+// separate section that shows what coalescing adds (most calls share an
+// upstream request), not what a call costs.
+//
+// Then it runs three scenarios: (a) 20 ms of upstream latency at 500 calls
+// in flight, reporting throughput against the ideal (in flight ÷ latency)
+// and the upstream TCP connections opened, next to the same reads sent
+// directly at the same load (what the machine allows); (b) 100 identical
+// concurrent reads, reporting how many reached the upstream; (c) arcgate's
+// peak RSS with 1000 calls in flight, as configured for (a) and with its
+// default settings.
 package main
 
 import (
@@ -31,8 +46,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,14 +73,18 @@ func main() {
 }
 
 type options struct {
-	duration    time.Duration
-	rounds      int
-	concurrency int
-	services    int
-	latency     time.Duration
-	inflight    int
-	rssInflight int
-	scenarioDur time.Duration
+	duration       time.Duration
+	rounds         int
+	concurrency    int
+	services       int
+	folders        int
+	folderServices int
+	latency        time.Duration
+	inflight       int
+	rssInflight    int
+	scenarioDur    time.Duration
+	profileDir     string
+	profileDur     time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -74,11 +95,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measuring time per row and workload, split over -rounds")
 	fs.IntVar(&o.rounds, "rounds", 4, "interleaved rounds")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "calls in flight for the side-by-side rows")
-	fs.IntVar(&o.services, "services", 200, "services in the listed folder")
+	fs.IntVar(&o.services, "services", 200, "services in the simulator's Bulk folder, read in turn by GetService and GetItemInfo")
+	fs.IntVar(&o.folders, "folders", 100, "folders listed in turn by ListServices (more than arcgate remembers listings of)")
+	fs.IntVar(&o.folderServices, "folder-services", 20, "services in each listed folder")
 	fs.DurationVar(&o.latency, "latency", 20*time.Millisecond, "upstream latency of scenario (a) and (c)")
 	fs.IntVar(&o.inflight, "inflight", 500, "calls in flight in scenario (a)")
 	fs.IntVar(&o.rssInflight, "rss-inflight", 1000, "calls in flight in scenario (c)")
 	fs.DurationVar(&o.scenarioDur, "scenario-duration", 3*time.Second, "measuring time of scenarios (a) and (c)")
+	fs.StringVar(&o.profileDir, "cpuprofile-dir", "", "after the tables, write a CPU profile of arcgate for each arcgate row of the headline into this directory (implies -pprof)")
+	fs.DurationVar(&o.profileDur, "cpuprofile-duration", 5*time.Second, "length of each profile of -cpuprofile-dir")
 	fs.StringVar(&childRole, "child", "", "internal: run as a child process (sim, proxy, arcgate)")
 	fs.StringVar(&co.upstream, "child-upstream", "", "internal")
 	fs.DurationVar(&co.latency, "child-latency", 0, "internal")
@@ -88,11 +113,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if childRole != "" {
-		co.services = o.services
+		co.services, co.folders, co.folderServices = o.services, o.folders, o.folderServices
 		return runChild(childRole, co)
 	}
 	if o.rounds < 1 || o.concurrency < 1 || o.duration <= 0 {
 		return fmt.Errorf("-rounds, -concurrency and -duration must be positive")
+	}
+	if o.services < 1 || o.folders < 1 || o.folderServices < 1 {
+		return fmt.Errorf("-services, -folders and -folder-services must be positive")
+	}
+	if o.profileDir != "" {
+		co.pprof = true
 	}
 	b := &bench{o: o, co: co, out: out}
 	defer b.close()
@@ -104,6 +135,7 @@ type bench struct {
 	co       childOptions
 	out      io.Writer
 	children []*child
+	nginx    *nginxProc
 	conns    []*grpc.ClientConn
 	hc       *http.Client
 }
@@ -111,6 +143,9 @@ type bench struct {
 func (b *bench) close() {
 	for _, c := range b.conns {
 		_ = c.Close()
+	}
+	if b.nginx != nil {
+		b.nginx.stop()
 	}
 	for i := len(b.children) - 1; i >= 0; i-- {
 		b.children[i].stop()
@@ -153,11 +188,43 @@ func (b *bench) dial(addr string) (*grpc.ClientConn, error) {
 	return conn, err
 }
 
+// server is a process that serves a row: its CPU time is read from /proc,
+// and its allocations from allocsURL (Go children; "" for nginx).
+type server struct {
+	pid       int
+	allocsURL string
+}
+
+// serverOf is the server of a child.
+func serverOf(c *child) *server {
+	return &server{pid: c.info.Pid, allocsURL: "http://" + c.info.StatsAddr + "/_bench/allocs"}
+}
+
+// sample is a server's counters at one moment.
+type sample struct {
+	cpu    time.Duration
+	allocs uint64
+}
+
+func (b *bench) sample(ctx context.Context, s *server) (sample, error) {
+	cpu, err := procCPU(s.pid)
+	if err != nil {
+		return sample{}, err
+	}
+	smp := sample{cpu: cpu}
+	if s.allocsURL != "" {
+		smp.allocs, err = readAllocs(ctx, b.hc, s.allocsURL)
+	}
+	return smp, err
+}
+
 // row is one measured way of making a call.
 type row struct {
-	name string
-	call func(ctx context.Context, i int) error
-	res  result
+	name    string
+	skipped string // why the row is not measured, or ""
+	call    func(ctx context.Context, i int) error
+	server  *server
+	res     result
 }
 
 // result accumulates one row's measurements over the rounds.
@@ -165,8 +232,14 @@ type result struct {
 	calls, errors int64
 	elapsed       time.Duration
 	latencies     []time.Duration
-	mallocs       uint64
 	firstErr      error
+	// seq is the number of calls started so far, so that each slice goes
+	// on reading where the last one stopped.
+	seq int64
+	// The server's and the simulator's CPU time and the server's
+	// allocations during the measured slices.
+	cpu, simCPU time.Duration
+	allocs      uint64
 }
 
 func (r *result) rps() float64 {
@@ -184,13 +257,12 @@ func (r *result) pct(p float64) time.Duration {
 	return r.latencies[int(p*float64(len(r.latencies)-1))]
 }
 
-// load runs call from n workers for d and adds to res.
+// load runs call from n workers for d and adds to res. Call i is the
+// res.seq+i-th of the row.
 func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Context, i int) error, res *result) {
 	deadline := time.Now().Add(d)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -199,6 +271,7 @@ func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Con
 		seq    atomic.Int64
 		allLat []time.Duration
 	)
+	base := res.seq
 	start := time.Now()
 	for w := 0; w < n; w++ {
 		wg.Add(1)
@@ -206,7 +279,7 @@ func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Con
 			defer wg.Done()
 			lat := make([]time.Duration, 0, 4096)
 			for ctx.Err() == nil {
-				i := int(seq.Add(1))
+				i := int(base + seq.Add(1))
 				t0 := time.Now()
 				err := call(ctx, i)
 				if ctx.Err() != nil || !time.Now().Before(deadline) {
@@ -232,22 +305,86 @@ func load(ctx context.Context, d time.Duration, n int, call func(ctx context.Con
 	}
 	wg.Wait()
 	res.elapsed += time.Since(start)
-	runtime.ReadMemStats(&ms1)
+	res.seq += seq.Load()
 	res.calls += calls.Load()
 	res.errors += errs.Load()
-	res.mallocs += ms1.Mallocs - ms0.Mallocs
 	res.latencies = append(res.latencies, allLat...)
 }
+
+// measure runs one slice of r and adds the CPU time its server and the
+// simulator used, and its server's allocations, to r.res. Calls cut off at
+// the end of the slice are not counted but their cost is: a small bias
+// against every row alike.
+func (b *bench) measure(ctx context.Context, r *row, sim *server, d time.Duration, n int) error {
+	s0, err := b.sample(ctx, r.server)
+	if err != nil {
+		return err
+	}
+	sim0, err := procCPU(sim.pid)
+	if err != nil {
+		return err
+	}
+	load(ctx, d, n, r.call, &r.res)
+	s1, err := b.sample(ctx, r.server)
+	if err != nil {
+		return err
+	}
+	sim1, err := procCPU(sim.pid)
+	if err != nil {
+		return err
+	}
+	r.res.cpu += s1.cpu - s0.cpu
+	r.res.simCPU += sim1 - sim0
+	r.res.allocs += s1.allocs - s0.allocs
+	return nil
+}
+
+// tableRow is what r measured, for writeTable.
+func (r *row) tableRow(sim *server) tableRow {
+	if r.skipped != "" {
+		return tableRow{name: r.name, skipped: r.skipped}
+	}
+	calls := float64(max(r.res.calls, 1))
+	t := tableRow{name: r.name, rps: r.res.rps(), p50: r.res.pct(0.50), p99: r.res.pct(0.99), errors: r.res.errors,
+		serverCPU: float64(r.res.cpu.Microseconds()) / calls, simCPU: float64(r.res.simCPU.Microseconds()) / calls, allocs: -1}
+	if r.server.allocsURL != "" {
+		t.allocs = float64(r.res.allocs) / calls
+	}
+	if r.server.pid == sim.pid {
+		t.simCPU = -1
+	}
+	return t
+}
+
+// workload is one kind of call, made every way a row can.
+type workload struct {
+	name string
+	rows []*row
+}
+
+// Indexes of the rows of every workload.
+const (
+	rowDirect = iota
+	rowGoProxy
+	rowNginx
+	rowGRPC
+	rowREST
+)
 
 func (b *bench) run(ctx context.Context) error {
 	o := b.o
 	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d\n\n", machine(), b.co.upstreamConns)
-	sim, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services))
+	simChild, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services), "-folders", fmt.Sprint(o.folders), "-folder-services", fmt.Sprint(o.folderServices))
 	if err != nil {
 		return err
 	}
-	simURL := "http://" + sim.info.HTTPAddr
+	sim := serverOf(simChild)
+	simURL := "http://" + simChild.info.HTTPAddr
 	proxy, err := b.start("-child", "proxy", "-child-upstream", simURL)
+	if err != nil {
+		return err
+	}
+	b.nginx, err = startNginx(simChild.info.HTTPAddr)
 	if err != nil {
 		return err
 	}
@@ -265,46 +402,72 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	svc := adminv1.NewServicesServiceClient(conn)
+	items := adminv1.NewItemInfoServiceClient(conn)
 	gateURL := "http://" + gate.info.HTTPAddr
+	gateServer := serverOf(gate)
 
+	// rows makes the five rows of a workload: direct(base) calls the
+	// upstream at base (the simulator or a proxy in front of it).
+	rows := func(direct func(base string) func(ctx context.Context, i int) error, grpcCall, restCall func(ctx context.Context, i int) error) []*row {
+		rs := []*row{
+			{name: "1. direct REST to upstream", call: direct(simURL), server: sim},
+			{name: "2. Go httputil.ReverseProxy", call: direct("http://" + proxy.info.HTTPAddr), server: serverOf(proxy)},
+			{name: "3. nginx", skipped: nginxSkipped},
+			{name: "4. arcgate gRPC", call: grpcCall, server: gateServer},
+			{name: "5. arcgate REST", call: restCall, server: gateServer},
+		}
+		if b.nginx != nil {
+			rs[rowNginx] = &row{name: "3. nginx", call: direct("http://" + b.nginx.addr), server: &server{pid: b.nginx.pid()}}
+		}
+		return rs
+	}
+	bulk := func(i int) string { return fmt.Sprintf("Bulk_%04d.MapServer", 1+i%o.services) }
+	listed := func(i int) string { return fmt.Sprintf("List%04d", 1+i%o.folders) }
+	getCall := func(service func(i int) string) (func(string) func(context.Context, int) error, func(context.Context, int) error, func(context.Context, int) error) {
+		return func(base string) func(ctx context.Context, i int) error {
+				return func(ctx context.Context, i int) error { return b.directGet(ctx, base, service(i), token) }
+			}, func(ctx context.Context, i int) error {
+				_, err := svc.GetService(ctx, &adminv1.GetServiceRequest{Name: serviceName(service(i))})
+				return err
+			}, func(ctx context.Context, i int) error {
+				return httpGet(ctx, b.hc, gateURL+"/v1/"+serviceName(service(i)), `"realTimeState"`)
+			}
+	}
 	const one = "SampleWorldCities.MapServer"
-	directGet := func(base string) func(ctx context.Context, i int) error {
-		return func(ctx context.Context, _ int) error { return b.directGet(ctx, base, one, token) }
-	}
-	directList := func(base string) func(ctx context.Context, i int) error {
-		u := base + "/arcgis/admin/services/Bulk?f=json&token=" + token
-		return func(ctx context.Context, _ int) error { return httpGet(ctx, b.hc, u, `"services"`) }
-	}
-	workloads := []struct {
-		name string
-		rows []*row
-	}{
-		{"GetService (small read)", []*row{
-			{name: "1. direct REST to upstream", call: directGet(simURL)},
-			{name: "2. httputil.ReverseProxy", call: directGet("http://" + proxy.info.HTTPAddr)},
-			{name: "3. arcgate gRPC", call: func(ctx context.Context, _ int) error {
-				_, err := svc.GetService(ctx, &adminv1.GetServiceRequest{Name: "services/" + one})
+	headline := []*workload{
+		{fmt.Sprintf("GetService, %d services in turn", o.services), rows(getCall(func(i int) string { return "Bulk/" + bulk(i) }))},
+		{fmt.Sprintf("GetItemInfo, %d services in turn", o.services), rows(
+			func(base string) func(ctx context.Context, i int) error {
+				return func(ctx context.Context, i int) error {
+					return httpGet(ctx, b.hc, base+"/arcgis/admin/services/Bulk/"+bulk(i)+"/iteminfo?f=json&token="+token, `"title"`)
+				}
+			}, func(ctx context.Context, i int) error {
+				_, err := items.GetItemInfo(ctx, &adminv1.GetItemInfoRequest{Name: "folders/Bulk/services/" + bulk(i) + "/itemInfo"})
 				return err
-			}},
-			{name: "4. arcgate REST", call: func(ctx context.Context, _ int) error {
-				return httpGet(ctx, b.hc, gateURL+"/v1/services/"+one, `"realTimeState"`)
-			}},
-		}},
-		{fmt.Sprintf("ListServices (%d services)", o.services), []*row{
-			{name: "1. direct REST to upstream", call: directList(simURL)},
-			{name: "2. httputil.ReverseProxy", call: directList("http://" + proxy.info.HTTPAddr)},
-			{name: "3. arcgate gRPC", call: func(ctx context.Context, _ int) error {
-				_, err := svc.ListServices(ctx, &adminv1.ListServicesRequest{Parent: "folders/Bulk", PageSize: 1000})
+			}, func(ctx context.Context, i int) error {
+				return httpGet(ctx, b.hc, gateURL+"/v1/folders/Bulk/services/"+bulk(i)+"/itemInfo", `"title"`)
+			})},
+		{fmt.Sprintf("ListServices, %d folders of %d services in turn", o.folders, o.folderServices), rows(
+			func(base string) func(ctx context.Context, i int) error {
+				return func(ctx context.Context, i int) error {
+					return httpGet(ctx, b.hc, base+"/arcgis/admin/services/"+listed(i)+"?f=json&token="+token, `"services"`)
+				}
+			}, func(ctx context.Context, i int) error {
+				_, err := svc.ListServices(ctx, &adminv1.ListServicesRequest{Parent: "folders/" + listed(i), PageSize: 1000})
 				return err
-			}},
-			{name: "4. arcgate REST", call: func(ctx context.Context, _ int) error {
-				return httpGet(ctx, b.hc, gateURL+"/v1/folders/Bulk/services?pageSize=1000", `"services"`)
-			}},
-		}},
+			}, func(ctx context.Context, i int) error {
+				return httpGet(ctx, b.hc, gateURL+"/v1/folders/"+listed(i)+"/services?pageSize=1000", `"services"`)
+			})},
 	}
+	oneService := &workload{"GetService of one service (" + one + ")", rows(getCall(func(int) string { return one }))}
+	all := append(append([]*workload{}, headline...), oneService)
+
 	// Warm up every row (connections, token, caches).
-	for _, w := range workloads {
+	for _, w := range all {
 		for _, r := range w.rows {
+			if r.skipped != "" {
+				continue
+			}
 			var warm result
 			load(ctx, 300*time.Millisecond, o.concurrency, r.call, &warm)
 			if warm.calls == 0 || warm.errors == warm.calls {
@@ -314,48 +477,145 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	slice := o.duration / time.Duration(o.rounds)
 	for round := 0; round < o.rounds; round++ {
-		for _, w := range workloads {
+		for _, w := range all {
 			for _, r := range w.rows {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				load(ctx, slice, o.concurrency, r.call, &r.res)
+				if r.skipped == "" {
+					if err := b.measure(ctx, r, sim, slice, o.concurrency); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
-	fmt.Fprintf(b.out, "Side by side: %d calls in flight, %d interleaved rounds of %s per row.\n\n", o.concurrency, o.rounds, slice)
-	for _, w := range workloads {
-		fmt.Fprintf(b.out, "%s\n\n", w.name)
-		fmt.Fprintf(b.out, "| row | req/s | p50 | p99 | client allocs/call | errors | req/s ÷ row 2 |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		base := w.rows[1].res.rps()
-		for _, r := range w.rows {
-			allocs := float64(r.res.mallocs) / float64(max(r.res.calls, 1))
-			fmt.Fprintf(b.out, "| %s | %.0f | %s | %s | %.0f | %d | %.2f |\n", r.name, r.res.rps(), fmtDur(r.res.pct(0.50)), fmtDur(r.res.pct(0.99)), allocs, r.res.errors, r.res.rps()/base)
-		}
-		d50 := w.rows[0].res.pct(0.50)
-		fmt.Fprintf(b.out, "\nAdded p50 over direct: proxy %s, arcgate gRPC %s, arcgate REST %s.\n\n",
-			fmtDur(w.rows[1].res.pct(0.50)-d50), fmtDur(w.rows[2].res.pct(0.50)-d50), fmtDur(w.rows[3].res.pct(0.50)-d50))
+	fmt.Fprintf(b.out, "Per-call cost: distinct resources read in turn, %d calls in flight, %d interleaved rounds of %s per row. "+
+		"Server CPU is the CPU time (user + system, from /proc/<pid>/stat) of the process that serves the row: the simulator in row 1, "+
+		"the proxy or arcgate otherwise; the simulator's own is in its column. Allocations: the server's heap allocations (Go processes).\n\n",
+		o.concurrency, o.rounds, slice)
+	if b.nginx == nil {
+		fmt.Fprintf(b.out, "nginx: %s\n\n", nginxSkipped)
 	}
-	// Per-call cost: the same rows one call at a time, where p50 is what a
-	// call costs rather than how long it queued.
-	fmt.Fprintf(b.out, "Per-call latency, 1 call in flight (%s per row)\n\n| workload | direct p50 | proxy p50 | arcgate gRPC p50 | arcgate REST p50 | added over direct: proxy / gRPC / REST |\n|---|---:|---:|---:|---:|---|\n", slice)
-	for _, w := range workloads {
-		var res [4]result
-		for i, r := range w.rows {
-			load(ctx, slice, 1, r.call, &res[i])
+	for _, w := range headline {
+		b.writeWorkload(w, sim)
+	}
+	fmt.Fprintf(b.out, "What coalescing adds (not a per-call cost): one service read by %d calls in flight, so that most calls share an upstream request.\n\n", o.concurrency)
+	b.writeWorkload(oneService, sim)
+
+	// Per-call latency: the same rows one call at a time, where p50 is
+	// what a call takes rather than how long it queued.
+	fmt.Fprintf(b.out, "Per-call latency, 1 call in flight (%s per row)\n\n| workload | direct p50 | Go proxy p50 | nginx p50 | arcgate gRPC p50 | arcgate REST p50 |\n|---|---:|---:|---:|---:|---:|\n", slice)
+	for _, w := range headline {
+		fmt.Fprintf(b.out, "| %s |", w.name)
+		for _, r := range w.rows {
+			if r.skipped != "" {
+				fmt.Fprint(b.out, " – |")
+				continue
+			}
+			var res result
+			load(ctx, slice, 1, r.call, &res)
+			fmt.Fprintf(b.out, " %s |", fmtDur(res.pct(0.5)))
 		}
-		d := res[0].pct(0.5)
-		fmt.Fprintf(b.out, "| %s | %s | %s | %s | %s | %s / %s / %s |\n", w.name, fmtDur(d), fmtDur(res[1].pct(0.5)), fmtDur(res[2].pct(0.5)), fmtDur(res[3].pct(0.5)),
-			fmtDur(res[1].pct(0.5)-d), fmtDur(res[2].pct(0.5)-d), fmtDur(res[3].pct(0.5)-d))
+		fmt.Fprintln(b.out)
 	}
 	fmt.Fprintln(b.out)
+	if o.profileDir != "" {
+		if err := b.profiles(ctx, headline, gate.info.PprofAddr); err != nil {
+			return err
+		}
+	}
 	return b.scenarios(ctx)
+}
+
+func (b *bench) writeWorkload(w *workload, sim *server) {
+	fmt.Fprintf(b.out, "%s\n\n", w.name)
+	trs := make([]tableRow, len(w.rows))
+	for i, r := range w.rows {
+		trs[i] = r.tableRow(sim)
+	}
+	writeTable(b.out, trs, rowGoProxy)
+	fmt.Fprintln(b.out)
+}
+
+// serviceName is the resource name of a service given as
+// [<folder>/]<name>.<type>.
+func serviceName(service string) string {
+	if folder, name, ok := strings.Cut(service, "/"); ok {
+		return "folders/" + folder + "/services/" + name
+	}
+	return "services/" + service
+}
+
+// profiles writes a CPU profile of arcgate (its pprof at addr) while it
+// serves each arcgate row of the headline, alone, into -cpuprofile-dir.
+func (b *bench) profiles(ctx context.Context, headline []*workload, addr string) error {
+	if err := os.MkdirAll(b.o.profileDir, 0o755); err != nil {
+		return err
+	}
+	for _, w := range headline {
+		for _, r := range []*row{w.rows[rowGRPC], w.rows[rowREST]} {
+			name := strings.NewReplacer(" ", "-", ",", "", ".", "").Replace(strings.ToLower(strings.Fields(w.name)[0] + "-" + r.name))
+			path := filepath.Join(b.o.profileDir, name+".pprof")
+			var res result
+			done := make(chan struct{})
+			go func() { defer close(done); load(ctx, b.o.profileDur+time.Second, b.o.concurrency, r.call, &res) }()
+			u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(b.o.profileDur.Seconds()))
+			err := download(ctx, u, path)
+			<-done
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b.out, "CPU profile of arcgate, %s / %s (%.0f calls/s): %s\n", w.name, r.name, res.rps(), path)
+		}
+	}
+	fmt.Fprintln(b.out)
+	return nil
+}
+
+// download writes what GET u answers to path.
+func download(ctx context.Context, u, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, body, 0o644)
+}
+
+// readAllocs reads a child's count of heap allocations.
+func readAllocs(ctx context.Context, hc *http.Client, u string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(body)), 10, 64)
 }
 
 // scenarios runs (a), (b) and (c) against a slow upstream.
 func (b *bench) scenarios(ctx context.Context) error {
 	o := b.o
-	slowSim, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services), "-child-latency", o.latency.String())
+	slowSim, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services), "-folders", "0", "-child-latency", o.latency.String())
 	if err != nil {
 		return err
 	}
