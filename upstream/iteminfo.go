@@ -26,17 +26,20 @@ type ItemInfoService service
 // lower-case (typekeywords, accessinformation), the current docs use
 // camelCase (typeKeywords, licenseInfo), the 10.1 example capitalises
 // "Culture", the services directory "Summary". Decoding matches keys
-// without regard to ASCII case. Tags and type keywords arrive as a list or
-// as one comma-separated string; the extent as an object of numbers or
-// numeric strings, or as a pair of corners [[xmin,ymin],[xmax,ymax]]. An
-// extent that is none of these (or lacks a coordinate) decodes as nil.
+// without regard to ASCII case. Tags and type keywords arrive as a list, as
+// one comma-separated string, or as a list whose entries are such strings
+// (["a,b,c"]), and are split on commas in every case; the extent as an
+// object of numbers or numeric strings, or as a pair of corners
+// [[xmin,ymin],[xmax,ymax]]. An extent that is none of these (or lacks a
+// coordinate) decodes as nil.
 //
 // Raw keeps every key exactly as received. MarshalJSON writes the typed
 // fields over Raw: a field still equal to what was decoded is written back
 // byte for byte, a changed field is written under every spelling upstream
 // used for it and in the form upstream used (a string of tags stays a
-// string, corner pairs stay corner pairs), and a field that was absent is
-// written only when set, in the current docs' spelling (tags as a list,
+// string, a list holding one comma-separated string stays one, corner
+// pairs stay corner pairs), and a field that was absent is written only
+// when set, in the current docs' spelling (tags as a list,
 // extent as an object). So keys this type does not model (name, type,
 // catalogPath, minScale, ...) and the key case upstream chose survive an
 // edit.
@@ -45,7 +48,7 @@ type ItemInfo struct {
 	Summary           string   // "summary" ("Summary" in the services directory)
 	Snippet           string   // "snippet"
 	Description       string   // "description"
-	Tags              []string // "tags": list or comma-separated string
+	Tags              []string // "tags": list, comma-separated string, or list of one such string
 	TypeKeywords      []string // "typeKeywords" / "typekeywords"
 	Culture           string   // "culture" ("Culture" at 10.1), e.g. "en-US"
 	GUID              string   // "guid"
@@ -194,7 +197,9 @@ func readItemText(raw json.RawMessage) string {
 }
 
 // readItemList reads tags or type keywords: a comma-separated string or a
-// list. Entries are trimmed, empty ones dropped; null or absence is nil.
+// list, whose string entries may be comma-separated too (some servers
+// keep ["a,b,c"]). Every string is split on commas; entries are trimmed,
+// empty ones dropped; null or absence is nil.
 func readItemList(raw json.RawMessage) []string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
@@ -206,25 +211,37 @@ func readItemList(raw json.RawMessage) []string {
 			out = append(out, s)
 		}
 	}
-	switch raw[0] {
-	case '"':
+	// addSplit adds a JSON string's comma-separated parts, or another
+	// value's text whole.
+	addSplit := func(v json.RawMessage) {
 		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			for _, part := range strings.Split(s, ",") {
-				add(part)
-			}
+		if !isJSONString(v) || json.Unmarshal(v, &s) != nil {
+			add(readItemText(v))
+			return
 		}
+		for _, part := range strings.Split(s, ",") {
+			add(part)
+		}
+	}
+	switch raw[0] {
 	case '[':
 		var items []json.RawMessage
 		if json.Unmarshal(raw, &items) == nil {
 			for _, item := range items {
-				add(readItemText(item))
+				addSplit(item)
 			}
 		}
 	default:
-		add(readItemText(raw))
+		addSplit(raw)
 	}
 	return out
+}
+
+// isJoinedList reports whether raw is a list holding one comma-separated
+// string, the form in which some servers keep tags (["a,b,c"]).
+func isJoinedList(raw json.RawMessage) bool {
+	var items []string
+	return json.Unmarshal(raw, &items) == nil && len(items) == 1 && strings.Contains(items[0], ",")
 }
 
 // coordinates names the four extent coordinates in their usual spelling.
@@ -375,14 +392,16 @@ func (w *itemWriter) list(k itemKey, v []string) {
 		return
 	}
 	for _, key := range keys {
-		if isJSONString(w.raw[key]) {
+		switch {
+		case isJSONString(w.raw[key]):
 			w.put(key, strings.Join(v, ","))
-			continue
+		case isJoinedList(w.raw[key]) && len(v) > 0:
+			w.put(key, []string{strings.Join(v, ",")})
+		case v == nil:
+			w.put(key, []string{})
+		default:
+			w.put(key, v)
 		}
-		if v == nil {
-			v = []string{}
-		}
-		w.put(key, v)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -336,6 +337,60 @@ func TestItemInfo_MarshalWritesOnlyChanges(t *testing.T) {
 				}
 				if _, ok := out[k]; !ok && k != "extent" {
 					t.Errorf("key %q lost", k)
+				}
+			}
+		})
+	}
+}
+
+// TestItemInfo_TagForms round-trips tags in each form servers keep them:
+// a comma-separated string, a list, and a list holding one comma-separated
+// string. Reading splits each into the same tags; writing them back
+// unchanged keeps upstream's bytes; writing other tags keeps upstream's form.
+func TestItemInfo_TagForms(t *testing.T) {
+	t.Parallel()
+	read := []string{"Local Government", "Public Safety", "Addresses"}
+	for _, tc := range []struct {
+		name    string
+		tags    string // as upstream keeps them
+		changed string // upstream's form of the tags "Roads", "Bridges"
+		cleared string // upstream's form of no tags
+	}{
+		{"string", `"Local Government, Public Safety,Addresses,"`, `"Roads,Bridges"`, `""`},
+		{"list", `["Local Government","Public Safety"," Addresses"]`, `["Roads","Bridges"]`, `[]`},
+		{"list of one comma-separated string", `["Local Government,Public Safety,Addresses"]`, `["Roads,Bridges"]`, `[]`},
+		{"list of one comma-separated string with spaces", `[" Local Government , Public Safety,,Addresses "]`, `["Roads,Bridges"]`, `[]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := `{"title":"Streets","tags":` + tc.tags + `,"typeKeywords":["Map Service"]}`
+			var info upstream.ItemInfo
+			if err := json.Unmarshal([]byte(in), &info); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(info.Tags, read) {
+				t.Fatalf("tags %s read as %q, want %q", tc.tags, info.Tags, read)
+			}
+			for _, step := range []struct {
+				name string
+				tags []string
+				want string
+			}{
+				{"written back as read", slices.Clone(read), tc.tags},
+				{"changed", []string{"Roads", "Bridges"}, tc.changed},
+				{"cleared", nil, tc.cleared},
+			} {
+				info.Tags = step.tags
+				b, err := json.Marshal(info)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := decodeObject(t, string(b))
+				if got := string(out["tags"]); got != step.want {
+					t.Errorf("%s: tags written as %s, want %s", step.name, got, step.want)
+				}
+				var again upstream.ItemInfo
+				if err := json.Unmarshal(b, &again); err != nil || !slices.Equal(again.Tags, step.tags) {
+					t.Errorf("%s: %s read back as %q, want %q (%v)", step.name, out["tags"], again.Tags, step.tags, err)
 				}
 			}
 		})

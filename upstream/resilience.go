@@ -40,11 +40,16 @@ const (
 	DefaultRetryBudgetPercent  = 20
 	DefaultMinRetryConcurrency = 3
 	DefaultBreakerThreshold    = 5
-	DefaultBreakerCooldown     = 10 * time.Second
+	DefaultBreakerCooldown     = 30 * time.Second
 	DefaultMaxConcurrent       = 64
 	// maxAttemptsLimit is the most attempts WithResilience accepts.
 	maxAttemptsLimit = 3
 )
+
+// DefaultBreakerInitialCooldown is the circuit breaker's first open period;
+// it doubles with each failed probe up to DefaultBreakerCooldown (see
+// ResilienceConfig.BreakerInitialCooldown).
+const DefaultBreakerInitialCooldown = time.Second
 
 // ResilienceConfig configures WithResilience. Zero fields take the
 // Default* values; a negative BreakerThreshold or MaxConcurrent turns that
@@ -72,11 +77,18 @@ type ResilienceConfig struct {
 	// BreakerThreshold is the number of consecutive failed requests
 	// (connection errors, HTTP 5xx, truncated bodies) that opens the
 	// circuit breaker; while it is open every request fails at once with a
-	// *CircuitOpenError. After BreakerCooldown one probe request is let
-	// through (half-open): its success closes the breaker, its failure
-	// opens it again.
+	// *CircuitOpenError. When the open period ends one probe request is
+	// let through (half-open): its success closes the breaker, its failure
+	// opens it again for twice as long as the last time.
 	BreakerThreshold int
-	BreakerCooldown  time.Duration
+	// BreakerInitialCooldown is the first open period (default 1 s), used
+	// each time the breaker opens from closed. BreakerCooldown caps it as
+	// it doubles with each failed probe (default 30 s); an upstream that
+	// comes back is thus probed within about the time it was down, and
+	// never later than BreakerCooldown. A BreakerInitialCooldown above
+	// BreakerCooldown is lowered to it (equal values give a fixed period).
+	BreakerInitialCooldown time.Duration
+	BreakerCooldown        time.Duration
 	// MaxConcurrent caps the requests in flight to the site; more wait
 	// (until their context ends) for a slot.
 	MaxConcurrent int
@@ -100,7 +112,7 @@ func (cfg ResilienceConfig) normalized() (ResilienceConfig, error) {
 	case cfg.MaxAttempts < 1 || cfg.MaxAttempts > maxAttemptsLimit:
 		return cfg, fmt.Errorf("upstream: WithResilience: MaxAttempts %d is not between 1 and %d", cfg.MaxAttempts, maxAttemptsLimit)
 	}
-	if cfg.InitialBackoff < 0 || cfg.MaxBackoff < 0 || cfg.MaxRetryAfter < 0 || cfg.BreakerCooldown < 0 ||
+	if cfg.InitialBackoff < 0 || cfg.MaxBackoff < 0 || cfg.MaxRetryAfter < 0 || cfg.BreakerCooldown < 0 || cfg.BreakerInitialCooldown < 0 ||
 		cfg.RetryBudgetPercent < 0 || cfg.RetryBudgetPercent > 100 || cfg.MinRetryConcurrency < 0 {
 		return cfg, errors.New("upstream: WithResilience: negative duration, budget or concurrency")
 	}
@@ -108,6 +120,8 @@ func (cfg ResilienceConfig) normalized() (ResilienceConfig, error) {
 	def(&cfg.MaxBackoff, DefaultMaxBackoff)
 	def(&cfg.MaxRetryAfter, DefaultMaxRetryAfter)
 	def(&cfg.BreakerCooldown, DefaultBreakerCooldown)
+	def(&cfg.BreakerInitialCooldown, DefaultBreakerInitialCooldown)
+	cfg.BreakerInitialCooldown = min(cfg.BreakerInitialCooldown, cfg.BreakerCooldown)
 	if cfg.MaxBackoff < cfg.InitialBackoff {
 		cfg.MaxBackoff = cfg.InitialBackoff
 	}
@@ -410,7 +424,8 @@ func newResilientTransport(base http.RoundTripper, cfg ResilienceConfig, now fun
 		t.sem = make(chan struct{}, cfg.MaxConcurrent)
 	}
 	if cfg.BreakerThreshold > 0 {
-		t.br = &breaker{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, now: now, onChange: cfg.OnStateChange}
+		t.br = &breaker{threshold: cfg.BreakerThreshold, initial: cfg.BreakerInitialCooldown, maxOpen: cfg.BreakerCooldown,
+			now: now, onChange: cfg.OnStateChange}
 	}
 	return t
 }
@@ -729,10 +744,13 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return min(d, 24*time.Hour), true
 }
 
-// breaker is a consecutive-failure circuit breaker for one site.
+// breaker is a consecutive-failure circuit breaker for one site. Its open
+// period starts at initial and doubles with each failed probe, up to
+// maxOpen; a successful probe resets it.
 type breaker struct {
 	threshold int
-	cooldown  time.Duration
+	initial   time.Duration
+	maxOpen   time.Duration
 	now       func() time.Time
 	onChange  func(BreakerState)
 
@@ -740,6 +758,7 @@ type breaker struct {
 	state     BreakerState
 	failures  int
 	openUntil time.Time
+	period    time.Duration // the last open period; 0 once closed
 	probing   bool
 
 	notifyMu sync.Mutex   // serialises onChange calls
@@ -782,23 +801,38 @@ func (b *breaker) record(o outcome) {
 	if o == outcomeSuccess {
 		b.failures = 0
 		if st == BreakerHalfOpen {
-			b.state, b.probing = BreakerClosed, false
+			b.state, b.probing, b.period = BreakerClosed, false, 0
 		}
 	} else {
 		b.failures++
 		if st == BreakerHalfOpen || (st == BreakerClosed && b.failures >= b.threshold) {
 			b.state, b.probing = BreakerOpen, false
-			b.openUntil = b.now().Add(b.cooldown)
+			b.period = b.nextPeriod(st)
+			b.openUntil = b.now().Add(b.period)
 			opened = true
 		}
 	}
+	period := b.period
 	b.mu.Unlock()
 	if opened && b.onChange != nil {
 		// Report half-open when the cool-down ends, without waiting for a
 		// request to notice it.
-		time.AfterFunc(b.cooldown, b.notify)
+		time.AfterFunc(period, b.notify)
 	}
 	b.notify()
+}
+
+// nextPeriod returns the open period that starts now, the breaker being in
+// state from: the initial period when it opens from closed, else (a probe
+// failed) twice the last one, capped at maxOpen. Call with mu held.
+func (b *breaker) nextPeriod(from BreakerState) time.Duration {
+	if from != BreakerHalfOpen || b.period <= 0 {
+		return b.initial
+	}
+	if b.period >= b.maxOpen/2 {
+		return b.maxOpen
+	}
+	return 2 * b.period
 }
 
 // abandon frees the probe slot of a request whose caller gave up.

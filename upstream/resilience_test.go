@@ -343,7 +343,7 @@ func TestResilience_Breaker(t *testing.T) {
 		mu     sync.Mutex
 		states []upstream.BreakerState
 	)
-	cfg := upstream.ResilienceConfig{BreakerThreshold: 2, BreakerCooldown: time.Hour, OnStateChange: func(s upstream.BreakerState) {
+	cfg := upstream.ResilienceConfig{BreakerThreshold: 2, BreakerInitialCooldown: time.Hour, BreakerCooldown: time.Hour, OnStateChange: func(s upstream.BreakerState) {
 		mu.Lock()
 		states = append(states, s)
 		mu.Unlock()
@@ -398,22 +398,137 @@ func TestResilience_Breaker(t *testing.T) {
 	}
 }
 
-func TestResilience_BreakerProbeFailureReopens(t *testing.T) {
+// TestResilience_BreakerBackoff follows the breaker's open periods on the
+// injected clock: the first lasts BreakerInitialCooldown (1 s by default),
+// each failed probe doubles it up to BreakerCooldown, a successful probe
+// closes the breaker and the next opening starts over.
+func TestResilience_BreakerBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  upstream.ResilienceConfig
+		// periods are the open periods expected after the opening failure
+		// and after each failed probe.
+		periods []time.Duration
+	}{
+		{"defaults", upstream.ResilienceConfig{},
+			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}},
+		{"BreakerCooldown caps", upstream.ResilienceConfig{BreakerCooldown: 5 * time.Second},
+			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{"own initial period", upstream.ResilienceConfig{BreakerInitialCooldown: 250 * time.Millisecond, BreakerCooldown: time.Second},
+			[]time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second}},
+		{"initial above the cap", upstream.ResilienceConfig{BreakerInitialCooldown: time.Minute, BreakerCooldown: 3 * time.Second},
+			[]time.Duration{3 * time.Second, 3 * time.Second}},
+		{"fixed period", upstream.ResilienceConfig{BreakerInitialCooldown: time.Minute, BreakerCooldown: time.Minute},
+			[]time.Duration{time.Minute, time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			cfg := tc.cfg
+			cfg.BreakerThreshold, cfg.MaxAttempts = 1, 1
+			c, mux, _ := setupResilient(t, cfg, upstream.WithClock(clock.Now))
+			var (
+				mu   sync.Mutex
+				up   bool
+				sent int
+			)
+			mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				ok := up
+				sent++
+				mu.Unlock()
+				if ok {
+					writeBody(w, siteRoot)
+				} else {
+					status(502)(w, r)
+				}
+			})
+			requests := func() int { mu.Lock(); defer mu.Unlock(); return sent }
+			read := func() error { _, err := c.SiteInfo(context.Background()); return err }
+			wantOpen := func(step string, period time.Duration) {
+				t.Helper()
+				if h := c.Health(); h.Breaker != upstream.BreakerOpen || h.RetryAfter != period {
+					t.Fatalf("%s: %+v, want open for %s", step, h, period)
+				}
+			}
+
+			_ = read() // opens the breaker
+			for n, period := range tc.periods {
+				step := fmt.Sprintf("open period %d", n+1)
+				wantOpen(step, period)
+				// Just before the period ends nothing is sent.
+				clock.Advance(period - time.Millisecond)
+				before := requests()
+				if wait, open := upstream.IsCircuitOpen(read()); !open || wait != time.Millisecond || requests() != before {
+					t.Fatalf("%s, 1 ms before its end: open %v, wait %s, %d requests sent", step, open, wait, requests()-before)
+				}
+				// When it ends one probe is sent; it fails.
+				clock.Advance(time.Millisecond)
+				if h := c.Health(); h.Breaker != upstream.BreakerHalfOpen {
+					t.Fatalf("%s ended: %+v, want half-open", step, h)
+				}
+				if err := read(); err == nil || requests() != before+1 {
+					t.Fatalf("%s ended: probe %v, %d requests sent", step, err, requests()-before)
+				} else if _, open := upstream.IsCircuitOpen(err); open {
+					t.Fatalf("%s ended: the probe was refused: %v", step, err)
+				}
+			}
+			// The upstream is back: the next probe closes the breaker.
+			last := tc.periods[len(tc.periods)-1]
+			wantOpen("after the last failed probe", last)
+			mu.Lock()
+			up = true
+			mu.Unlock()
+			clock.Advance(last)
+			if err := read(); err != nil {
+				t.Fatalf("probe to a healthy upstream: %v", err)
+			}
+			if h := c.Health(); h.Breaker != upstream.BreakerClosed || h.ConsecutiveFailures != 0 {
+				t.Fatalf("after a successful probe: %+v", h)
+			}
+			// The next opening starts over at the first period.
+			mu.Lock()
+			up = false
+			mu.Unlock()
+			_ = read()
+			wantOpen("opened again", tc.periods[0])
+		})
+	}
+}
+
+// TestResilience_BreakerOneProbe: while a half-open probe is in flight,
+// other requests are refused without being sent.
+func TestResilience_BreakerOneProbe(t *testing.T) {
 	clock := newFakeClock()
-	c, mux, _ := setupResilient(t, upstream.ResilienceConfig{BreakerThreshold: 1, BreakerCooldown: time.Minute, MaxAttempts: 1}, upstream.WithClock(clock.Now))
-	s := &script{answers: []answer{status(502)}}
+	c, mux, _ := setupResilient(t, upstream.ResilienceConfig{BreakerThreshold: 1, MaxAttempts: 1}, upstream.WithClock(clock.Now))
+	arrived, release := make(chan struct{}), make(chan struct{})
+	s := &script{answers: []answer{status(502), func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		writeBody(w, siteRoot)
+	}}}
 	mux.Handle("/{$}", s)
-	_, _ = c.SiteInfo(context.Background())
-	if c.Health().Breaker != upstream.BreakerOpen {
-		t.Fatal("one failure with threshold 1 did not open the breaker")
+	_, _ = c.SiteInfo(context.Background()) // opens the breaker
+	clock.Advance(upstream.DefaultBreakerInitialCooldown)
+	done := make(chan error, 1)
+	go func() { _, err := c.SiteInfo(context.Background()); done <- err }()
+	select {
+	case <-arrived:
+	case err := <-done:
+		t.Fatalf("no probe was sent when the first open period ended: %v", err)
 	}
-	clock.Advance(time.Minute)
-	_, err := c.SiteInfo(context.Background()) // the probe fails
-	if _, open := upstream.IsCircuitOpen(err); open || s.count() != 2 {
-		t.Fatalf("probe: %v, %d requests", err, s.count())
+	// Another request (not the same read, which would join the probe's).
+	other := &script{answers: []answer{body(`{"status":"success"}`)}}
+	mux.Handle("/services/A.MapServer/start", other)
+	wait, open := upstream.IsCircuitOpen(c.Services.Start(context.Background(), upstream.ServiceRef{Name: "A", Type: "MapServer"}))
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("probe: %v", err)
 	}
-	if h := c.Health(); h.Breaker != upstream.BreakerOpen || h.RetryAfter != time.Minute {
-		t.Fatalf("after a failed probe: %+v, want open for another minute", h)
+	if !open || wait != 0 || s.count() != 2 || other.count() != 0 {
+		t.Fatalf("second request during the probe: open %v, wait %s; %d requests sent", open, wait, s.count()+other.count())
+	}
+	if h := c.Health(); h.Breaker != upstream.BreakerClosed {
+		t.Fatalf("after the probe: %+v", h)
 	}
 }
 
@@ -436,6 +551,7 @@ func TestResilience_Config(t *testing.T) {
 		{MaxAttempts: 4},
 		{MaxAttempts: -1},
 		{InitialBackoff: -time.Second},
+		{BreakerInitialCooldown: -time.Second},
 		{RetryBudgetPercent: 101},
 	} {
 		if _, err := upstream.New("http://127.0.0.1/arcgis", upstream.WithResilience(cfg)); err == nil {

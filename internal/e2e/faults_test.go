@@ -143,6 +143,8 @@ type hardEnv struct {
 // hardOptions tweak startHard.
 type hardOptions struct {
 	rateLimit server.RateLimit
+	// clock, when set, is the upstream client's clock (the breaker's).
+	clock func() time.Time
 }
 
 func startHard(t *testing.T, opt hardOptions) *hardEnv {
@@ -159,12 +161,17 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 	// exactly once and the attempt counts are exact.
 	tr := &http.Transport{DisableKeepAlives: true}
 	wire := &wireRecorder{base: tr}
-	up, err := upstream.New(simSrv.URL+"/arcgis",
+	upOpts := []upstream.Option{
 		upstream.WithCredentials(simulator.DefaultUsername, hardPassword),
 		upstream.WithHTTPClient(&http.Client{Transport: wire}),
 		upstream.WithResilience(upstream.ResilienceConfig{
 			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond,
-		}))
+		}),
+	}
+	if opt.clock != nil {
+		upOpts = append(upOpts, upstream.WithClock(opt.clock))
+	}
+	up, err := upstream.New(simSrv.URL+"/arcgis", upOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,9 +577,12 @@ func TestRateLimitEndToEnd(t *testing.T) {
 
 // TestCircuitBreakerEndToEnd makes the upstream fail until the breaker
 // opens, then checks that calls fail fast (UNAVAILABLE, CIRCUIT_OPEN, with
-// RetryInfo) without reaching the upstream, and that Health reports it.
+// RetryInfo) without reaching the upstream, that Health reports it, and
+// that once the upstream is back a call one second later (on the breaker's
+// clock) gets through as the probe and closes the breaker.
 func TestCircuitBreakerEndToEnd(t *testing.T) {
-	e := startHard(t, hardOptions{})
+	clock := &fakeClock{now: time.Now().UTC()}
+	e := startHard(t, hardOptions{clock: clock.Now})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName}); err != nil {
@@ -615,5 +625,23 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 	}
 	if after := e.sim.FaultHits(faultReadPath) + e.sim.FaultHits(faultSvcName) + e.sim.FaultHits(faultWritePath); after != before {
 		t.Fatalf("%d requests reached the upstream while the breaker was open", after-before)
+	}
+
+	// The upstream is back; the first open period is 1 s.
+	e.sim.ClearFaults()
+	clock.Advance(upstream.DefaultBreakerInitialCooldown)
+	if h := e.up.Health(); h.Breaker != upstream.BreakerHalfOpen {
+		t.Fatalf("Health one second later = %+v, want half-open", h)
+	}
+	// One upstream request (GetService sends two at once, and half-open
+	// lets one through).
+	if _, err := e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName}); err != nil {
+		t.Fatalf("first call after the upstream came back: %v", err)
+	}
+	if h := e.up.Health(); h.Breaker != upstream.BreakerClosed || h.ConsecutiveFailures != 0 {
+		t.Fatalf("Health after the probe = %+v, want closed", h)
+	}
+	if _, err := e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName}); err != nil {
+		t.Fatalf("after the probe: %v", err)
 	}
 }

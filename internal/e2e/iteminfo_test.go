@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +296,42 @@ func TestUpdateItemInfoREST(t *testing.T) {
 		map[string]any{"extent": map[string]any{"xmin": 11}}), http.StatusBadRequest, codes.InvalidArgument)
 	if md["field"] != "item_info.extent.xmin" || editRequests(e) != 0 {
 		t.Fatalf("inverting PATCH: metadata %v, %d edits", md, editRequests(e))
+	}
+}
+
+// TestItemInfoCommaListTags: a server that keeps tags as a list holding one
+// comma-separated string (["a,b,c"]) gets its tags read as separate tags,
+// gets them back from a PATCH of what was read, and keeps its form: only
+// the entry's text changes when the tags do.
+func TestItemInfoCommaListTags(t *testing.T) {
+	e := start(t, simulator.Config{})
+	const svc = "Maps/Roads.MapServer"
+	simPost(t, e, "services/"+svc+"/iteminfo/edit", url.Values{"serviceItemInfo": {
+		`{"title":"Roads","tags":["Local Government,Public Safety,Addresses"],"typeKeywords":["Map Service"]}`}})
+	want := []string{"Local Government", "Public Safety", "Addresses"}
+	const path = "/v1/folders/Maps/services/Roads.MapServer/itemInfo"
+
+	var got adminv1.GetItemInfoResponse
+	restProto(t, e.do(t, http.MethodGet, path, nil), &got)
+	if !slices.Equal(got.GetItemInfo().GetTags(), want) {
+		t.Fatalf("GET tags %q, want %q", got.GetItemInfo().GetTags(), want)
+	}
+	// The tags read, sent back: accepted, and upstream unchanged.
+	var upd adminv1.UpdateItemInfoResponse
+	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": got.GetItemInfo().GetTags()}), &upd)
+	if !slices.Equal(upd.GetItemInfo().GetTags(), want) {
+		t.Fatalf("PATCH answered tags %q, want %q", upd.GetItemInfo().GetTags(), want)
+	}
+	if raw := simItemInfo(t, e, svc); !strings.Contains(raw, `"tags":["Local Government,Public Safety,Addresses"]`) {
+		t.Errorf("after writing the same tags back, upstream keeps %s", raw)
+	}
+	// Other tags keep the form: one comma-separated entry.
+	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": []string{"Roads", "Public Safety"}}), &upd)
+	if !slices.Equal(upd.GetItemInfo().GetTags(), []string{"Roads", "Public Safety"}) {
+		t.Fatalf("PATCH answered tags %q", upd.GetItemInfo().GetTags())
+	}
+	if raw := simItemInfo(t, e, svc); !strings.Contains(raw, `"tags":["Roads,Public Safety"]`) {
+		t.Errorf("after new tags, upstream keeps %s", raw)
 	}
 }
 
