@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/simulator"
+)
+
+// upstreamPosts counts the POST requests the simulator received, token
+// requests aside: every upstream write is a POST.
+func upstreamPosts(e *env) int {
+	n := 0
+	for _, r := range e.sim.Requests() {
+		if r.Method == http.MethodPost && !strings.Contains(r.Path, "generateToken") {
+			n++
+		}
+	}
+	return n
+}
+
+// updateCase is one Update method: how to read its resource, how to update
+// it, and what a full replacement (`*`) of an edited copy must show.
+type updateCase struct {
+	name     string
+	restPath string // GET and PATCH
+	get      func(context.Context) (proto.Message, error)
+	update   func(context.Context, proto.Message, *fieldmaskpb.FieldMask) (proto.Message, error)
+	// replacement returns what to send with `*`; replaced reports what is
+	// wrong with the result ("" when the replacement shows).
+	replacement func(cur proto.Message) proto.Message
+	replaced    func(got proto.Message) string
+}
+
+func updateCases(e *env) []updateCase {
+	svc := e.services
+	roles := adminv1.NewRolesServiceClient(e.conn)
+	items := adminv1.NewItemInfoServiceClient(e.conn)
+	reports := adminv1.NewUsageReportsServiceClient(e.conn)
+	const (
+		folder  = "folders/Maps"
+		service = "folders/Maps/services/Roads.MapServer"
+		item    = service + "/itemInfo"
+		role    = "roles/editors"
+	)
+	return []updateCase{
+		{
+			name: "UpdateFolder", restPath: "/v1/" + folder,
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := svc.GetFolder(c, &adminv1.GetFolderRequest{Name: folder})
+				return r.GetFolder(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := svc.UpdateFolder(c, &adminv1.UpdateFolderRequest{Folder: m.(*adminv1.Folder), UpdateMask: mask})
+				return r.GetFolder(), err
+			},
+			// A full replacement clears what the request leaves unset.
+			replacement: func(proto.Message) proto.Message { return &adminv1.Folder{Name: folder, WebEncrypted: true} },
+			replaced: func(got proto.Message) string {
+				if f := got.(*adminv1.Folder); f.GetDescription() != "" || !f.GetWebEncrypted() {
+					return "description kept or web_encrypted not set"
+				}
+				return ""
+			},
+		},
+		{
+			name: "UpdateService", restPath: "/v1/" + service,
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := svc.GetService(c, &adminv1.GetServiceRequest{Name: service})
+				return r.GetService(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := svc.UpdateService(c, &adminv1.UpdateServiceRequest{Service: m.(*adminv1.Service), UpdateMask: mask})
+				return r.GetService(), err
+			},
+			replacement: func(cur proto.Message) proto.Message {
+				s := proto.Clone(cur).(*adminv1.Service)
+				s.Description = "replaced"
+				return s
+			},
+			replaced: func(got proto.Message) string {
+				if got.(*adminv1.Service).GetDescription() != "replaced" {
+					return "description not replaced"
+				}
+				return ""
+			},
+		},
+		{
+			name: "UpdateItemInfo", restPath: "/v1/" + item,
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := items.GetItemInfo(c, &adminv1.GetItemInfoRequest{Name: item})
+				return r.GetItemInfo(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := items.UpdateItemInfo(c, &adminv1.UpdateItemInfoRequest{ItemInfo: m.(*adminv1.ItemInfo), UpdateMask: mask})
+				return r.GetItemInfo(), err
+			},
+			replacement: func(proto.Message) proto.Message { return &adminv1.ItemInfo{Name: item, Title: "Only a title"} },
+			replaced: func(got proto.Message) string {
+				if i := got.(*adminv1.ItemInfo); i.GetTitle() != "Only a title" || i.GetDescription() != "" || len(i.GetTags()) != 0 {
+					return "title not set or other fields kept"
+				}
+				return ""
+			},
+		},
+		{
+			name: "UpdateUsageReport", restPath: "/v1/" + seedMonthly,
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := reports.GetUsageReport(c, &adminv1.GetUsageReportRequest{Name: seedMonthly})
+				return r.GetUsageReport(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := reports.UpdateUsageReport(c, &adminv1.UpdateUsageReportRequest{UsageReport: m.(*adminv1.UsageReport), UpdateMask: mask})
+				return r.GetUsageReport(), err
+			},
+			replacement: func(cur proto.Message) proto.Message {
+				r := proto.Clone(cur).(*adminv1.UsageReport)
+				r.Metadata = nil // cleared by the replacement
+				r.AggregationInterval = nil
+				return r
+			},
+			replaced: func(got proto.Message) string {
+				if r := got.(*adminv1.UsageReport); r.GetMetadata() != nil || len(r.GetQueries()) != 1 {
+					return "metadata kept or queries lost"
+				}
+				return ""
+			},
+		},
+		{
+			name: "UpdateRole", restPath: "/v1/" + role,
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := roles.GetRole(c, &adminv1.GetRoleRequest{Name: role})
+				return r.GetRole(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: m.(*adminv1.Role), UpdateMask: mask})
+				return r.GetRole(), err
+			},
+			replacement: func(proto.Message) proto.Message { return &adminv1.Role{Name: role} },
+			replaced: func(got proto.Message) string {
+				if got.(*adminv1.Role).GetDescription() != "" {
+					return "description kept"
+				}
+				return ""
+			},
+		},
+		{
+			name: "UpdateUsageStatisticsSettings", restPath: "/v1/usageStatisticsSettings",
+			get: func(c context.Context) (proto.Message, error) {
+				r, err := reports.GetUsageStatisticsSettings(c, &adminv1.GetUsageStatisticsSettingsRequest{})
+				return r.GetSettings(), err
+			},
+			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
+				r, err := reports.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{Settings: m.(*adminv1.UsageStatisticsSettings), UpdateMask: mask})
+				return r.GetSettings(), err
+			},
+			replacement: func(cur proto.Message) proto.Message {
+				s := proto.Clone(cur).(*adminv1.UsageStatisticsSettings)
+				s.Enabled = !s.GetEnabled()
+				return s
+			},
+			replaced: func(got proto.Message) string {
+				if got.(*adminv1.UsageStatisticsSettings).GetMaxHistory() == nil {
+					return "max_history lost"
+				}
+				return ""
+			},
+		},
+	}
+}
+
+// TestUpdateEmptyMask: every Update method refuses an empty mask with
+// INVALID_ARGUMENT naming update_mask and writes nothing upstream, over
+// gRPC (no mask, an empty mask) and REST (`PATCH -d '{}'`, whose inferred
+// mask is empty); `*` replaces the resource.
+func TestUpdateEmptyMask(t *testing.T) {
+	e := start(t, simulator.Config{})
+	c := ctx(t)
+	for _, tc := range updateCases(e) {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := tc.get(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			restBefore := e.do(t, http.MethodGet, tc.restPath, nil)
+			posts := upstreamPosts(e)
+			edited := tc.replacement(before)
+			for _, mask := range []*fieldmaskpb.FieldMask{nil, {}, {Paths: []string{""}}} {
+				_, err := tc.update(c, edited, mask)
+				if info := wantCode(t, err, codes.InvalidArgument); info.GetMetadata()["field"] != "update_mask" {
+					t.Fatalf("mask %v: ErrorInfo %v", mask, info)
+				}
+			}
+			r := e.do(t, http.MethodPatch, tc.restPath, map[string]any{})
+			if reason, md := restError(t, r, http.StatusBadRequest, codes.InvalidArgument); reason != "INVALID_ARGUMENT" || md["field"] != "update_mask" {
+				t.Fatalf("REST PATCH {}: reason %q, metadata %v", reason, md)
+			}
+			if n := upstreamPosts(e); n != posts {
+				t.Fatalf("%d upstream writes for empty masks", n-posts)
+			}
+			after, err := tc.get(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(before, after) {
+				t.Fatalf("changed by an empty mask:\n%v\nnow\n%v", before, after)
+			}
+			if restAfter := e.do(t, http.MethodGet, tc.restPath, nil); restAfter.Raw != restBefore.Raw {
+				t.Fatalf("REST view changed by PATCH {}:\n%s\nnow\n%s", restBefore.Raw, restAfter.Raw)
+			}
+
+			got, err := tc.update(c, edited, &fieldmaskpb.FieldMask{Paths: []string{"*"}})
+			if err != nil {
+				t.Fatalf("update with *: %v", err)
+			}
+			if why := tc.replaced(got); why != "" {
+				t.Fatalf("update with *: %s:\n%v", why, got)
+			}
+		})
+	}
+}
+
+// TestUpdateStarREST: `*` in the query string is a full replacement over
+// REST too.
+func TestUpdateStarREST(t *testing.T) {
+	e := start(t, simulator.Config{})
+	r := e.do(t, http.MethodPatch, "/v1/roles/editors?updateMask=*", map[string]any{})
+	if r.Status != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
+	}
+	if d, ok := r.Body["description"]; ok && d != "" {
+		t.Fatalf("description %q kept by a full replacement", d)
+	}
+}
