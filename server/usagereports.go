@@ -130,6 +130,9 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	if req.GetUsageReport() == nil {
 		return nil, invalidArgument("usage_report", "is required")
 	}
+	if err := checkValueDepths(req); err != nil {
+		return nil, err
+	}
 	if id == "" {
 		id = newReportID()
 	}
@@ -192,6 +195,9 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	}
 	mask, err := usageReportMask(req.GetUpdateMask().GetPaths())
 	if err != nil {
+		return nil, err
+	}
+	if err := checkValueDepths(req); err != nil {
 		return nil, err
 	}
 	// Validate what the request sets before reading anything: each field on

@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/simulator"
@@ -237,5 +242,87 @@ func TestUpdateStarREST(t *testing.T) {
 	}
 	if d, ok := r.Body["description"]; ok && d != "" {
 		t.Fatalf("description %q kept by a full replacement", d)
+	}
+}
+
+// nested is JSON whose objects nest depth deep.
+func nested(depth int) string {
+	return strings.Repeat(`{"k":`, depth) + "1" + strings.Repeat("}", depth)
+}
+
+// TestUsageReportMetadataDepth: metadata nested deeper than 32 is refused
+// on every write, over gRPC and REST, naming the field; a report stored
+// upstream with deeper metadata (3,400 levels, as another client could
+// store) does not break listing or reading over gRPC: the others are
+// answered, and its metadata is the JSON text as a string.
+func TestUsageReportMetadataDepth(t *testing.T) {
+	e := start(t, simulator.Config{})
+	c := ctx(t)
+	ur := adminv1.NewUsageReportsServiceClient(e.conn)
+	value := func(depth int) *structpb.Value {
+		v := &structpb.Value{}
+		if err := v.UnmarshalJSON([]byte(nested(depth))); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	def := func(md *structpb.Value) *adminv1.UsageReport {
+		return &adminv1.UsageReport{
+			Since:    adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_LAST_DAY,
+			Queries:  []*adminv1.UsageReportQuery{{ResourceUris: []string{"services/"}, MetricNames: []string{"RequestCount"}}},
+			Metadata: md,
+		}
+	}
+	posts := upstreamPosts(e)
+	_, err := ur.CreateUsageReport(c, &adminv1.CreateUsageReportRequest{UsageReportId: "deep", UsageReport: def(value(33))})
+	if info := wantCode(t, err, codes.InvalidArgument); info.GetMetadata()["field"] != "usage_report.metadata" {
+		t.Fatalf("create: ErrorInfo %v", info)
+	}
+	upd := def(value(33))
+	upd.Name = seedMonthly
+	_, err = ur.UpdateUsageReport(c, &adminv1.UpdateUsageReportRequest{UsageReport: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"metadata"}}})
+	if info := wantCode(t, err, codes.InvalidArgument); info.GetMetadata()["field"] != "usage_report.metadata" {
+		t.Fatalf("update: ErrorInfo %v", info)
+	}
+	body := json.RawMessage(`{"since":"USAGE_REPORT_PERIOD_LAST_DAY","queries":[{"resourceUris":["services/"],"metricNames":["RequestCount"]}],"metadata":` + nested(3400) + `}`)
+	r := e.do(t, http.MethodPost, "/v1/usageReports?usageReportId=deep", body)
+	if reason, md := restError(t, r, http.StatusBadRequest, codes.InvalidArgument); reason != "INVALID_ARGUMENT" || md["field"] != "usage_report.metadata" {
+		t.Fatalf("REST create: reason %q, metadata %v", reason, md)
+	}
+	if n := upstreamPosts(e); n != posts {
+		t.Fatalf("%d upstream writes for refused metadata", n-posts)
+	}
+	// At the limit is fine.
+	if _, err := ur.CreateUsageReport(c, &adminv1.CreateUsageReportRequest{UsageReportId: "deep32", UsageReport: def(value(32))}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Planted upstream by another client.
+	simPost(t, e, "usagereports/add", url.Values{"usagereport": {
+		`{"reportname":"deep","since":"LAST_DAY","queries":[{"resourceURIs":["services/"],"metrics":["RequestCount"]}],"metadata":` + nested(3400) + `}`}})
+	list, err := ur.ListUsageReports(c, &adminv1.ListUsageReportsRequest{})
+	if err != nil {
+		t.Fatalf("ListUsageReports with a deep report upstream: %v", err)
+	}
+	byName := map[string]*adminv1.UsageReport{}
+	for _, r := range list.GetUsageReports() {
+		byName[r.GetName()] = r
+	}
+	if len(byName) != 4 || byName[seedMonthly].GetMetadata().GetStructValue().GetFields()["title"].GetStringValue() != "Request Count Report" ||
+		byName["usageReports/deep32"].GetMetadata().GetStructValue() == nil {
+		t.Fatalf("listed %v", slices.Collect(maps.Keys(byName)))
+	}
+	if md := byName["usageReports/deep"].GetMetadata().GetStringValue(); md != nested(3400) {
+		t.Fatalf("deep metadata listed as %.100q", md)
+	}
+	g, err := ur.GetUsageReport(c, &adminv1.GetUsageReportRequest{Name: "usageReports/deep"})
+	if err != nil {
+		t.Fatalf("GetUsageReport: %v", err)
+	}
+	if md := g.GetUsageReport().GetMetadata().GetStringValue(); md != nested(3400) {
+		t.Fatalf("deep metadata read as %.100q", md)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/usageReports", nil); r.Status != http.StatusOK {
+		t.Fatalf("REST list: HTTP %d", r.Status)
 	}
 }
