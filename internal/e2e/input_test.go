@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -324,5 +327,82 @@ func TestUsageReportMetadataDepth(t *testing.T) {
 	}
 	if r := e.do(t, http.MethodGet, "/v1/usageReports", nil); r.Status != http.StatusOK {
 		t.Fatalf("REST list: HTTP %d", r.Status)
+	}
+}
+
+// rawCodec sends and receives protobuf bytes as they are, to put bytes on
+// the wire that no generated client would.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// TestMalformedGRPCRequest: a request that does not decode is the caller's
+// fault, INVALID_ARGUMENT (it was INTERNAL), for unary and streaming
+// methods, arcgate's and health alike; REST answers 400 for the same
+// bytes in JSON.
+func TestMalformedGRPCRequest(t *testing.T) {
+	e := start(t, simulator.Config{})
+	c := ctx(t)
+	invalidUTF8 := []byte{0x0a, 0x03, 'a', 0xff, 0xfe} // field 1 (a string): "a\xff\xfe"
+	garbage := []byte{0xff, 0xff, 0xff, 0xff, 0xff}
+	truncated := []byte{0x0a, 0x20, 's'}
+	for _, tc := range []struct {
+		name, method string
+		stream       bool
+		body         []byte
+	}{
+		{"GetService invalid UTF-8", "/arcgate.admin.v1.ServicesService/GetService", false, invalidUTF8},
+		{"GetService garbage", "/arcgate.admin.v1.ServicesService/GetService", false, garbage},
+		{"GetService truncated", "/arcgate.admin.v1.ServicesService/GetService", false, truncated},
+		{"UpdateFolder invalid UTF-8", "/arcgate.admin.v1.ServicesService/UpdateFolder", false, []byte{0x0a, 0x05, 0x0a, 0x03, 'a', 0xff, 0xfe}},
+		{"Health invalid UTF-8", "/grpc.health.v1.Health/Check", false, invalidUTF8},
+		{"WatchJob invalid UTF-8", "/arcgate.admin.v1.JobsService/WatchJob", true, invalidUTF8},
+		{"WatchJob garbage", "/arcgate.admin.v1.JobsService/WatchJob", true, garbage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			var out []byte
+			if !tc.stream {
+				err = e.conn.Invoke(c, tc.method, tc.body, &out, grpc.ForceCodec(rawCodec{}))
+			} else {
+				var s grpc.ClientStream
+				s, err = e.conn.NewStream(c, &grpc.StreamDesc{ServerStreams: true}, tc.method, grpc.ForceCodec(rawCodec{}))
+				if err == nil {
+					if err = s.SendMsg(tc.body); err == nil {
+						_ = s.CloseSend()
+						err = s.RecvMsg(&out)
+					}
+				}
+			}
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+			}
+		})
+	}
+	// The same connection still serves well-formed requests.
+	if _, err := e.services.GetFolder(c, &adminv1.GetFolderRequest{Name: "folders/Maps"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// REST: invalid UTF-8 in a JSON string is refused before any call.
+	req, err := http.NewRequest(http.MethodPatch, e.rest+"/v1/folders/Maps?updateMask=description",
+		strings.NewReader("{\"description\":\"a\xff\xfe\"}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"code":3`) {
+		t.Fatalf("REST invalid UTF-8: HTTP %d %s", resp.StatusCode, body)
 	}
 }
