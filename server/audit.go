@@ -31,6 +31,9 @@ func (g *Guard) audit(ctx context.Context, caller Caller, known bool, method str
 		slog.String("method", method),
 		slog.String("scope", scopeName(r.scope)),
 	}
+	if t, ok := req.(*decodeTarget); ok { // a stream's request, as MalformedRequests receives it
+		req = t.Message
+	}
 	if m, ok := req.(proto.Message); ok {
 		resource, id := resourceOf(m)
 		if out, ok := resp.(proto.Message); ok && (resource == "" || isCollection(resource)) {

@@ -109,3 +109,21 @@ func TestAuditNamesResource(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditStreamRequest: a stream's first request reaches the audit line
+// as MalformedRequests' handlers receive it (a decodeTarget) and is named
+// as the request itself.
+func TestAuditStreamRequest(t *testing.T) {
+	logs := &syncBuffer{}
+	g, err := NewGuard(GuardConfig{Credentials: testCredentials(t), RateLimit: NoRateLimit,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &adminv1.AddRoleUsersRequest{Role: "roles/editors", Users: []string{"users/alice"}}
+	g.audit(context.Background(), Caller{ID: "root"}, true, "/arcgate.admin.v1.RolesService/AddRoleUsers", methodRule{}, &decodeTarget{Message: req}, nil, nil, 0)
+	line := decodeJSONLine(t, strings.TrimSpace(logs.String()))
+	if line["resource"] != "roles/editors" || line["users"] != "users/alice" {
+		t.Fatalf("audit line %v", line)
+	}
+}
