@@ -461,9 +461,13 @@ func TestResourceOf(t *testing.T) {
 	}{
 		{&adminv1.GetServiceRequest{Name: "services/A.MapServer"}, "services/A.MapServer", ""},
 		{&adminv1.ListServicesRequest{Parent: "folders/Maps"}, "folders/Maps", ""},
-		{&adminv1.CreateFolderRequest{FolderId: "Planning"}, "", "Planning"},
+		{&adminv1.CreateFolderRequest{FolderId: "Planning"}, "folders/Planning", "Planning"},
 		{&adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/Planning"}}, "folders/Planning", ""},
-		{&adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer"}, "folders/Maps", "Zoning.MapServer"},
+		{&adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer"}, "folders/Maps/services/Zoning.MapServer", "Zoning.MapServer"},
+		{&adminv1.CreateServiceRequest{ServiceId: "Zoning.MapServer"}, "services/Zoning.MapServer", "Zoning.MapServer"},
+		{&adminv1.CreateUsageReportRequest{}, "usageReports", ""},
+		{&adminv1.AddRoleUsersRequest{Role: "roles/editors"}, "roles/editors", ""},
+		{&adminv1.UpdateUsageStatisticsSettingsRequest{}, "usageStatisticsSettings", ""},
 		{&adminv1.GetServiceRequest{Name: strings.Repeat("n", 300)}, strings.Repeat("n", maxAuditValue) + "...", ""},
 		{(*adminv1.GetServiceRequest)(nil), "", ""},
 	} {

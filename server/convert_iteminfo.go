@@ -225,13 +225,14 @@ func checkExtentOrder(e *upstream.Extent) error {
 }
 
 // itemInfoMask returns the settable fields an update mask names, in proto
-// spelling and without duplicates: `*` names them all, output-only fields
-// are dropped, `extent.<coordinate>` paths are kept unless `extent` is
-// named too, and an empty mask or an unknown path is INVALID_ARGUMENT.
+// spelling and without duplicates: `*` names them all and an empty mask is
+// INVALID_ARGUMENT (updatePaths), output-only fields are dropped,
+// `extent.<coordinate>` paths are kept unless `extent` is named too, and an
+// unknown path is INVALID_ARGUMENT.
 func itemInfoMask(paths []string) ([]string, error) {
-	paths = maskPaths(paths)
-	if len(paths) == 0 {
-		return nil, invalidArgument("update_mask", "is required: name the fields to change (or * for all)")
+	paths, err := updatePaths(paths, itemInfoSettable)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -243,10 +244,6 @@ func itemInfoMask(paths []string) ([]string, error) {
 	}
 	for _, p := range paths {
 		switch {
-		case p == "*":
-			for _, f := range itemInfoSettable {
-				add(f)
-			}
 		case itemInfoOutputOnly[p]:
 		case itemInfoField(p) != nil:
 			add(p)

@@ -150,26 +150,37 @@ func usageReportFromUpstream(r *upstream.UsageReport) *adminv1.UsageReport {
 // metadataValue converts upstream metadata: a JSON object, array or other
 // value becomes that value; a string holding a JSON object or array (as the
 // data operation always sends it) becomes the object or array; any other
-// string stays a string. Absent metadata is nil.
+// string stays a string. Absent metadata is nil. Metadata whose objects and
+// arrays nest more than maxValueDepth deep (stored upstream by another
+// client) is returned as a string holding its JSON text, as is JSON that
+// does not decode: a Value that deep would make every protobuf decoder of
+// the answer fail (and with it a whole listing).
 func metadataValue(raw json.RawMessage) *structpb.Value {
 	if len(raw) == 0 {
 		return nil
 	}
+	text := func(b []byte) *structpb.Value {
+		return structpb.NewStringValue(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
-		return nil
+		return text(raw)
 	}
+	src := []byte(raw) // the JSON text v was decoded from
 	if s, ok := v.(string); ok {
 		if t := strings.TrimSpace(s); t != "" && (t[0] == '{' || t[0] == '[') {
 			var inner any
 			if json.Unmarshal([]byte(t), &inner) == nil {
-				v = inner
+				v, src = inner, []byte(s)
 			}
 		}
 	}
+	if jsonDepth(v, maxValueDepth) > maxValueDepth {
+		return text(src)
+	}
 	pv, err := structpb.NewValue(v)
 	if err != nil { // not reachable for decoded JSON; keep the text rather than lose it
-		return structpb.NewStringValue(string(raw))
+		return text(raw)
 	}
 	return pv
 }

@@ -64,4 +64,16 @@ func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
+// Unmarshal implements encoding.CodecV2. A request that a MalformedRequests
+// handler receives arrives as a *decodeTarget: if it does not decode, the
+// error is kept there for the handler, which answers INVALID_ARGUMENT (an
+// error returned here would become INTERNAL, see MalformedRequests).
+func (c *listCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if t, ok := v.(*decodeTarget); ok {
+		t.err = c.CodecV2.Unmarshal(data, t.Message)
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
 func encodeService(s *adminv1.Service) ([]byte, error) { return proto.Marshal(s) }

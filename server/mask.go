@@ -1,6 +1,34 @@
 package server
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
+
+// updatePaths is the one field-mask rule of every Update method (AIP-134):
+// it returns the mask's paths in proto spelling (see maskPaths), with `*`
+// standing for every path in all, a full replacement in which a field the
+// request leaves unset is cleared. An empty mask, including the one the
+// REST gateway infers from an empty body (`PATCH -d '{}'`), is
+// INVALID_ARGUMENT naming update_mask, and nothing is changed: a partial
+// update names its fields, a full one says `*`. Checking each path is the
+// caller's business.
+func updatePaths(paths, all []string, mapFields ...string) ([]string, error) {
+	out := maskPaths(paths, mapFields...)
+	if len(out) == 0 {
+		return nil, invalidArgument("update_mask", "is required: name the fields to change, or * to replace them all")
+	}
+	if !slices.Contains(out, "*") {
+		return out, nil
+	}
+	full := slices.Clone(all)
+	for _, p := range out {
+		if p != "*" && !slices.Contains(full, p) {
+			full = append(full, p)
+		}
+	}
+	return full, nil
+}
 
 // maskPaths returns a field mask's paths in proto (snake_case) spelling.
 // REST callers write masks in JSON spelling (`maxWaitTime`, as the JSON form

@@ -348,7 +348,11 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range maskPaths(req.GetUpdateMask().GetPaths()) {
+	paths, err := updatePaths(req.GetUpdateMask().GetPaths(), []string{"description"})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
 		if p != "description" {
 			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p)+" (settable: description)")
 		}

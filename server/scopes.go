@@ -219,7 +219,7 @@ func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryS
 	caller, known, err := g.check(ctx, info.FullMethod, r)
 	if r.mutation() {
 		start := time.Now()
-		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, req, err, time.Since(start)) }()
+		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, req, resp, err, time.Since(start)) }()
 	}
 	if err != nil {
 		g.rejected(ctx, info.FullMethod, caller, known, r, err)
@@ -239,7 +239,7 @@ func (g *Guard) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Stre
 	gs := &guardedStream{ServerStream: ss, ctx: ctx}
 	if r.mutation() {
 		start := time.Now()
-		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, gs.first, err, time.Since(start)) }()
+		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, gs.first, nil, err, time.Since(start)) }()
 	}
 	if err != nil {
 		g.rejected(ctx, info.FullMethod, caller, known, r, err)

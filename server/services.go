@@ -133,9 +133,9 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if err != nil {
 		return nil, err
 	}
-	paths := maskPaths(req.GetUpdateMask().GetPaths())
-	if len(paths) == 0 {
-		paths = []string{"description", "web_encrypted"}
+	paths, err := updatePaths(req.GetUpdateMask().GetPaths(), []string{"description", "web_encrypted"})
+	if err != nil {
+		return nil, err
 	}
 	var setDesc, setEnc bool
 	for _, p := range paths {
@@ -455,9 +455,9 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 	if err != nil {
 		return nil, err
 	}
-	paths := maskPaths(req.GetUpdateMask().GetPaths(), "properties")
-	if len(paths) == 0 {
-		return nil, invalidArgument("update_mask", "is required: name the fields to change")
+	paths, err := updatePaths(req.GetUpdateMask().GetPaths(), createFields, "properties")
+	if err != nil {
+		return nil, err
 	}
 	for _, p := range paths {
 		if key, ok := strings.CutPrefix(p, "properties."); ok && key != "" {

@@ -130,6 +130,9 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	if req.GetUsageReport() == nil {
 		return nil, invalidArgument("usage_report", "is required")
 	}
+	if err := checkValueDepths(req); err != nil {
+		return nil, err
+	}
 	if id == "" {
 		id = newReportID()
 	}
@@ -159,11 +162,16 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 }
 
 // usageReportMask returns the mask's paths, each a key of
-// usageReportFields. REST masks built from a JSON body name metadata's
-// keys (`metadata.title`); any path inside metadata means all of it.
+// usageReportFields (`*`: all of them; empty: INVALID_ARGUMENT, see
+// updatePaths). REST masks built from a JSON body name metadata's keys
+// (`metadata.title`); any path inside metadata means all of it.
 func usageReportMask(paths []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, p := range maskPaths(paths, "metadata") {
+	paths, err := updatePaths(paths, usageReportPaths, "metadata")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
 		if strings.HasPrefix(p, "metadata.") {
 			p = "metadata"
 		}
@@ -172,9 +180,6 @@ func usageReportMask(paths []string) (map[string]bool, error) {
 				" (settable: since, from_time, to_time, aggregation_interval, queries, metadata)")
 		}
 		out[p] = true
-	}
-	if len(out) == 0 {
-		return nil, invalidArgument("update_mask", "is required: name the fields to change")
 	}
 	return out, nil
 }
@@ -190,6 +195,9 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	}
 	mask, err := usageReportMask(req.GetUpdateMask().GetPaths())
 	if err != nil {
+		return nil, err
+	}
+	if err := checkValueDepths(req); err != nil {
 		return nil, err
 	}
 	// Validate what the request sets before reading anything: each field on
@@ -298,14 +306,13 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	if err := checkSettingsName("settings.name", in.GetName()); err != nil {
 		return nil, err
 	}
-	paths := maskPaths(req.GetUpdateMask().GetPaths())
-	if len(paths) == 0 {
-		return nil, invalidArgument("update_mask", "is required: name the fields to change")
+	paths, err := updatePaths(req.GetUpdateMask().GetPaths(), []string{"enabled", "sampling_interval", "max_history"})
+	if err != nil {
+		return nil, err
 	}
 	var (
 		setEnabled, setSampling, setHistory bool
 		sampling, history                   int
-		err                                 error
 	)
 	for _, p := range paths {
 		switch p {

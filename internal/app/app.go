@@ -342,10 +342,11 @@ func Start(cfg Config) (_ *App, err error) {
 	a.grpc = grpc.NewServer(gopts...)
 	inproc := server.NewInProcess(append(cfg.Telemetry.InProcessInterceptors(), unary...)...)
 	inproc.SetStreamInterceptors(append(cfg.Telemetry.InProcessStreamInterceptors(), stream...)...)
-	both := server.Registrars(a.grpc, inproc)
+	gs := server.NewMalformedRequests(a.grpc) // undecodable requests: INVALID_ARGUMENT
+	both := server.Registrars(gs, inproc)
 	srv.Register(both)
 	grpc_health_v1.RegisterHealthServer(both, a.health)
-	reflection.Register(a.grpc)
+	reflection.Register(gs)
 	a.Metrics.InitializeMetrics(a.grpc)
 	if err := a.Metrics.RegisterTokenPool(up.Pool().Stats); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)

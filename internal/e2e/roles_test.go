@@ -221,7 +221,8 @@ func TestRolesGRPC(t *testing.T) {
 	if err != nil || up.GetRole().GetName() != "roles/Field Crews" || up.GetRole().GetDescription() != "Out there" {
 		t.Fatalf("UpdateRole = %v, %v", up, err)
 	}
-	_, err = roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/ghosts", Description: "x"}})
+	_, err = roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/ghosts", Description: "x"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
 	wantCode(t, err, codes.NotFound)
 	if _, err := roles.DeleteRole(c, &adminv1.DeleteRoleRequest{Name: "roles/Field Crews"}); err != nil {
 		t.Fatal(err)
@@ -397,7 +398,8 @@ func TestRolesReadOnlyStore(t *testing.T) {
 			return err
 		}},
 		{"UpdateRole", func() error {
-			_, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/editors", Description: "x"}})
+			_, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/editors", Description: "x"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
 			return err
 		}},
 		{"DeleteRole", func() error {

@@ -90,9 +90,9 @@ type RolesServiceClient interface {
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
 	CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*CreateRoleResponse, error)
 	// UpdateRole changes a role's description, the only field upstream lets
-	// change (`update_mask` may be empty or name `description`). NOT_FOUND if
-	// the role does not exist; FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a
-	// read-only store.
+	// change (`update_mask` names `description`, or is `*`; an empty mask is
+	// INVALID_ARGUMENT). NOT_FOUND if the role does not exist;
+	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
 	UpdateRole(ctx context.Context, in *UpdateRoleRequest, opts ...grpc.CallOption) (*UpdateRoleResponse, error)
 	// DeleteRole deletes a role. NOT_FOUND if it does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
@@ -334,9 +334,9 @@ type RolesServiceServer interface {
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
 	CreateRole(context.Context, *CreateRoleRequest) (*CreateRoleResponse, error)
 	// UpdateRole changes a role's description, the only field upstream lets
-	// change (`update_mask` may be empty or name `description`). NOT_FOUND if
-	// the role does not exist; FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a
-	// read-only store.
+	// change (`update_mask` names `description`, or is `*`; an empty mask is
+	// INVALID_ARGUMENT). NOT_FOUND if the role does not exist;
+	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
 	UpdateRole(context.Context, *UpdateRoleRequest) (*UpdateRoleResponse, error)
 	// DeleteRole deletes a role. NOT_FOUND if it does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.

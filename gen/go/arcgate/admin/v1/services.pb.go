@@ -641,7 +641,8 @@ type UpdateFolderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The folder, with `name` set; fields named in `update_mask` are applied.
 	Folder *Folder `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
-	// Fields to change: `description`, `web_encrypted`. Empty means both.
+	// Fields to change: `description`, `web_encrypted`, or `*` for both.
+	// Required: an empty mask is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1513,8 +1514,9 @@ type UpdateServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The service, with `name` set; fields named in `update_mask` are applied.
 	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	// Fields to change (`description`, `capabilities`, `properties`, ...).
-	// Required: an empty mask is INVALID_ARGUMENT.
+	// Fields to change (`description`, `capabilities`, `properties`, ...),
+	// or `*` for every settable field. Required: an empty mask is
+	// INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

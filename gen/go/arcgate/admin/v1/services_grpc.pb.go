@@ -59,7 +59,8 @@ type ServicesServiceClient interface {
 	// exists (folder names are compared without regard to case).
 	CreateFolder(ctx context.Context, in *CreateFolderRequest, opts ...grpc.CallOption) (*CreateFolderResponse, error)
 	// UpdateFolder changes a folder's description and web encryption. Only the
-	// fields named in `update_mask` change (all of them when it is empty).
+	// fields named in `update_mask` change (`*`: both); an empty mask is
+	// INVALID_ARGUMENT.
 	UpdateFolder(ctx context.Context, in *UpdateFolderRequest, opts ...grpc.CallOption) (*UpdateFolderResponse, error)
 	// DeleteFolder deletes a folder. Upstream deletes every service inside it,
 	// so a folder that still holds services is refused with
@@ -245,7 +246,8 @@ type ServicesServiceServer interface {
 	// exists (folder names are compared without regard to case).
 	CreateFolder(context.Context, *CreateFolderRequest) (*CreateFolderResponse, error)
 	// UpdateFolder changes a folder's description and web encryption. Only the
-	// fields named in `update_mask` change (all of them when it is empty).
+	// fields named in `update_mask` change (`*`: both); an empty mask is
+	// INVALID_ARGUMENT.
 	UpdateFolder(context.Context, *UpdateFolderRequest) (*UpdateFolderResponse, error)
 	// DeleteFolder deletes a folder. Upstream deletes every service inside it,
 	// so a folder that still holds services is refused with

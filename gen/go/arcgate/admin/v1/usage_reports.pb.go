@@ -206,6 +206,9 @@ type UsageReport struct {
 	// Free-form metadata (Manager keeps `title`, `managerReport`, `styles`
 	// there). Upstream returns it as an object or as a string; a string that
 	// holds a JSON object or array is returned as that object or array.
+	// Objects and arrays nest at most 32 deep: deeper is INVALID_ARGUMENT,
+	// and deeper metadata already stored upstream is returned as a string
+	// holding its JSON text.
 	Metadata      *structpb.Value `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -680,7 +683,8 @@ type UpdateUsageReportRequest struct {
 	// The report, with `name` set; fields named in `update_mask` are applied.
 	UsageReport *UsageReport `protobuf:"bytes,1,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
 	// Fields to change: `since`, `from_time`, `to_time`,
-	// `aggregation_interval`, `queries`, `metadata`. Required.
+	// `aggregation_interval`, `queries`, `metadata`, or `*` for all of them.
+	// Required: an empty mask is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -921,7 +925,7 @@ type QueryUsageReportDataResponse struct {
 	// Resource name of the report.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The report's metadata (upstream sends it as a string; JSON objects and
-	// arrays are decoded).
+	// arrays are decoded, unless nested more than 32 deep: then the string).
 	Metadata *structpb.Value `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The end of every time slice, in order; each series has one point per
 	// slice.
@@ -1302,8 +1306,8 @@ type UpdateUsageStatisticsSettingsRequest struct {
 	// The settings; `name` is `usageStatisticsSettings` (or empty). Fields
 	// named in `update_mask` are applied.
 	Settings *UsageStatisticsSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
-	// Fields to change: `enabled`, `sampling_interval`, `max_history`.
-	// Required.
+	// Fields to change: `enabled`, `sampling_interval`, `max_history`, or
+	// `*` for all of them. Required: an empty mask is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
