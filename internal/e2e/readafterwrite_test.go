@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/simulator"
@@ -61,7 +62,10 @@ func TestReadAfterWriteWhileListing(t *testing.T) {
 			createMisses = append(createMisses, id+": description "+cr.GetFolder().GetDescription())
 		}
 		want := "updated " + id
-		up, err := e.services.UpdateFolder(c, &adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/" + id, Description: want}})
+		up, err := e.services.UpdateFolder(c, &adminv1.UpdateFolderRequest{
+			Folder:     &adminv1.Folder{Name: "folders/" + id, Description: want},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
+		})
 		if err != nil {
 			t.Fatalf("UpdateFolder %s: %v", id, err)
 		}
