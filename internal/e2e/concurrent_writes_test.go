@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -171,5 +173,40 @@ func TestConcurrentItemInfoUpdatesAllKept(t *testing.T) {
 	}
 	if th := got.GetItemInfo().GetThumbnail(); th != "thumbnail/thumbnail.gif" {
 		t.Errorf("thumbnail %q: its update was lost", th)
+	}
+}
+
+// Concurrent updates of the usage statistics settings' three fields, over
+// gRPC and REST: every one is kept.
+func TestConcurrentUsageSettingsUpdatesAllKept(t *testing.T) {
+	e := start(t, simulator.Config{})
+	c := ctx(t)
+	ur := adminv1.NewUsageReportsServiceClient(e.conn)
+	update := func(st *adminv1.UsageStatisticsSettings, path string) func() error {
+		return func() error {
+			_, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{Settings: st, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}})
+			return err
+		}
+	}
+	runAll(t, []func() error{
+		update(&adminv1.UsageStatisticsSettings{Enabled: false}, "enabled"),
+		func() error {
+			return e.restCall(c, http.MethodPatch, "/v1/usageStatisticsSettings", `{"samplingInterval":"900s"}`)
+		},
+		update(&adminv1.UsageStatisticsSettings{MaxHistory: durationpb.New(90 * 24 * time.Hour)}, "max_history"),
+	})
+	st, err := ur.GetUsageStatisticsSettings(c, &adminv1.GetUsageStatisticsSettingsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.GetSettings()
+	if s.GetEnabled() {
+		t.Error("update of enabled was lost")
+	}
+	if s.GetSamplingInterval().AsDuration() != 15*time.Minute {
+		t.Errorf("update of sampling_interval was lost: %v", s.GetSamplingInterval().AsDuration())
+	}
+	if s.GetMaxHistory().AsDuration() != 90*24*time.Hour {
+		t.Errorf("update of max_history was lost: %v", s.GetMaxHistory().AsDuration())
 	}
 }
