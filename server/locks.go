@@ -37,7 +37,9 @@ func lockResource(ctx context.Context, locks statestore.Locker, key, resource st
 		case errors.Is(err, context.Canceled):
 			return nil, nil, status.Error(codes.Canceled, "request canceled")
 		}
-		return nil, nil, status.Error(codes.Unavailable, "cannot lock "+resource+" for writing: "+err.Error())
+		// The store's own error is not shown: it could name the store's
+		// address or credentials.
+		return nil, nil, status.Error(codes.Unavailable, "cannot lock "+resource+" for writing: the state store did not answer")
 	}
 	return upstream.FreshRead(held), unlock, nil
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -62,5 +64,20 @@ func TestLockResourceWaitEnds(t *testing.T) {
 				t.Fatalf("lockResource = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// failingLocker is a Locker whose store fails, with an error that names a
+// secret.
+type failingLocker struct{}
+
+func (failingLocker) Lock(context.Context, string) (context.Context, func(), error) {
+	return nil, nil, errors.New("dial redis://:hunter2@10.0.0.1:6379: refused")
+}
+
+func TestLockResourceStoreFails(t *testing.T) {
+	_, _, err := lockResource(context.Background(), failingLocker{}, "k", "services/World.MapServer")
+	if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "services/World.MapServer") {
+		t.Fatalf("lockResource = %v, want UNAVAILABLE naming the resource and not the store's error", err)
 	}
 }
