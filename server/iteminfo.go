@@ -12,13 +12,15 @@ import (
 	"google.golang.org/grpc/codes"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
 // itemInfoServer implements adminv1.ItemInfoServiceServer.
 type itemInfoServer struct {
 	adminv1.UnimplementedItemInfoServiceServer
-	up *upstream.Client
+	up    *upstream.Client
+	locks statestore.Locker
 }
 
 var _ adminv1.ItemInfoServiceServer = (*itemInfoServer)(nil)
@@ -69,6 +71,11 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 		}
 	}
 	name := itemInfoName(ref)
+	ctx, unlock, err := lockResource(ctx, s.locks, itemInfoLockKey(ref), name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
 		return nil, err
@@ -162,6 +169,11 @@ func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.Updat
 		return nil, invalidArgument("thumbnail.content_type", why)
 	}
 	name := thumbnailName(ref)
+	ctx, unlock, err := lockResource(ctx, s.locks, itemInfoLockKey(ref), name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
 		return nil, err

@@ -11,14 +11,16 @@ import (
 	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
 // rolesServer implements adminv1.RolesServiceServer.
 type rolesServer struct {
 	adminv1.UnimplementedRolesServiceServer
-	up  *upstream.Client
-	now func() time.Time
+	up    *upstream.Client
+	now   func() time.Time
+	locks statestore.Locker
 
 	// mu guards store, the cached state of the role store.
 	mu    sync.Mutex
@@ -48,7 +50,7 @@ type roleStoreState struct {
 }
 
 func newRolesServer(up *upstream.Client) *rolesServer {
-	return &rolesServer{up: up, now: time.Now}
+	return &rolesServer{up: up, now: time.Now, locks: statestore.NewMemory()}
 }
 
 // remember records what upstream said about the store.
@@ -326,6 +328,11 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 		return nil, err
 	}
 	resource := roleResourceName(req.GetRoleId())
+	ctx, unlock, err := lockResource(ctx, s.locks, roleLockKey(req.GetRoleId()), resource)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.checkWritable(ctx, resource); err != nil {
 		return nil, err
 	}
@@ -362,6 +369,11 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 		return nil, err
 	}
 	resource := req.GetRole().GetName()
+	ctx, unlock, err := lockResource(ctx, s.locks, roleLockKey(name), resource)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.checkWritable(ctx, resource); err != nil {
 		return nil, err
 	}
@@ -385,6 +397,11 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 	if err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, roleLockKey(name), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.checkWritable(ctx, req.GetName()); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -25,6 +26,7 @@ type Server struct {
 	up      *upstream.Client
 	log     *slog.Logger
 	timeout time.Duration
+	locks   statestore.Locker // serialises the writes to one resource (locks.go)
 
 	jobPollMin, jobPollMax time.Duration // WatchJob poll intervals (watch.go)
 
@@ -42,21 +44,33 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // (default DefaultTimeout; 0 or less disables it).
 func WithDefaultTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
 
+// WithLocker sets the locks that serialise the read-modify-writes of one
+// upstream resource (default: statestore.NewMemory, which serialises the
+// writes made through this Server only).
+func WithLocker(l statestore.Locker) Option { return func(s *Server) { s.locks = l } }
+
 // New returns a Server whose services call up.
 func New(up *upstream.Client, opts ...Option) *Server {
 	s := &Server{up: up, log: slog.New(slog.DiscardHandler), timeout: DefaultTimeout, watchStop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
+	if s.locks == nil {
+		s.locks = statestore.NewMemory()
+	}
 	return s
 }
 
 // Register registers every arcgate service on r.
 func (s *Server) Register(r grpc.ServiceRegistrar) {
-	adminv1.RegisterServicesServiceServer(r, &servicesServer{up: s.up})
-	adminv1.RegisterItemInfoServiceServer(r, &itemInfoServer{up: s.up})
-	adminv1.RegisterRolesServiceServer(r, newRolesServer(s.up))
-	adminv1.RegisterUsageReportsServiceServer(r, newUsageReportsServer(s.up))
+	adminv1.RegisterServicesServiceServer(r, &servicesServer{up: s.up, locks: s.locks})
+	adminv1.RegisterItemInfoServiceServer(r, &itemInfoServer{up: s.up, locks: s.locks})
+	roles := newRolesServer(s.up)
+	roles.locks = s.locks
+	adminv1.RegisterRolesServiceServer(r, roles)
+	reports := newUsageReportsServer(s.up)
+	reports.locks = s.locks
+	adminv1.RegisterUsageReportsServiceServer(r, reports)
 	adminv1.RegisterJobsServiceServer(r, newJobsServer(s))
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -15,6 +16,7 @@ import (
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	up    *upstream.Client
+	locks statestore.Locker
 	lists summaryMemo
 }
 
@@ -107,6 +109,11 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 	}
 	name := folderResourceName(req.GetFolderId())
 	desc := req.GetFolder().GetDescription()
+	ctx, unlock, err := lockResource(ctx, s.locks, folderLockKey(req.GetFolderId()), name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.up.Services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
 		return nil, Status(err, name)
 	}
@@ -148,6 +155,11 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p)+" (settable: description, web_encrypted)")
 		}
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, folderLockKey(folder), req.GetFolder().GetName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.findFolder(ctx, folder)
 	if err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
@@ -175,6 +187,11 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 	if err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, folderLockKey(folder), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.findFolder(ctx, folder)
 	if err != nil {
 		return nil, Status(err, req.GetName())
@@ -391,6 +408,11 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 		return nil, err
 	}
 	cfg.ServiceName, cfg.Type = name, typ
+	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.up.Services.Create(ctx, folder, &cfg); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
@@ -467,6 +489,11 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p))
 		}
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cfg, err := s.up.Services.Get(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
@@ -506,6 +533,11 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 	if err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
@@ -537,6 +569,11 @@ func (s *servicesServer) changeState(ctx context.Context, name string, change fu
 	if err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := change(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}

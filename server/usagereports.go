@@ -8,6 +8,7 @@ import (
 	"time"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -18,8 +19,9 @@ const versionTTL = 5 * time.Minute
 // usageReportsServer implements adminv1.UsageReportsServiceServer.
 type usageReportsServer struct {
 	adminv1.UnimplementedUsageReportsServiceServer
-	up  *upstream.Client
-	now func() time.Time
+	up    *upstream.Client
+	now   func() time.Time
+	locks statestore.Locker
 
 	mu        sync.Mutex
 	version   float64   // upstream currentVersion, 0 until read
@@ -29,7 +31,7 @@ type usageReportsServer struct {
 var _ adminv1.UsageReportsServiceServer = (*usageReportsServer)(nil)
 
 func newUsageReportsServer(up *upstream.Client) *usageReportsServer {
-	return &usageReportsServer{up: up, now: time.Now}
+	return &usageReportsServer{up: up, now: time.Now, locks: statestore.NewMemory()}
 }
 
 // siteVersion returns the upstream's currentVersion, read from the site
@@ -151,6 +153,11 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	if err := s.checkCombinable(ctx, def, name); err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, usageReportLockKey(id), name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.up.UsageReports.Add(ctx, def); err != nil {
 		return nil, Status(err, name)
 	}
@@ -219,6 +226,11 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 		return nil, invalidArgument("usage_report.to_time", "must be after from_time")
 	}
 	name := usageReportResourceName(id)
+	ctx, unlock, err := lockResource(ctx, s.locks, usageReportLockKey(id), name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.up.UsageReports.Get(ctx, id)
 	if err != nil {
 		return nil, Status(err, name)
@@ -253,6 +265,11 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, usageReportLockKey(id), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.up.UsageReports.Delete(ctx, id); err != nil {
 		return nil, Status(err, req.GetName())
 	}
@@ -332,6 +349,11 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p)+" (settable: enabled, sampling_interval, max_history)")
 		}
 	}
+	ctx, unlock, err := lockResource(ctx, s.locks, usageSettingsLockKey, usageSettingsName)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cur, err := s.up.UsageReports.Settings(ctx)
 	if err != nil {
 		return nil, Status(err, usageSettingsName)

@@ -249,7 +249,7 @@ func unmarshalValid(data []byte, v any) error {
 // coalesceKey is the key of a coalescible request, or "" when r must be
 // sent on its own: the identity's key, then requestKey.
 func (c *Client) coalesceKey(ctx context.Context, r *request) string {
-	if c.noCoalesce || (r.method != "GET" && !r.idempotent) || len(r.files) > 0 {
+	if c.noCoalesce || (r.method != "GET" && !r.idempotent) || len(r.files) > 0 || isFreshRead(ctx) {
 		return ""
 	}
 	var b strings.Builder

@@ -31,6 +31,7 @@ import (
 	"github.com/arcgate/arcgate/internal/telemetry"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -142,6 +143,9 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof's profiles on their own
 	// listener (cmd/arcgate keeps it on loopback: profiles are internals).
 	PprofAddr string
+	// Locker serialises the read-modify-writes of one upstream resource
+	// (default: in memory, which serialises those made through this App).
+	Locker statestore.Locker
 
 	Logger *slog.Logger
 }
@@ -309,6 +313,11 @@ func Start(cfg Config) (_ *App, err error) {
 	if cfg.JobPollMin > 0 || cfg.JobPollMax > 0 {
 		srvOpts = append(srvOpts, server.WithJobPollInterval(cfg.JobPollMin, cfg.JobPollMax))
 	}
+	locker := cfg.Locker
+	if locker == nil {
+		locker = statestore.NewMemory()
+	}
+	srvOpts = append(srvOpts, server.WithLocker(locker))
 	srv := server.New(up, srvOpts...)
 	a.srv = srv
 	rl := cfg.RateLimit

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/statestore"
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// gatedService is an httptest upstream holding one service. A read of its
+// definition answers what was stored when it arrived; the second such read
+// is held until readGate closes, the first edit until editGate closes.
+type gatedService struct {
+	mu       sync.Mutex
+	config   string
+	reads    int // reads of the definition that arrived
+	edits    int // edits applied
+	readGate chan struct{}
+	editGate chan struct{}
+}
+
+func (u *gatedService) counts() (reads, edits int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.reads, u.edits
+}
+
+func (u *gatedService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	const svc = "/arcgis/admin/services/World.MapServer"
+	switch r.URL.Path {
+	case svc:
+		u.mu.Lock()
+		u.reads++
+		n, body := u.reads, u.config
+		u.mu.Unlock()
+		if n == 2 {
+			<-u.readGate
+		}
+		_, _ = io.WriteString(w, body)
+	case svc + "/status":
+		_, _ = io.WriteString(w, `{"configuredState":"STARTED","realTimeState":"STARTED"}`)
+	case svc + "/edit":
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		u.mu.Lock()
+		first := u.edits == 0
+		u.mu.Unlock()
+		if first {
+			<-u.editGate
+		}
+		u.mu.Lock()
+		u.config = r.PostForm.Get("service")
+		u.edits++
+		u.mu.Unlock()
+		_, _ = io.WriteString(w, `{"status":"success"}`)
+	default:
+		_, _ = io.WriteString(w, `{"status":"error","messages":["not found"],"code":404}`)
+	}
+}
+
+// An update's read must not join a read in flight that began before the
+// previous update's edit: that read answers what the edit replaced, and
+// the update built on it would undo the edit. Here a GetService's read of
+// the definition arrives before update W's edit is applied and is held;
+// W's own read after its edit, were it to join that read, is cancelled
+// (its caller gave up), so W releases the lock with the held read still in
+// flight; update B then takes the lock and must read afresh.
+func TestUpdateServiceReadsAfresh(t *testing.T) {
+	u := &gatedService{config: `{"serviceName":"World","type":"MapServer","properties":{}}`,
+		readGate: make(chan struct{}), editGate: make(chan struct{})}
+	var readOnce, editOnce sync.Once
+	openRead := func() { readOnce.Do(func() { close(u.readGate) }) }
+	openEdit := func() { editOnce.Do(func() { close(u.editGate) }) }
+	ts := httptest.NewServer(u)
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() { openRead(); openEdit() }) // runs first: no handler is left held
+	up, err := upstream.New(ts.URL+"/arcgis", upstream.WithHTTPClient(ts.Client()), upstream.WithTokenSource(upstream.StaticToken("t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &servicesServer{up: up, locks: statestore.NewMemory()}
+	const name = "services/World.MapServer"
+	update := func(ctx context.Context, key string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.UpdateService(ctx, &adminv1.UpdateServiceRequest{
+				Service:    &adminv1.Service{Name: name, Properties: map[string]string{key: "set"}},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"properties." + key}},
+			})
+			done <- err
+		}()
+		return done
+	}
+
+	wCtx, cancelW := context.WithCancel(context.Background())
+	defer cancelW()
+	wDone := update(wCtx, "w") // reads, then its edit is held
+	waitUntil(t, func() bool { r, _ := u.counts(); return r == 1 })
+	rDone := make(chan error, 1)
+	go func() {
+		_, err := s.GetService(context.Background(), &adminv1.GetServiceRequest{Name: name})
+		rDone <- err
+	}()
+	waitUntil(t, func() bool { r, _ := u.counts(); return r == 2 })
+	openEdit()
+	waitUntil(t, func() bool { _, e := u.counts(); return e == 1 })
+	cancelW() // W's caller gives up after the edit
+	<-wDone
+	bDone := update(context.Background(), "b")
+	select {
+	case err := <-bDone: // read afresh: done without the held read
+		bDone = nil
+		if err != nil {
+			t.Fatalf("update b: %v", err)
+		}
+	case <-time.After(time.Second): // it joined the held read: let it finish
+	}
+	openRead()
+	if bDone != nil {
+		if err := <-bDone; err != nil {
+			t.Fatalf("update b: %v", err)
+		}
+	}
+	if err := <-rDone; err != nil {
+		t.Fatalf("GetService: %v", err)
+	}
+	u.mu.Lock()
+	final := u.config
+	u.mu.Unlock()
+	var cfg struct{ Properties map[string]string }
+	if err := json.Unmarshal([]byte(final), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Properties["w"] != "set" || cfg.Properties["b"] != "set" {
+		t.Fatalf("upstream holds properties %v, want both w and b", cfg.Properties)
+	}
+}
