@@ -445,8 +445,18 @@ type wire struct {
 // HTTP status.
 func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) (err error) {
 	defer w.observed(r, time.Now(), &err)
+	// A write's errors say whether it may have reached the upstream (sent)
+	// and whether its answer was cut short, so that a caller can tell
+	// "not applied" from "may have been applied" (Error.OutcomeUnknown).
+	write := r.mutates()
+	sent := false
+	var data []byte
 	fail := func(e *Error) *Error {
 		e.Op, e.Method, e.Path = r.op, r.method, r.path
+		e.Write, e.Sent = write, write && sent
+		if write && e.Kind == KindDecode && e.HTTPStatus >= 200 && e.HTTPStatus <= 299 {
+			e.cut = truncatedJSON(data)
+		}
 		for i, m := range e.Messages {
 			e.Messages[i] = scrub(m, secrets)
 		}
@@ -487,7 +497,13 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		u.RawQuery = ""
 		body = strings.NewReader(params.Encode())
 	}
-	req, err := http.NewRequestWithContext(markIdempotent(ctx, r), r.method, u.String(), body)
+	reqCtx := markIdempotent(ctx, r)
+	var trace *sendTrace
+	if write {
+		trace = &sendTrace{}
+		reqCtx = trace.withTrace(reqCtx)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, r.method, u.String(), body)
 	if err != nil {
 		return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build request"}})
 	}
@@ -504,20 +520,22 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	}
 	setRequestID(ctx, req.Header)
 
+	if write && ctx.Err() != nil { // provably not sent
+		return fail(&Error{Kind: KindTransport, Err: contextError(ctx, nil)})
+	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
+		sent = write && trace.mayHaveReached(err)
 		return fail(&Error{Kind: KindTransport, Err: contextError(ctx, redactURLError(err, u))})
 	}
+	sent = write
 	defer func() { _ = resp.Body.Close() }()
 
 	limit := w.maxBytes
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	var (
-		data      []byte
-		validJSON bool
-	)
+	var validJSON bool
 	if bb, ok := resp.Body.(*bufferedBody); ok && bb.Len() == len(bb.data) {
 		data, validJSON = bb.data, bb.validJSON // read whole, and checked, by the resilient transport
 	} else {

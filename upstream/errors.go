@@ -98,6 +98,50 @@ type Error struct {
 	// Err is the underlying cause for transport, decode, size and token
 	// errors; nil for plain upstream envelopes.
 	Err error
+	// Write reports that the request asked the upstream to change
+	// something: a POST other than generateToken and the reads the roles
+	// store answers by POST. Only writes have an outcome that can be
+	// unknown (see OutcomeUnknown).
+	Write bool
+	// Sent reports, for a write, that the request may have reached the
+	// upstream: part of it was written to a connection, or the transport
+	// cannot tell. It is false when the write provably never left: no
+	// connection could be made (refused, DNS, TLS), the circuit breaker
+	// refused it, or the context ended before it was written. It is not
+	// tracked for reads (always false).
+	Sent bool
+	// cut reports a 2xx answer whose JSON body ends too early: the
+	// upstream processed the request and its answer was lost on the way.
+	cut bool
+}
+
+// OutcomeUnknown reports whether e is the failure of a write that may
+// have been applied upstream although no answer says so: the request may
+// have reached the upstream (Sent) and its answer never arrived whole
+// (connection lost or reset after the request was written, the context's
+// deadline, a body cut short) or came from a proxy that got none (HTTP 502,
+// 504). Read the resource to learn the outcome, or repeat the write with
+// the same request id. Reads never have an unknown outcome.
+func (e *Error) OutcomeUnknown() bool {
+	if !e.Write || !e.Sent {
+		return false
+	}
+	switch e.Kind {
+	case KindTransport:
+		return true
+	case KindHTTP:
+		return e.HTTPStatus == http.StatusBadGateway || e.HTTPStatus == http.StatusGatewayTimeout
+	case KindDecode:
+		return e.cut
+	}
+	return false
+}
+
+// IsOutcomeUnknown reports whether err is an *Error whose OutcomeUnknown
+// is true: a write that may have been applied upstream.
+func IsOutcomeUnknown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.OutcomeUnknown()
 }
 
 // Error returns a one-line description that never contains a token or a

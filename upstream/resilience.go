@@ -568,7 +568,7 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 		case t.sem <- struct{}{}:
 		case <-ctx.Done():
 			closeBody(req)
-			return attemptResult{err: ctx.Err(), retryAfter: -1}
+			return attemptResult{err: &notSentError{ctx.Err()}, retryAfter: -1}
 		}
 	}
 	release := func() {
