@@ -48,6 +48,7 @@ const (
 	ReasonCircuitOpen             = "CIRCUIT_OPEN"
 	ReasonRequestTooLarge         = "REQUEST_TOO_LARGE"
 	ReasonShuttingDown            = "SHUTTING_DOWN"
+	ReasonUpstreamOutcomeUnknown  = "UPSTREAM_OUTCOME_UNKNOWN"
 )
 
 // newStatus builds a status with an ErrorInfo detail.
@@ -101,7 +102,10 @@ func notFound(resource string) error {
 //	response over the size limit         RESOURCE_EXHAUSTED
 //	caller's deadline / cancellation     DEADLINE_EXCEEDED / CANCELED
 //	circuit breaker open (not sent)      UNAVAILABLE (CIRCUIT_OPEN, RetryInfo)
+//	write sent, answer lost (deadline,   DEADLINE_EXCEEDED / UNAVAILABLE
+//	reset, 502/504): may be applied      (UPSTREAM_OUTCOME_UNKNOWN)
 //
+// UPSTREAM_UNAVAILABLE on a write therefore means that it was not applied.
 // Errors that already are statuses pass through unchanged. resource, when
 // not empty, is the resource name the call was about; it goes into the
 // message and the ErrorInfo metadata. Messages never contain secrets: the
@@ -112,6 +116,9 @@ func Status(err error, resource string) error {
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
+	}
+	if upstream.IsOutcomeUnknown(err) {
+		return outcomeUnknown(err, resource)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -198,6 +205,32 @@ func Status(err error, resource string) error {
 	default:
 		return newStatus(codes.Internal, ReasonUpstreamError, "upstream error: "+msg, md)
 	}
+}
+
+// outcomeUnknown is the error of a write that may have been applied
+// upstream although its answer never arrived (upstream.IsOutcomeUnknown):
+// DEADLINE_EXCEEDED when a deadline cut it short, else UNAVAILABLE, with
+// the reason UPSTREAM_OUTCOME_UNKNOWN and a message that tells the caller
+// what to do instead of blindly retrying.
+func outcomeUnknown(err error, resource string) error {
+	var ue *upstream.Error
+	errors.As(err, &ue)
+	code := codes.Unavailable
+	if errors.Is(err, context.DeadlineExceeded) || ue.HTTPStatus == 504 {
+		code = codes.DeadlineExceeded
+	}
+	md := map[string]string{}
+	if ue.HTTPStatus != 0 {
+		md["upstreamCode"] = strconv.Itoa(ue.HTTPStatus)
+	}
+	check := "the resource"
+	if resource != "" {
+		md["resource"] = resource
+		check = resource
+	}
+	return newStatus(code, ReasonUpstreamOutcomeUnknown,
+		"the upstream ArcGIS Server may have applied this change, but its answer never arrived ("+
+			upstreamMessage(ue, "")+"); read "+check+" to check, or retry with the same request_id", md)
 }
 
 // upstreamMessage is the text of an upstream error for a caller: the

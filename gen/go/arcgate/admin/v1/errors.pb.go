@@ -88,6 +88,14 @@ const (
 	// says when to watch again; another instance, or this one restarted,
 	// answers.
 	ErrorReason_ERROR_REASON_SHUTTING_DOWN ErrorReason = 75
+	// A write may have been applied upstream although no answer says so: the
+	// request may have reached the upstream and its answer never arrived
+	// (arcgate's or the caller's deadline, a connection lost or reset after
+	// the request was written, a proxy's 502/504). The code is
+	// DEADLINE_EXCEEDED or UNAVAILABLE. Read the resource to learn the
+	// outcome, or retry with the same request id. Reads never get this
+	// reason, and UPSTREAM_UNAVAILABLE on a write means it was not applied.
+	ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN ErrorReason = 76
 	// The job is not SUBMITTED or EXECUTING, so upstream cannot cancel it
 	// (metadata `state`: the job's JobState; `upstreamState`: upstream's
 	// string).
@@ -139,6 +147,7 @@ var (
 		73: "ERROR_REASON_CIRCUIT_OPEN",
 		74: "ERROR_REASON_REQUEST_TOO_LARGE",
 		75: "ERROR_REASON_SHUTTING_DOWN",
+		76: "ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN",
 		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
 		21: "ERROR_REASON_JOB_NOT_DELETABLE",
 		22: "ERROR_REASON_JOB_QUERY_TOO_LARGE",
@@ -170,6 +179,7 @@ var (
 		"ERROR_REASON_CIRCUIT_OPEN":                   73,
 		"ERROR_REASON_REQUEST_TOO_LARGE":              74,
 		"ERROR_REASON_SHUTTING_DOWN":                  75,
+		"ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN":       76,
 		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
 		"ERROR_REASON_JOB_NOT_DELETABLE":              21,
 		"ERROR_REASON_JOB_QUERY_TOO_LARGE":            22,
@@ -212,7 +222,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xcb\b\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xf6\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -235,7 +245,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\x19ERROR_REASON_RATE_LIMITED\x10H\x12\x1d\n" +
 	"\x19ERROR_REASON_CIRCUIT_OPEN\x10I\x12\"\n" +
 	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12\x1e\n" +
-	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12$\n" +
+	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12)\n" +
+	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12$\n" +
 	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +
 	"\x1eERROR_REASON_JOB_NOT_DELETABLE\x10\x15\x12$\n" +
 	" ERROR_REASON_JOB_QUERY_TOO_LARGE\x10\x16\x12\"\n" +
