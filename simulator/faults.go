@@ -19,8 +19,10 @@ const (
 	// FaultLatency delays the request by Fault.Delay, then serves it
 	// normally (or drops it if the client gives up first).
 	FaultLatency FaultKind = iota + 1
-	// FaultRefuse closes the connection without answering, as a listener
-	// that went away would (the client sees a connection error).
+	// FaultRefuse closes the connection without answering and without
+	// serving the request, as a server going away would (the client sees a
+	// connection error after it sent the request, so it cannot tell this
+	// from FaultDropResponse).
 	FaultRefuse
 	// FaultReset sends the status line, the headers with the full
 	// Content-Length and half of the normal body, then closes the
@@ -62,6 +64,11 @@ const (
 	// request to a path gets HTTP Fault.Status (default 503) as with
 	// FaultStatus, the others are served normally.
 	FaultFlapping
+	// FaultDropResponse serves the request normally (a write takes
+	// effect), then, after Fault.Delay if set (sooner if the client goes
+	// away), closes the connection without sending the answer: the answer
+	// is lost after the upstream processed the request.
+	FaultDropResponse
 )
 
 // String names the kind, e.g. "refuse".
@@ -91,6 +98,8 @@ func (k FaultKind) String() string {
 		return "site-not-created"
 	case FaultFlapping:
 		return "flapping"
+	case FaultDropResponse:
+		return "drop-response"
 	default:
 		return "FaultKind(" + strconv.Itoa(int(k)) + ")"
 	}
@@ -105,7 +114,8 @@ type Fault struct {
 	// "services/SampleWorldCities.MapServer/status". Empty: every request,
 	// including /tokens/generateToken and /rest/info.
 	Path string
-	// Delay is the latency added by FaultLatency.
+	// Delay is the latency added by FaultLatency, and the time
+	// FaultDropResponse holds the connection before dropping it.
 	Delay time.Duration
 	// Status is the HTTP status of FaultStatus and FaultFlapping (default
 	// 503).
@@ -236,6 +246,17 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request) bool {
 		buf.WriteString("\r\n")
 		buf.Write(rec.body.Bytes()[:rec.body.Len()/2])
 		hijackClose(w, buf.Bytes())
+	case FaultDropResponse:
+		s.normalAnswer(r)
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+		}
+		hijackClose(w, nil)
 	case FaultStatus:
 		writeStatusPage(w, f)
 	case FaultFlapping:

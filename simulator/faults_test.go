@@ -60,6 +60,11 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("got HTTP %d, want a connection error", a.status)
 			}
 		}},
+		{"drop response", simulator.Fault{Kind: simulator.FaultDropResponse}, faultStatus, func(t *testing.T, a rawAnswer) {
+			if a.err == nil {
+				t.Fatalf("got HTTP %d, want a connection error", a.status)
+			}
+		}},
 		{"reset mid-body", simulator.Fault{Kind: simulator.FaultReset}, faultService, func(t *testing.T, a rawAnswer) {
 			if a.err != nil || a.status != http.StatusOK {
 				t.Fatalf("got %v / HTTP %d, want headers of a 200", a.err, a.status)
@@ -186,4 +191,38 @@ func TestFaultLatencyClientGivesUp(t *testing.T) {
 	}
 	// The handler returned when the client went away: httptest.Server.Close
 	// (in Cleanup) would otherwise block and the leak check would fail.
+}
+
+// TestFaultDropResponseAppliesTheWrite checks that a write whose answer is
+// dropped took effect, and that FaultRefuse's did not.
+func TestFaultDropResponseAppliesTheWrite(t *testing.T) {
+	for _, tc := range []struct {
+		kind  simulator.FaultKind
+		state string
+	}{
+		{simulator.FaultDropResponse, "STOPPED"},
+		{simulator.FaultRefuse, "STARTED"},
+	} {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			e := newEnv(t, simulator.Config{})
+			e.sim.InjectFault(simulator.Fault{Kind: tc.kind, Path: faultService + "/stop"})
+			req, err := http.NewRequest(http.MethodPost, e.adminURL(faultService+"/stop"), strings.NewReader(e.authed().Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Close = true
+			if resp, err := e.client.Do(req); err == nil {
+				resp.Body.Close()
+				t.Fatalf("got HTTP %d, want a connection error", resp.StatusCode)
+			}
+			if st, err := e.sim.ServiceState("SampleWorldCities.MapServer"); err != nil || st != tc.state {
+				t.Fatalf("ServiceState = %q, %v; want %s", st, err, tc.state)
+			}
+		})
+	}
+	e := newEnv(t, simulator.Config{})
+	if _, err := e.sim.ServiceState("Nope.MapServer"); err == nil {
+		t.Fatal("ServiceState of an unknown service succeeded")
+	}
 }

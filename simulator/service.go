@@ -118,6 +118,22 @@ func (s *Server) serviceStatus(c *call, ref serviceRef, _ []string) {
 	}{configured, realTime})
 }
 
+// errNoService is returned by ServiceState for an unknown service.
+var errNoService = errors.New("simulator: no such service")
+
+// ServiceState returns a service's configured state ("STARTED" or
+// "STOPPED"), for tests that check what really is upstream. servicePath is
+// "[<folder>/]<name>.<Type>".
+func (s *Server) ServiceState(servicePath string) (string, error) {
+	svc, _ := s.lookupServicePath(servicePath)
+	if svc == nil {
+		return "", errNoService
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return svc.configuredState, nil
+}
+
 // startService implements POST .../<service>/start.
 func (s *Server) startService(c *call, ref serviceRef, _ []string) {
 	s.setState(c, ref, stateStarted)
