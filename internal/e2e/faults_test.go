@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,10 +73,21 @@ func (s *logSink) String() string {
 // generateToken hands out, so that tests can look for them elsewhere.
 type wireRecorder struct {
 	base http.RoundTripper
+	dead http.RoundTripper // connects to a closed port
+
+	refusePath atomic.Pointer[string] // requests to this path go to dead
+	refused    atomic.Int64           // and are counted here
 
 	mu     sync.Mutex
 	sent   []sentRequest
 	tokens []string
+}
+
+// refuse makes every later request to path (below the admin root) meet a
+// refused connection.
+func (w *wireRecorder) refuse(path string) {
+	p := "/arcgis/admin/" + path
+	w.refusePath.Store(&p)
 }
 
 type sentRequest struct {
@@ -97,6 +109,10 @@ func (w *wireRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	w.mu.Lock()
 	w.sent = append(w.sent, sentRequest{r.Method, r.URL.String(), body})
 	w.mu.Unlock()
+	if p := w.refusePath.Load(); p != nil && r.URL.Path == *p {
+		w.refused.Add(1)
+		return w.dead.RoundTrip(r)
+	}
 	resp, err := w.base.RoundTrip(r)
 	if err != nil || !strings.HasSuffix(r.URL.Path, "/generateToken") {
 		return resp, err
@@ -145,6 +161,9 @@ type hardOptions struct {
 	rateLimit server.RateLimit
 	// clock, when set, is the upstream client's clock (the breaker's).
 	clock func() time.Time
+	// timeout, when set, is arcgate's deadline for calls that carry none
+	// (server.WithDefaultTimeout; 10 s otherwise).
+	timeout time.Duration
 }
 
 func startHard(t *testing.T, opt hardOptions) *hardEnv {
@@ -160,7 +179,19 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 	// connection, so every attempt the client makes reaches the simulator
 	// exactly once and the attempt counts are exact.
 	tr := &http.Transport{DisableKeepAlives: true}
-	wire := &wireRecorder{base: tr}
+	// The requests wireRecorder.refuse names connect to a port nothing
+	// listens on: a real "connection refused", before anything is sent.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	_ = dead.Close()
+	var dialer net.Dialer
+	deadTr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, deadAddr)
+	}}
+	wire := &wireRecorder{base: tr, dead: deadTr}
 	upOpts := []upstream.Option{
 		upstream.WithCredentials(simulator.DefaultUsername, hardPassword),
 		upstream.WithHTTPClient(&http.Client{Transport: wire}),
@@ -189,7 +220,11 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(up, server.WithLogger(logger), server.WithDefaultTimeout(10*time.Second))
+	timeout := 10 * time.Second
+	if opt.timeout > 0 {
+		timeout = opt.timeout
+	}
+	srv := server.New(up, server.WithLogger(logger), server.WithDefaultTimeout(timeout))
 	gs := grpc.NewServer(append(guard.ServerOptions(), srv.ServerOptions()...)...)
 	srv.Register(gs)
 	grpc_health_v1.RegisterHealthServer(gs, health.NewServer())
@@ -225,6 +260,7 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 		_ = conn.Close()
 		restSrv.Close()
 		restTr.CloseIdleConnections()
+		deadTr.CloseIdleConnections()
 		cancel()
 		_ = gwConn.Close()
 		gs.Stop()
@@ -271,11 +307,14 @@ func (e *hardEnv) restCall(t *testing.T, method, path string, body string, hdr .
 
 const (
 	faultSvcName    = "services/SampleWorldCities.MapServer"
+	faultSvcPath    = "SampleWorldCities.MapServer" // for simulator.ServiceState
 	faultReadPath   = "services/SampleWorldCities.MapServer/status"
 	faultWritePath  = "services/SampleWorldCities.MapServer/start"
+	faultStopPath   = "services/SampleWorldCities.MapServer/stop"
 	faultTokenPath  = "generateToken"
 	faultReadREST   = "/v1/services/SampleWorldCities.MapServer"
 	faultWriteREST  = "/v1/services/SampleWorldCities.MapServer:start"
+	faultStopREST   = "/v1/services/SampleWorldCities.MapServer:stop"
 	faultRESTHeader = "Grpc-Timeout"
 )
 
@@ -286,48 +325,84 @@ func exactly(n int) span { return span{n, n} }
 
 // faultCase is one row of the fault matrix. The read RPC is GetService
 // (its status request is faulted unless path says otherwise); the write
-// RPC is StartService (its start request is faulted).
+// RPC is StopService on a started service (its stop request is faulted),
+// so that the matrix sees whether the write took effect upstream.
 type faultCase struct {
 	name  string
-	fault simulator.Fault // Path filled in per RPC unless set
+	fault simulator.Fault // Path filled in per RPC unless set; none when Kind is 0
+	// setup, when set, runs before the fault is injected.
+	setup func(t *testing.T, e *hardEnv)
 	// countPath, when set, is the path whose attempts are counted instead
-	// of the faulted RPC path (e.g. generateToken).
-	countPath string
-	// deadline, when set, is the caller's deadline.
-	deadline time.Duration
+	// of the faulted RPC path (e.g. generateToken); refuseDial counts the
+	// refused connections instead.
+	countPath  string
+	refuseDial bool
+	// deadline, when set, is the caller's deadline; timeout, when set, is
+	// arcgate's own deadline for the call, which then carries none.
+	deadline, timeout time.Duration
 
 	readCode, writeCode         codes.Code
 	readAttempts, writeAttempts span
-	// msg is a fragment every error message must contain (useful).
-	msg string
+	// msg is a fragment every error message must contain (useful);
+	// writeMsg, when set, replaces it for the write.
+	msg, writeMsg string
 	// reason is the ErrorInfo reason every error must carry ("" for none
-	// checked).
-	reason string
+	// checked); writeReason, when set, replaces it for the write.
+	reason, writeReason string
+	// applied says whether the write took effect upstream (the service
+	// stopped). A failed write that took effect must carry
+	// UPSTREAM_OUTCOME_UNKNOWN: any other error invites a blind retry.
+	applied bool
 }
+
+const outcomeUnknownMsg = "may have applied this change"
 
 var faultMatrix = []faultCase{
 	{name: "latency", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: 20 * time.Millisecond},
-		readCode: codes.OK, writeCode: codes.OK, readAttempts: exactly(1), writeAttempts: exactly(1)},
+		readCode: codes.OK, writeCode: codes.OK, readAttempts: exactly(1), writeAttempts: exactly(1), applied: true},
 	{name: "latency past the deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, deadline: 300 * time.Millisecond,
 		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1)},
-	{name: "refused connection", fault: simulator.Fault{Kind: simulator.FaultRefuse},
+	// arcgate's deadline ends the call, so the caller gets arcgate's
+	// answer: for a write that was sent, the outcome is unknown, whether
+	// the upstream applied it (answer late) or not (still waiting).
+	{name: "latency past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, timeout: 300 * time.Millisecond,
+		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1),
+		msg: "deadline", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown},
+	{name: "applied, answer late past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultDropResponse, Delay: time.Minute}, timeout: 300 * time.Millisecond,
+		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1),
+		msg: "deadline", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown, applied: true},
+	{name: "applied, answer lost", fault: simulator.Fault{Kind: simulator.FaultDropResponse},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "unreachable", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown, applied: true},
+	{name: "connection closed unanswered", fault: simulator.Fault{Kind: simulator.FaultRefuse},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "unreachable", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown},
+	{name: "connection refused", setup: withToken, refuseDial: true,
 		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "unreachable", reason: server.ReasonUpstreamUnavailable},
+	{name: "circuit breaker open", setup: openBreaker, fault: simulator.Fault{Kind: simulator.FaultLatency},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(0), writeAttempts: exactly(0), msg: "circuit breaker open", reason: server.ReasonCircuitOpen},
 	{name: "reset mid-body", fault: simulator.Fault{Kind: simulator.FaultReset},
-		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "unreachable", reason: server.ReasonUpstreamUnavailable},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "unreachable", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown, applied: true},
 	{name: "503 with Retry-After", fault: simulator.Fault{Kind: simulator.FaultStatus, RetryAfter: time.Second},
 		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "HTTP 503", reason: server.ReasonUpstreamUnavailable},
+	// A proxy's 502 or 504 says it got no answer from the server behind
+	// it, which may have had the request.
 	{name: "502", fault: simulator.Fault{Kind: simulator.FaultStatus, Status: http.StatusBadGateway},
-		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "HTTP 502", reason: server.ReasonUpstreamUnavailable},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "HTTP 502", reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown},
 	{name: "504", fault: simulator.Fault{Kind: simulator.FaultStatus, Status: http.StatusGatewayTimeout},
-		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "timed out", reason: server.ReasonUpstreamUnavailable},
+		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "timed out", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown},
 	{name: "500 page", fault: simulator.Fault{Kind: simulator.FaultStatus, Status: http.StatusInternalServerError},
 		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(1), writeAttempts: exactly(1), msg: "HTTP 500", reason: server.ReasonUpstreamUnavailable},
 	{name: "HTML page with 200", fault: simulator.Fault{Kind: simulator.FaultHTMLPage},
 		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(1), writeAttempts: exactly(1), msg: "not the admin API", reason: server.ReasonUpstreamUnavailable},
 	{name: "truncated JSON", fault: simulator.Fault{Kind: simulator.FaultTruncatedJSON},
-		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1), msg: "not the admin API", reason: server.ReasonUpstreamUnavailable},
+		readCode: codes.Unavailable, writeCode: codes.Unavailable, readAttempts: exactly(3), writeAttempts: exactly(1),
+		msg: "not the admin API", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown, applied: true},
 	{name: "wrong content type", fault: simulator.Fault{Kind: simulator.FaultContentType},
-		readCode: codes.OK, writeCode: codes.OK, readAttempts: exactly(1), writeAttempts: exactly(1)},
+		readCode: codes.OK, writeCode: codes.OK, readAttempts: exactly(1), writeAttempts: exactly(1), applied: true},
 	// Token rejections: one refresh and one retry at most, never a loop.
 	{name: "498 storm", fault: simulator.Fault{Kind: simulator.FaultTokenInvalid},
 		readCode: codes.Unauthenticated, writeCode: codes.Unauthenticated, readAttempts: span{1, 2}, writeAttempts: span{1, 2}, msg: "token", reason: server.ReasonUpstreamUnauthenticated},
@@ -344,6 +419,34 @@ var faultMatrix = []faultCase{
 		readCode: codes.FailedPrecondition, writeCode: codes.FailedPrecondition, readAttempts: exactly(1), writeAttempts: exactly(1), msg: "does not participate in any Site", reason: server.ReasonSiteNotCreated},
 	{name: "flapping", fault: simulator.Fault{Kind: simulator.FaultFlapping},
 		readCode: codes.OK, writeCode: codes.Unavailable, readAttempts: exactly(2), writeAttempts: exactly(1)},
+}
+
+// withToken makes arcgate get a token first, so that the faulted call
+// is the only upstream request left to make.
+func withToken(t *testing.T, e *hardEnv) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openBreaker makes the upstream fail until arcgate's circuit breaker for
+// it opens, then lets it recover: calls are refused without being sent.
+func openBreaker(t *testing.T, e *hardEnv) {
+	t.Helper()
+	withToken(t, e)
+	e.sim.InjectFault(simulator.Fault{Kind: simulator.FaultStatus, Path: "services/"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range 2 { // 2 x 3 failed attempts, more than the 5 that open it
+		_, _ = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName})
+	}
+	if h := e.up.Health(); h.Breaker != upstream.BreakerOpen {
+		t.Fatalf("Health = %+v, want an open breaker", h)
+	}
+	e.sim.ClearFaults()
 }
 
 // httpStatus is grpc-gateway's HTTP status for a code.
@@ -364,10 +467,12 @@ func httpStatus(c codes.Code) int {
 }
 
 // TestFaultMatrix runs every fault against a read RPC (GetService) and a
-// write RPC (StartService), over gRPC and over REST, each in a fresh
-// arcgate, and checks the exact status code, that the message is useful and
-// safe, how many attempts reached the upstream (reads are retried, writes
-// never), and that no goroutine outlives the matrix.
+// write RPC (StopService), over gRPC and over REST, each in a fresh
+// arcgate, and checks the exact status code and reason, that the message
+// is useful and safe, how many attempts reached the upstream (reads are
+// retried, writes never), whether the write took effect upstream (a write
+// that did must never be reported as simply unavailable), and that no
+// goroutine outlives the matrix.
 func TestFaultMatrix(t *testing.T) {
 	leaks := goleak.IgnoreCurrent()
 	for _, fc := range faultMatrix {
@@ -383,11 +488,20 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 func runFault(t *testing.T, fc faultCase, write, rest bool) {
-	e := startHard(t, hardOptions{})
+	e := startHard(t, hardOptions{timeout: fc.timeout})
+	if fc.setup != nil {
+		fc.setup(t, e)
+	}
 	f := fc.fault
-	path, code, attempts := faultReadPath, fc.readCode, fc.readAttempts
+	path, code, attempts, msgWant, reasonWant := faultReadPath, fc.readCode, fc.readAttempts, fc.msg, fc.reason
 	if write {
-		path, code, attempts = faultWritePath, fc.writeCode, fc.writeAttempts
+		path, code, attempts = faultStopPath, fc.writeCode, fc.writeAttempts
+		if fc.writeMsg != "" {
+			msgWant = fc.writeMsg
+		}
+		if fc.writeReason != "" {
+			reasonWant = fc.writeReason
+		}
 	}
 	if f.Path == "" {
 		f.Path = path
@@ -396,12 +510,22 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 	if fc.countPath != "" {
 		count = fc.countPath
 	}
-	e.sim.InjectFault(f)
+	if f.Kind != 0 {
+		e.sim.InjectFault(f)
+	}
+	if fc.refuseDial {
+		e.wire.refuse(path)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if fc.deadline > 0 {
+	switch {
+	case fc.deadline > 0:
 		ctx, cancel = context.WithTimeout(ctx, fc.deadline)
+		defer cancel()
+	case fc.timeout > 0: // the call carries no deadline: arcgate's applies
+		ctx, cancel = context.WithCancel(context.Background())
+		defer time.AfterFunc(20*time.Second, cancel).Stop()
 		defer cancel()
 	}
 	var (
@@ -412,7 +536,7 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 	if rest {
 		method, p := http.MethodGet, faultReadREST
 		if write {
-			method, p = http.MethodPost, faultWriteREST
+			method, p = http.MethodPost, faultStopREST
 		}
 		var h []string
 		if fc.deadline > 0 {
@@ -432,7 +556,7 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 	} else {
 		var err error
 		if write {
-			_, err = e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName})
+			_, err = e.services.StopService(ctx, &adminv1.StopServiceRequest{Name: faultSvcName})
 		} else {
 			_, err = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName})
 		}
@@ -443,20 +567,40 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 			msg += " " + string(b) // everything the caller sees
 		}
 	}
+	if write {
+		state, err := e.sim.ServiceState(faultSvcPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := state == "STOPPED"
+		if applied && code != codes.OK && reason != server.ReasonUpstreamOutcomeUnknown {
+			t.Errorf("the write took effect upstream, yet the caller was told %v (%s), which invites a blind retry", gotCode, reason)
+		}
+		if applied != fc.applied {
+			t.Errorf("the write took effect upstream: %v, want %v", applied, fc.applied)
+		}
+	}
 	if gotCode != code {
 		t.Fatalf("code %v, want %v: %s", gotCode, code, msg)
 	}
 	if code != codes.OK {
-		if fc.msg != "" && !strings.Contains(msg, fc.msg) {
-			t.Errorf("message %q does not say %q", msg, fc.msg)
+		if msgWant != "" && !strings.Contains(msg, msgWant) {
+			t.Errorf("message %q does not say %q", msg, msgWant)
 		}
-		if fc.reason != "" && reason != fc.reason {
-			t.Errorf("reason %q, want %q", reason, fc.reason)
+		if reasonWant != "" && reason != reasonWant {
+			t.Errorf("reason %q, want %q", reason, reasonWant)
+		}
+		if reason == server.ReasonUpstreamOutcomeUnknown && (!write || !strings.Contains(msg, "same request_id") || !strings.Contains(msg, "read "+faultSvcName)) {
+			t.Errorf("outcome unknown on a %s, or the message %q does not say to read %s or retry with the same request_id",
+				map[bool]string{true: "write", false: "read"}[write], msg, faultSvcName)
 		}
 		_, tokens := e.wire.snapshot()
 		assertNoSecret(t, "error message", msg, tokens)
 	}
 	n := e.sim.FaultHits(count)
+	if fc.refuseDial {
+		n = int(e.wire.refused.Load())
+	}
 	if n < attempts.min || n > attempts.max {
 		t.Errorf("%d upstream attempts on %s, want %d..%d", n, count, attempts.min, attempts.max)
 	}
