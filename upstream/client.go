@@ -448,7 +448,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	// A write's errors say whether it may have reached the upstream (sent)
 	// and whether its answer was cut short, so that a caller can tell
 	// "not applied" from "may have been applied" (Error.OutcomeUnknown).
-	write := r.mutates()
+	write := r.isWrite()
 	sent := false
 	var data []byte
 	fail := func(e *Error) *Error {

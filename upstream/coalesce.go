@@ -226,8 +226,12 @@ func (g *readFlights) leave(key string, f *readFlight) {
 func (g *readFlights) wrote() { g.writes.Add(1) }
 
 // isWrite reports whether r may change the upstream's state: every
-// request but a GET and a POST that only reads (request.idempotent).
-func (r *request) isWrite() bool { return r.method != http.MethodGet && !r.idempotent }
+// request but a GET, a POST that only reads (request.idempotent) and
+// generateToken, which only issues a token. It is the one place that
+// decides what a write is (for coalescing and for Error.Write).
+func (r *request) isWrite() bool {
+	return r.method != http.MethodGet && !r.idempotent && r.path != "generateToken"
+}
 
 // sameType reports whether decoded, a flight's shared value, can be given
 // to m (of the same type).

@@ -3,23 +3,14 @@ package upstream
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 )
 
-// This file tells a write that provably never reached the upstream from one
-// that may have (Error.Write, Error.Sent, Error.OutcomeUnknown): a caller
-// told "unavailable" retries, which is only harmless when nothing was
-// applied.
-
-// mutates reports whether r asks the upstream to change something. It is
-// the one place that decides what a write is: every POST except the reads
-// marked idempotent (postRead) and generateToken, which only issues a
-// token.
-func (r *request) mutates() bool {
-	return r.method != http.MethodGet && !r.idempotent && r.path != "generateToken"
-}
+// This file tells a write (request.isWrite) that provably never reached
+// the upstream from one that may have (Error.Write, Error.Sent,
+// Error.OutcomeUnknown): a caller told "unavailable" retries, which is only
+// harmless when nothing was applied.
 
 // sendTrace records how far a write got on its way to the upstream.
 // Its hooks may run on the transport's goroutines.
