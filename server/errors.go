@@ -230,7 +230,7 @@ func outcomeUnknown(err error, resource string) error {
 	}
 	return newStatus(code, ReasonUpstreamOutcomeUnknown,
 		"the upstream ArcGIS Server may have applied this change, but its answer never arrived ("+
-			upstreamMessage(ue, "")+"); read "+check+" to check, or retry with the same request_id", md)
+			upstreamMessage(ue, "")+"); read "+check+" to check, or retry with the same request_id (x-request-id)", md)
 }
 
 // upstreamMessage is the text of an upstream error for a caller: the

@@ -58,7 +58,10 @@
 // an error came from (KindAPI, KindHTTP, KindTransport, KindDecode,
 // KindTooLarge, KindToken, KindInvalid), Error.Code carries the envelope
 // code, and IsNotFound and IsAuth answer the common questions. Context
-// cancellation stays detectable with errors.Is.
+// cancellation stays detectable with errors.Is. A write's error also says
+// whether the write may have reached the upstream (Error.Sent) and,
+// through IsOutcomeUnknown, whether it may have been applied although no
+// answer says so (the answer was lost, cut short or late).
 //
 // # Coalesced reads and writes
 //
