@@ -103,7 +103,8 @@ func notFound(resource string) error {
 //	caller's deadline / cancellation     DEADLINE_EXCEEDED / CANCELED
 //	circuit breaker open (not sent)      UNAVAILABLE (CIRCUIT_OPEN, RetryInfo)
 //	write sent, answer lost (deadline,   DEADLINE_EXCEEDED / UNAVAILABLE
-//	reset, 502/504): may be applied      (UPSTREAM_OUTCOME_UNKNOWN)
+//	reset, 502/504): may be applied      (UPSTREAM_OUTCOME_UNKNOWN; CANCELED
+//	                                     if the caller gave up)
 //
 // UPSTREAM_UNAVAILABLE on a write therefore means that it was not applied.
 // Errors that already are statuses pass through unchanged. resource, when
@@ -209,15 +210,18 @@ func Status(err error, resource string) error {
 
 // outcomeUnknown is the error of a write that may have been applied
 // upstream although its answer never arrived (upstream.IsOutcomeUnknown):
-// DEADLINE_EXCEEDED when a deadline cut it short, else UNAVAILABLE, with
-// the reason UPSTREAM_OUTCOME_UNKNOWN and a message that tells the caller
-// what to do instead of blindly retrying.
+// DEADLINE_EXCEEDED when a deadline cut it short (CANCELED when the caller
+// did), else UNAVAILABLE, with the reason UPSTREAM_OUTCOME_UNKNOWN and a
+// message that tells the caller what to do instead of blindly retrying.
 func outcomeUnknown(err error, resource string) error {
 	var ue *upstream.Error
 	errors.As(err, &ue)
 	code := codes.Unavailable
-	if errors.Is(err, context.DeadlineExceeded) || ue.HTTPStatus == 504 {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || ue.HTTPStatus == 504:
 		code = codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
 	}
 	md := map[string]string{}
 	if ue.HTTPStatus != 0 {

@@ -37,6 +37,7 @@ func TestStatusOutcomeUnknown(t *testing.T) {
 	}{
 		{"write: answer lost after sending", transport(true, true, io.ErrUnexpectedEOF), codes.Unavailable, ReasonUpstreamOutcomeUnknown},
 		{"write: deadline after sending", transport(true, true, deadline), codes.DeadlineExceeded, ReasonUpstreamOutcomeUnknown},
+		{"write: canceled by the caller after sending", transport(true, true, context.Canceled), codes.Canceled, ReasonUpstreamOutcomeUnknown},
 		{"write: 504 from a proxy", httpErr(true, 504), codes.DeadlineExceeded, ReasonUpstreamOutcomeUnknown},
 		{"write: 502 from a proxy", httpErr(true, 502), codes.Unavailable, ReasonUpstreamOutcomeUnknown},
 		{"write wrapped by a handler", fmt.Errorf("stop: %w", transport(true, true, io.EOF)), codes.Unavailable, ReasonUpstreamOutcomeUnknown},
