@@ -200,3 +200,22 @@ func TestOutcomeTokenRequestIsNotAWrite(t *testing.T) {
 		t.Fatalf("err = %v (outcome unknown %v), %d starts sent; want a token failure, nothing sent", err, upstream.IsOutcomeUnknown(err), s.count())
 	}
 }
+
+// TestOutcomeWriteNotReplayedOnReusedConnection checks that a write whose
+// answer is lost on a reused keep-alive connection is sent once (net/http
+// replays only requests it knows are idempotent) and reads as unknown.
+func TestOutcomeWriteNotReplayedOnReusedConnection(t *testing.T) {
+	c, mux := setupStatic(t, upstream.WithResilience(upstream.ResilienceConfig{BreakerThreshold: -1}))
+	mux.HandleFunc("/services/A.MapServer/status", func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, `{"configuredState":"STARTED","realTimeState":"STARTED"}`)
+	})
+	s := &script{answers: []answer{processThenDrop}}
+	mux.Handle("/services/A.MapServer/start", s)
+	if _, err := c.Services.Status(context.Background(), outcomeRef); err != nil {
+		t.Fatal(err) // leaves an idle connection for the write to reuse
+	}
+	err := c.Services.Start(context.Background(), outcomeRef)
+	if !upstream.IsOutcomeUnknown(err) || s.count() != 1 {
+		t.Fatalf("err = %v after %d attempts; want one attempt, outcome unknown", err, s.count())
+	}
+}
