@@ -14,6 +14,7 @@ import (
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/simulator"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -43,7 +44,7 @@ func TestItemInfoTagFormsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := &itemInfoServer{up: up}
+			srv := &itemInfoServer{up: up, locks: statestore.NewMemory()}
 			ctx := context.Background()
 			const name = "services/SampleWorldCities.MapServer/itemInfo"
 			itemInfoURL := ts.URL + sim.AdminPath() + "services/SampleWorldCities.MapServer/iteminfo"
