@@ -58,7 +58,8 @@ func (r route[H]) allowed(c *call, rest []string) bool {
 type adminHandler = func(s *Server, c *call)
 
 // adminRoutes maps the first path segment below /<ctx>/admin/ to its family.
-// The site root itself (no segment) is served by serveSiteRoot.
+// The site root itself (no segment) is served by serveSiteRoot. All are
+// nested: each handler reads the segments below its own from c.segs.
 var adminRoutes = routeTable[adminHandler]{
 	"generateToken": {public: true, nested: true, handle: (*Server).serveAdminGenerateToken},
 	"publicKey":     {public: true, nested: true, handle: (*Server).servePublicKey},
