@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -15,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
 // DefaultMaxBodyBytes is the largest REST request body accepted: 4 MiB,
@@ -23,11 +26,13 @@ import (
 const DefaultMaxBodyBytes = 4 << 20
 
 // errorDomain and reasonRequestTooLarge are the ErrorInfo of a refused
-// body (server.ErrorDomain and server.ReasonRequestTooLarge; the gateway
-// does not import the server package).
-const (
-	errorDomain           = "arcgate.admin.v1"
-	reasonRequestTooLarge = "REQUEST_TOO_LARGE"
+// body, derived from the proto enum ErrorReason like server.ErrorDomain and
+// server.ReasonRequestTooLarge (the gateway does not import the server
+// package): the enum's proto package, and the value name without the
+// ERROR_REASON_ prefix.
+var (
+	errorDomain           = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
+	reasonRequestTooLarge = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE.String(), "ERROR_REASON_")
 )
 
 // LimitBody wraps h so that a request body larger than max bytes is

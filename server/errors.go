@@ -11,45 +11,56 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// ErrorDomain is the domain of every google.rpc.ErrorInfo arcgate returns.
-const ErrorDomain = "arcgate.admin.v1"
+// ErrorDomain is the domain of every google.rpc.ErrorInfo arcgate returns:
+// the proto package of the ErrorReason enum, "arcgate.admin.v1".
+var ErrorDomain = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
 
-// Reasons put in google.rpc.ErrorInfo.reason; they are documented by the
-// proto enum arcgate.admin.v1.ErrorReason.
-const (
-	ReasonInvalidArgument         = "INVALID_ARGUMENT"
-	ReasonNotFound                = "NOT_FOUND"
-	ReasonAlreadyExists           = "ALREADY_EXISTS"
-	ReasonUpstreamUnauthenticated = "UPSTREAM_UNAUTHENTICATED"
-	ReasonUpstreamPermission      = "UPSTREAM_PERMISSION_DENIED"
-	ReasonUpstreamUnavailable     = "UPSTREAM_UNAVAILABLE"
-	ReasonUpstreamError           = "UPSTREAM_ERROR"
-	ReasonFolderNotEmpty          = "FOLDER_NOT_EMPTY"
-	ReasonDefaultFolder           = "DEFAULT_FOLDER"
-	ReasonResponseTooLarge        = "UPSTREAM_RESPONSE_TOO_LARGE"
-	ReasonFailedPrecondition      = "FAILED_PRECONDITION"
-	ReasonSiteNotCreated          = "SITE_NOT_CREATED"
-	ReasonDelegatedCredsRequired  = "DELEGATED_CREDENTIALS_REQUIRED"
-	ReasonCredentialsRejected     = "UPSTREAM_CREDENTIALS_REJECTED"
-	ReasonRoleStoreReadOnly       = "ROLE_STORE_READ_ONLY"
-	ReasonRoleListChanged         = "ROLE_LIST_CHANGED"
-	ReasonJobNotCancellable       = "JOB_NOT_CANCELLABLE"
-	ReasonJobNotDeletable         = "JOB_NOT_DELETABLE"
-	ReasonJobQueryTooLarge        = "JOB_QUERY_TOO_LARGE"
-	ReasonThumbnailNotSet         = "THUMBNAIL_NOT_SET"
-	ReasonUnsafeThumbnailPath     = "UNSAFE_THUMBNAIL_PATH"
-	ReasonMetricNotCombinable     = "METRIC_NOT_COMBINABLE"
-	ReasonCallerUnauthenticated   = "CALLER_UNAUTHENTICATED"
-	ReasonPermissionDeniedScope   = "PERMISSION_DENIED_SCOPE"
-	ReasonRateLimited             = "RATE_LIMITED"
-	ReasonCircuitOpen             = "CIRCUIT_OPEN"
-	ReasonRequestTooLarge         = "REQUEST_TOO_LARGE"
-	ReasonShuttingDown            = "SHUTTING_DOWN"
-	ReasonUpstreamOutcomeUnknown  = "UPSTREAM_OUTCOME_UNKNOWN"
+// Reasons put in google.rpc.ErrorInfo.reason. Each is the name of a value
+// of the proto enum arcgate.admin.v1.ErrorReason, which documents it,
+// without the ERROR_REASON_ prefix (reasonName), so the strings are not
+// copied by hand: a new reason is an enum value plus one line here
+// (TestReasonsCoverEnum checks that every enum value has its line).
+var (
+	ReasonInvalidArgument         = reasonName(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
+	ReasonNotFound                = reasonName(adminv1.ErrorReason_ERROR_REASON_NOT_FOUND)
+	ReasonAlreadyExists           = reasonName(adminv1.ErrorReason_ERROR_REASON_ALREADY_EXISTS)
+	ReasonUpstreamUnauthenticated = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_UNAUTHENTICATED)
+	ReasonUpstreamPermission      = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_PERMISSION_DENIED)
+	ReasonUpstreamUnavailable     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_UNAVAILABLE)
+	ReasonUpstreamError           = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_ERROR)
+	ReasonFolderNotEmpty          = reasonName(adminv1.ErrorReason_ERROR_REASON_FOLDER_NOT_EMPTY)
+	ReasonDefaultFolder           = reasonName(adminv1.ErrorReason_ERROR_REASON_DEFAULT_FOLDER)
+	ReasonResponseTooLarge        = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_RESPONSE_TOO_LARGE)
+	ReasonFailedPrecondition      = reasonName(adminv1.ErrorReason_ERROR_REASON_FAILED_PRECONDITION)
+	ReasonSiteNotCreated          = reasonName(adminv1.ErrorReason_ERROR_REASON_SITE_NOT_CREATED)
+	ReasonDelegatedCredsRequired  = reasonName(adminv1.ErrorReason_ERROR_REASON_DELEGATED_CREDENTIALS_REQUIRED)
+	ReasonCredentialsRejected     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED)
+	ReasonRoleStoreReadOnly       = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_STORE_READ_ONLY)
+	ReasonRoleListChanged         = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED)
+	ReasonJobNotCancellable       = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_CANCELLABLE)
+	ReasonJobNotDeletable         = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_DELETABLE)
+	ReasonJobQueryTooLarge        = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_QUERY_TOO_LARGE)
+	ReasonThumbnailNotSet         = reasonName(adminv1.ErrorReason_ERROR_REASON_THUMBNAIL_NOT_SET)
+	ReasonUnsafeThumbnailPath     = reasonName(adminv1.ErrorReason_ERROR_REASON_UNSAFE_THUMBNAIL_PATH)
+	ReasonMetricNotCombinable     = reasonName(adminv1.ErrorReason_ERROR_REASON_METRIC_NOT_COMBINABLE)
+	ReasonCallerUnauthenticated   = reasonName(adminv1.ErrorReason_ERROR_REASON_CALLER_UNAUTHENTICATED)
+	ReasonPermissionDeniedScope   = reasonName(adminv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED_SCOPE)
+	ReasonRateLimited             = reasonName(adminv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
+	ReasonCircuitOpen             = reasonName(adminv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN)
+	ReasonRequestTooLarge         = reasonName(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE)
+	ReasonShuttingDown            = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
+	ReasonUpstreamOutcomeUnknown  = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
 )
+
+// reasonName is the ErrorInfo.reason for r: its enum value name without the
+// ERROR_REASON_ prefix.
+func reasonName(r adminv1.ErrorReason) string {
+	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
+}
 
 // newStatus builds a status with an ErrorInfo detail.
 func newStatus(code codes.Code, reason, msg string, md map[string]string) error {

@@ -328,9 +328,9 @@ func (s *Server) serveJobs(c *call, ref serviceRef, rest []string) {
 		}
 		return
 	}
-	if route, ok := jobsRoutes[rest[0]]; ok {
-		if routeAllowed(c, route.operation, false, rest[1:]) {
-			route.handle(s, c, ref)
+	if handle, found, ok := jobsRoutes.match(c, rest); found {
+		if ok {
+			handle(s, c, ref)
 		}
 		return
 	}
@@ -339,15 +339,15 @@ func (s *Server) serveJobs(c *call, ref serviceRef, rest []string) {
 		s.getJob(c, ref, id)
 		return
 	}
-	route, ok := jobRoutes[rest[1]]
-	if !ok {
+	handle, found, ok := jobRoutes.match(c, rest[1:])
+	if !found {
 		if s.findJob(c, ref, id) {
 			c.notFound(rest[1])
 		}
 		return
 	}
-	if routeAllowed(c, route.operation, false, rest[2:]) {
-		route.handle(s, c, ref, id)
+	if ok {
+		handle(s, c, ref, id)
 	}
 }
 

@@ -183,24 +183,14 @@ func (s *Server) serveSecurity(c *call) {
 		s.roleStoreResource(c)
 		return
 	}
-	route, ok := rolesRoutes[rest[1]]
-	if !ok {
+	handle, found, ok := rolesRoutes.match(c, rest[1:])
+	if !found {
 		c.notFound(rest[1])
 		return
 	}
-	if !routeAllowed(c, true, false, rest[2:]) {
-		return
+	if ok {
+		handle(s, c)
 	}
-	if route.write {
-		s.roles.mu.RLock()
-		ro := s.roles.readOnly
-		s.roles.mu.RUnlock()
-		if ro {
-			c.fail(400, msgRoleStoreReadOnly)
-			return
-		}
-	}
-	route.handle(s, c)
 }
 
 // roleStoreResource implements GET /admin/security/roles: {"isReadOnly":b},

@@ -7,70 +7,88 @@ package simulator
 // Segment names are matched case-sensitively, as documented; folder and
 // service names are matched case-insensitively by the services family.
 
-// adminRoute serves one first-level child of /<ctx>/admin/.
-type adminRoute struct {
-	// public routes are served without a token.
+// route is an entry of a route table: the handler of one path segment and
+// the rules checked before it runs. H is the family's handler type; what a
+// handler is given besides the call differs per level (the folder, the
+// service, the job, ...).
+type route[H any] struct {
+	// public routes are served without a token (first-level admin routes).
 	public bool
-	// handle serves the request; c.segs[0] is the route's own segment.
-	handle func(s *Server, c *call)
+	// operation routes are POST only (405 otherwise).
+	operation bool
+	// nested routes accept further path segments (passed to the handler as
+	// rest); below any other route they are unknown (404).
+	nested bool
+	handle H
 }
+
+// routeTable maps a path segment to its route. The tables below are the
+// whole routing of the admin API; each resource family implements its
+// handlers in its own file.
+type routeTable[H any] map[string]route[H]
+
+// match looks up the route of rest[0] and applies its checks (extra
+// segments, method) to rest[1:]. found reports whether the table has the
+// segment; ok reports whether the checks passed and the caller is to run
+// the handler. When found && !ok the call has been answered.
+func (t routeTable[H]) match(c *call, rest []string) (h H, found, ok bool) {
+	r, found := t[rest[0]]
+	if !found {
+		return h, false, false
+	}
+	return r.handle, true, r.allowed(c, rest[1:])
+}
+
+// allowed applies the route's checks to the segments below its own: extra
+// segments make it unknown (404) unless it is nested, and operations are
+// POST only (405). On failure it has answered.
+func (r route[H]) allowed(c *call, rest []string) bool {
+	if !r.nested && len(rest) > 0 {
+		c.notFound(rest[0])
+		return false
+	}
+	if r.operation {
+		return c.requirePOST()
+	}
+	return true
+}
+
+// adminHandler serves a first-level child of /<ctx>/admin/; c.segs[0] is
+// the route's own segment.
+type adminHandler = func(s *Server, c *call)
 
 // adminRoutes maps the first path segment below /<ctx>/admin/ to its family.
-// The site root itself (no segment) is served by serveSiteRoot.
-var adminRoutes = map[string]adminRoute{
-	"generateToken": {public: true, handle: (*Server).serveAdminGenerateToken},
-	"publicKey":     {public: true, handle: (*Server).servePublicKey},
-	"services":      {handle: (*Server).serveServices},
-	"security":      {handle: (*Server).serveSecurity},
-	"usagereports":  {handle: (*Server).serveUsageReports},
+// The site root itself (no segment) is served by serveSiteRoot. All are
+// nested: each handler reads the segments below its own from c.segs.
+var adminRoutes = routeTable[adminHandler]{
+	"generateToken": {public: true, nested: true, handle: (*Server).serveAdminGenerateToken},
+	"publicKey":     {public: true, nested: true, handle: (*Server).servePublicKey},
+	"services":      {nested: true, handle: (*Server).serveServices},
+	"security":      {nested: true, handle: (*Server).serveSecurity},
+	"usagereports":  {nested: true, handle: (*Server).serveUsageReports},
 }
 
-// servicesRoute serves a child of /admin/services/ that is not a folder or a
-// service (createFolder, createService, exists, types).
-type servicesRoute struct {
-	// operation routes are POST only.
-	operation bool
-	// nested routes accept further path segments (passed as rest).
-	nested bool
-	handle func(s *Server, c *call, rest []string)
-}
-
-// servicesRoutes maps a segment directly below /admin/services/.
-var servicesRoutes = map[string]servicesRoute{
+// servicesRoutes maps a segment directly below /admin/services/ that is not
+// a folder or a service; nested routes get the segments below theirs.
+var servicesRoutes = routeTable[func(s *Server, c *call, rest []string)]{
 	"createFolder":  {operation: true, handle: (*Server).createFolder},
 	"createService": {operation: true, handle: (*Server).createRootService},
 	"exists":        {handle: (*Server).serviceExists},
 	"types":         {nested: true, handle: (*Server).serveTypes},
 }
 
-// folderRoute serves an operation of /admin/services/<folder>/.
-type folderRoute struct {
-	// operation routes are POST only.
-	operation bool
-	// handle serves the request for the folder whose lower-case key is given.
-	handle func(s *Server, c *call, folderKey, folderSeg string)
-}
-
 // folderRoutes maps a segment below /admin/services/<folder>/ that is not a
-// service.
-var folderRoutes = map[string]folderRoute{
+// service; the handler gets the folder's lower-case key and its segment.
+var folderRoutes = routeTable[func(s *Server, c *call, folderKey, folderSeg string)]{
 	"editFolder":    {operation: true, handle: (*Server).editFolder},
 	"deleteFolder":  {operation: true, handle: (*Server).deleteFolder},
 	"createService": {operation: true, handle: (*Server).createFolderService},
 }
 
-// serviceRoute serves a child of /admin/services/[<folder>/]<name>.<Type>/.
-type serviceRoute struct {
-	// operation routes are POST only.
-	operation bool
-	// nested routes accept further path segments (passed as rest).
-	nested bool
-	handle func(s *Server, c *call, ref serviceRef, rest []string)
-}
-
-// serviceRoutes maps the segment following a service. Service-level families
-// such as jobs, iteminfo or permissions plug in here.
-var serviceRoutes = map[string]serviceRoute{
+// serviceRoutes maps the segment following a service
+// (/admin/services/[<folder>/]<name>.<Type>/). Service-level families such
+// as jobs, iteminfo or permissions plug in here.
+var serviceRoutes = routeTable[func(s *Server, c *call, ref serviceRef, rest []string)]{
 	"status": {handle: (*Server).serviceStatus},
 	"start":  {operation: true, handle: (*Server).startService},
 	"stop":   {operation: true, handle: (*Server).stopService},
@@ -83,30 +101,67 @@ var serviceRoutes = map[string]serviceRoute{
 	"itemInfo": {nested: true, handle: (*Server).serveItemInfo},
 }
 
-// jobsRoute serves a child of .../<service>/jobs/ that is not a job.
-type jobsRoute struct {
-	// operation routes are POST only.
-	operation bool
-	handle    func(s *Server, c *call, ref serviceRef)
-}
-
 // jobsRoutes maps a segment below .../<service>/jobs/ that is not a job id.
-var jobsRoutes = map[string]jobsRoute{
+var jobsRoutes = routeTable[func(s *Server, c *call, ref serviceRef)]{
 	"query":      {handle: (*Server).queryJobs},
 	"purgeQueue": {operation: true, handle: (*Server).purgeJobQueue},
 }
 
-// jobRoute serves an operation of .../<service>/jobs/<jobID>/.
-type jobRoute struct {
-	// operation routes are POST only.
-	operation bool
-	handle    func(s *Server, c *call, ref serviceRef, jobID string)
-}
-
-// jobRoutes maps the segment following a job id.
-var jobRoutes = map[string]jobRoute{
+// jobRoutes maps the segment following a job id
+// (.../<service>/jobs/<jobID>/).
+var jobRoutes = routeTable[func(s *Server, c *call, ref serviceRef, jobID string)]{
 	"cancel": {operation: true, handle: (*Server).cancelJob},
 	"delete": {operation: true, handle: (*Server).deleteJob},
+}
+
+// usageHandler serves a child of usagereports/ (name "") or of
+// usagereports/<name>/.
+type usageHandler = func(s *Server, c *call, st *usageState, name string, rest []string)
+
+// usageReportsRoutes maps a segment directly below usagereports/ that is not
+// a report.
+var usageReportsRoutes = routeTable[usageHandler]{
+	"add":      {operation: true, handle: (*Server).addUsageReport},
+	"settings": {nested: true, handle: (*Server).serveUsageSettings},
+}
+
+// usageReportRoutes maps the segment following usagereports/<name>/.
+var usageReportRoutes = routeTable[usageHandler]{
+	"edit":   {operation: true, handle: (*Server).editUsageReport},
+	"delete": {operation: true, handle: (*Server).deleteUsageReport},
+	"data":   {handle: (*Server).usageReportData},
+}
+
+// rolesRoutes maps a segment below /admin/security/roles/ (fact sheet §6.2);
+// all are operations. roleStoreWrite marks those that change the role store.
+var rolesRoutes = routeTable[func(s *Server, c *call)]{
+	"getRoles":            {operation: true, handle: (*Server).getRoles},
+	"search":              {operation: true, handle: (*Server).searchRoles},
+	"add":                 {operation: true, handle: roleStoreWrite((*Server).addRole)},
+	"update":              {operation: true, handle: roleStoreWrite((*Server).updateRole)},
+	"remove":              {operation: true, handle: roleStoreWrite((*Server).removeRole)},
+	"getPrivilege":        {operation: true, handle: (*Server).getRolePrivilege},
+	"assignPrivilege":     {operation: true, handle: (*Server).assignPrivilege},
+	"getRolesByPrivilege": {operation: true, handle: (*Server).getRolesByPrivilege},
+	"getUsersWithinRole":  {operation: true, handle: (*Server).getUsersWithinRole},
+	"addUsersToRole":      {operation: true, handle: roleStoreWrite((*Server).addUsersToRole)},
+	"removeUsersFromRole": {operation: true, handle: roleStoreWrite((*Server).removeUsersFromRole)},
+	"getRolesForUser":     {operation: true, handle: (*Server).getRolesForUser},
+}
+
+// roleStoreWrite wraps a roles operation that changes the role store: it is
+// refused when the store is read-only.
+func roleStoreWrite(h func(s *Server, c *call)) func(s *Server, c *call) {
+	return func(s *Server, c *call) {
+		s.roles.mu.RLock()
+		ro := s.roles.readOnly
+		s.roles.mu.RUnlock()
+		if ro {
+			c.fail(400, msgRoleStoreReadOnly)
+			return
+		}
+		h(s, c)
+	}
 }
 
 // reservedFolderNames cannot be used as folder names because they collide
@@ -120,41 +175,4 @@ var reservedFolderNames = map[string]bool{
 	"federate": true, "importservices": true, "renameservice": true,
 	"startservices": true, "stopservices": true, "unfederate": true,
 	"report": true, "permissions": true, "properties": true, "webhooks": true,
-}
-
-// routeAllowed applies the generic checks of a route: extra path segments
-// make it unknown (404) and operations are POST only (405).
-func routeAllowed(c *call, operation, nested bool, rest []string) bool {
-	if !nested && len(rest) > 0 {
-		c.notFound(rest[0])
-		return false
-	}
-	if operation {
-		return c.requirePOST()
-	}
-	return true
-}
-
-// rolesRoute serves an operation of /admin/security/roles/ (all POST only).
-type rolesRoute struct {
-	// write routes change the role store and are refused when it is
-	// read-only.
-	write  bool
-	handle func(s *Server, c *call)
-}
-
-// rolesRoutes maps a segment below /admin/security/roles/ (fact sheet §6.2).
-var rolesRoutes = map[string]rolesRoute{
-	"getRoles":            {handle: (*Server).getRoles},
-	"search":              {handle: (*Server).searchRoles},
-	"add":                 {write: true, handle: (*Server).addRole},
-	"update":              {write: true, handle: (*Server).updateRole},
-	"remove":              {write: true, handle: (*Server).removeRole},
-	"getPrivilege":        {handle: (*Server).getRolePrivilege},
-	"assignPrivilege":     {handle: (*Server).assignPrivilege},
-	"getRolesByPrivilege": {handle: (*Server).getRolesByPrivilege},
-	"getUsersWithinRole":  {handle: (*Server).getUsersWithinRole},
-	"addUsersToRole":      {write: true, handle: (*Server).addUsersToRole},
-	"removeUsersFromRole": {write: true, handle: (*Server).removeUsersFromRole},
-	"getRolesForUser":     {handle: (*Server).getRolesForUser},
 }

@@ -89,13 +89,13 @@ func (s *Server) serveService(c *call, folderKey, seg, name, typ string, rest []
 		c.writeBody(raw)
 		return
 	}
-	route, ok := serviceRoutes[rest[0]]
-	if !ok {
+	handle, found, ok := serviceRoutes.match(c, rest)
+	if !found {
 		c.notFound(rest[0])
 		return
 	}
-	if routeAllowed(c, route.operation, route.nested, rest[1:]) {
-		route.handle(s, c, ref, rest[1:])
+	if ok {
+		handle(s, c, ref, rest[1:])
 	}
 }
 

@@ -65,9 +65,9 @@ func (s *Server) serveServices(c *call) {
 		s.listRoot(c)
 		return
 	}
-	if route, ok := servicesRoutes[rest[0]]; ok {
-		if routeAllowed(c, route.operation, route.nested, rest[1:]) {
-			route.handle(s, c, rest[1:])
+	if handle, found, ok := servicesRoutes.match(c, rest); found {
+		if ok {
+			handle(s, c, rest[1:])
 		}
 		return
 	}
@@ -87,9 +87,9 @@ func (s *Server) serveServices(c *call) {
 		s.listFolder(c, folderKey, rest[0])
 		return
 	}
-	if route, ok := folderRoutes[rest[1]]; ok {
-		if routeAllowed(c, route.operation, false, rest[2:]) {
-			route.handle(s, c, folderKey, rest[0])
+	if handle, found, ok := folderRoutes.match(c, rest[1:]); found {
+		if ok {
+			handle(s, c, folderKey, rest[0])
 		}
 		return
 	}

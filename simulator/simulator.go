@@ -227,13 +227,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveAdmin dispatches a request below /<ctx>/admin/.
 func (s *Server) serveAdmin(c *call) {
 	var (
-		route adminRoute
+		r     route[adminHandler]
 		found bool
 	)
 	if len(c.segs) > 0 {
-		route, found = adminRoutes[c.segs[0]]
+		r, found = adminRoutes[c.segs[0]]
 	}
-	if !(found && route.public) && !s.authorize(c) {
+	if !(found && r.public) && !s.authorize(c) {
 		return
 	}
 	if !methodAllowed(c.r.Method) {
@@ -245,8 +245,8 @@ func (s *Server) serveAdmin(c *call) {
 		s.serveSiteRoot(c)
 	case !found:
 		c.notFound(c.segs[0])
-	default:
-		route.handle(s, c)
+	case r.allowed(c, c.segs[1:]):
+		r.handle(s, c)
 	}
 }
 

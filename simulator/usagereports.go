@@ -183,29 +183,6 @@ func (st *usageState) put(r *usageReport) {
 	st.reports[r.name] = r
 }
 
-// usageRoute serves a child of usagereports/ or of usagereports/<name>/.
-type usageRoute struct {
-	// operation routes are POST only.
-	operation bool
-	// nested routes accept further path segments (passed as rest).
-	nested bool
-	handle func(s *Server, c *call, st *usageState, name string, rest []string)
-}
-
-// usageReportsRoutes maps a segment directly below usagereports/ that is not
-// a report.
-var usageReportsRoutes = map[string]usageRoute{
-	"add":      {operation: true, handle: (*Server).addUsageReport},
-	"settings": {nested: true, handle: (*Server).serveUsageSettings},
-}
-
-// usageReportRoutes maps the segment following usagereports/<name>/.
-var usageReportRoutes = map[string]usageRoute{
-	"edit":   {operation: true, handle: (*Server).editUsageReport},
-	"delete": {operation: true, handle: (*Server).deleteUsageReport},
-	"data":   {handle: (*Server).usageReportData},
-}
-
 // serveUsageReports dispatches /admin/usagereports and everything below it.
 func (s *Server) serveUsageReports(c *call) {
 	st := s.usage()
@@ -222,9 +199,9 @@ func (s *Server) serveUsageReports(c *call) {
 		}{defs})
 		return
 	}
-	if route, ok := usageReportsRoutes[rest[0]]; ok {
-		if routeAllowed(c, route.operation, route.nested, rest[1:]) {
-			route.handle(s, c, st, "", rest[1:])
+	if handle, found, ok := usageReportsRoutes.match(c, rest); found {
+		if ok {
+			handle(s, c, st, "", rest[1:])
 		}
 		return
 	}
@@ -240,13 +217,13 @@ func (s *Server) serveUsageReports(c *call) {
 		c.writeBody(r.raw)
 		return
 	}
-	route, ok := usageReportRoutes[rest[1]]
-	if !ok {
+	handle, found, ok := usageReportRoutes.match(c, rest[1:])
+	if !found {
 		c.notFound(rest[1])
 		return
 	}
-	if routeAllowed(c, route.operation, route.nested, rest[2:]) {
-		route.handle(s, c, st, name, rest[2:])
+	if ok {
+		handle(s, c, st, name, rest[2:])
 	}
 }
 
