@@ -78,7 +78,8 @@ var serviceRoutes = map[string]serviceRoute{
 	"edit":   {operation: true, handle: (*Server).editService},
 	"jobs":   {nested: true, handle: (*Server).serveJobs},
 
-	// Item info; the docs spell the segment both ways (fact sheet §4.1).
+	// Item info; the docs spell the segment both ways
+	// (docs/upstream.md#item-info).
 	"iteminfo": {nested: true, handle: (*Server).serveItemInfo},
 	"itemInfo": {nested: true, handle: (*Server).serveItemInfo},
 }
@@ -143,7 +144,8 @@ type rolesRoute struct {
 	handle func(s *Server, c *call)
 }
 
-// rolesRoutes maps a segment below /admin/security/roles/ (fact sheet §6.2).
+// rolesRoutes maps a segment below /admin/security/roles/
+// (docs/upstream.md#roles).
 var rolesRoutes = map[string]rolesRoute{
 	"getRoles":            {handle: (*Server).getRoles},
 	"search":              {handle: (*Server).searchRoles},
