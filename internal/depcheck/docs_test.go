@@ -83,9 +83,9 @@ func repoTextFiles(t *testing.T) map[string][]byte {
 // spelling, including one broken across a comment line.
 var sheetMention = regexp.MustCompile(`(?i)\bfact(?:[ \t]+|[ \t]*\n[ \t]*(?://|#)?[ \t]*|-)?sheets?\b`)
 
-// TestNoFactSheetCitations fails when a file cites the shared notes
+// TestCitesNoSharedNotes fails when a file cites the shared notes
 // instead of docs/upstream.md.
-func TestNoFactSheetCitations(t *testing.T) {
+func TestCitesNoSharedNotes(t *testing.T) {
 	files := repoTextFiles(t)
 	for _, path := range sortedKeys(files) {
 		b := files[path]
