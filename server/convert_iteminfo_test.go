@@ -17,7 +17,7 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// The recorded item info variants of fact sheet §9.
+// The recorded item info variants of docs/upstream.md#recorded-payloads.
 const (
 	// OLD:editIteminfo, the 10.1 example.
 	itemInfo101JSON = `{

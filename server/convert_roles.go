@@ -40,13 +40,13 @@ func roleResourceName(role string) string { return "roles/" + role }
 func userResourceName(user string) string { return "users/" + user }
 
 // checkPrincipalName reports why s cannot be a role or user name, or ""
-// when it can be one. The grammar is arcgate's, not ArcGIS's (the fact
-// sheet records none): 1 to maxPrincipalLen bytes of UTF-8; no control,
-// format or line/paragraph separator characters; no '/' (the name is a
-// path segment of arcgate's REST API); no white space at either end; not
-// "." or "..". Spaces inside ("GIS Analysts"), backslashes (DOMAIN\user),
-// '@', '.', ':' and other punctuation are allowed: upstream receives names
-// as form values, where they need no escaping.
+// when it can be one. The grammar is arcgate's, not ArcGIS's
+// (docs/upstream.md#roles records none): 1 to maxPrincipalLen bytes of
+// UTF-8; no control, format or line/paragraph separator characters; no '/'
+// (the name is a path segment of arcgate's REST API); no white space at
+// either end; not "." or "..". Spaces inside ("GIS Analysts"), backslashes
+// (DOMAIN\user), '@', '.', ':' and other punctuation are allowed: upstream
+// receives names as form values, where they need no escaping.
 func checkPrincipalName(s string) string {
 	switch {
 	case s == "":

@@ -84,7 +84,8 @@ var usagePeriods = map[string]adminv1.UsageReportPeriod{
 	upstream.UsageSinceCustom:    adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_CUSTOM,
 }
 
-// usageMetrics maps upstream metric names to the enum (fact sheet §5.4).
+// usageMetrics maps upstream metric names to the enum
+// (docs/upstream.md#usage-metrics).
 var usageMetrics = map[string]adminv1.UsageMetric{
 	"RequestCount":           adminv1.UsageMetric_USAGE_METRIC_REQUEST_COUNT,
 	"RequestsFailed":         adminv1.UsageMetric_USAGE_METRIC_REQUESTS_FAILED,
@@ -199,7 +200,7 @@ func metadataJSON(v *structpb.Value) (json.RawMessage, error) {
 }
 
 // checkResourceURI checks that u is a resource URI in the upstream grammar
-// (fact sheet §5.3): `services/`, `services/{folder}/`,
+// (docs/upstream.md#usage-reports): `services/`, `services/{folder}/`,
 // `services/{folder}/{Name.Type}` or `services/{Name.Type}`, with ArcGIS
 // names and a known type.
 func checkResourceURI(field, u string) error {
@@ -391,7 +392,7 @@ func checkUsageRange(d *upstream.UsageReport, touched map[string]bool) error {
 
 // combinesRunningInstancesMax reports whether the definition has
 // ServiceRunningInstancesMax together with another metric, which upstream
-// refuses before 11.1 (fact sheet §5.4).
+// refuses before 11.1 (docs/upstream.md#usage-metrics).
 func combinesRunningInstancesMax(d *upstream.UsageReport) bool {
 	var running, other bool
 	for _, q := range d.Queries {

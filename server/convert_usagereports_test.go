@@ -20,8 +20,8 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// pyapiUsageData is the PYAPI quick_report docstring's data payload (fact
-// sheet §9) with its "..." elements dropped.
+// pyapiUsageData is the PYAPI quick_report docstring's data payload
+// (docs/upstream.md#recorded-payloads) with its "..." elements dropped.
 const pyapiUsageData = `{"report": {"reportname": "1fa828eb31664485ae5c25c76c86e28d",
             "metadata": "{\"temp\":true,\"title\":\"1fa828eb31664485ae5c25c76c86e28d\",\"managerReport\":false}",
             "time-slices": [1598914800000, 1599001200000, 1599087600000, 1601420400000],
@@ -118,8 +118,9 @@ func TestUsageReportFromUpstream(t *testing.T) {
 	var list struct {
 		Metrics []upstream.UsageReport `json:"metrics"`
 	}
-	// D:usagereports (fact sheet §9, brackets repaired) plus a CUSTOM report
-	// with an interval and a metric this API does not know.
+	// D:usagereports (docs/upstream.md#recorded-payloads, brackets repaired)
+	// plus a CUSTOM report with an interval and a metric this API does not
+	// know.
 	err := json.Unmarshal([]byte(`{"metrics":[
 	  {"reportname":1394219221008,"since":"LAST_MONTH","queries":[{"resourceURIs":["services/Map_bv_999.MapServer"],"metrics":["RequestCount"]}],
 	   "metadata":"This could be any String or JSON Object. The usage report below shows how this parameter is used for storing report metadata."},

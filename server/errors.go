@@ -271,8 +271,8 @@ func hasMessage(ue *upstream.Error, substr string) bool {
 }
 
 // isRoleStoreReadOnly recognises a role store's refusal of a write because
-// it is read-only (LDAP and Windows stores, fact sheet §6.1; the text is not
-// recorded): a roles operation whose message says read-only.
+// it is read-only (LDAP and Windows stores, docs/upstream.md#roles; the text
+// is not recorded): a roles operation whose message says read-only.
 func isRoleStoreReadOnly(ue *upstream.Error) bool {
 	return strings.HasPrefix(ue.Op, "roles.") &&
 		(hasMessage(ue, "read-only") || hasMessage(ue, "read only") || hasMessage(ue, "readonly"))
@@ -280,7 +280,7 @@ func isRoleStoreReadOnly(ue *upstream.Error) bool {
 
 // isSiteNotCreated recognises "Local machine '...' is not participating in
 // any Site" (generateToken) and "Server machine '...' does not participate
-// in any Site" (admin root), fact sheet §8.21.
+// in any Site" (admin root), docs/upstream.md#site-not-created.
 func isSiteNotCreated(ue *upstream.Error) bool {
 	return hasMessage(ue, "participating in any site") || hasMessage(ue, "participate in any site")
 }

@@ -52,7 +52,8 @@ func newJobsServer(s *Server) *jobsServer {
 const jobIDLen = 33
 
 // checkJobID reports why id is not an upstream job id ("j" followed by 32
-// lower-case hexadecimal digits, fact sheet §3.3), or "" when it is one.
+// lower-case hexadecimal digits, docs/upstream.md#job-resource), or "" when
+// it is one.
 func checkJobID(id string) string {
 	ok := len(id) == jobIDLen && id[0] == 'j'
 	for i := 1; ok && i < len(id); i++ {

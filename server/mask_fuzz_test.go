@@ -12,7 +12,8 @@ import (
 // spelling), maskPaths yields no empty path and no comma, never
 // upper-cases anything, keeps map keys after a map field as written, and
 // is idempotent (proto spelling is a fixed point). Seeds are the masks of
-// the services family and the fact sheet's service property names.
+// the services family and the service property names of
+// docs/upstream.md#service-configuration.
 func FuzzMaskPaths(f *testing.F) {
 	for _, s := range []string{
 		"description", "webEncrypted", "web_encrypted", "maxWaitTime,minInstancesPerNode",

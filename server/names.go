@@ -11,9 +11,9 @@ import (
 const maxNameLen = 120
 
 // knownTypes are the service types that may appear in a resource name: the
-// types of the ServiceType enum (serviceTypes), the fact sheet's list
-// (§2.6). A type outside it is refused before any upstream call, so no
-// request is built from an unchecked name.
+// types of the ServiceType enum (serviceTypes), the list in
+// docs/upstream.md#service-types. A type outside it is refused before any
+// upstream call, so no request is built from an unchecked name.
 var knownTypes = func() map[string]bool {
 	m := make(map[string]bool, len(serviceTypes))
 	for t := range serviceTypes {

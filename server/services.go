@@ -117,8 +117,9 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 	if err := s.up.Services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
 		return nil, Status(err, name)
 	}
-	// createFolder has no webEncrypted parameter (fact sheet §2.3): set it
-	// with a second call when asked for.
+	// createFolder has no webEncrypted parameter
+	// (docs/upstream.md#services-and-folders): set it with a second call
+	// when asked for.
 	if req.GetFolder().GetWebEncrypted() {
 		if err := s.up.Services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
 			return nil, Status(err, name)

@@ -19,7 +19,8 @@ const (
 	contentTypeHTML = "text/html;charset=UTF-8"
 )
 
-// Messages recorded from real servers (fact sheet §1.6, §7, §9).
+// Messages recorded from real servers (docs/upstream.md#token-rejection,
+// docs/upstream.md#errors, docs/upstream.md#recorded-payloads).
 const (
 	msgTokenNotFound = "Unauthorized access. Token not found. You can generate a token using the 'generateToken' operation."
 	msgTokenExpired  = "Token Expired."
@@ -27,13 +28,15 @@ const (
 	msgNPE           = "java.lang.NullPointerException"
 )
 
-// Invented messages (the fact sheet records no text for these cases).
+// Invented messages (no text is recorded for these cases,
+// docs/upstream.md#open-questions).
 const (
 	// msgMethodNotSupported is INVENTED: answer to a GET (or any other
 	// non-POST method) sent to a POST-only operation.
 	msgMethodNotSupported = "Method not supported."
 	// msgTokenClientMismatch is INVENTED: a referer- or IP-bound token
-	// presented from another referer or IP (fact sheet §10 lists this as open).
+	// presented from another referer or IP (docs/upstream.md#open-questions
+	// lists this as open).
 	msgTokenClientMismatch = "Invalid token."
 	// msgBodyTooLarge is INVENTED: request body above MaxBodyBytes.
 	msgBodyTooLarge = "Request body is too large."

@@ -4,8 +4,8 @@
 // A [Server] is an [net/http.Handler] seeded with a small sample site (root
 // services, the default System and Utilities folders, a Maps and a Hosted
 // folder, and optionally a Bulk folder of generated map services). It
-// reproduces the wire behaviour documented in the project's ArcGIS admin API
-// fact sheet rather than an idealised REST API:
+// reproduces the wire behaviour documented in docs/upstream.md rather than
+// an idealised REST API:
 //
 //   - every JSON answer, including errors, is HTTP 200 with
 //     "Content-Type: text/plain;charset=UTF-8" (except the INVENTED HTTP
@@ -25,8 +25,9 @@
 // The simulator deliberately shares no code with the project's real client,
 // so a misreading of the wire on either side shows up as a failing test.
 //
-// Texts that the fact sheet does not record (for example the duplicate-folder
-// message) are invented; each is marked as such next to its definition.
+// Texts that docs/upstream.md does not record (for example the
+// duplicate-folder message) are invented; each is marked as such next to its
+// definition.
 //
 // Resource families live in one file each (site.go, tokens.go, services.go,
 // service.go, ...) and are wired together by the routing tables in routes.go;

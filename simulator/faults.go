@@ -41,7 +41,7 @@ const (
 	FaultTruncatedJSON
 	// FaultContentType serves the normal answer with the Content-Type
 	// application/octet-stream (clients must not rely on the content type,
-	// fact sheet §8.5).
+	// docs/upstream.md#quirks).
 	FaultContentType
 	// FaultTokenInvalid answers every request with the recorded code 498
 	// envelope "Could not decrypt token. Token may not be valid." (a 498
@@ -55,10 +55,10 @@ const (
 	// msgAdminBadCredentials). Aim it at "generateToken".
 	FaultWrongCredentials
 	// FaultSiteNotCreated answers as a server whose site does not exist yet
-	// (fact sheet §8.21): generateToken gets the recorded code 500 "Local
-	// machine ... is not participating in any Site" envelope, every other
-	// path the recorded code 404 "Server machine ... does not participate
-	// in any Site" envelope.
+	// (docs/upstream.md#site-not-created): generateToken gets the recorded
+	// code 500 "Local machine ... is not participating in any Site"
+	// envelope, every other path the recorded code 404 "Server machine ...
+	// does not participate in any Site" envelope.
 	FaultSiteNotCreated
 	// FaultFlapping alternates per path: the 1st, 3rd, 5th ... matching
 	// request to a path gets HTTP Fault.Status (default 503) as with
@@ -125,14 +125,16 @@ type Fault struct {
 	RetryAfter time.Duration
 }
 
-// Texts recorded from a server without a site (fact sheet §8.21, §9).
+// Texts recorded from a server without a site
+// (docs/upstream.md#site-not-created, docs/upstream.md#recorded-payloads).
 const (
 	msgSiteNotCreatedToken = "Local machine 'ARCGIS.INTERNAL.LOCAL' is not participating in any Site. Please create a new Site or join an existing Site."
 	msgSiteNotCreatedAdmin = "Server machine 'ARCGIS.INTERNAL.LOCAL' does not participate in any Site. Create a new Site or join an existing Site."
 )
 
-// htmlErrorPage is INVENTED: the fact sheet records no web adaptor error
-// page; this is the shape of one (HTML, HTTP 200).
+// htmlErrorPage is INVENTED: no web adaptor error page is recorded
+// (docs/upstream.md#open-questions); this is the shape of one (HTML, HTTP
+// 200).
 const htmlErrorPage = `<!DOCTYPE html>
 <html><head><title>ArcGIS Web Adaptor</title></head>
 <body><h1>Error</h1><p>Could not access any server machines. Please contact your system administrator.</p></body></html>

@@ -15,7 +15,8 @@ import (
 // expiration (before clamping to the configured maximum).
 const defaultTokenMinutes = 60
 
-// Messages recorded from real token services (fact sheet §1.4, §9).
+// Messages recorded from real token services
+// (docs/upstream.md#token-lifetimes, docs/upstream.md#recorded-payloads).
 const (
 	msgQueryCredentials     = "Generate Token request should not contain username and password in the query string."
 	msgClientIDUndetermined = "Client id cannot be determined"

@@ -14,7 +14,8 @@ import (
 	"sync"
 )
 
-// This file simulates the item info of services (fact sheet §4):
+// This file simulates the item info of services
+// (docs/upstream.md#item-info):
 //
 //	GET  .../<service>/iteminfo                  the item info JSON, exactly as last written
 //	POST .../<service>/iteminfo/edit             serviceItemInfo (or iteminfo) = the new JSON,
@@ -26,7 +27,8 @@ import (
 // spelling), and replaced as a whole by edit, so a client that reads keys
 // case-insensitively and writes back what it did not change is exercised.
 // Three services are seeded with the three recorded item info variants of
-// fact sheet §9; every other service gets a default document on first use.
+// docs/upstream.md#recorded-payloads; every other service gets a default
+// document on first use.
 //
 // Item info lives on its service, so that it dies with it (a service deleted
 // and created again starts over); the item info store's lock guards it.
@@ -123,7 +125,8 @@ func (s *Server) serveItemInfo(c *call, ref serviceRef, rest []string) {
 // replaces the item info as sent; a multipart file in "thumbnail" (current
 // docs) or "thumbnailFile" (10.1 docs) is stored as thumbnail/<file name>.
 // The item info's thumbnail key is not touched: the client names the file
-// there. The success answer is INVENTED (fact sheet §4.2 leaves it open).
+// there. The success answer is INVENTED (docs/upstream.md#item-info-edits
+// leaves it open).
 func (s *Server) editItemInfo(c *call, st *itemInfoStore, subj itemInfoSubject, ref serviceRef) {
 	name := "serviceItemInfo"
 	if !c.hasParam(name) && c.hasParam("iteminfo") {
@@ -239,8 +242,8 @@ func decodeItemInfoParam(c *call, text string) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-// Recorded item info variants (fact sheet §9), seeded so that a client
-// meets each shape.
+// Recorded item info variants (docs/upstream.md#recorded-payloads), seeded
+// so that a client meets each shape.
 const (
 	// itemInfo101 is the OLD:editIteminfo 10.1 example: "Culture" and "Text"
 	// capitalised, string tags, object extent of numbers, lower-case keys.
@@ -257,7 +260,8 @@ const (
 	// array tags, extent as corner pairs, minScale/maxScale. As published
 	// its extent lacks the comma between the corners (invalid JSON, which a
 	// real server's JSON library would refuse on edit); it is restored here.
-	// The truncated last key is kept as the fact sheet has it.
+	// The truncated last key is kept as recorded
+	// (docs/upstream.md#recorded-payloads).
 	itemInfoDoc = `{"culture": "en-US", "name": "testService", "guid": "FD09F5FF-4031-49D4-88D3-B310728C8FF7", "catalogPath": "",
  "snippet": "Test service", "description": "A test service", "summary": "Test service", "title": "Test Map Service",
  "tags": ["Map Service"], "type": "Map Service", "typeKeywords": ["Data", "Service", "Map Service", "ArcGIS Server"],

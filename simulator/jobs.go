@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// This file simulates the jobs of GP services (fact sheet §3):
+// This file simulates the jobs of GP services (docs/upstream.md#gp-jobs):
 // .../<service>/jobs, jobs/query, jobs/<id>, jobs/<id>/cancel,
 // jobs/<id>/delete and jobs/purgeQueue.
 //
@@ -20,15 +20,15 @@ import (
 // a service created again under the same name starts without jobs. Every
 // service routes /jobs (Esri's own example uses a MapServer), but only
 // GPServer services have jobs; on others the query is empty and every job
-// id is unknown (fact sheet §8.18, INFERRED).
+// id is unknown (docs/upstream.md#gp-jobs, INFERRED).
 //
 // A job's state is computed from the Clock, so no goroutine runs: jobs made
 // by SubmitJob move NEW → SUBMITTED → EXECUTING → outcome, one state per
 // Config.JobStepDuration; a cancelled job is CANCELLING for one step, then
 // CANCELLED.
 
-// Job status strings (fact sheet §3.3: eight in the admin docs, three more
-// in the GP REST API).
+// Job status strings (docs/upstream.md#job-resource: eight in the admin
+// docs, three more in the GP REST API).
 const (
 	jobNew        = "esriJobNew"
 	jobSubmitted  = "esriJobSubmitted"
@@ -50,13 +50,15 @@ var jobStatuses = []string{
 }
 
 // defaultJobNumber is the page size of jobs/query when number is not sent
-// (fact sheet §3.2: 10 in the K8s docs and the Python API).
+// (docs/upstream.md#job-queries: 10 in the K8s docs and the Python API).
 const defaultJobNumber = 10
 
-// msgUnableToCancel is recorded (D:cancel-job, fact sheet §9), code 500.
+// msgUnableToCancel is recorded (D:cancel-job,
+// docs/upstream.md#recorded-payloads), code 500.
 func msgUnableToCancel(id string) string { return "Unable to cancel job :[" + id + "]" }
 
-// msgUnableToDelete is recorded (D:delete-job, fact sheet §9), code 400.
+// msgUnableToDelete is recorded (D:delete-job,
+// docs/upstream.md#recorded-payloads), code 400.
 func msgUnableToDelete(id string) string { return "Unable to delete job :[" + id + "]" }
 
 // msgMissingParam is INVENTED: a required parameter (startTime of
@@ -273,10 +275,10 @@ func (s *Server) resolveJobService(c *call, ref serviceRef) (jobService, bool) {
 	return js, true
 }
 
-// jobJSON is the wire form of a job (D:job-get field list, fact sheet
-// §3.3): note "machinename" with a lower-case n and "username" null for
-// anonymous jobs. The exact body is not recorded; endTime is 0 while the
-// job runs (INFERRED).
+// jobJSON is the wire form of a job (D:job-get field list,
+// docs/upstream.md#job-resource): note "machinename" with a lower-case n and
+// "username" null for anonymous jobs. The exact body is not recorded;
+// endTime is 0 while the job runs (INFERRED).
 type jobJSON struct {
 	JobID         string  `json:"jobID"`
 	SubmittedTime int64   `json:"submittedTime"`
@@ -533,10 +535,10 @@ func parseJobQuery(c *call) (jobFilter, bool) {
 	return f, true
 }
 
-// queryJobs implements GET .../jobs/query (fact sheet §3.2): filters on
-// submission time, status, submitter and machine; 1-based start and number;
-// nextStart -1 after the last page; results keyed by job id. Jobs are
-// paged newest first (the order is not recorded: INFERRED).
+// queryJobs implements GET .../jobs/query (docs/upstream.md#job-queries):
+// filters on submission time, status, submitter and machine; 1-based start
+// and number; nextStart -1 after the last page; results keyed by job id.
+// Jobs are paged newest first (the order is not recorded: INFERRED).
 func (s *Server) queryJobs(c *call, ref serviceRef) {
 	js, ok := s.resolveJobService(c, ref)
 	if !ok {

@@ -18,14 +18,15 @@ const PortalContext = "portal"
 // portalTokenPath is the path of the portal's generateToken.
 const portalTokenPath = "/" + PortalContext + "/sharing/rest/generateToken"
 
-// Portal token lifetimes: the fact sheet (§1.4) records a 120-minute
-// default for portal tokens, twice the server's 60; the simulator keeps
-// that ratio to the configured server token lifetime.
+// Portal token lifetimes: docs/upstream.md#token-lifetimes records a
+// 120-minute default for portal tokens, twice the server's 60; the simulator
+// keeps that ratio to the configured server token lifetime.
 const portalLifetimeFactor = 2
 
 // Portal texts. "Invalid token." with code 498 and "Token Required" with 499
-// are recorded REST envelope texts (fact sheet §1.6, §9); the others are
-// INVENTED (no portal recording exists in the fact sheet).
+// are recorded REST envelope texts (docs/upstream.md#token-rejection,
+// docs/upstream.md#recorded-payloads); the others are INVENTED (no portal
+// recording is known).
 const (
 	msgPortalInvalidToken  = "Invalid token."
 	msgPortalTokenRequired = "Token Required"
@@ -150,7 +151,7 @@ func (s *Server) portalExchange(c *call) {
 
 // portalTokenBody is the portal's generateToken answer: expires is a
 // number of epoch milliseconds, and ssl says whether the organisation
-// requires HTTPS (fact sheet §1.3).
+// requires HTTPS (docs/upstream.md#token-responses).
 type portalTokenBody struct {
 	Token   string `json:"token"`
 	Expires int64  `json:"expires"`

@@ -10,9 +10,9 @@ import (
 )
 
 // This file simulates the security role store: /admin/security/roles and its
-// operations (fact sheet §6). Role and user names are compared without
-// regard to case (INFERRED, as for folders) and kept in the case they were
-// created with.
+// operations (docs/upstream.md#roles). Role and user names are compared
+// without regard to case (INFERRED, as for folders) and kept in the case
+// they were created with.
 
 // SeedRoleCount is the number of roles New seeds: five named roles
 // (administrators, editors, "GIS Analysts", quality_analysts, viewers) and
@@ -31,15 +31,15 @@ const (
 	defaultRoleMaxCount = 10
 )
 
-// Privileges a role can grant (fact sheet §6.2).
+// Privileges a role can grant (docs/upstream.md#roles).
 const (
 	privAdminister = "ADMINISTER"
 	privPublish    = "PUBLISH"
 	privAccess     = "ACCESS"
 )
 
-// Invented role store messages (fact sheet §10: no recorded texts for role
-// store refusals or unknown roles and users).
+// Invented role store messages (docs/upstream.md#open-questions: no recorded
+// texts for role store refusals or unknown roles and users).
 const (
 	// msgRoleStoreReadOnly is INVENTED: add, update, remove,
 	// addUsersToRole or removeUsersFromRole on a read-only store (code 400).
@@ -150,8 +150,8 @@ func (st *roleStore) sortedRoles() []*role {
 	return out
 }
 
-// roleEntry is a role of getRoles and search, in the shape the fact sheet
-// guesses (§6.2: {"rolename","description"}).
+// roleEntry is a role of getRoles and search, in the guessed shape
+// (docs/upstream.md#roles: {"rolename","description"}).
 type roleEntry struct {
 	RoleName    string `json:"rolename"`
 	Description string `json:"description"`

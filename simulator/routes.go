@@ -96,7 +96,8 @@ var serviceRoutes = routeTable[func(s *Server, c *call, ref serviceRef, rest []s
 	"edit":   {operation: true, handle: (*Server).editService},
 	"jobs":   {nested: true, handle: (*Server).serveJobs},
 
-	// Item info; the docs spell the segment both ways (fact sheet §4.1).
+	// Item info; the docs spell the segment both ways
+	// (docs/upstream.md#item-info).
 	"iteminfo": {nested: true, handle: (*Server).serveItemInfo},
 	"itemInfo": {nested: true, handle: (*Server).serveItemInfo},
 }
@@ -132,8 +133,9 @@ var usageReportRoutes = routeTable[usageHandler]{
 	"data":   {handle: (*Server).usageReportData},
 }
 
-// rolesRoutes maps a segment below /admin/security/roles/ (fact sheet §6.2);
-// all are operations. roleStoreWrite marks those that change the role store.
+// rolesRoutes maps a segment below /admin/security/roles/
+// (docs/upstream.md#roles); all are operations. roleStoreWrite marks those
+// that change the role store.
 var rolesRoutes = routeTable[func(s *Server, c *call)]{
 	"getRoles":            {operation: true, handle: (*Server).getRoles},
 	"search":              {operation: true, handle: (*Server).searchRoles},

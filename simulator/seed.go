@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Folder descriptions. The System text is documented (fact sheet §2.2); the
-// others are INVENTED.
+// Folder descriptions. The System text is documented
+// (docs/upstream.md#services-and-folders); the others are INVENTED.
 const (
 	descSystem    = "The System folder contains automatically deployed services that are used by ArcGIS Server."
 	descUtilities = "The Utilities folder contains automatically deployed utility services such as geometry and printing services."
@@ -16,7 +16,8 @@ const (
 )
 
 // Service descriptions. SampleWorldCities and CachingTools are documented
-// (fact sheet §2.2, §9); the others are INVENTED.
+// (docs/upstream.md#services-and-folders,
+// docs/upstream.md#recorded-payloads); the others are INVENTED.
 const (
 	descSampleWorldCities = "The SampleWorldCities service is provided so you can quickly and easily preview the functionality of the GIS server. Click the thumbnail image to open in a web application. This sample service is optional and can be deleted."
 	descCachingTools      = "The CachingTools service is used by ArcGIS Server to create and manage map service caches."

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Invented folder messages (fact sheet §10: no recorded texts).
+// Invented folder messages (docs/upstream.md#open-questions: no recorded
+// texts).
 const (
 	// msgFolderNameRequired is INVENTED: createFolder without folderName (code 400).
 	msgFolderNameRequired = "Missing required parameter 'folderName'."
@@ -168,8 +169,8 @@ func (s *Server) listFolder(c *call, folderKey, seg string) {
 
 // serviceEntries lists the services of f for a listing. With detail, each
 // entry is the full service JSON with a folderName key added when the
-// configuration has none (INFERRED shape, fact sheet §2.1). The caller holds
-// s.mu.
+// configuration has none (INFERRED shape,
+// docs/upstream.md#services-and-folders). The caller holds s.mu.
 func (s *Server) serviceEntries(f *folder, folderName string, detail bool) any {
 	if detail {
 		out := make([]json.RawMessage, 0, len(f.ordered))

@@ -7,7 +7,7 @@ type serviceTypeInfo struct {
 }
 
 // serviceType is an entry of GET /admin/services/types. The PascalCase keys
-// are those of the real API (fact sheet §2.6).
+// are those of the real API (docs/upstream.md#service-types).
 type serviceType struct {
 	Name               string            `json:"Name"`
 	DisplayName        string            `json:"DisplayName"`

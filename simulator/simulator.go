@@ -41,8 +41,9 @@ type Config struct {
 	// tokens; a larger requested expiration is clamped to it. Default 60m.
 	TokenLifetime time.Duration
 	// RootFolderName is the folderName reported for services of the root
-	// folder in listings: "" (the default) or "/". The fact sheet leaves open
-	// which one classic servers send, so clients must accept both.
+	// folder in listings: "" (the default) or "/". Which one classic servers
+	// send is open (docs/upstream.md#services-and-folders), so clients must
+	// accept both.
 	RootFolderName string
 	// Version is the currentVersion reported by the site root (default 11.3);
 	// fullVersion is derived from it (11.3 → "11.3", 10.51 → "10.5.1").

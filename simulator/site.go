@@ -3,7 +3,8 @@ package simulator
 import "time"
 
 // siteResources are the child resources listed by the site root, as recorded
-// on a 10.5.1 server (fact sheet §7, §9).
+// on a 10.5.1 server (docs/upstream.md#conventions,
+// docs/upstream.md#recorded-payloads).
 var siteResources = []string{
 	"machines", "clusters", "system", "services", "security",
 	"data", "uploads", "logs", "mode", "usagereports",

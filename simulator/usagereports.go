@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// This file simulates the usage reports family (fact sheet §5):
+// This file simulates the usage reports family
+// (docs/upstream.md#usage-reports):
 //
 //	GET  usagereports                  {"metrics":[<definition>, ...]}
 //	POST usagereports/add              usagereport=<definition JSON>
@@ -26,9 +27,11 @@ import (
 // Definitions are kept as sent (a numeric reportname stays a number). The
 // data operation generates deterministic values from each slice's end time,
 // resource and metric, with nulls among them, and returns the metadata as a
-// JSON string even when it was stored as an object (quirk §8.16).
+// JSON string even when it was stored as an object
+// (docs/upstream.md#usage-data).
 
-// Invented usage report messages (fact sheet §10: no recorded texts).
+// Invented usage report messages (docs/upstream.md#open-questions: no
+// recorded texts).
 const (
 	// msgUsageReportRequired is INVENTED: add or edit without usagereport (code 400).
 	msgUsageReportRequired = "Missing required parameter 'usagereport'."
@@ -42,7 +45,8 @@ const (
 	// [{"resourceURIs":[...],"metrics":[...]}] (code 400).
 	msgQueries = "'queries' must be a list of objects with 'resourceURIs' and 'metrics' lists."
 	// msgRunningInstancesMax is INVENTED: ServiceRunningInstancesMax with other
-	// metrics on a server before 11.1 (code 400); fact sheet §5.4.
+	// metrics on a server before 11.1 (code 400);
+	// docs/upstream.md#usage-metrics.
 	msgRunningInstancesMax = "The metric 'ServiceRunningInstancesMax' cannot be combined with other metrics in a usage report."
 	// msgTooManySlices is INVENTED: data of a report with more than
 	// maxUsageSlices time slices (code 400).
@@ -86,14 +90,15 @@ func msgUsageSettingNumber(param, value string) string {
 }
 
 // usageMachine is the site's only machine, named like the D:job example's
-// machine (fact sheet §9). A data filter listing other machines only finds
-// no data.
+// machine (docs/upstream.md#recorded-payloads). A data filter listing other
+// machines only finds no data.
 const usageMachine = "MACHINE.DOMAIN.COM"
 
 // maxUsageSlices bounds the time slices of one data answer.
 const maxUsageSlices = 5000
 
-// usageMetrics are the metrics the simulator accepts (fact sheet §5.4).
+// usageMetrics are the metrics the simulator accepts
+// (docs/upstream.md#usage-metrics).
 var usageMetrics = map[string]bool{
 	"RequestCount": true, "RequestsFailed": true, "RequestsTimedOut": true,
 	"RequestMaxResponseTime": true, "RequestAvgResponseTime": true,
@@ -102,7 +107,8 @@ var usageMetrics = map[string]bool{
 }
 
 // usagePeriods are the fixed periods of since, with their default
-// aggregation intervals (fact sheet §5.3). A month is taken as 30 days.
+// aggregation intervals (docs/upstream.md#usage-reports). A month is taken
+// as 30 days.
 var usagePeriods = map[string]struct{ span, interval time.Duration }{
 	"LAST_DAY":   {24 * time.Hour, 30 * time.Minute},
 	"LAST_WEEK":  {7 * 24 * time.Hour, 4 * time.Hour},
@@ -138,7 +144,8 @@ func (s *Server) usage() *usageState { return s.usageReports }
 
 // newUsageState returns the seeded state: the recorded settings (statistics
 // directory from the PUPPET transcript) and two reports shaped like the
-// fact sheet's examples, one with a numeric reportname and object metadata.
+// documented examples (docs/upstream.md#recorded-payloads), one with a
+// numeric reportname and object metadata.
 func newUsageState() *usageState {
 	st := &usageState{
 		reports: make(map[string]*usageReport),
@@ -411,7 +418,8 @@ func (s *Server) serveUsageSettings(c *call, st *usageState, _ string, rest []st
 }
 
 // editUsageSettings applies the parameters sent; the others keep their
-// values. The answer is {"status":"success"} (INFERRED, fact sheet §5.5).
+// values. The answer is {"status":"success"} (INFERRED,
+// docs/upstream.md#usage-reports).
 func (s *Server) editUsageSettings(c *call, st *usageState) {
 	var enabled *bool
 	if c.hasParam("enabled") {

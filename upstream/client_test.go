@@ -102,7 +102,7 @@ func TestNew_OptionErrors(t *testing.T) {
 	}
 }
 
-// Recorded on a 10.5.1 server (fact sheet §9).
+// Recorded on a 10.5.1 server (docs/upstream.md#recorded-payloads).
 const siteRootJSON = `{
   "resources": ["machines","clusters","system","services","security","data","uploads","logs","mode","usagereports"],
   "currentVersion": 10.51,
@@ -152,7 +152,7 @@ func TestClient_Anonymous_SendsNoToken(t *testing.T) {
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		testGET(t, r, url.Values{"f": {"json"}})
-		// Site exists, no token (fact sheet §9).
+		// Site exists, no token (docs/upstream.md#recorded-payloads).
 		writeBody(w, `{
   "status": "error",
   "messages": [

@@ -9,7 +9,7 @@ import (
 )
 
 // folderBody is a folder listing of n services, shaped like the simulator's
-// and the fact sheet's (§2.2).
+// and the documented example (docs/upstream.md#services-and-folders).
 func folderBody(n int) []byte {
 	var b strings.Builder
 	b.WriteString(`{"folderName":"Bulk","description":"Bulk services.","webEncrypted":false,"isDefault":false,"services":[`)
@@ -49,9 +49,9 @@ func TestDecodeFolderListingBody(t *testing.T) {
 }
 
 // BenchmarkDecodeServiceConfig measures decoding a service configuration
-// (the fact sheet's example, with the keys newer servers add), the larger
-// of GetService's two upstream reads, through the path every response
-// takes.
+// (the documented example, with the keys newer servers add,
+// docs/upstream.md#service-configuration), the larger of GetService's two
+// upstream reads, through the path every response takes.
 func BenchmarkDecodeServiceConfig(b *testing.B) {
 	body := []byte(seattleJSON)
 	b.SetBytes(int64(len(body)))

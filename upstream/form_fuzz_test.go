@@ -39,7 +39,8 @@ func (c *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // whatever the field names, values and token, a POST carries exactly the
 // fields plus f=json and the token in its form-encoded body and nothing in
 // its URL, and a GET carries them in its query string. Seeds come from the
-// fact sheet's payloads (service JSON, usage report JSON, folder fields).
+// payloads documented in docs/upstream.md (service JSON, usage report JSON,
+// folder fields).
 func FuzzRequestFormEncoding(f *testing.F) {
 	for _, s := range []struct {
 		post       bool

@@ -22,9 +22,9 @@ type ItemInfoService service
 
 // ItemInfo is a service's item information.
 //
-// Upstream spells its keys in several ways (fact sheet §8.13): the schema is
-// lower-case (typekeywords, accessinformation), the current docs use
-// camelCase (typeKeywords, licenseInfo), the 10.1 example capitalises
+// Upstream spells its keys in several ways (docs/upstream.md#item-info): the
+// schema is lower-case (typekeywords, accessinformation), the current docs
+// use camelCase (typeKeywords, licenseInfo), the 10.1 example capitalises
 // "Culture", the services directory "Summary". Decoding matches keys
 // without regard to ASCII case. Tags and type keywords arrive as a list, as
 // one comma-separated string, or as a list whose entries are such strings
@@ -81,8 +81,9 @@ type Thumbnail struct {
 }
 
 // itemKey is one modelled item info key: the spelling written when upstream
-// sent none (the current docs', fact sheet §4.2, §9) and its ASCII
-// lower-case form, which received keys are matched against.
+// sent none (the current docs', docs/upstream.md#item-info-edits,
+// docs/upstream.md#recorded-payloads) and its ASCII lower-case form, which
+// received keys are matched against.
 type itemKey struct {
 	spelling string
 	lower    string
@@ -494,9 +495,9 @@ func (s *ItemInfoService) Get(ctx context.Context, ref ServiceRef) (*ItemInfo, e
 // "serviceItemInfo" (including the keys kept in info.Raw). Without a
 // thumbnail the body is url-encoded; with one it is multipart/form-data
 // with the image in the file field "thumbnail" (the current docs' name; the
-// 10.1 docs say "thumbnailFile", fact sheet §4.2), and the item info's
-// thumbnail path is set to "thumbnail/<thumb.Name>" so that it names the
-// uploaded file. info itself is not modified.
+// 10.1 docs say "thumbnailFile", docs/upstream.md#item-info-edits), and the
+// item info's thumbnail path is set to "thumbnail/<thumb.Name>" so that it
+// names the uploaded file. info itself is not modified.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/edititeminfo/
 //

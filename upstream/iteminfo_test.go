@@ -17,8 +17,8 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// OLD:editIteminfo — the 10.1 example (fact sheet §9): "Culture"/"Text"
-// capitalised, string tags, object extent of numbers.
+// OLD:editIteminfo — the 10.1 example (docs/upstream.md#recorded-payloads):
+// "Culture"/"Text" capitalised, string tags, object extent of numbers.
 const itemInfo101JSON = `{
   "Culture": "en-US", "name": "usa", "thumbnail": "thumbnail/image.jpg",
   "guid": "FD09F5FF-4031-49D4-8BD3-B310728C8FF7", "catalogpath": "", "snippet": "", "description": "",
@@ -29,9 +29,9 @@ const itemInfo101JSON = `{
   "spatialreference": "Unknown", "accessinformation": "", "licenseinfo": ""
 }`
 
-// D:edititeminfo — the current example (fact sheet §9) exactly as
-// published: its extent lacks the comma between the corners, so it is not
-// JSON.
+// D:edititeminfo — the current example (docs/upstream.md#recorded-payloads)
+// exactly as published: its extent lacks the comma between the corners, so
+// it is not JSON.
 const itemInfoDocVerbatimJSON = `{"culture": "en-US", "name": "testService", "guid": "FD09F5FF-4031-49D4-88D3-B310728C8FF7", "catalogPath": "",
  "snippet": "Test service", "description": "A test service", "summary": "Test service", "title": "Test Map Service",
  "tags": ["Map Service"], "type": "Map Service", "typeKeywords": ["Data", "Service", "Map Service", "ArcGIS Server"],
@@ -43,8 +43,8 @@ const itemInfoDocVerbatimJSON = `{"culture": "en-US", "name": "testService", "gu
 // restored: array tags, camelCase keys, extent as a pair of corners.
 var itemInfoDocJSON = strings.Replace(itemInfoDocVerbatimJSON, "] [", "], [", 1)
 
-// REST services-directory iteminfo (fact sheet §9): "Summary", string-valued
-// extent.
+// REST services-directory iteminfo (docs/upstream.md#recorded-payloads):
+// "Summary", string-valued extent.
 const itemInfoDirectoryJSON = `{"culture": "en-US", "name": "sanfrancisco_museums", "guid": "2D4D1E57-3613-4288-9221-90C97FB2803B", "catalogpath": "",
  "snippet": "Sample Map containing San Francisco Museum data", "description": "Sample Map containing point of interests in San Francisco (museums)",
  "Summary": "Sample Map containing San Francisco Museum data", "title": "Clustering", "tags": ["San Francisco"], "type": "Map Service",
@@ -150,9 +150,9 @@ func TestItemInfo_BrokenDocExample(t *testing.T) {
 	}
 }
 
-// TestItemInfo_Shapes decodes the same item written in every shape the
-// fact sheet records (key case, tags and extent forms) and expects one
-// result.
+// TestItemInfo_Shapes decodes the same item written in every shape
+// docs/upstream.md#item-info records (key case, tags and extent forms) and
+// expects one result.
 func TestItemInfo_Shapes(t *testing.T) {
 	t.Parallel()
 	want := upstream.ItemInfo{

@@ -17,8 +17,9 @@ var (
 	rootGP          = upstream.ServiceRef{Name: "Buffer", Type: "GPServer"}
 )
 
-// A job resource with the fields of D:job-get (fact sheet §3.3):
-// "machinename" with a lower-case n, username null for anonymous jobs.
+// A job resource with the fields of D:job-get
+// (docs/upstream.md#job-resource): "machinename" with a lower-case n,
+// username null for anonymous jobs.
 const jobJSON = `{
   "jobID": "j0550714f334d4114af9f7a5d05cb145e",
   "submittedTime": 1535661831380,
@@ -29,8 +30,8 @@ const jobJSON = `{
   "url": "https://host/arcgis/rest/services/System/PublishingTools/GPServer/jobs/j0550714f334d4114af9f7a5d05cb145e"
 }`
 
-// A jobs/query answer (fact sheet §3.2: total, num, query, start,
-// nextStart, results keyed by job id).
+// A jobs/query answer (docs/upstream.md#job-queries: total, num, query,
+// start, nextStart, results keyed by job id).
 const jobQueryJSON = `{
   "total": 41,
   "num": 2,
@@ -242,7 +243,8 @@ func TestJobs_Refusals(t *testing.T) {
 		code    int
 		refusal bool
 	}{
-		// Recorded texts, fact sheet §3.4 and §9.
+		// Recorded texts, docs/upstream.md#cancel-delete-purge and
+		// docs/upstream.md#recorded-payloads.
 		{"cancel", "cancel", `{"status": "error", "messages": ["Unable to cancel job :[` + id + `]"], "code": 500}`, 500, true},
 		{"delete", "delete", `{"status": "error", "messages": ["Unable to delete job :[` + id + `]"], "code": 400}`, 400, true},
 		{"unknown job", "cancel", `{"status": "error", "messages": ["Could not find resource or operation '` + id + `' on the system."], "code": 404}`, 404, false},

@@ -13,8 +13,8 @@ import (
 
 // RolesService manages the security roles under admin/security/roles: the
 // roles themselves, their privileges and their members. Every operation is
-// a form-encoded POST (fact sheet §6.2); role and user names travel as form
-// values, never in the URL path.
+// a form-encoded POST (docs/upstream.md#roles); role and user names travel
+// as form values, never in the URL path.
 type RolesService service
 
 // rolesPath is the admin-relative path of the roles resource.
@@ -73,7 +73,7 @@ type Role struct {
 // UnmarshalJSON decodes a role given as an object {"rolename",
 // "description"} (keys matched without regard to case; "roleName" and
 // "name" are accepted too) or as a plain name string or number. The
-// object shape is the fact sheet's guess (§6.2): the documented examples
+// object shape is a guess (docs/upstream.md#roles): the documented examples
 // show names only.
 func (r *Role) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
@@ -303,7 +303,7 @@ func (s *RolesService) Update(ctx context.Context, name, description string) err
 	return s.client.post(ctx, op, rolesPath+"/update", form, nil)
 }
 
-// Remove deletes a role. (The fact sheet cites no page of its own for
+// Remove deletes a role. (No documentation page of its own is known for
 // remove; the roles resource page lists it.)
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/roles/
@@ -412,7 +412,7 @@ func (s *RolesService) AddUsers(ctx context.Context, name string, users []string
 }
 
 // RemoveUsers removes users from a role; the users are checked as for
-// AddUsers. (The fact sheet cites no page of its own for
+// AddUsers. (No documentation page of its own is known for
 // removeUsersFromRole; the roles resource page lists it.)
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/roles/

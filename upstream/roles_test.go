@@ -13,8 +13,9 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// Role payloads from the fact sheet (§6, §9): the documented examples, the
-// invalid search example, and the guessed object shape of a role entry.
+// Role payloads (docs/upstream.md#roles,
+// docs/upstream.md#recorded-payloads): the documented examples, the invalid
+// search example, and the guessed object shape of a role entry.
 const (
 	rolesStoreJSON       = `{"isReadOnly": true}`
 	rolesLegacyStoreJSON = `{"totalRoles": 12}`

@@ -12,7 +12,7 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// D:services (D-ENT variant, with ids) — fact sheet §9.
+// D:services (D-ENT variant, with ids) — docs/upstream.md#recorded-payloads.
 const rootWithIDsJSON = `{
   "isDefault": false,
   "folders": ["System", "Utilities", "Hosted"],
@@ -45,7 +45,7 @@ const rootDocSyntaxJSON = `{
   ]
 }`
 
-// D:folder example — fact sheet §2.2.
+// D:folder example — docs/upstream.md#services-and-folders.
 const systemFolderJSON = `{
   "folderName": "System",
   "description": "The System folder contains automatically deployed services that are used by ArcGIS Server.",

@@ -415,8 +415,8 @@ func tokenError(err error) error {
 }
 
 // expiryTime converts epoch milliseconds to a time. Values too small to be
-// milliseconds of this century are taken as seconds (a proxy mistake the
-// fact sheet asks clients to tolerate). 0 or less means unknown.
+// milliseconds of this century are taken as seconds (a proxy mistake clients
+// must tolerate, docs/upstream.md#token-responses). 0 or less means unknown.
 func expiryTime(ms float64) time.Time {
 	if ms <= 0 {
 		return time.Time{}

@@ -12,9 +12,9 @@ import (
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// usageReportsJSON is the D:usagereports example (fact sheet §9) with its
-// brackets repaired: as published, the second report sits outside the
-// "metrics" array.
+// usageReportsJSON is the D:usagereports example
+// (docs/upstream.md#recorded-payloads) with its brackets repaired: as
+// published, the second report sits outside the "metrics" array.
 const usageReportsJSON = `{
   "metrics": [
     {
@@ -41,14 +41,15 @@ const usageReportsJSON = `{
   ]
 }`
 
-// tnrisReportJSON is the TNRIS form payload's definition (fact sheet §9)
-// with concrete from/to values, plus a key this client does not model.
+// tnrisReportJSON is the TNRIS form payload's definition
+// (docs/upstream.md#recorded-payloads) with concrete from/to values, plus a
+// key this client does not model.
 const tnrisReportJSON = `{"reportname":"a3f1","since":"CUSTOM","queries":[{"resourceURIs":["services/Address_Points"],"metrics":["RequestCount"]}],` +
 	`"metadata":{"temp":false,"title":"Total requests for the last 7 days","managerReport":true,"styles":{"services/":{"color":"#D900D9"}}},` +
 	`"from":1598914800000,"to":"1599519600000","aggregationInterval":"240","unmodelled":{"keep":[1,2]}}`
 
-// pyapiDataJSON is the PYAPI quick_report docstring's data payload (fact
-// sheet §9) with its "..." elements dropped.
+// pyapiDataJSON is the PYAPI quick_report docstring's data payload
+// (docs/upstream.md#recorded-payloads) with its "..." elements dropped.
 const pyapiDataJSON = `{"report": {"reportname": "1fa828eb31664485ae5c25c76c86e28d",
             "metadata": "{\"temp\":true,\"title\":\"1fa828eb31664485ae5c25c76c86e28d\",\"managerReport\":false}",
             "time-slices": [1598914800000, 1599001200000, 1599087600000, 1601420400000],
@@ -313,7 +314,7 @@ func TestUsageReports_Settings(t *testing.T) {
 	c, mux := setupStatic(t)
 	mux.HandleFunc("/usagereports/settings", func(w http.ResponseWriter, r *http.Request) {
 		testGET(t, r, authed(testToken, nil))
-		// D:usagereportssettings (fact sheet §5.2).
+		// D:usagereportssettings (docs/upstream.md#usage-settings).
 		writeBody(w, `{"enabled": true, "samplingInterval": 30, "maxHistory": 0, "statisticsDir": "\\\\agsserver\\ags\\directories\\arcgissystem"}`)
 	})
 	var edits counter

@@ -1,6 +1,8 @@
 // Package depcheck holds a test that enforces arcgate's dependency
 // direction: cmd → gateway/server → upstream, with the simulator standing
-// alone, so that a wrong import edge fails the build's tests.
+// alone, so that a wrong import edge fails the build's tests. It also
+// checks that citations of docs/upstream.md name headings that exist
+// (docs_test.go).
 package depcheck
 
 import (

@@ -27,7 +27,8 @@ import (
 )
 
 // seededItemInfo is what GetItemInfo must return for the services the
-// simulator seeds with the recorded item info variants of fact sheet §9.
+// simulator seeds with the recorded item info variants of
+// docs/upstream.md#recorded-payloads.
 var seededItemInfo = []*adminv1.ItemInfo{
 	{ // D:edititeminfo (camelCase, array tags, corner-pair extent)
 		Name:             "services/SampleWorldCities.MapServer/itemInfo",
