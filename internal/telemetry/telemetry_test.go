@@ -262,7 +262,7 @@ func TestOneTraceAcrossTheLayers(t *testing.T) {
 	}
 	for _, s := range spans {
 		for _, a := range s.Attributes {
-			if strings.Contains(a.Value.Emit(), "s3cret") {
+			if strings.Contains(a.Value.String(), "s3cret") {
 				t.Errorf("span %q attribute %s holds the token", s.Name, a.Key)
 			}
 		}
@@ -296,7 +296,7 @@ func TestTransportErrorHidesTheURL(t *testing.T) {
 		t.Errorf("span status %+v events %v attrs %v", s.Status, s.Events, s.Attributes)
 	}
 	for _, a := range s.Attributes {
-		if strings.Contains(a.Value.Emit(), "s3cret") {
+		if strings.Contains(a.Value.String(), "s3cret") {
 			t.Errorf("attribute %s holds the token", a.Key)
 		}
 	}
@@ -317,7 +317,7 @@ func names(spans tracetest.SpanStubs) []string {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -329,7 +329,7 @@ func resAttr(s tracetest.SpanStub, key string) string {
 	}
 	for _, a := range s.Resource.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
