@@ -1,8 +1,8 @@
 // Package gateway serves arcgate's REST API: grpc-gateway handlers that
-// translate REST calls into calls of arcgate's own gRPC server, dialled
-// through a client connection so that every gRPC interceptor (logging,
-// deadlines, caller authentication, scopes, rate limits) runs for REST
-// callers too.
+// translate REST calls into calls of arcgate's own gRPC services, made in
+// process through server.InProcess so that every gRPC interceptor
+// (logging, deadlines, caller authentication, scopes, rate limits) runs
+// for REST callers too.
 package gateway
 
 import (
@@ -21,9 +21,9 @@ import (
 )
 
 // New returns the REST handler for arcgate's API, calling the gRPC
-// services through conn (a connection to the gRPC server, or
-// server.InProcess, which calls them in process). It also serves /healthz, answered by the gRPC health service,
-// and the OpenAPI v2 document at /openapi.json.
+// services through conn (server.InProcess, which calls them in process, or
+// a connection to the gRPC server). It also serves /healthz, answered by
+// the gRPC health service, and the OpenAPI v2 document at /openapi.json.
 func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {
 	// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
 	// google.api.HttpBody response body raw, e.g. a thumbnail image.

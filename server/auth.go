@@ -223,7 +223,7 @@ func parseCredentialLine(line string) (credentialEntry, error) {
 		}
 		e.subj = value
 	default:
-		return e, errors.New("credential must start with sha256: or subject:")
+		return e, errors.New(`credential must start with "sha256:" or "subject:"`)
 	}
 	return e, nil
 }

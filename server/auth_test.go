@@ -203,7 +203,7 @@ func startGuard(t *testing.T, cfg GuardConfig, serverOpts ...grpc.ServerOption) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(append(g.ServerOptions(), serverOpts...)...)
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(g.UnaryInterceptor), grpc.ChainStreamInterceptor(g.StreamInterceptor)}, serverOpts...)...)
 	svc := &fakeServices{}
 	adminv1.RegisterServicesServiceServer(srv, svc)
 	grpc_health_v1.RegisterHealthServer(srv, health.NewServer())

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
@@ -109,8 +110,8 @@ func TestItemInfoFromUpstream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := itemInfoFromUpstream(tc.ref, decodeItemInfo(t, tc.in))
-			if !proto.Equal(got, tc.want) {
-				t.Errorf("itemInfoFromUpstream =\n%v\nwant\n%v", got, tc.want)
+			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("itemInfoFromUpstream (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -136,8 +137,8 @@ func TestItemInfoShapesNormalize(t *testing.T) {
 			}
 			continue
 		}
-		if !proto.Equal(got, first) {
-			t.Errorf("%s\ngave %v\nwant %v", body, got, first)
+		if diff := cmp.Diff(first, got, protocmp.Transform()); diff != "" {
+			t.Errorf("%s differs from the first shape (-want +got):\n%s", body, diff)
 		}
 	}
 }
@@ -457,8 +458,8 @@ func FuzzItemInfoFieldChecks(f *testing.F) {
 			}
 			got := itemInfoFromUpstream(serviceRef{Name: "A", Type: "MapServer"}, decodeItemInfo(t, string(b)))
 			want := &adminv1.ItemInfo{Name: got.GetName(), Culture: culture, Url: link, Tags: src.GetTags(), TypeKeywords: src.GetTypeKeywords()}
-			if !proto.Equal(got, want) {
-				t.Fatalf("accepted values do not round-trip through %s (sent %s):\n%v\nwant %v", raw, b, got, want)
+			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+				t.Fatalf("accepted values do not round-trip through %s (sent %s) (-want +got):\n%s", raw, b, diff)
 			}
 		}
 	})

@@ -8,10 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -77,8 +79,8 @@ func TestUsageDataFromUpstreamRecorded(t *testing.T) {
 			{ResourceUri: lakes, Metric: failed, MetricName: "RequestsFailed", Points: points(nil, nil, n(1), n(0))},
 		},
 	}
-	if !proto.Equal(got, want) {
-		t.Fatalf("got\n%v\nwant\n%v", protojson.Format(got), protojson.Format(want))
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Fatalf("usage report (-want +got):\n%s", diff)
 	}
 	// On the REST wire, "no data" has no value and a logged zero has 0.
 	b, err := protojson.Marshal(got.GetSeries()[1])
@@ -154,8 +156,8 @@ func TestUsageReportFromUpstream(t *testing.T) {
 		{Name: "usageReports/d", UsageReportId: "d", Since: adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_LAST_DAY}, // from/to belong to CUSTOM only
 	}
 	for i := range want {
-		if !proto.Equal(got[i], want[i]) {
-			t.Errorf("report %d:\n got %v\nwant %v", i, got[i], want[i])
+		if diff := cmp.Diff(want[i], got[i], protocmp.Transform()); diff != "" {
+			t.Errorf("report %d (-want +got):\n%s", i, diff)
 		}
 	}
 	// A converted report is valid input again: the round trip through the
@@ -193,8 +195,8 @@ func TestMetadataValue(t *testing.T) {
 		{`42`, structpb.NewNumberValue(42)},
 		{`true`, structpb.NewBoolValue(true)},
 	} {
-		if got := metadataValue(json.RawMessage(tc.raw)); !proto.Equal(got, tc.want) {
-			t.Errorf("metadataValue(%s) = %v, want %v", tc.raw, got, tc.want)
+		if diff := cmp.Diff(tc.want, metadataValue(json.RawMessage(tc.raw)), protocmp.Transform()); diff != "" {
+			t.Errorf("metadataValue(%s) (-want +got):\n%s", tc.raw, diff)
 		}
 	}
 	raw, err := metadataJSON(must(structpb.NewValue(map[string]any{"title": "t", "n": 1.0})))

@@ -79,22 +79,13 @@ func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
 	return 0, fmt.Errorf("delegated auth must be off, optional or required, not %q", s)
 }
 
-// DelegatedAuthOptions returns the interceptors of delegated mode as
-// grpc.ServerOptions, to be appended after Server.ServerOptions (so that
-// refusals are logged and recovered like any error). For arcgate's own
-// methods they read the x-arcgis-* metadata, validate it before any
-// upstream request (INVALID_ARGUMENT naming the metadata key; the values
-// are never echoed), apply mode, and put the identity in the context with
+// DelegatedAuthInterceptors return the interceptors of delegated mode, to
+// be chained after Server's interceptors (so that refusals are logged and
+// recovered like any error). For arcgate's own methods they read the
+// x-arcgis-* metadata, validate it before any upstream request
+// (INVALID_ARGUMENT naming the metadata key; the values are never echoed),
+// apply mode, and put the identity in the context with
 // upstream.WithIdentity.
-func DelegatedAuthOptions(mode DelegatedAuth) []grpc.ServerOption {
-	unary, stream := DelegatedAuthInterceptors(mode)
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(unary),
-		grpc.ChainStreamInterceptor(stream),
-	}
-}
-
-// DelegatedAuthInterceptors are DelegatedAuthOptions' interceptors.
 func DelegatedAuthInterceptors(mode DelegatedAuth) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	d := delegation{mode: mode}
 	return d.unary, d.stream

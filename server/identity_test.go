@@ -182,12 +182,6 @@ type fakeStream struct {
 
 func (s *fakeStream) Context() context.Context { return s.ctx }
 
-func TestDelegatedAuthOptions(t *testing.T) {
-	if n := len(DelegatedAuthOptions(DelegatedAuthOptional)); n != 2 {
-		t.Fatalf("options = %d, want a unary and a stream interceptor", n)
-	}
-}
-
 // FuzzDelegatedIdentity feeds arbitrary metadata values: no panic, errors
 // are INVALID_ARGUMENT naming an x-arcgis-* key and never echo a value.
 func FuzzDelegatedIdentity(f *testing.F) {

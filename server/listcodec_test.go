@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -48,8 +50,8 @@ func TestListCodecEncodesTheSameMessage(t *testing.T) {
 			if err := encoding.GetCodecV2("proto").Unmarshal(out, got); err != nil {
 				t.Fatalf("%d: %v", i, err)
 			}
-			if !proto.Equal(got, m) {
-				t.Fatalf("%d: decoded %v, want %v", i, got, m)
+			if diff := cmp.Diff(m, got, protocmp.Transform()); diff != "" {
+				t.Fatalf("%d: decoded message differs (-want +got):\n%s", i, diff)
 			}
 		}
 	}

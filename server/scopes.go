@@ -110,11 +110,12 @@ type GuardConfig struct {
 // Guard authenticates arcgate's callers, authorizes each call by the scope
 // its method declares, limits each caller's rate and writes an audit line
 // for every mutation, in one unary and one stream interceptor. Chain it
-// after Server.ServerOptions, so that refused calls too get a request id,
-// a log line and panic recovery; the log line still names the caller
-// (noteCaller):
+// after Server.UnaryInterceptors and Server.StreamInterceptors, so that
+// refused calls too get a request id, a log line and panic recovery; the
+// log line still names the caller (noteCaller):
 //
-//	grpc.NewServer(append(srv.ServerOptions(), guard.ServerOptions()...)...)
+//	grpc.ChainUnaryInterceptor(append(srv.UnaryInterceptors(), guard.UnaryInterceptor)...)
+//	grpc.ChainStreamInterceptor(append(srv.StreamInterceptors(), guard.StreamInterceptor)...)
 type Guard struct {
 	creds    *Credentials
 	insecure bool
@@ -168,14 +169,6 @@ func (g *Guard) rule(method string) methodRule {
 		return methodRule{access: accessAuthenticated}
 	}
 	return methodRule{access: accessDenied}
-}
-
-// ServerOptions returns the Guard's interceptors as grpc.ServerOptions.
-func (g *Guard) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(g.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(g.StreamInterceptor),
-	}
 }
 
 // check authenticates, authorizes and rate-limits a call of method. The

@@ -86,24 +86,15 @@ func (s *Server) StopWatches() {
 	}
 }
 
-// ServerOptions returns the grpc.ServerOptions arcgate's services need:
-// interceptors that recover panics, apply the default deadline and log one
-// line per call.
-func (s *Server) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.UnaryInterceptors()...),
-		grpc.ChainStreamInterceptor(s.StreamInterceptors()...),
-	}
-}
-
-// UnaryInterceptors are ServerOptions' unary interceptors, outermost
-// first (for InProcess).
+// UnaryInterceptors are the unary interceptors arcgate's services need,
+// outermost first: log one line per call, recover panics, apply the
+// default deadline. Chain them on the gRPC server and on InProcess.
 func (s *Server) UnaryInterceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{s.logUnary, s.recoverUnary, s.deadlineUnary}
 }
 
-// StreamInterceptors are ServerOptions' stream interceptors, outermost
-// first.
+// StreamInterceptors are the stream interceptors arcgate's services need,
+// outermost first: log one line per call, recover panics.
 func (s *Server) StreamInterceptors() []grpc.StreamServerInterceptor {
 	return []grpc.StreamServerInterceptor{s.logStream, s.recoverStream}
 }

@@ -587,8 +587,8 @@ func (s *servicesServer) changeState(ctx context.Context, name string, change fu
 
 // forEach runs fn for 0..n-1 with at most fanOut calls at once and returns
 // the first error; the others are canceled through ctx. The last call runs
-// on the caller's goroutine, which would otherwise only wait: GetService's
-// two reads cost one goroutine, not two.
+// on the caller's goroutine, which would otherwise only wait: n calls cost
+// n-1 goroutines.
 func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	if n == 0 {
 		return nil

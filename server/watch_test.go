@@ -452,8 +452,8 @@ func TestWithJobPollInterval(t *testing.T) {
 func TestWatchKeyDelegated(t *testing.T) {
 	const name = "services/A.GPServer/jobs/j0123456789abcdef0123456789abcdef"
 	plain := context.Background()
-	if watchKey(plain, name) != watchKey(plain, name) {
-		t.Error("service-identity watchers do not share a poll key")
+	if k1, k2 := watchKey(plain, name), watchKey(plain, name); k1 != k2 {
+		t.Errorf("service-identity watchers do not share a poll key: %q, %q", k1, k2)
 	}
 	a := upstream.WithIdentity(plain, upstream.TokenIdentity("token-a"))
 	b := upstream.WithIdentity(plain, upstream.TokenIdentity("token-b"))

@@ -241,6 +241,7 @@ func (s *Server) decrypt(hexText string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	//lint:ignore SA1019 ArcGIS clients encrypt the credentials with RSA PKCS #1 v1.5; the simulator has to accept what they send.
 	pt, err := rsa.DecryptPKCS1v15(nil, key, ct)
 	if err != nil {
 		return "", false

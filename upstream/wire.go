@@ -243,25 +243,6 @@ func (d *objectDecoder) int(key string, dst *int) {
 	*dst = int(n)
 }
 
-func (d *objectDecoder) bool(key string, dst *bool) {
-	var v jsonBool
-	d.decode(key, &v)
-	*dst = bool(v)
-}
-
-func (d *objectDecoder) props(key string, dst *map[string]string) {
-	raw, ok := d.raw[key]
-	if !ok || d.err != nil {
-		return
-	}
-	m, err := decodeProps(raw)
-	if err != nil {
-		d.err = fmt.Errorf("%s: %w", key, err)
-		return
-	}
-	*dst = m
-}
-
 // decodeProps decodes a property object whose values should be strings;
 // other scalars become their text, null becomes "".
 func decodeProps(raw json.RawMessage) (map[string]string, error) {

@@ -415,6 +415,10 @@ func Start(cfg Config) (_ *App, err error) {
 // TokenPool returns the upstream token pool (tests read its Stats).
 func (a *App) TokenPool() *upstream.Pool { return a.up.Pool() }
 
+// UpstreamHealth reports the state of the upstream site's circuit breaker
+// and the requests in flight (tests read it).
+func (a *App) UpstreamHealth() upstream.Health { return a.up.Health() }
+
 // Err returns a channel that receives an error if a server stops on its own.
 func (a *App) Err() <-chan error { return a.errc }
 

@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -31,17 +30,17 @@ import (
 
 	"github.com/arcgate/arcgate/gateway"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/upstream"
 )
 
-// The hardened harness: arcgate assembled from its exported pieces the way
-// cmd/arcgate wires it in production — upstream client with resilience
-// (small backoffs so the tests are fast), the Guard (caller
-// authentication, scopes, audit, rate limit) chained before the server's
-// interceptors, the REST gateway behind the body limit — in front of a
-// simulator, everything on loopback.
+// The hardened harness: arcgate as app.Start wires it in production — the
+// Guard (caller authentication, scopes, audit, rate limit) chained after
+// the server's interceptors, the REST gateway in process behind the body
+// limit — with upstream resilience tuned small so the tests are fast, in
+// front of a simulator, everything on loopback.
 
 // Distinctive secrets: a test fails if one shows up where it must not.
 const (
@@ -147,8 +146,9 @@ func (w *wireRecorder) snapshot() ([]sentRequest, []string) {
 
 // hardEnv is one hardened arcgate in front of a simulator.
 type hardEnv struct {
+	app      *app.App
 	sim      *simulator.Server
-	up       *upstream.Client
+	health   grpc_health_v1.HealthClient
 	services adminv1.ServicesServiceClient
 	rest     string
 	hc       *http.Client
@@ -159,10 +159,11 @@ type hardEnv struct {
 // hardOptions tweak startHard.
 type hardOptions struct {
 	rateLimit server.RateLimit
-	// clock, when set, is the upstream client's clock (the breaker's).
+	// clock, when set, is arcgate's clock (app.Config.Clock: the upstream
+	// client's, and so the breaker's).
 	clock func() time.Time
 	// timeout, when set, is arcgate's deadline for calls that carry none
-	// (server.WithDefaultTimeout; 10 s otherwise).
+	// (app.Config.DefaultTimeout; 10 s otherwise).
 	timeout time.Duration
 }
 
@@ -174,6 +175,7 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 		logger.Debug("simulator", "line", strings.TrimSpace(fmt.Sprintf(format, args...)))
 	}})
 	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
 
 	// No keep-alives: net/http never replays a request on a reused
 	// connection, so every attempt the client makes reaches the simulator
@@ -192,31 +194,13 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 		return dialer.DialContext(ctx, network, deadAddr)
 	}}
 	wire := &wireRecorder{base: tr, dead: deadTr}
-	upOpts := []upstream.Option{
-		upstream.WithCredentials(simulator.DefaultUsername, hardPassword),
-		upstream.WithHTTPClient(&http.Client{Transport: wire}),
-		upstream.WithResilience(upstream.ResilienceConfig{
-			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond,
-		}),
-	}
-	if opt.clock != nil {
-		upOpts = append(upOpts, upstream.WithClock(opt.clock))
-	}
-	up, err := upstream.New(simSrv.URL+"/arcgis", upOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		deadTr.CloseIdleConnections()
+	})
 	creds, err := server.ParseCredentials(strings.NewReader(
 		"e2e-writer write " + server.HashAPIKey(hardAPIKey) + "\n" +
 			"e2e-reader read " + server.HashAPIKey(hardReadKey) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := opt.rateLimit
-	if rl == (server.RateLimit{}) {
-		rl = server.NoRateLimit
-	}
-	guard, err := server.NewGuard(server.GuardConfig{Credentials: creds, Logger: logger, RateLimit: rl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,28 +208,26 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 	if opt.timeout > 0 {
 		timeout = opt.timeout
 	}
-	srv := server.New(up, server.WithLogger(logger), server.WithDefaultTimeout(timeout))
-	gs := grpc.NewServer(append(guard.ServerOptions(), srv.ServerOptions()...)...)
-	srv.Register(gs)
-	grpc_health_v1.RegisterHealthServer(gs, health.NewServer())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := app.Start(app.Config{
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		UpstreamURL: simSrv.URL + "/arcgis", Username: simulator.DefaultUsername, Password: hardPassword,
+		HTTPClient: &http.Client{Transport: wire},
+		Resilience: upstream.ResilienceConfig{
+			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond,
+		},
+		Credentials: creds, RateLimit: opt.rateLimit, DefaultTimeout: timeout, Logger: logger, Clock: opt.clock,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = gs.Serve(lis) }()
-
-	gwConn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gctx, cancel := context.WithCancel(context.Background())
-	gw, err := gateway.New(gctx, gwConn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	restSrv := httptest.NewServer(gateway.LimitBody(gw, gateway.DefaultMaxBodyBytes))
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			return invoker(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+hardAPIKey), method, req, reply, cc, opts...)
 		}))
@@ -258,17 +240,10 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 	restTr := &http.Transport{DisableKeepAlives: true, ExpectContinueTimeout: 5 * time.Second}
 	t.Cleanup(func() {
 		_ = conn.Close()
-		restSrv.Close()
 		restTr.CloseIdleConnections()
-		deadTr.CloseIdleConnections()
-		cancel()
-		_ = gwConn.Close()
-		gs.Stop()
-		simSrv.Close()
-		tr.CloseIdleConnections()
 	})
-	return &hardEnv{sim: sim, up: up, services: adminv1.NewServicesServiceClient(conn), rest: restSrv.URL,
-		hc: &http.Client{Transport: restTr, Timeout: 20 * time.Second}, logs: logs, wire: wire}
+	return &hardEnv{app: a, sim: sim, health: grpc_health_v1.NewHealthClient(conn), services: adminv1.NewServicesServiceClient(conn),
+		rest: "http://" + a.HTTPAddr, hc: &http.Client{Transport: restTr, Timeout: 20 * time.Second}, logs: logs, wire: wire}
 }
 
 // restCall sends a REST request with the caller's API key (as Authorization
@@ -443,7 +418,7 @@ func openBreaker(t *testing.T, e *hardEnv) {
 	for range 2 { // 2 x 3 failed attempts, more than the 5 that open it
 		_, _ = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName})
 	}
-	if h := e.up.Health(); h.Breaker != upstream.BreakerOpen {
+	if h := e.app.UpstreamHealth(); h.Breaker != upstream.BreakerOpen {
 		t.Fatalf("Health = %+v, want an open breaker", h)
 	}
 	e.sim.ClearFaults()
@@ -738,8 +713,11 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 	for range 2 {
 		_, _ = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName})
 	}
-	if h := e.up.Health(); h.Breaker != upstream.BreakerOpen {
+	if h := e.app.UpstreamHealth(); h.Breaker != upstream.BreakerOpen {
 		t.Fatalf("Health = %+v, want an open breaker", h)
+	}
+	if h, err := e.health.Check(ctx, &grpc_health_v1.HealthCheckRequest{}); err != nil || h.GetStatus() != grpc_health_v1.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health check = %v, %v; want NOT_SERVING (the breaker is open)", h, err)
 	}
 	before := e.sim.FaultHits(faultReadPath) + e.sim.FaultHits(faultSvcName)
 	for _, call := range []func() error{
@@ -774,7 +752,7 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 	// The upstream is back; the first open period is 1 s.
 	e.sim.ClearFaults()
 	clock.Advance(upstream.DefaultBreakerInitialCooldown)
-	if h := e.up.Health(); h.Breaker != upstream.BreakerHalfOpen {
+	if h := e.app.UpstreamHealth(); h.Breaker != upstream.BreakerHalfOpen {
 		t.Fatalf("Health one second later = %+v, want half-open", h)
 	}
 	// One upstream request (GetService sends two at once, and half-open
@@ -782,7 +760,7 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 	if _, err := e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName}); err != nil {
 		t.Fatalf("first call after the upstream came back: %v", err)
 	}
-	if h := e.up.Health(); h.Breaker != upstream.BreakerClosed || h.ConsecutiveFailures != 0 {
+	if h := e.app.UpstreamHealth(); h.Breaker != upstream.BreakerClosed || h.ConsecutiveFailures != 0 {
 		t.Fatalf("Health after the probe = %+v, want closed", h)
 	}
 	if _, err := e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName}); err != nil {

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -217,8 +219,8 @@ func TestUpdateEmptyMask(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !proto.Equal(before, after) {
-				t.Fatalf("changed by an empty mask:\n%v\nnow\n%v", before, after)
+			if diff := cmp.Diff(before, after, protocmp.Transform()); diff != "" {
+				t.Fatalf("changed by an empty mask (-before +after):\n%s", diff)
 			}
 			if restAfter := e.do(t, http.MethodGet, tc.restPath, nil); restAfter.Raw != restBefore.Raw {
 				t.Fatalf("REST view changed by PATCH {}:\n%s\nnow\n%s", restBefore.Raw, restAfter.Raw)

@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -147,13 +149,13 @@ func TestGetItemInfoVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !proto.Equal(got.GetItemInfo(), want) {
-				t.Errorf("gRPC GetItemInfo =\n%v\nwant\n%v", got.GetItemInfo(), want)
+			if diff := cmp.Diff(want, got.GetItemInfo(), protocmp.Transform()); diff != "" {
+				t.Errorf("gRPC GetItemInfo (-want +got):\n%s", diff)
 			}
 			var rest adminv1.GetItemInfoResponse
 			restProto(t, e.do(t, http.MethodGet, "/v1/"+want.GetName(), nil), &rest)
-			if !proto.Equal(rest.GetItemInfo(), want) {
-				t.Errorf("REST GetItemInfo =\n%v\nwant\n%v", rest.GetItemInfo(), want)
+			if diff := cmp.Diff(want, rest.GetItemInfo(), protocmp.Transform()); diff != "" {
+				t.Errorf("REST GetItemInfo (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -193,8 +195,8 @@ func TestUpdateItemInfoGRPC(t *testing.T) {
 	want := proto.Clone(seededItemInfo[1]).(*adminv1.ItemInfo)
 	want.Title, want.Culture, want.Tags = "Parcels", "fr-FR", []string{"parcels", "cadastre"}
 	want.Extent = &adminv1.Envelope{Xmin: 1, Ymin: 2, Xmax: 3, Ymax: 4}
-	if !proto.Equal(resp.GetItemInfo(), want) {
-		t.Fatalf("UpdateItemInfo =\n%v\nwant\n%v", resp.GetItemInfo(), want)
+	if diff := cmp.Diff(want, resp.GetItemInfo(), protocmp.Transform()); diff != "" {
+		t.Fatalf("UpdateItemInfo (-want +got):\n%s", diff)
 	}
 	raw := simItemInfo(t, e, "Maps/Parcels.MapServer")
 	for _, s := range []string{
@@ -265,8 +267,8 @@ func TestUpdateItemInfoREST(t *testing.T) {
 	restProto(t, r, &got)
 	want := proto.Clone(seededItemInfo[2]).(*adminv1.ItemInfo)
 	want.Summary, want.TypeKeywords, want.LicenseInfo = "Museums", []string{"Map Service"}, "CC-BY"
-	if !proto.Equal(got.GetItemInfo(), want) {
-		t.Fatalf("REST UpdateItemInfo =\n%v\nwant\n%v", got.GetItemInfo(), want)
+	if diff := cmp.Diff(want, got.GetItemInfo(), protocmp.Transform()); diff != "" {
+		t.Fatalf("REST UpdateItemInfo (-want +got):\n%s", diff)
 	}
 	raw := simItemInfo(t, e, "Maps/Roads.MapServer")
 	for _, s := range []string{`"Summary":"Museums"`, `"typekeywords":["Map Service"]`, `"licenseinfo":"CC-BY"`,
@@ -288,8 +290,8 @@ func TestUpdateItemInfoREST(t *testing.T) {
 	// A body holding one coordinate changes that coordinate only.
 	r = e.do(t, http.MethodPatch, "/v1/services/SampleWorldCities.MapServer/itemInfo", map[string]any{"extent": map[string]any{"ymax": 6.5}})
 	restProto(t, r, &got)
-	if ext := got.GetItemInfo().GetExtent(); !proto.Equal(ext, &adminv1.Envelope{Xmin: 0, Ymin: 0, Xmax: 10, Ymax: 6.5}) {
-		t.Fatalf("extent after a one-coordinate PATCH: %v", ext)
+	if diff := cmp.Diff(&adminv1.Envelope{Xmin: 0, Ymin: 0, Xmax: 10, Ymax: 6.5}, got.GetItemInfo().GetExtent(), protocmp.Transform()); diff != "" {
+		t.Fatalf("extent after a one-coordinate PATCH (-want +got):\n%s", diff)
 	}
 	// One that would invert the extent is refused before anything is written.
 	e.sim.ResetRequests()
@@ -495,8 +497,8 @@ func TestThumbnailGRPC(t *testing.T) {
 	}
 	want := proto.Clone(seededItemInfo[1]).(*adminv1.ItemInfo)
 	want.Thumbnail = "thumbnail/thumbnail.gif"
-	if !proto.Equal(up.GetItemInfo(), want) {
-		t.Fatalf("UpdateThumbnail =\n%v\nwant\n%v", up.GetItemInfo(), want)
+	if diff := cmp.Diff(want, up.GetItemInfo(), protocmp.Transform()); diff != "" {
+		t.Fatalf("UpdateThumbnail (-want +got):\n%s", diff)
 	}
 	if raw := simItemInfo(t, e, "Maps/Parcels.MapServer"); !strings.Contains(raw, `"Culture":"en-US"`) || !strings.Contains(raw, `"thumbnail":"thumbnail/thumbnail.gif"`) {
 		t.Fatalf("upstream item info after upload: %s", raw)

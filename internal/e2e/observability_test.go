@@ -52,8 +52,8 @@ func TestMetricsEndpoint(t *testing.T) {
 }
 
 // TestTracing runs arcgate with an in-memory exporter and checks that one
-// REST call gives one trace: REST server span → gRPC client → gRPC server →
-// upstream requests.
+// REST call gives one trace: REST server span → the internal span of the
+// gateway's in-process call → upstream requests.
 func TestTracing(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: exp})
@@ -101,7 +101,7 @@ func TestTracing(t *testing.T) {
 		}
 		kinds[s.SpanKind.String()+" "+s.Name]++
 		for _, at := range s.Attributes {
-			if strings.Contains(at.Value.Emit(), "token=") || strings.Contains(at.Value.Emit(), "admin-password") {
+			if strings.Contains(at.Value.String(), "token=") || strings.Contains(at.Value.String(), "admin-password") {
 				t.Errorf("span %q attribute %s holds a secret", s.Name, at.Key)
 			}
 		}
@@ -111,6 +111,20 @@ func TestTracing(t *testing.T) {
 	for _, want := range []string{"server GET", "internal arcgate.admin.v1.ServicesService/GetService", "client GET"} {
 		if kinds[want] == 0 {
 			t.Errorf("no %q span: %v", want, kinds)
+		}
+	}
+	var call tracetest.SpanStub
+	for _, s := range spans {
+		if s.SpanKind == trace.SpanKindInternal && s.Name == "arcgate.admin.v1.ServicesService/GetService" {
+			call = s
+		}
+	}
+	if call.Parent.SpanID() != root.SpanContext.SpanID() {
+		t.Errorf("the in-process call's parent is %v, want the REST span %v", call.Parent.SpanID(), root.SpanContext.SpanID())
+	}
+	for _, s := range spans {
+		if s.SpanKind == trace.SpanKindClient && s.SpanContext.TraceID() == root.SpanContext.TraceID() && s.Parent.SpanID() != call.SpanContext.SpanID() {
+			t.Errorf("upstream span %s's parent is %v, want the in-process call %v", attr(s, "url.path"), s.Parent.SpanID(), call.SpanContext.SpanID())
 		}
 	}
 }
@@ -172,7 +186,7 @@ func TestTracingRESTStream(t *testing.T) {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

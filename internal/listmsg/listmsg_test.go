@@ -4,8 +4,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/listmsg"
@@ -23,8 +25,8 @@ func TestRestKeepsAllButTheServices(t *testing.T) {
 	} {
 		want := proto.Clone(resp).(*adminv1.ListServicesResponse)
 		want.Services = nil
-		if got := listmsg.Rest(resp); !proto.Equal(got, want) {
-			t.Errorf("Rest(%v) = %v, want %v", resp, got, want)
+		if diff := cmp.Diff(want, listmsg.Rest(resp), protocmp.Transform()); diff != "" {
+			t.Errorf("Rest(%v) (-want +got):\n%s", resp, diff)
 		}
 		if len(resp.Services) > 0 && resp.Services[0].Name != "a" {
 			t.Errorf("Rest modified its argument: %v", resp)

@@ -183,24 +183,14 @@ func (r *statusRecorder) code() int {
 	return r.status
 }
 
-// ServerOptions returns the interceptors that record the gRPC metrics.
-// Put them before other interceptors so that every call is counted with
-// the code it ends with.
-func (m *Metrics) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(m.UnaryInterceptors()...),
-		grpc.ChainStreamInterceptor(m.StreamInterceptors()...),
-	}
-}
-
-// UnaryInterceptors are ServerOptions' unary interceptors, outermost
-// first.
+// UnaryInterceptors are the unary interceptors that record the gRPC
+// metrics, outermost first. Chain them before other interceptors so that
+// every call is counted with the code it ends with.
 func (m *Metrics) UnaryInterceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{m.inFlightUnary, m.grpc.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
 }
 
-// StreamInterceptors are ServerOptions' stream interceptors, outermost
-// first.
+// StreamInterceptors are UnaryInterceptors for streams.
 func (m *Metrics) StreamInterceptors() []grpc.StreamServerInterceptor {
 	return []grpc.StreamServerInterceptor{m.inFlightStream, m.grpc.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
 }

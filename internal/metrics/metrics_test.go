@@ -35,7 +35,7 @@ func startGRPC(t *testing.T, m *metrics.Metrics) grpc_health_v1.HealthClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(m.ServerOptions()...)
+	s := grpc.NewServer(grpc.ChainUnaryInterceptor(m.UnaryInterceptors()...), grpc.ChainStreamInterceptor(m.StreamInterceptors()...))
 	grpc_health_v1.RegisterHealthServer(s, health.NewServer())
 	m.InitializeMetrics(s)
 	done := make(chan struct{})

@@ -1,7 +1,8 @@
 // Package telemetry sets up OpenTelemetry tracing for arcgate: a span for
-// each REST request (otelhttp), for the gateway's call of the gRPC server
-// and for each gRPC call (otelgrpc stats handlers), and for each upstream
-// HTTP request (Transport), all in one trace joined by W3C trace context.
+// each REST request (otelhttp), for each gRPC call (the otelgrpc stats
+// handler), for each call the REST gateway makes in process
+// (InProcessInterceptors) and for each upstream HTTP request (Transport),
+// all in one trace joined by W3C trace context.
 //
 // Tracing is off by default. It is on when Config.Enabled is set (the
 // --tracing flag), or when the standard OpenTelemetry environment names an
@@ -182,18 +183,6 @@ func (t *Telemetry) ServerOptions() []grpc.ServerOption {
 		return nil
 	}
 	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(notHealth)))}
-}
-
-// DialOptions returns the gRPC client option that traces a connection's
-// calls and passes the trace on in metadata (the REST gateway no longer
-// needs one: its calls run in process, see InProcessInterceptors); nil
-// when off.
-func (t *Telemetry) DialOptions() []grpc.DialOption {
-	if !t.Enabled() {
-		return nil
-	}
-	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 		otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(notHealth)))}
 }
 

@@ -17,9 +17,11 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/grpc/metadata"
 
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/telemetry"
+	"github.com/arcgate/arcgate/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -73,8 +75,8 @@ func TestOffIsFree(t *testing.T) {
 	if got := tel.Transport(rt); got != http.RoundTripper(rt) {
 		t.Error("Transport wrapped the transport while off")
 	}
-	if tel.ServerOptions() != nil || tel.DialOptions() != nil {
-		t.Error("gRPC options while off")
+	if tel.ServerOptions() != nil || tel.InProcessInterceptors() != nil || tel.InProcessStreamInterceptors() != nil {
+		t.Error("gRPC options or interceptors while off")
 	}
 	if _, span := tel.TracerProvider().Tracer("x").Start(context.Background(), "s"); span.SpanContext().IsValid() {
 		t.Error("the tracer provider records spans while off")
@@ -138,11 +140,41 @@ type upstreamSeen struct {
 	query       string
 }
 
-// TestOneTraceAcrossTheLayers sends a REST request through otelhttp, a
-// gRPC client and server with the stats handlers, and an upstream request
-// through Transport, and checks that all four spans form one trace, that
-// the upstream got the trace context, and that no span holds the token.
-func TestOneTraceAcrossTheLayers(t *testing.T) {
+// foldersServer answers ListFolders after calling the upstream through
+// client, as arcgate's services do.
+type foldersServer struct {
+	adminv1.UnimplementedServicesServiceServer
+	client   *http.Client
+	upstream string
+}
+
+func (f *foldersServer) ListFolders(ctx context.Context, _ *adminv1.ListFoldersRequest) (*adminv1.ListFoldersResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.upstream+"/arcgis/admin/services?f=json&token=s3cret-token-value", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return &adminv1.ListFoldersResponse{}, nil
+}
+
+// tracedLayers is arcgate's layers wired as internal/app wires them, with
+// tracing on: a gRPC server with the stats handler (ServerOptions), the
+// in-process path of the REST gateway (InProcessInterceptors) behind
+// HTTPHandler, and the upstream client behind Transport.
+type tracedLayers struct {
+	exp  *tracetest.InMemoryExporter
+	rest *httptest.Server
+	grpc string // the gRPC server's address
+	seen *upstreamSeen
+}
+
+func startTracedLayers(t *testing.T) *tracedLayers {
+	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: exp, Version: "v1.2.3"})
 	if err != nil {
@@ -150,7 +182,6 @@ func TestOneTraceAcrossTheLayers(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 
-	// The upstream.
 	seen := &upstreamSeen{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.mu.Lock()
@@ -159,44 +190,24 @@ func TestOneTraceAcrossTheLayers(t *testing.T) {
 		_, _ = io.WriteString(w, `{"folders":[]}`)
 	}))
 	t.Cleanup(up.Close)
-	upClient := &http.Client{Transport: tel.Transport(up.Client().Transport)}
+	svc := &foldersServer{client: &http.Client{Transport: tel.Transport(up.Client().Transport)}, upstream: up.URL}
 
-	// The gRPC server: any method calls the upstream.
+	gs := grpc.NewServer(tel.ServerOptions()...)
+	inproc := server.NewInProcess(tel.InProcessInterceptors()...)
+	adminv1.RegisterServicesServiceServer(server.Registrars(gs, inproc), svc)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(append(tel.ServerOptions(), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
-		var in emptypb.Empty
-		if err := ss.RecvMsg(&in); err != nil {
-			return err
-		}
-		req, err := http.NewRequestWithContext(ss.Context(), http.MethodGet, up.URL+"/arcgis/admin/services?f=json&token=s3cret-token-value", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := upClient.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		return ss.SendMsg(&emptypb.Empty{})
-	}))...)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(lis) }()
 	t.Cleanup(func() { gs.Stop(); <-done })
 
-	// The gateway: REST → gRPC through a traced client connection.
-	conn, err := grpc.NewClient(lis.Addr().String(),
-		append(tel.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	// The REST gateway calls the services in process.
+	client := adminv1.NewServicesServiceClient(inproc)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/folders", func(w http.ResponseWriter, r *http.Request) {
-		if err := conn.Invoke(r.Context(), "/arcgate.admin.v1.ServicesService/ListFolders", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+		if _, err := client.ListFolders(r.Context(), &adminv1.ListFoldersRequest{}); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
@@ -205,9 +216,74 @@ func TestOneTraceAcrossTheLayers(t *testing.T) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	rest := httptest.NewServer(tel.HTTPHandler(mux))
 	t.Cleanup(rest.Close)
+	return &tracedLayers{exp: exp, rest: rest, grpc: lis.Addr().String(), seen: seen}
+}
 
+// checkUpstream checks that the upstream request carried trace traceID and
+// the token, and that no span holds the token.
+func (l *tracedLayers) checkUpstream(t *testing.T, traceID trace.TraceID, upSpan tracetest.SpanStub) {
+	t.Helper()
+	l.seen.mu.Lock()
+	tp, q := l.seen.traceparent, l.seen.query
+	l.seen.mu.Unlock()
+	if !strings.Contains(tp, traceID.String()) {
+		t.Errorf("upstream traceparent %q does not carry trace %s", tp, traceID)
+	}
+	if !strings.Contains(q, "s3cret-token-value") {
+		t.Fatalf("test is broken: the upstream did not get the token (%q)", q)
+	}
+	if upSpan.Name != "GET" || attr(upSpan, "url.path") != "/arcgis/admin/services" || attr(upSpan, "http.response.status_code") != "200" {
+		t.Errorf("upstream span %q attributes %v", upSpan.Name, upSpan.Attributes)
+	}
+	for _, s := range l.exp.GetSpans() {
+		for _, a := range s.Attributes {
+			if strings.Contains(a.Value.String(), "s3cret") {
+				t.Errorf("span %q attribute %s holds the token", s.Name, a.Key)
+			}
+		}
+		if got := resAttr(s, "service.version"); got != "v1.2.3" {
+			t.Errorf("span %q service.version = %q", s.Name, got)
+		}
+	}
+}
+
+// checkChain checks that each child span is its parent's child, in trace
+// traceID.
+func checkChain(t *testing.T, spans tracetest.SpanStubs, traceID trace.TraceID, chain []spanLink) {
+	t.Helper()
+	for _, c := range chain {
+		if c.child.Parent.SpanID() != c.parent || c.child.SpanContext.TraceID() != traceID {
+			t.Errorf("%s: parent %v in trace %v, want %v in trace %v (spans %v)",
+				c.name, c.child.Parent.SpanID(), c.child.SpanContext.TraceID(), c.parent, traceID, names(spans))
+		}
+	}
+}
+
+// waitForSpans returns exp's spans once it holds n, or after 10s: the gRPC
+// server ends its span after the reply is on its way to the client.
+func waitForSpans(exp *tracetest.InMemoryExporter, n int) tracetest.SpanStubs {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if spans := exp.GetSpans(); len(spans) >= n || time.Now().After(deadline) {
+			return spans
+		}
+	}
+}
+
+type spanLink struct {
+	name   string
+	child  tracetest.SpanStub
+	parent trace.SpanID
+}
+
+// TestOneTraceAcrossTheLayers sends a REST request through HTTPHandler to
+// a service called in process (InProcessInterceptors), which calls the
+// upstream through Transport, and checks that the three spans form one
+// trace, that the upstream got the trace context, and that no span holds
+// the token.
+func TestOneTraceAcrossTheLayers(t *testing.T) {
+	l := startTracedLayers(t)
 	for _, path := range []string{"/healthz", "/v1/folders"} {
-		resp, err := rest.Client().Get(rest.URL + path)
+		resp, err := l.rest.Client().Get(l.rest.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,58 +294,78 @@ func TestOneTraceAcrossTheLayers(t *testing.T) {
 		}
 	}
 
-	spans := exp.GetSpans()
-	if len(spans) != 4 { // /healthz has none
-		t.Fatalf("got %d spans %v, want 4 (REST server, gRPC client, gRPC server, upstream client)", len(spans), names(spans))
+	spans := l.exp.GetSpans()
+	if len(spans) != 3 { // /healthz has none
+		t.Fatalf("got %d spans %v, want 3 (REST server, in-process call, upstream client)", len(spans), names(spans))
 	}
-	var restSpan, grpcClient, grpcServer, upSpan tracetest.SpanStub
+	var restSpan, call, upSpan tracetest.SpanStub
 	for _, s := range spans {
 		switch {
 		case s.SpanKind == trace.SpanKindServer && s.Name == "GET":
 			restSpan = s
-		case s.SpanKind == trace.SpanKindServer:
-			grpcServer = s
-		case s.Name == "arcgate.admin.v1.ServicesService/ListFolders":
-			grpcClient = s
-		default:
+		case s.SpanKind == trace.SpanKindInternal && s.Name == "arcgate.admin.v1.ServicesService/ListFolders":
+			call = s
+		case s.SpanKind == trace.SpanKindClient:
 			upSpan = s
 		}
 	}
-	chain := []struct {
-		name          string
-		child, parent tracetest.SpanStub
-	}{
-		{"gRPC client under REST", grpcClient, restSpan},
-		{"gRPC server under gRPC client", grpcServer, grpcClient},
-		{"upstream under gRPC server", upSpan, grpcServer},
+	traceID := restSpan.SpanContext.TraceID()
+	if !traceID.IsValid() || restSpan.Parent.IsValid() {
+		t.Fatalf("no REST root span in %v", names(spans))
 	}
-	for _, c := range chain {
-		if c.child.Parent.SpanID() != c.parent.SpanContext.SpanID() || c.child.SpanContext.TraceID() != restSpan.SpanContext.TraceID() {
-			t.Errorf("%s: parent %v, want %v (spans %v)", c.name, c.child.Parent.SpanID(), c.parent.SpanContext.SpanID(), names(spans))
-		}
+	checkChain(t, spans, traceID, []spanLink{
+		{"in-process call under REST", call, restSpan.SpanContext.SpanID()},
+		{"upstream under the in-process call", upSpan, call.SpanContext.SpanID()},
+	})
+	if got := attr(call, "rpc.grpc.status_code"); got != "0" {
+		t.Errorf("in-process span code %q, want 0", got)
 	}
-	seen.mu.Lock()
-	tp, q := seen.traceparent, seen.query
-	seen.mu.Unlock()
-	if want := restSpan.SpanContext.TraceID().String(); !strings.Contains(tp, want) {
-		t.Errorf("upstream traceparent %q does not carry trace %s", tp, want)
+	l.checkUpstream(t, traceID, upSpan)
+}
+
+// TestGRPCCallContinuesTheCallersTrace calls the gRPC server with a W3C
+// traceparent in the metadata, as a traced gRPC client sends it, and checks
+// that the server span continues that trace and the upstream span is its
+// child.
+func TestGRPCCallContinuesTheCallersTrace(t *testing.T) {
+	l := startTracedLayers(t)
+	conn, err := grpc.NewClient(l.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(q, "s3cret-token-value") {
-		t.Fatalf("test is broken: the upstream did not get the token (%q)", q)
+	t.Cleanup(func() { _ = conn.Close() })
+	const (
+		callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		callerSpan  = "00f067aa0ba902b7"
+	)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
+	if _, err := adminv1.NewServicesServiceClient(conn).ListFolders(ctx, &adminv1.ListFoldersRequest{}); err != nil {
+		t.Fatal(err)
 	}
-	if upSpan.Name != "GET" || attr(upSpan, "url.path") != "/arcgis/admin/services" || attr(upSpan, "http.response.status_code") != "200" {
-		t.Errorf("upstream span %q attributes %v", upSpan.Name, upSpan.Attributes)
+
+	spans := waitForSpans(l.exp, 2)
+	if len(spans) != 2 {
+		t.Fatalf("got %d spans %v, want 2 (gRPC server, upstream client)", len(spans), names(spans))
 	}
+	var grpcServer, upSpan tracetest.SpanStub
 	for _, s := range spans {
-		for _, a := range s.Attributes {
-			if strings.Contains(a.Value.Emit(), "s3cret") {
-				t.Errorf("span %q attribute %s holds the token", s.Name, a.Key)
-			}
-		}
-		if got := resAttr(s, "service.version"); got != "v1.2.3" {
-			t.Errorf("span %q service.version = %q", s.Name, got)
+		switch s.SpanKind {
+		case trace.SpanKindServer:
+			grpcServer = s
+		case trace.SpanKindClient:
+			upSpan = s
 		}
 	}
+	traceID, _ := trace.TraceIDFromHex(callerTrace)
+	spanID, _ := trace.SpanIDFromHex(callerSpan)
+	if grpcServer.Name != "arcgate.admin.v1.ServicesService/ListFolders" || !grpcServer.Parent.IsRemote() {
+		t.Errorf("gRPC server span %q, remote parent %v", grpcServer.Name, grpcServer.Parent.IsRemote())
+	}
+	checkChain(t, spans, traceID, []spanLink{
+		{"gRPC server under the caller's span", grpcServer, spanID},
+		{"upstream under gRPC server", upSpan, grpcServer.SpanContext.SpanID()},
+	})
+	l.checkUpstream(t, traceID, upSpan)
 }
 
 func TestTransportErrorHidesTheURL(t *testing.T) {
@@ -296,7 +392,7 @@ func TestTransportErrorHidesTheURL(t *testing.T) {
 		t.Errorf("span status %+v events %v attrs %v", s.Status, s.Events, s.Attributes)
 	}
 	for _, a := range s.Attributes {
-		if strings.Contains(a.Value.Emit(), "s3cret") {
+		if strings.Contains(a.Value.String(), "s3cret") {
 			t.Errorf("attribute %s holds the token", a.Key)
 		}
 	}
@@ -317,7 +413,7 @@ func names(spans tracetest.SpanStubs) []string {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -329,7 +425,7 @@ func resAttr(s tracetest.SpanStub, key string) string {
 	}
 	for _, a := range s.Resource.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
