@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -25,7 +26,10 @@ func TestReadAfterWriteWhileListing(t *testing.T) {
 		n = 200 // the race detector makes every call several times slower
 	}
 	e := start(t, simulator.Config{})
-	c := ctx(t)
+	// The count bounds this test; the deadline is only a backstop, long
+	// enough for a loaded CI machine under the race detector.
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 
 	listCtx, stopListing := context.WithCancel(c)
 	var (
