@@ -180,7 +180,8 @@ func (r *Redis) acquire(ctx context.Context, rkey, token string) (time.Time, err
 // lock turns out to be someone else's, or when no renewal has succeeded
 // for two thirds of the lease (so that the last lease set may lapse before
 // the next attempt), or when the Locker is closed, it calls lost with
-// ErrLockLost and stops.
+// ErrLockLost and stops. lastOK is when the request that set the lease
+// last was sent: the lease runs from no earlier than that.
 func (r *Redis) renew(ctx context.Context, rkey, token string, lastOK time.Time, lost context.CancelCauseFunc) {
 	t := time.NewTicker(r.lease / 3)
 	defer t.Stop()
@@ -195,8 +196,15 @@ func (r *Redis) renew(ctx context.Context, rkey, token string, lastOK time.Time,
 			return
 		case <-t.C:
 		}
+		// An answer later than five sixths of the lease after the last
+		// renewal is not waited for: the lock must be given up before the
+		// lease it set can lapse.
 		sent := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, r.lease/3)
+		deadline := sent.Add(r.lease / 3)
+		if d := lastOK.Add(5 * r.lease / 6); d.Before(deadline) {
+			deadline = d
+		}
+		cctx, cancel := context.WithDeadline(ctx, deadline)
 		n, err := extendScript.Run(cctx, r.client, []string{rkey}, token, r.lease.Milliseconds()).Int()
 		cancel()
 		switch {
