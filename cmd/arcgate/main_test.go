@@ -23,6 +23,7 @@ import (
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/internal/testredis"
 	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -403,17 +404,19 @@ func TestStartupFailures(t *testing.T) {
 
 // TestRunStateStore runs the entry point with a Redis state store named by
 // ARCGATE_STATE_STORE, password and all: it logs which store it uses,
-// without the password, and serves an update under the store's lock.
+// without the password, and its updates wait for a lock held in that
+// store by another replica.
 func TestRunStateStore(t *testing.T) {
 	srv := testredis.Start(t, "--requirepass", "s3cret-redis")
+	storeURL := "redis://:s3cret-redis@" + srv.Addr + "/2"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
 	ready := make(chan *app.App, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
-			env(map[string]string{"ARCGATE_STATE_STORE": "redis://:s3cret-redis@" + srv.Addr + "/2"}), &logs,
+		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--default-timeout", "1s"},
+			env(map[string]string{"ARCGATE_STATE_STORE": storeURL}), &logs,
 			func(a *app.App) { ready <- a })
 	}()
 	var a *app.App
@@ -426,19 +429,40 @@ func TestRunStateStore(t *testing.T) {
 	}
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodPatch, "http://"+a.HTTPAddr+"/v1/services/SampleWorldCities.MapServer?updateMask=properties.k",
-		strings.NewReader(`{"properties":{"k":"under a Redis lock"}}`))
+	patch := func() (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPatch, "http://"+a.HTTPAddr+"/v1/services/SampleWorldCities.MapServer?updateMask=properties.k",
+			strings.NewReader(`{"properties":{"k":"under a Redis lock"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	// Another replica holds the service's lock (its key is the service's
+	// admin path in lower case, see server/locks.go): the update waits
+	// for it until its deadline.
+	other, err := statestore.Open(context.Background(), storeURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	defer other.Close()
+	_, unlock, err := other.Lock(context.Background(), "services/sampleworldcities.mapserver")
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "under a Redis lock") {
-		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	if code, body := patch(); code != http.StatusGatewayTimeout || !strings.Contains(body, "waiting for another write") {
+		unlock()
+		t.Fatalf("PATCH while another replica holds the lock: %d %s, want 504 waiting for another write", code, body)
+	}
+	unlock()
+	if code, body := patch(); code != 200 || !strings.Contains(body, "under a Redis lock") {
+		t.Fatalf("PATCH: %d %s", code, body)
 	}
 	cancel()
 	if err := <-done; err != nil {
