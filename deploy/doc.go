@@ -1,5 +1,6 @@
 // Package deploy holds arcgate's Kubernetes manifests (*.yaml in this
-// folder) and the test that validates them: every manifest decodes
+// folder, and an optional Redis state store in redis/) and the test that
+// validates them: every manifest decodes
 // strictly into the Kubernetes API types (an unknown or misspelt field
 // fails), and the properties the README promises hold (probes on the
 // health endpoints arcgate really serves, non-root, read-only root file

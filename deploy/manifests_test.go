@@ -527,3 +527,70 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisManifests checks the optional Redis of deploy/redis/: strict
+// like the others, selected by its own Service only (not by arcgate's, nor
+// arcgate's pods by it), locked down like arcgate's pod, and named by the
+// ARCGATE_STATE_STORE that deployment.yaml suggests.
+func TestRedisManifests(t *testing.T) {
+	data, err := os.ReadFile("redis/redis.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &manifests{}
+	if err := decode(r, "redis/redis.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.deployments) != 1 || len(r.services) != 1 || len(r.configMaps)+len(r.secrets)+len(r.hpas)+len(r.pdbs) != 0 {
+		t.Fatalf("want one Deployment and one Service in redis/redis.yaml")
+	}
+	m := load(t)
+	d, svc := r.deployments[0], r.services[0]
+	redisPods, arcgatePods := labels.Set(d.Spec.Template.Labels), labels.Set(m.deployments[0].Spec.Template.Labels)
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || sel.Empty() || !sel.Matches(redisPods) || sel.Matches(arcgatePods) {
+		t.Errorf("Deployment selector %v: want it to select its pods only", d.Spec.Selector)
+	}
+	if s := labels.SelectorFromSet(svc.Spec.Selector); len(svc.Spec.Selector) == 0 || !s.Matches(redisPods) || s.Matches(arcgatePods) {
+		t.Errorf("Service %s selector %v: want the Redis pods only", svc.Name, svc.Spec.Selector)
+	}
+	for _, s := range m.services {
+		if labels.SelectorFromSet(s.Spec.Selector).Matches(redisPods) {
+			t.Errorf("arcgate's Service %s selects the Redis pods", s.Name)
+		}
+	}
+	pod := d.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	psc, sc := pod.SecurityContext, c.SecurityContext
+	if psc == nil || sc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault ||
+		pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the Redis pod is not locked down as arcgate's is: non-root, read-only root, no capabilities, no escalation, RuntimeDefault seccomp, no service-account token")
+	}
+	if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+		t.Error("readiness and liveness probes are required")
+	}
+	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+		t.Error("no memory limit")
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort.Type != intstr.String || ports[svc.Spec.Ports[0].TargetPort.StrVal] == 0 {
+		t.Fatalf("Service %s ports %v: want one, targeting a named container port", svc.Name, svc.Spec.Ports)
+	}
+	dep, err := os.ReadFile("deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("redis://%s:%d/0", svc.Name, svc.Spec.Ports[0].Port)
+	if !bytes.Contains(dep, []byte("ARCGATE_STATE_STORE")) || !bytes.Contains(dep, []byte(want)) {
+		t.Errorf("deployment.yaml does not suggest ARCGATE_STATE_STORE=%s", want)
+	}
+}

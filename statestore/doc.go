@@ -1,10 +1,11 @@
 // Package statestore holds the state arcgate shares between the calls it
 // serves: today the locks that serialise the read-modify-writes of one
-// upstream resource (Locker). It is the seam where state shared between
-// replicas will plug in; the implementation here (NewMemory) serves one
-// process.
+// upstream resource (Locker). Open picks the store: in memory (NewMemory,
+// one process: the default) or Redis (NewRedis, shared by the replicas
+// that use the same database, with locks on leases that a crashed holder
+// keeps no longer than the lease).
 //
 // Layering: the server package imports statestore; statestore imports
 // neither server, gateway nor internal packages, only the standard
-// library.
+// library and the Redis client (its tests use internal/testredis).
 package statestore

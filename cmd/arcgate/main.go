@@ -37,6 +37,7 @@ import (
 	"github.com/arcgate/arcgate/internal/telemetry"
 	"github.com/arcgate/arcgate/internal/version"
 	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -97,6 +98,7 @@ type config struct {
 	UpstreamMaxConcurrent int
 	Tracing               bool
 	PprofAddr             string
+	StateStore            string // memory or a Redis URL; may hold a password: never printed
 
 	tokenService  upstream.TokenService
 	tokenClient   upstream.TokenClient
@@ -267,6 +269,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", maxConc, "upstream requests (and connections) in flight per site (env ARCGATE_UPSTREAM_MAX_CONCURRENT)")
 	fs.BoolVar(&c.Tracing, "tracing", tracing, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (env ARCGATE_TRACING=true)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", getenv("ARCGATE_PPROF_ADDR"), "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off (env ARCGATE_PPROF_ADDR)")
+	fs.StringVar(&c.StateStore, "state-store", envDefault(getenv, "ARCGATE_STATE_STORE", "memory"), "where the locks serialising updates of one resource live: memory (one replica) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica (env ARCGATE_STATE_STORE, the better place for a password)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -409,6 +412,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(h)
 	if processDefaults {
 		app.SetProcessDefaults(cfg.PprofAddr, logger)
+		statestore.SetRedisLogger(logger)
 	}
 	var creds *server.Credentials
 	if cfg.CallersFile != "" {
@@ -444,6 +448,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer cancel()
 		_ = tel.Shutdown(sctx) // flush the last spans
 	}()
+	store, err := statestore.Open(ctx, cfg.StateStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close() // after the App's shutdown: its last calls may hold locks
+	logger.Info("state store", "store", store.String())
 	a, err := app.Start(app.Config{
 		GRPCAddr:       cfg.GRPCAddr,
 		HTTPAddr:       cfg.HTTPAddr,
@@ -472,6 +482,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Resilience:           upstream.ResilienceConfig{MaxConcurrent: cfg.UpstreamMaxConcurrent},
 		PprofAddr:            cfg.PprofAddr,
 		Telemetry:            tel,
+		Locker:               store,
 	})
 	if err != nil {
 		return err

@@ -14,13 +14,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/internal/testredis"
 	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -372,6 +375,8 @@ func TestStartupFailures(t *testing.T) {
 		{"TLS certificate missing", append(free, "--tls-cert", missing, "--tls-key", cert), "--tls-cert: open " + missing + ": no such file or directory"},
 		{"TLS key missing", append(free, "--tls-cert", cert, "--tls-key", missing), "--tls-key: open " + missing + ": no such file or directory"},
 		{"client CA missing", append(free, "--tls-cert", cert, "--tls-key", cert, "--client-ca", missing), "--client-ca: open " + missing + ": no such file or directory"},
+		{"state store not answering", append(free, "--state-store", "redis://127.0.0.1:1/0"), "statestore: redis at 127.0.0.1:1 did not answer"},
+		{"state store not a URL", append(free, "--state-store", "redis://h:port"), "statestore: the state store is not a valid URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -395,4 +400,96 @@ func TestStartupFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunStateStore runs the entry point with a Redis state store named by
+// ARCGATE_STATE_STORE, password and all: it logs which store it uses,
+// without the password, and its updates wait for a lock held in that
+// store by another replica.
+func TestRunStateStore(t *testing.T) {
+	srv := testredis.Start(t, "--requirepass", "s3cret-redis")
+	storeURL := "redis://:s3cret-redis@" + srv.Addr + "/2"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	ready := make(chan *app.App, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--default-timeout", "1s"},
+			env(map[string]string{"ARCGATE_STATE_STORE": storeURL}), &logs,
+			func(a *app.App) { ready <- a })
+	}()
+	var a *app.App
+	select {
+	case a = <-ready:
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not ready")
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	patch := func() (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPatch, "http://"+a.HTTPAddr+"/v1/services/SampleWorldCities.MapServer?updateMask=properties.k",
+			strings.NewReader(`{"properties":{"k":"under a Redis lock"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	// Another replica holds the service's lock (its key is the service's
+	// admin path in lower case, see server/locks.go): the update waits
+	// for it until its deadline.
+	other, err := statestore.Open(context.Background(), storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, unlock, err := other.Lock(context.Background(), "services/sampleworldcities.mapserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := patch(); code != http.StatusGatewayTimeout || !strings.Contains(body, "waiting for another write") {
+		unlock()
+		t.Fatalf("PATCH while another replica holds the lock: %d %s, want 504 waiting for another write", code, body)
+	}
+	unlock()
+	if code, body := patch(); code != 200 || !strings.Contains(body, "under a Redis lock") {
+		t.Fatalf("PATCH: %d %s", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if want := `store="redis at ` + srv.Addr + `"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs do not say %s:\n%s", want, logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Errorf("logs hold the state store's password:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
