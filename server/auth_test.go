@@ -203,7 +203,8 @@ func startGuard(t *testing.T, cfg GuardConfig, serverOpts ...grpc.ServerOption) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(g.UnaryInterceptor), grpc.ChainStreamInterceptor(g.StreamInterceptor)}, serverOpts...)...)
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.InTapHandle(g.TapHandle),
+		grpc.ChainUnaryInterceptor(g.UnaryInterceptor), grpc.ChainStreamInterceptor(g.StreamInterceptor)}, serverOpts...)...)
 	svc := &fakeServices{}
 	adminv1.RegisterServicesServiceServer(srv, svc)
 	grpc_health_v1.RegisterHealthServer(srv, health.NewServer())
@@ -411,7 +412,7 @@ func TestGuardRateLimit(t *testing.T) {
 
 func TestRateLimiterSweep(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := newRateLimiter(RateLimit{PerSecond: 1, Burst: 1}, func() time.Time { return now })
+	r := newRateLimiter(RateLimit{PerSecond: 1, Burst: 1}, DefaultRateLimit, func() time.Time { return now })
 	for i := range maxBuckets {
 		r.allow(string(rune('a'+i%26)) + strings.Repeat("x", i/26))
 	}
@@ -430,17 +431,24 @@ func TestGuardAudit(t *testing.T) {
 	_, _ = svc.StartService(withMD("x-api-key", readKey), &adminv1.StartServiceRequest{Name: "services/B.MapServer"})
 	_, _ = svc.StartService(withMD(), &adminv1.StartServiceRequest{Name: "services/C.MapServer"})
 
-	var audits []map[string]any
+	var audits, rejected []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(e.log.String()), "\n") {
 		m := decodeJSONLine(t, line)
-		if m["msg"] == "audit" {
+		switch m["msg"] {
+		case "audit":
 			audits = append(audits, m)
+		case "rpc rejected":
+			rejected = append(rejected, m)
 		}
 	}
 	want := []map[string]any{
 		{"caller": "writer", "auth": "api-key", "method": "/arcgate.admin.v1.ServicesService/StartService", "scope": "write", "resource": "folders/Maps/services/Roads.MapServer", "code": "OK"},
 		{"caller": "reader", "auth": "api-key", "resource": "services/B.MapServer", "code": "PermissionDenied"},
-		{"caller": "(unauthenticated)", "auth": "", "resource": "services/C.MapServer", "code": "Unauthenticated"},
+	}
+	// A call refused before its caller is known is not audited: it is an
+	// "rpc rejected" line, rate-limited like every refusal.
+	if len(rejected) != 1 || rejected[0]["caller"] != "(unauthenticated)" || rejected[0]["code"] != "Unauthenticated" {
+		t.Fatalf("rpc rejected lines %v, want one for the unauthenticated call", rejected)
 	}
 	if len(audits) != len(want) {
 		t.Fatalf("%d audit lines, want %d (reads are not audited):\n%s", len(audits), len(want), e.log.String())

@@ -20,8 +20,17 @@ type RateLimit struct {
 }
 
 // DefaultRateLimit is the per-caller rate used when GuardConfig.RateLimit
-// is zero: 20 calls a second, bursts of 40.
-var DefaultRateLimit = RateLimit{PerSecond: 20, Burst: 40}
+// is zero: 100 calls a second, bursts of 200. It is there to stop a runaway
+// caller, not to pace normal use: the upstream is protected by the
+// concurrency cap and by coalescing identical reads.
+var DefaultRateLimit = RateLimit{PerSecond: 100, Burst: 200}
+
+// DefaultUnauthenticatedRateLimit is the rate of calls whose caller could
+// not be authenticated, per client address, used when
+// GuardConfig.UnauthenticatedRateLimit is zero: 10 a second, bursts of 20.
+// Over it such calls are refused with RESOURCE_EXHAUSTED (RATE_LIMITED)
+// rather than UNAUTHENTICATED.
+var DefaultUnauthenticatedRateLimit = RateLimit{PerSecond: 10, Burst: 20}
 
 // NoRateLimit turns per-caller rate limiting off.
 var NoRateLimit = RateLimit{PerSecond: -1}
@@ -44,12 +53,14 @@ type bucket struct {
 	last   time.Time
 }
 
-func newRateLimiter(l RateLimit, now func() time.Time) *rateLimiter {
+// newRateLimiter returns a limiter of l, def when l is zero, nil (no
+// limit) when l.PerSecond is negative.
+func newRateLimiter(l, def RateLimit, now func() time.Time) *rateLimiter {
+	if l.PerSecond == 0 {
+		l = def
+	}
 	if l.PerSecond < 0 {
 		return nil
-	}
-	if l.PerSecond == 0 {
-		l = DefaultRateLimit
 	}
 	if l.Burst < 1 {
 		l.Burst = 1
@@ -101,6 +112,15 @@ func rateLimited(caller string, wait time.Duration) error {
 	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
 		"rate limit exceeded for caller "+caller+"; retry after "+wait.Round(time.Millisecond).String(),
 		map[string]string{"caller": caller}, wait)
+}
+
+// unauthenticatedRateLimited is the RESOURCE_EXHAUSTED error of a call
+// without valid credentials from an address over
+// DefaultUnauthenticatedRateLimit.
+func unauthenticatedRateLimited(wait time.Duration) error {
+	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
+		"too many calls without valid credentials from this address; retry after "+wait.Round(time.Millisecond).String(),
+		map[string]string{"caller": callerName(Caller{}, false)}, wait)
 }
 
 // circuitOpen is the UNAVAILABLE error of a call refused because the

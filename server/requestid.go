@@ -90,8 +90,9 @@ func (s *contextStream) Context() context.Context { return s.ctx }
 // callLog is what inner interceptors tell the call's log line, which is
 // written by an outer one whose context they cannot change.
 type callLog struct {
-	mu     sync.Mutex
-	caller string
+	mu       sync.Mutex
+	caller   string
+	rejected bool // refused by the Guard, which logs it itself
 }
 
 // callLogKey is the context key of the *callLog.
@@ -111,6 +112,27 @@ func noteCaller(ctx context.Context, c Caller) {
 		l.caller = c.ID
 		l.mu.Unlock()
 	}
+}
+
+// noteRejected tells the call's log line that the Guard refused the call
+// and logged the refusal (rate-limited to one line per interval), so that
+// the line goes to Debug level: refused calls cannot flood the log.
+func noteRejected(ctx context.Context) {
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.mu.Lock()
+		l.rejected = true
+		l.mu.Unlock()
+	}
+}
+
+// rejectedCall reports whether noteRejected was called for the call.
+func rejectedCall(ctx context.Context) bool {
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.rejected
+	}
+	return false
 }
 
 // callerIdentity names the authenticated caller of the call in ctx for the

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -101,19 +100,37 @@ type GuardConfig struct {
 	// turns it off). Without caller authentication the key is the peer's IP
 	// address.
 	RateLimit RateLimit
+	// UnauthenticatedRateLimit is the rate of calls without valid
+	// credentials per client address (zero:
+	// DefaultUnauthenticatedRateLimit; NoRateLimit turns it off).
+	UnauthenticatedRateLimit RateLimit
+	// MaxConcurrentPerCaller caps the calls one caller may have open at
+	// once (zero: DefaultMaxConcurrentPerCaller; negative: no cap). gRPC
+	// calls are counted by TapHandle, in-process calls by the
+	// interceptors.
+	MaxConcurrentPerCaller int
 	// Logger receives the audit lines and rejected calls (default: discard).
 	Logger *slog.Logger
-	// Clock is the rate limiter's clock (default time.Now).
+	// RejectLogInterval is how often, at most, refusals of one kind are
+	// logged (zero: DefaultRejectLogInterval).
+	RejectLogInterval time.Duration
+	// Clock is the rate limiters' and the rejection log's clock (default
+	// time.Now).
 	Clock func() time.Time
 }
 
 // Guard authenticates arcgate's callers, authorizes each call by the scope
-// its method declares, limits each caller's rate and writes an audit line
-// for every mutation, in one unary and one stream interceptor. Chain it
-// after Server.UnaryInterceptors and Server.StreamInterceptors, so that
-// refused calls too get a request id, a log line and panic recovery; the
-// log line still names the caller (noteCaller):
+// its method declares, limits each caller's rate and open calls and writes
+// an audit line for every mutation of a known caller, in one unary and one
+// stream interceptor, and a tap handle (TapHandle) that caps the open gRPC
+// calls. Refused calls are logged as "rpc rejected" lines, at most one per
+// interval for each client address, caller and code, with a count; their
+// own log line is at Debug level. Chain it after Server.UnaryInterceptors
+// and Server.StreamInterceptors, so that refused calls too get a request
+// id, a log line and panic recovery; the log line still names the caller
+// (noteCaller):
 //
+//	grpc.InTapHandle(guard.TapHandle)
 //	grpc.ChainUnaryInterceptor(append(srv.UnaryInterceptors(), guard.UnaryInterceptor)...)
 //	grpc.ChainStreamInterceptor(append(srv.StreamInterceptors(), guard.StreamInterceptor)...)
 type Guard struct {
@@ -121,6 +138,9 @@ type Guard struct {
 	insecure bool
 	rules    map[string]methodRule
 	limiter  *rateLimiter
+	unauth   *rateLimiter // calls without valid credentials, per address
+	calls    *callCounter
+	rejects  *rejectLog
 	log      *slog.Logger
 }
 
@@ -143,7 +163,10 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		creds:    cfg.Credentials,
 		insecure: cfg.InsecureNoCallerAuth,
 		rules:    map[string]methodRule{},
-		limiter:  newRateLimiter(cfg.RateLimit, cfg.Clock),
+		limiter:  newRateLimiter(cfg.RateLimit, DefaultRateLimit, cfg.Clock),
+		unauth:   newRateLimiter(cfg.UnauthenticatedRateLimit, DefaultUnauthenticatedRateLimit, cfg.Clock),
+		calls:    newCallCounter(cfg.MaxConcurrentPerCaller),
+		rejects:  newRejectLog(cfg.Logger, cfg.Clock, cfg.RejectLogInterval),
 		log:      cfg.Logger,
 	}
 	for m, s := range MethodScopes() {
@@ -171,36 +194,36 @@ func (g *Guard) rule(method string) methodRule {
 	return methodRule{access: accessDenied}
 }
 
-// check authenticates, authorizes and rate-limits a call of method. The
-// caller is returned whenever it was authenticated, even if refused later.
-func (g *Guard) check(ctx context.Context, method string, r methodRule) (Caller, bool, error) {
+// check authenticates, rate-limits and authorizes a call of method, and
+// counts it against its caller's open calls unless TapHandle did. The
+// caller is returned whenever it was authenticated, even if refused later;
+// release, non-nil when the call is let in, ends the count.
+func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller Caller, known bool, release func(), err error) {
 	if r.access == accessDenied {
-		return Caller{}, false, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+		return Caller{}, false, nil, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
 			"method "+method+" declares no required scope, so nobody may call it", map[string]string{"requiredScope": unknownScopeMethod})
 	}
-	var (
-		caller Caller
-		key    string
-	)
-	if g.insecure {
-		caller = Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}
-		key = "anonymous@" + peerHost(ctx)
-	} else {
-		c, err := g.creds.authenticate(ctx)
-		if err != nil {
-			return Caller{}, false, err
+	key, _, caller, err := g.callerKey(ctx)
+	if err != nil {
+		if ok, wait := g.unauth.allow(key); !ok {
+			return Caller{}, false, nil, unauthenticatedRateLimited(wait)
 		}
-		caller, key = c, c.ID
+		return Caller{}, false, nil, err
+	}
+	// The rate limit comes before the scope check, so that refused calls
+	// cost their caller tokens too.
+	if ok, wait := g.limiter.allow(key); !ok {
+		return caller, true, nil, rateLimited(caller.ID, wait)
 	}
 	if r.access == accessScoped && !caller.Has(r.scope) {
-		return caller, true, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+		return caller, true, nil, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
 			"caller "+caller.ID+" lacks the "+scopeName(r.scope)+" scope that "+method+" requires",
 			map[string]string{"requiredScope": scopeName(r.scope), "caller": caller.ID})
 	}
-	if ok, wait := g.limiter.allow(key); !ok {
-		return caller, true, rateLimited(caller.ID, wait)
+	if release = g.countCall(ctx, key); release == nil {
+		return caller, true, nil, tooManyCalls(caller.ID, g.calls.max)
 	}
-	return caller, true, nil
+	return caller, true, release, nil
 }
 
 // UnaryInterceptor is the Guard's unary server interceptor.
@@ -209,8 +232,8 @@ func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryS
 	if r.access == accessPublic {
 		return next(ctx, req)
 	}
-	caller, known, err := g.check(ctx, info.FullMethod, r)
-	if r.mutation() {
+	caller, known, release, err := g.check(ctx, info.FullMethod, r)
+	if r.mutation() && known {
 		start := time.Now()
 		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, req, resp, err, time.Since(start)) }()
 	}
@@ -218,6 +241,7 @@ func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryS
 		g.rejected(ctx, info.FullMethod, caller, known, r, err)
 		return nil, err
 	}
+	defer release()
 	return next(withCaller(ctx, caller), req)
 }
 
@@ -228,9 +252,9 @@ func (g *Guard) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Stre
 		return next(srv, ss)
 	}
 	ctx := ss.Context()
-	caller, known, err := g.check(ctx, info.FullMethod, r)
+	caller, known, release, err := g.check(ctx, info.FullMethod, r)
 	gs := &guardedStream{ServerStream: ss, ctx: ctx}
-	if r.mutation() {
+	if r.mutation() && known {
 		start := time.Now()
 		defer func() { g.audit(ctx, caller, known, info.FullMethod, r, gs.first, nil, err, time.Since(start)) }()
 	}
@@ -238,6 +262,7 @@ func (g *Guard) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Stre
 		g.rejected(ctx, info.FullMethod, caller, known, r, err)
 		return err
 	}
+	defer release()
 	gs.ctx = withCaller(ctx, caller)
 	return next(srv, gs)
 }
@@ -260,22 +285,17 @@ func (s *guardedStream) RecvMsg(m any) error {
 	return err
 }
 
-// rejected logs a refused call that is not audited. Rate-limit refusals
-// are logged at debug level, so that a flood cannot flood the log.
+// rejected logs a refused call: a known caller's mutation in its audit
+// line, any other through the rejection log, which writes at most one line
+// per interval for the same address, caller and code, so that a flood of
+// refused calls cannot flood the log. The call's own log line goes to
+// Debug level (noteRejected).
 func (g *Guard) rejected(ctx context.Context, method string, caller Caller, known bool, r methodRule, err error) {
-	if r.mutation() {
+	noteRejected(ctx)
+	if r.mutation() && known {
 		return // the audit line records it
 	}
-	level := slog.LevelWarn
-	if status.Code(err) == codes.ResourceExhausted {
-		level = slog.LevelDebug
-	}
-	g.log.LogAttrs(ctx, level, "rpc rejected",
-		slog.String("method", method),
-		slog.String("caller", callerName(caller, known)),
-		slog.String("peer", peerHost(ctx)),
-		slog.String("code", status.Code(err).String()),
-		slog.String("error", status.Convert(err).Message()))
+	g.rejects.note(ctx, method, callerName(caller, known), peerHost(ctx), err)
 }
 
 // callerName is the caller's identity for log lines.

@@ -128,8 +128,11 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 func (s *Server) logCall(ctx context.Context, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
-	if code == codes.Internal || code == codes.Unknown {
+	switch {
+	case code == codes.Internal || code == codes.Unknown:
 		level = slog.LevelError
+	case rejectedCall(ctx):
+		level = slog.LevelDebug // the Guard's "rpc rejected" line records it
 	}
 	attrs := []slog.Attr{
 		slog.String("method", method),
