@@ -25,6 +25,11 @@ import (
 // fits the gRPC message limit (JSON is larger than its protobuf form).
 const DefaultMaxBodyBytes = 4 << 20
 
+// DefaultMaxHeaderBytes is the default bound on a call's headers: REST
+// request headers (http.Server.MaxHeaderBytes) and gRPC metadata
+// (grpc.MaxHeaderListSize) alike, 64 KiB.
+const DefaultMaxHeaderBytes = 64 << 10
+
 // errorDomain and reasonRequestTooLarge are the ErrorInfo of a refused
 // body, derived from the proto enum ErrorReason like server.ErrorDomain and
 // server.ReasonRequestTooLarge (the gateway does not import the server

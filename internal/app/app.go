@@ -121,6 +121,16 @@ type Config struct {
 	InsecureNoCallerAuth bool
 	// RateLimit is the per-caller rate limit (zero value: off).
 	RateLimit server.RateLimit
+	// MaxConcurrentPerCaller caps the calls one caller (one client address
+	// without valid credentials or without caller authentication) may have
+	// open at once (default server.DefaultMaxConcurrentPerCaller; negative:
+	// no cap).
+	MaxConcurrentPerCaller int
+	// MaxHeaderBytes bounds the headers of a call: gRPC metadata
+	// (grpc.MaxHeaderListSize, enforced while they are read, before caller
+	// authentication) and REST request headers (http.Server.MaxHeaderBytes)
+	// alike (default gateway.DefaultMaxHeaderBytes).
+	MaxHeaderBytes int
 	// TLS, when set, serves gRPC and REST over TLS (and mTLS when it asks
 	// for client certificates).
 	TLS *tls.Config
@@ -324,13 +334,18 @@ func Start(cfg Config) (_ *App, err error) {
 	if rl == (server.RateLimit{}) {
 		rl = server.NoRateLimit
 	}
-	guard, err := server.NewGuard(server.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl, Logger: log})
+	guard, err := server.NewGuard(server.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl,
+		MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	maxMsg := cfg.MaxRecvMsgBytes
 	if maxMsg <= 0 {
 		maxMsg = 4 << 20
+	}
+	maxHeader := cfg.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = gateway.DefaultMaxHeaderBytes
 	}
 	// Interceptors, outermost first: metrics (every call counted with the
 	// code it ends with), then the request id and the log line, panic
@@ -344,7 +359,11 @@ func Start(cfg Config) (_ *App, err error) {
 	stream := append(a.Metrics.StreamInterceptors(), srv.StreamInterceptors()...)
 	stream = append(stream, guard.StreamInterceptor, delegatedStream)
 	gopts := append(cfg.Telemetry.ServerOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...), server.CodecOption())
-	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg))
+	// The header cap makes grpc-go refuse oversized metadata while reading
+	// it (the connection is closed), before anything is kept of it; the tap
+	// counts each caller's open calls from their headers on, before grpc-go
+	// reads a request message (see server.Guard.TapHandle).
+	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg), grpc.MaxHeaderListSize(uint32(maxHeader)), grpc.InTapHandle(guard.TapHandle))
 	if cfg.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
@@ -391,7 +410,7 @@ func Start(cfg Config) (_ *App, err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeader,
 		TLSConfig:         cfg.TLS,
 	}
 	if cfg.PprofAddr != "" {

@@ -22,6 +22,20 @@ func TestGRPCLogLinesGoThroughSlog(t *testing.T) {
 		{"warningf", false, func(l slogGRPC) { l.Warningf("retry %s", "later") }, "WARN", "retry later"},
 		{"error", false, func(l slogGRPC) { l.Errorf("Failed to write response: %v", "broken pipe") }, "ERROR", "Failed to write response: broken pipe"},
 		{"errorln", false, func(l slogGRPC) { l.Errorln("a", "b") }, "ERROR", "a b"},
+		// Per-stream warnings, which a client causes at will (10 000
+		// abandoned streams made 10 000 of the first), are Debug lines.
+		{"failed to write status hidden at Info", false, func(l slogGRPC) {
+			l.Warningln("[core]", "grpc: Server.processRPC failed to write status: connection error: desc = \"transport is closing\"")
+		}, "", ""},
+		{"failed to write status shown at Debug", true, func(l slogGRPC) {
+			l.Warningf("[core] grpc: Server.handleStream failed to write status: %v", "stream error")
+		}, "DEBUG", "[core] grpc: Server.handleStream failed to write status: stream error"},
+		{"stream error hidden at Info", false, func(l slogGRPC) { l.Warningf("[transport] Encountered http2.StreamError: %v", "x") }, "", ""},
+		{"bad binary metadata hidden at Info", false, func(l slogGRPC) {
+			l.Warningf("[transport] Failed to decode metadata header (%q, %q): %v", "k-bin", "!!", "illegal base64")
+		}, "", ""},
+		{"unsupported codec hidden at Info", false, func(l slogGRPC) { l.Warningf("[core] Unsupported codec %q.", "xml") }, "", ""},
+		{"other warnings stay", false, func(l slogGRPC) { l.Warningln("[core]", "Adjusting keepalive ping interval") }, "WARN", "[core] Adjusting keepalive ping interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
