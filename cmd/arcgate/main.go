@@ -100,6 +100,10 @@ type config struct {
 	PprofAddr             string
 	StateStore            string // memory or a Redis URL; may hold a password: never printed
 
+	rateSet                bool // --rate-limit or --rate-burst given (flag or env)
+	MaxConcurrentPerCaller int
+	MaxHeaderBytes         int
+
 	tokenService  upstream.TokenService
 	tokenClient   upstream.TokenClient
 	delegatedAuth server.DelegatedAuth
@@ -216,11 +220,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", 20)
+	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", server.DefaultRateLimit.PerSecond)
 	if err != nil {
 		return nil, err
 	}
-	burst, err := envInt(getenv, "ARCGATE_RATE_BURST", 40)
+	burst, err := envInt(getenv, "ARCGATE_RATE_BURST", server.DefaultRateLimit.Burst)
+	if err != nil {
+		return nil, err
+	}
+	maxPerCaller, err := envInt(getenv, "ARCGATE_MAX_CONCURRENT_PER_CALLER", server.DefaultMaxConcurrentPerCaller)
+	if err != nil {
+		return nil, err
+	}
+	maxHeader, err := envInt(getenv, "ARCGATE_MAX_HEADER_BYTES", gateway.DefaultMaxHeaderBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -263,8 +275,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.TLSKey, "tls-key", getenv("ARCGATE_TLS_KEY"), "PEM key of --tls-cert (env ARCGATE_TLS_KEY)")
 	fs.StringVar(&c.ClientCA, "client-ca", getenv("ARCGATE_CLIENT_CA"), "PEM CAs verifying client certificates of mTLS callers (env ARCGATE_CLIENT_CA)")
 	fs.StringVar(&c.UpstreamCAFile, "upstream-ca-file", getenv("ARCGATE_UPSTREAM_CA_FILE"), "PEM CA added to the system roots to verify the upstream (env ARCGATE_UPSTREAM_CA_FILE); verification can never be turned off")
-	fs.Float64Var(&c.RatePerSecond, "rate-limit", rate, "calls per second per caller; 0: off (env ARCGATE_RATE_LIMIT)")
-	fs.IntVar(&c.RateBurst, "rate-burst", burst, "burst per caller (env ARCGATE_RATE_BURST)")
+	fs.Float64Var(&c.RatePerSecond, "rate-limit", rate, "calls per second per caller with --upstream-url; demo mode: off unless set; 0: off (env ARCGATE_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", burst, "burst per caller, as --rate-limit (env ARCGATE_RATE_BURST)")
+	fs.IntVar(&c.MaxConcurrentPerCaller, "max-concurrent-per-caller", maxPerCaller, "calls one caller (one client address without valid credentials) may have open at once, counted from their headers on; 0: no cap (env ARCGATE_MAX_CONCURRENT_PER_CALLER)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", maxHeader, "largest gRPC metadata and REST request headers of a call, refused before caller authentication (env ARCGATE_MAX_HEADER_BYTES)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(maxBody), "largest REST request body, refused before decoding (env ARCGATE_MAX_BODY_BYTES)")
 	fs.IntVar(&c.UpstreamMaxConcurrent, "upstream-max-concurrent", maxConc, "upstream requests (and connections) in flight per site (env ARCGATE_UPSTREAM_MAX_CONCURRENT)")
 	fs.BoolVar(&c.Tracing, "tracing", tracing, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (env ARCGATE_TRACING=true)")
@@ -281,6 +295,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	c.rateSet = getenv("ARCGATE_RATE_LIMIT") != "" || getenv("ARCGATE_RATE_BURST") != ""
+	fs.Visit(func(f *flag.Flag) { c.rateSet = c.rateSet || f.Name == "rate-limit" || f.Name == "rate-burst" })
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
 	}
@@ -304,6 +320,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	return c, nil
 }
 
+// maxHeaderBytesLimit is the largest --max-header-bytes: 16 MiB, grpc-go's
+// own default.
+const maxHeaderBytesLimit = 16 << 20
+
 // checkSecurity checks the caller-authentication and TLS flags. Outside
 // demo mode arcgate holds administrator credentials of a real site, so it
 // refuses to start without caller authentication unless told otherwise;
@@ -320,6 +340,10 @@ func (c *config) checkSecurity() error {
 		return errors.New("refusing to start: --upstream-url is set but no caller authentication: give --callers-file (ARCGATE_CALLERS_FILE), or --insecure-no-caller-auth behind an authenticating proxy")
 	case c.RatePerSecond < 0 || c.RateBurst < 0 || c.MaxBodyBytes <= 0 || c.UpstreamMaxConcurrent <= 0:
 		return errors.New("--rate-limit and --rate-burst must not be negative; --max-body-bytes and --upstream-max-concurrent must be positive")
+	case c.MaxConcurrentPerCaller < 0:
+		return errors.New("--max-concurrent-per-caller must not be negative")
+	case c.MaxHeaderBytes <= 0 || c.MaxHeaderBytes > maxHeaderBytesLimit:
+		return fmt.Errorf("--max-header-bytes must be between 1 and %d", maxHeaderBytesLimit)
 	}
 	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
 		return fmt.Errorf("--pprof-addr listens on loopback only (profiles expose internals), not %q", c.PprofAddr)
@@ -332,6 +356,17 @@ func (c *config) checkSecurity() error {
 		}
 	}
 	return nil
+}
+
+// rateLimit is the per-caller rate limit: --rate-limit and --rate-burst
+// (100 calls a second, bursts of 200, by default) with a real upstream;
+// none in demo mode unless one is set, since its only upstream is the
+// embedded simulator; none with --rate-limit 0.
+func (c *config) rateLimit() server.RateLimit {
+	if c.RatePerSecond <= 0 || (c.UpstreamURL == "" && !c.rateSet) {
+		return server.NoRateLimit
+	}
+	return server.RateLimit{PerSecond: c.RatePerSecond, Burst: c.RateBurst}
 }
 
 // parseTokenSettings checks the token flags and reads the fixed token.
@@ -435,9 +470,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	rl := server.NoRateLimit
-	if cfg.RatePerSecond > 0 {
-		rl = server.RateLimit{PerSecond: cfg.RatePerSecond, Burst: cfg.RateBurst}
+	maxPerCaller := cfg.MaxConcurrentPerCaller
+	if maxPerCaller == 0 {
+		maxPerCaller = -1 // no cap
 	}
 	tel, err := telemetry.Setup(ctx, telemetry.Config{Enabled: cfg.Tracing, Version: version.String(), Getenv: getenv, Logger: logger})
 	if err != nil {
@@ -475,7 +510,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 		Credentials:          creds,
 		InsecureNoCallerAuth: cfg.InsecureNoCallerAuth,
-		RateLimit:            rl,
+		RateLimit:            cfg.rateLimit(),
 		TLS:                  srvTLS,
 		UpstreamRootCAs:      roots,
 		MaxBodyBytes:         cfg.MaxBodyBytes,
@@ -483,6 +518,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		PprofAddr:            cfg.PprofAddr,
 		Telemetry:            tel,
 		Locker:               store,
+
+		MaxConcurrentPerCaller: maxPerCaller,
+		MaxHeaderBytes:         cfg.MaxHeaderBytes,
 	})
 	if err != nil {
 		return err

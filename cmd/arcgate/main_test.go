@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/internal/testredis"
 	"github.com/arcgate/arcgate/server"
@@ -136,7 +139,8 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		"-callers-file", "ARCGATE_CALLERS_FILE", "-insecure-no-caller-auth", "ARCGATE_INSECURE_NO_CALLER_AUTH",
 		"-tls-cert", "ARCGATE_TLS_CERT", "-tls-key", "ARCGATE_TLS_KEY", "-client-ca", "ARCGATE_CLIENT_CA",
 		"-upstream-ca-file", "ARCGATE_UPSTREAM_CA_FILE", "-rate-limit", "ARCGATE_RATE_LIMIT", "-rate-burst", "ARCGATE_RATE_BURST",
-		"-max-body-bytes", "ARCGATE_MAX_BODY_BYTES", "-upstream-max-concurrent", "ARCGATE_UPSTREAM_MAX_CONCURRENT",
+		"-max-body-bytes", "ARCGATE_MAX_BODY_BYTES", "-max-header-bytes", "ARCGATE_MAX_HEADER_BYTES",
+		"-max-concurrent-per-caller", "ARCGATE_MAX_CONCURRENT_PER_CALLER", "-upstream-max-concurrent", "ARCGATE_UPSTREAM_MAX_CONCURRENT",
 		"-tracing", "ARCGATE_TRACING", "-version"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help does not mention %s", want)
@@ -308,6 +312,10 @@ func TestCallerAuthenticationRules(t *testing.T) {
 		{"tls cert without key", []string{"--tls-cert", "c.pem"}, nil, "go together"},
 		{"client CA without TLS", []string{"--client-ca", "ca.pem"}, nil, "needs --tls-cert"},
 		{"negative rate", []string{"--rate-limit", "-1"}, nil, "must not be negative"},
+		{"negative open-call cap", []string{"--max-concurrent-per-caller", "-1"}, nil, "--max-concurrent-per-caller"},
+		{"zero header cap", []string{"--max-header-bytes", "0"}, nil, "--max-header-bytes"},
+		{"header cap over grpc-go's", nil, map[string]string{"ARCGATE_MAX_HEADER_BYTES": "16777217"}, "--max-header-bytes"},
+		{"bad header cap from env", nil, map[string]string{"ARCGATE_MAX_HEADER_BYTES": "big"}, "ARCGATE_MAX_HEADER_BYTES"},
 		{"bad rate from env", nil, map[string]string{"ARCGATE_RATE_LIMIT": "lots"}, "ARCGATE_RATE_LIMIT"},
 		{"insecure mode from env as 1", up, map[string]string{"ARCGATE_PASSWORD": "p", "ARCGATE_INSECURE_NO_CALLER_AUTH": "1"}, ""},
 		{"a boolean env var that is not one", up, map[string]string{"ARCGATE_PASSWORD": "p", "ARCGATE_INSECURE_NO_CALLER_AUTH": "yes please"}, "must be true or false"},
@@ -492,4 +500,105 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLimitDefaults checks the defaults and the environment of the limits:
+// with a real upstream, 100 calls a second per caller with bursts of 200
+// (20/s, burst 40 answered 156 of one service's 200 concurrent calls with
+// 429); in demo mode no rate limit unless one is set; 500 open calls per
+// caller; 64 KiB of headers, REST's cap, for gRPC metadata too.
+func TestLimitDefaults(t *testing.T) {
+	up := []string{"--upstream-url", "https://h/arcgis", "--username", "u"}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		rate      server.RateLimit
+		perCaller int
+		header    int
+	}{
+		{"demo mode", nil, nil, server.NoRateLimit, 500, 65536},
+		{"demo mode with a rate set", []string{"--rate-limit", "5"}, nil, server.RateLimit{PerSecond: 5, Burst: 200}, 500, 65536},
+		{"demo mode with a burst set in env", nil, map[string]string{"ARCGATE_RATE_BURST": "7"}, server.RateLimit{PerSecond: 100, Burst: 7}, 500, 65536},
+		{"real upstream", up, map[string]string{"ARCGATE_PASSWORD": "p"}, server.RateLimit{PerSecond: 100, Burst: 200}, 500, 65536},
+		{"real upstream, rate off", append(up, "--rate-limit", "0"), map[string]string{"ARCGATE_PASSWORD": "p"}, server.NoRateLimit, 500, 65536},
+		{"flags", []string{"--max-concurrent-per-caller", "0", "--max-header-bytes", "8192"}, nil, server.NoRateLimit, 0, 8192},
+		{"env", nil, map[string]string{"ARCGATE_MAX_CONCURRENT_PER_CALLER": "9", "ARCGATE_MAX_HEADER_BYTES": "4096"}, server.NoRateLimit, 9, 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig(callerAuthOff(tc.args, tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.rateLimit(); got != tc.rate {
+				t.Errorf("rate limit %+v, want %+v", got, tc.rate)
+			}
+			if c.MaxConcurrentPerCaller != tc.perCaller || c.MaxHeaderBytes != tc.header {
+				t.Errorf("open calls per caller %d, header bytes %d; want %d, %d", c.MaxConcurrentPerCaller, c.MaxHeaderBytes, tc.perCaller, tc.header)
+			}
+		})
+	}
+}
+
+// TestRunDemoModeHasNoRateLimit runs the binary's entry point in demo mode
+// and makes 200 concurrent gRPC calls as one caller, then 60 REST calls in
+// a row as a shell loop of curls would: none is refused (the old default
+// rate limit refused 156 of the 200, and the 45th curl).
+func TestRunDemoModeHasNoRateLimit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan *app.App, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, env(nil), io.Discard,
+			func(a *app.App) { ready <- a })
+	}()
+	var a *app.App
+	select {
+	case a = <-ready:
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not ready")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	conn, err := grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	svc := adminv1.NewServicesServiceClient(conn)
+	errs := make(chan error, 200)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			_, err := svc.GetService(context.Background(), &adminv1.GetServiceRequest{Name: "services/SampleWorldCities.MapServer"})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("one of 200 concurrent calls: %v", err)
+		}
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	for i := range 60 {
+		resp, err := (&http.Client{Transport: tr}).Get("http://" + a.HTTPAddr + "/v1/services/SampleWorldCities.MapServer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("REST call %d: %d", i+1, resp.StatusCode)
+		}
+	}
 }
