@@ -119,7 +119,14 @@ func TestGuardCapsOpenCallsPerCaller(t *testing.T) {
 	// The call over the cap: refused when its headers arrive, on the same
 	// connection, after the open streams' headers.
 	s := openStream(ctx, t, e.conn)
-	err := s.RecvMsg(&adminv1.GetServiceResponse{})
+	errc := make(chan error, 1)
+	go func() { errc <- s.RecvMsg(&adminv1.GetServiceResponse{}) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(10 * time.Second): // a failure, not a hang
+		err = status.Error(codes.DeadlineExceeded, "the server kept the stream open")
+	}
 	info := errorInfo(err)
 	if status.Code(err) != codes.ResourceExhausted || info.GetReason() != ReasonRateLimited ||
 		info.GetMetadata()["maxConcurrentCalls"] != strconv.Itoa(max) || info.GetMetadata()["caller"] != "reader" {
