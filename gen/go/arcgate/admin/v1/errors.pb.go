@@ -74,8 +74,10 @@ const (
 	// The caller is known but lacks the scope the method requires (metadata:
 	// `requiredScope`, `caller`).
 	ErrorReason_ERROR_REASON_PERMISSION_DENIED_SCOPE ErrorReason = 71
-	// The caller exceeded its rate limit; a `google.rpc.RetryInfo` detail says
-	// when to retry.
+	// The caller exceeded its rate limit, or already has as many calls open as
+	// one caller may (metadata `maxConcurrentCalls`); calls without valid
+	// credentials are limited per client address. A `google.rpc.RetryInfo`
+	// detail says when to retry.
 	ErrorReason_ERROR_REASON_RATE_LIMITED ErrorReason = 72
 	// The upstream site failed repeatedly and arcgate's circuit breaker for it
 	// is open: the call was refused without contacting the upstream. A
