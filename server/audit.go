@@ -17,8 +17,8 @@ import (
 // maxAuditValue bounds a request value copied into an audit line.
 const maxAuditValue = 256
 
-// audit writes the audit line of a mutation: who (caller and how it
-// authenticated, or "(unauthenticated)"), what (method, the resource named
+// audit writes the audit line of a known caller's mutation: who (caller
+// and how it authenticated), what (method, the resource named
 // by the request, or else by the response resp, which may be nil, and for
 // role memberships and privileges the users or the privilege), and the
 // result (status code and, on failure, the status message). Request bodies

@@ -203,6 +203,8 @@ func runChild(role string, opts childOptions) error {
 			Resilience:           upstream.ResilienceConfig{MaxConcurrent: opts.upstreamConns},
 			Logger:               logger,
 			PprofAddr:            pprofAddr,
+			// Its one caller sends 1 000 calls at once in scenario (c).
+			MaxConcurrentPerCaller: -1,
 		})
 		if err != nil {
 			return err
