@@ -24,8 +24,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/gateway"
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/server"
 )
 
