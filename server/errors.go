@@ -6,18 +6,19 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/upstream"
 )
 
 // ErrorDomain is the domain of every google.rpc.ErrorInfo arcgate returns:
 // the proto package of the ErrorReason enum, "arcgate.admin.v1".
-var ErrorDomain = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
+var ErrorDomain = apierr.Domain
 
 // Reasons put in google.rpc.ErrorInfo.reason. Each is the name of a value
 // of the proto enum arcgate.admin.v1.ErrorReason, which documents it,
@@ -56,33 +57,18 @@ var (
 	ReasonUpstreamOutcomeUnknown  = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
 )
 
-// reasonName is the ErrorInfo.reason for r: its enum value name without the
-// ERROR_REASON_ prefix.
-func reasonName(r adminv1.ErrorReason) string {
-	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
-}
+// reasonName is the ErrorInfo.reason for r (apierr.Reason).
+func reasonName(r adminv1.ErrorReason) string { return apierr.Reason(r) }
 
-// newStatus builds a status with an ErrorInfo detail.
+// newStatus builds a status with an ErrorInfo detail (apierr.New).
 func newStatus(code codes.Code, reason, msg string, md map[string]string) error {
-	st := status.New(code, msg)
-	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: md}); err == nil {
-		st = withInfo
-	}
-	return st.Err()
+	return apierr.New(code, reason, msg, md)
 }
 
 // invalidArgument is the error for a request field that failed validation:
-// INVALID_ARGUMENT with a BadRequest naming the field and an ErrorInfo.
-func invalidArgument(field, desc string) error {
-	st := status.New(codes.InvalidArgument, field+": "+desc)
-	if d, err := st.WithDetails(
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}},
-		&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: ReasonInvalidArgument, Metadata: map[string]string{"field": field}},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
-}
+// INVALID_ARGUMENT with a BadRequest naming the field and an ErrorInfo
+// (apierr.InvalidArgument).
+func invalidArgument(field, desc string) error { return apierr.InvalidArgument(field, desc) }
 
 // failedPrecondition is FAILED_PRECONDITION with the given reason.
 func failedPrecondition(reason, msg string, md map[string]string) error {
@@ -283,4 +269,18 @@ func isRoleStoreReadOnly(ue *upstream.Error) bool {
 // in any Site" (admin root), docs/upstream.md#site-not-created.
 func isSiteNotCreated(ue *upstream.Error) bool {
 	return hasMessage(ue, "participating in any site") || hasMessage(ue, "participate in any site")
+}
+
+// circuitOpen is the UNAVAILABLE error of a call refused because the
+// upstream's circuit breaker is open, with a RetryInfo detail.
+func circuitOpen(wait time.Duration, resource string) error {
+	md := map[string]string{}
+	if resource != "" {
+		md["resource"] = resource
+	}
+	msg := "upstream ArcGIS Server is failing repeatedly; arcgate is not sending it requests for now (circuit breaker open)"
+	if wait > 0 {
+		msg += "; retry after " + wait.Round(time.Millisecond).String()
+	}
+	return apierr.Retry(codes.Unavailable, ReasonCircuitOpen, msg, md, wait)
 }

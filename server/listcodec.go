@@ -10,6 +10,7 @@ import (
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/listmsg"
 	"github.com/arcgate/arcgate/internal/weakmemo"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // listCodec is the gRPC server's codec: protobuf, as grpc's own, except
@@ -28,9 +29,11 @@ type listCodec struct {
 	services         weakmemo.Memo[adminv1.Service, []byte]
 }
 
-// CodecOption makes a gRPC server use arcgate's codec (listCodec).
+// CodecOption makes a gRPC server use arcgate's codec (listCodec), which
+// keeps the decode errors of requests for rpc.MalformedRequests
+// (rpc.KeepDecodeErrors).
 func CodecOption() grpc.ServerOption {
-	return grpc.ForceServerCodecV2(&listCodec{CodecV2: encoding.GetCodecV2("proto")})
+	return grpc.ForceServerCodecV2(rpc.KeepDecodeErrors(&listCodec{CodecV2: encoding.GetCodecV2("proto")}))
 }
 
 // Marshal implements encoding.CodecV2.
@@ -62,18 +65,6 @@ func (c *listCodec) Marshal(v any) (mem.BufferSlice, error) {
 	}
 	*buf = append(out, tail...) // size bytes: no reallocation
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
-}
-
-// Unmarshal implements encoding.CodecV2. A request that a MalformedRequests
-// handler receives arrives as a *decodeTarget: if it does not decode, the
-// error is kept there for the handler, which answers INVALID_ARGUMENT (an
-// error returned here would become INTERNAL, see MalformedRequests).
-func (c *listCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if t, ok := v.(*decodeTarget); ok {
-		t.err = c.CodecV2.Unmarshal(data, t.Message)
-		return nil
-	}
-	return c.CodecV2.Unmarshal(data, v)
 }
 
 func encodeService(s *adminv1.Service) ([]byte, error) { return proto.Marshal(s) }

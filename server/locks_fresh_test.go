@@ -148,3 +148,14 @@ func TestUpdateServiceReadsAfresh(t *testing.T) {
 		t.Fatalf("upstream holds properties %v, want both w and b", cfg.Properties)
 	}
 }
+
+// waitUntil polls cond (a test of concurrency, not of time).
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 2000 && !cond(); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if !cond() {
+		t.Fatal("gave up waiting")
+	}
+}

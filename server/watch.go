@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -134,7 +135,7 @@ const shutdownRetryDelay = time.Second
 
 // shuttingDown is the error that ends watches when the hub stops.
 func shuttingDown() error {
-	return retryStatus(codes.Unavailable, ReasonShuttingDown,
+	return apierr.Retry(codes.Unavailable, ReasonShuttingDown,
 		"arcgate is shutting down: watch the job again (another instance answers)", nil, shutdownRetryDelay)
 }
 

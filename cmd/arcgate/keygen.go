@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // maxCallersFileBytes bounds the callers file keygen reads to check it.
@@ -40,11 +40,11 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 	if *identity == "" {
 		return errors.New("keygen: --identity is required")
 	}
-	key, err := server.NewAPIKey()
+	key, err := rpc.NewAPIKey()
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
-	line, err := server.CallersLine(*identity, *scope, key)
+	line, err := rpc.CallersLine(*identity, *scope, key)
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
@@ -88,7 +88,7 @@ func appendCallersLine(path, line string) (err error) {
 		add.WriteByte('\n')
 	}
 	add.WriteString(line + "\n")
-	if _, err := server.ParseCredentials(io.MultiReader(bytes.NewReader(old), bytes.NewReader(add.Bytes()))); err != nil {
+	if _, err := rpc.ParseCredentials(io.MultiReader(bytes.NewReader(old), bytes.NewReader(add.Bytes()))); err != nil {
 		return fmt.Errorf("callers file %s: %w", path, err)
 	}
 	if _, err := f.Write(add.Bytes()); err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // runKeygen runs "arcgate keygen args..." through run, as main does, and
@@ -34,7 +34,7 @@ func TestKeygen(t *testing.T) {
 		}
 		return p
 	}
-	other := server.HashAPIKey("someone-else")
+	other := rpc.HashAPIKey("someone-else")
 	for _, tc := range []struct {
 		name     string
 		args     func() []string // with the callers file made for the case
@@ -80,16 +80,16 @@ func TestKeygen(t *testing.T) {
 				t.Fatalf("keygen: %v (stderr %q)", err, errOut)
 			}
 			key := strings.TrimSuffix(out, "\n")
-			if !strings.HasPrefix(key, server.APIKeyPrefix) || strings.Contains(key, "\n") {
+			if !strings.HasPrefix(key, rpc.APIKeyPrefix) || strings.Contains(key, "\n") {
 				t.Fatalf("stdout %q is not one key", out)
 			}
-			if !strings.HasPrefix(string(got), tc.wantHead) || !strings.HasSuffix(string(got), " "+server.HashAPIKey(key)+"\n") {
+			if !strings.HasPrefix(string(got), tc.wantHead) || !strings.HasSuffix(string(got), " "+rpc.HashAPIKey(key)+"\n") {
 				t.Errorf("callers file:\n%s\nwant it to start with %q and end with the key's hash", got, tc.wantHead)
 			}
 			if strings.Contains(string(got), key) || strings.Contains(errOut, key) {
 				t.Error("the key itself is in the callers file or on stderr")
 			}
-			if _, err := server.LoadCredentials(path); err != nil {
+			if _, err := rpc.LoadCredentials(path); err != nil {
 				t.Errorf("arcgate would not load the callers file: %v", err)
 			}
 			if tc.before == "-" {
@@ -106,7 +106,7 @@ func TestKeygen(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := strings.TrimSuffix(out, "\n")
-		if want := "ops read " + server.HashAPIKey(key) + "\n"; !strings.HasSuffix(errOut, want) {
+		if want := "ops read " + rpc.HashAPIKey(key) + "\n"; !strings.HasSuffix(errOut, want) {
 			t.Errorf("stderr %q lacks the line %q", errOut, want)
 		}
 	})

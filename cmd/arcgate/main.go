@@ -36,7 +36,7 @@ import (
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/internal/telemetry"
 	"github.com/arcgate/arcgate/internal/version"
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -106,7 +106,7 @@ type config struct {
 
 	tokenService  upstream.TokenService
 	tokenClient   upstream.TokenClient
-	delegatedAuth server.DelegatedAuth
+	delegatedAuth rpc.DelegatedAuth
 }
 
 // String describes the configuration without its secrets: the password
@@ -216,19 +216,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := envDuration(getenv, "ARCGATE_DEFAULT_TIMEOUT", server.DefaultTimeout)
+	timeout, err := envDuration(getenv, "ARCGATE_DEFAULT_TIMEOUT", rpc.DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", server.DefaultRateLimit.PerSecond)
+	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", rpc.DefaultRateLimit.PerSecond)
 	if err != nil {
 		return nil, err
 	}
-	burst, err := envInt(getenv, "ARCGATE_RATE_BURST", server.DefaultRateLimit.Burst)
+	burst, err := envInt(getenv, "ARCGATE_RATE_BURST", rpc.DefaultRateLimit.Burst)
 	if err != nil {
 		return nil, err
 	}
-	maxPerCaller, err := envInt(getenv, "ARCGATE_MAX_CONCURRENT_PER_CALLER", server.DefaultMaxConcurrentPerCaller)
+	maxPerCaller, err := envInt(getenv, "ARCGATE_MAX_CONCURRENT_PER_CALLER", rpc.DefaultMaxConcurrentPerCaller)
 	if err != nil {
 		return nil, err
 	}
@@ -362,11 +362,11 @@ func (c *config) checkSecurity() error {
 // (100 calls a second, bursts of 200, by default) with a real upstream;
 // none in demo mode unless one is set, since its only upstream is the
 // embedded simulator; none with --rate-limit 0.
-func (c *config) rateLimit() server.RateLimit {
+func (c *config) rateLimit() rpc.RateLimit {
 	if c.RatePerSecond <= 0 || (c.UpstreamURL == "" && !c.rateSet) {
-		return server.NoRateLimit
+		return rpc.NoRateLimit
 	}
-	return server.RateLimit{PerSecond: c.RatePerSecond, Burst: c.RateBurst}
+	return rpc.RateLimit{PerSecond: c.RatePerSecond, Burst: c.RateBurst}
 }
 
 // parseTokenSettings checks the token flags and reads the fixed token.
@@ -381,7 +381,7 @@ func (c *config) parseTokenSettings(getenv func(string) string) error {
 	if c.tokenClient, err = upstream.ParseTokenClient(c.TokenClient); err != nil {
 		return fmt.Errorf("--token-client: %w", err)
 	}
-	if c.delegatedAuth, err = server.ParseDelegatedAuth(c.DelegatedAuth); err != nil {
+	if c.delegatedAuth, err = rpc.ParseDelegatedAuth(c.DelegatedAuth); err != nil {
 		return fmt.Errorf("--delegated-auth: %w", err)
 	}
 	switch {
@@ -449,9 +449,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		app.SetProcessDefaults(cfg.PprofAddr, logger)
 		statestore.SetRedisLogger(logger)
 	}
-	var creds *server.Credentials
+	var creds *rpc.Credentials
 	if cfg.CallersFile != "" {
-		if creds, err = server.LoadCredentials(cfg.CallersFile); err != nil {
+		if creds, err = rpc.LoadCredentials(cfg.CallersFile); err != nil {
 			return err
 		}
 	}
@@ -460,7 +460,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err := readable("--tls-cert", cfg.TLSCert, "--tls-key", cfg.TLSKey, "--client-ca", cfg.ClientCA); err != nil {
 			return err
 		}
-		if srvTLS, err = server.ServerTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
+		if srvTLS, err = rpc.ServerTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
 			return err
 		}
 	}

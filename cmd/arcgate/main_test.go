@@ -25,7 +25,7 @@ import (
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/internal/testredis"
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -71,20 +71,20 @@ func TestParseConfig(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected"},
 		{name: "token defaults", check: func(c *config) bool {
 			return c.tokenService == upstream.TokenServiceAdmin && c.tokenClient == upstream.TokenClientRequestIP &&
-				c.delegatedAuth == server.DelegatedAuthOff && c.TokenPoolSize == 1000 && c.TokenIdleTimeout == 30*time.Minute
+				c.delegatedAuth == rpc.DelegatedAuthOff && c.TokenPoolSize == 1000 && c.TokenIdleTimeout == 30*time.Minute
 		}},
 		{name: "token flags", args: []string{"--token-source", "tokens", "--token-client", "referer", "--token-referer", "https://gw",
 			"--delegated-auth", "required", "--token-pool-size", "5", "--token-idle-timeout", "2m"},
 			check: func(c *config) bool {
 				return c.tokenService == upstream.TokenServiceTokens && c.tokenClient == upstream.TokenClientReferer &&
-					c.TokenReferer == "https://gw" && c.delegatedAuth == server.DelegatedAuthRequired &&
+					c.TokenReferer == "https://gw" && c.delegatedAuth == rpc.DelegatedAuthRequired &&
 					c.TokenPoolSize == 5 && c.TokenIdleTimeout == 2*time.Minute
 			}},
 		{name: "token env", env: map[string]string{"ARCGATE_TOKEN_SOURCE": "portal", "ARCGATE_PORTAL_URL": "https://h/portal",
 			"ARCGATE_DELEGATED_AUTH": "optional", "ARCGATE_TOKEN_POOL_SIZE": "7", "ARCGATE_TOKEN_IDLE_TIMEOUT": "90s"},
 			check: func(c *config) bool {
 				return c.tokenService == upstream.TokenServicePortal && c.PortalURL == "https://h/portal" &&
-					c.delegatedAuth == server.DelegatedAuthOptional && c.TokenPoolSize == 7 && c.TokenIdleTimeout == 90*time.Second
+					c.delegatedAuth == rpc.DelegatedAuthOptional && c.TokenPoolSize == 7 && c.TokenIdleTimeout == 90*time.Second
 			}},
 		{name: "fixed token from a file, no password needed", args: []string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed", "--token-file", tok},
 			check: func(c *config) bool { return c.TokenSource == "fixed" && c.token == "s3cret-token-from-file" }},
@@ -513,17 +513,17 @@ func TestLimitDefaults(t *testing.T) {
 		name      string
 		args      []string
 		env       map[string]string
-		rate      server.RateLimit
+		rate      rpc.RateLimit
 		perCaller int
 		header    int
 	}{
-		{"demo mode", nil, nil, server.NoRateLimit, 500, 65536},
-		{"demo mode with a rate set", []string{"--rate-limit", "5"}, nil, server.RateLimit{PerSecond: 5, Burst: 200}, 500, 65536},
-		{"demo mode with a burst set in env", nil, map[string]string{"ARCGATE_RATE_BURST": "7"}, server.RateLimit{PerSecond: 100, Burst: 7}, 500, 65536},
-		{"real upstream", up, map[string]string{"ARCGATE_PASSWORD": "p"}, server.RateLimit{PerSecond: 100, Burst: 200}, 500, 65536},
-		{"real upstream, rate off", append(up, "--rate-limit", "0"), map[string]string{"ARCGATE_PASSWORD": "p"}, server.NoRateLimit, 500, 65536},
-		{"flags", []string{"--max-concurrent-per-caller", "0", "--max-header-bytes", "8192"}, nil, server.NoRateLimit, 0, 8192},
-		{"env", nil, map[string]string{"ARCGATE_MAX_CONCURRENT_PER_CALLER": "9", "ARCGATE_MAX_HEADER_BYTES": "4096"}, server.NoRateLimit, 9, 4096},
+		{"demo mode", nil, nil, rpc.NoRateLimit, 500, 65536},
+		{"demo mode with a rate set", []string{"--rate-limit", "5"}, nil, rpc.RateLimit{PerSecond: 5, Burst: 200}, 500, 65536},
+		{"demo mode with a burst set in env", nil, map[string]string{"ARCGATE_RATE_BURST": "7"}, rpc.RateLimit{PerSecond: 100, Burst: 7}, 500, 65536},
+		{"real upstream", up, map[string]string{"ARCGATE_PASSWORD": "p"}, rpc.RateLimit{PerSecond: 100, Burst: 200}, 500, 65536},
+		{"real upstream, rate off", append(up, "--rate-limit", "0"), map[string]string{"ARCGATE_PASSWORD": "p"}, rpc.NoRateLimit, 500, 65536},
+		{"flags", []string{"--max-concurrent-per-caller", "0", "--max-header-bytes", "8192"}, nil, rpc.NoRateLimit, 0, 8192},
+		{"env", nil, map[string]string{"ARCGATE_MAX_CONCURRENT_PER_CALLER": "9", "ARCGATE_MAX_HEADER_BYTES": "4096"}, rpc.NoRateLimit, 9, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseConfig(callerAuthOff(tc.args, tc.env))

@@ -29,6 +29,7 @@ import (
 	"github.com/arcgate/arcgate/gateway"
 	"github.com/arcgate/arcgate/internal/metrics"
 	"github.com/arcgate/arcgate/internal/telemetry"
+	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/statestore"
@@ -103,7 +104,7 @@ type Config struct {
 	Token string
 	// DelegatedAuth says whether callers may act upstream as themselves
 	// (x-arcgis-* metadata); default off.
-	DelegatedAuth server.DelegatedAuth
+	DelegatedAuth rpc.DelegatedAuth
 	// TokenPoolSize bounds the delegated identities the token pool holds
 	// (default 1000); TokenIdleTimeout evicts idle ones (default 30m).
 	TokenPoolSize    int
@@ -113,17 +114,17 @@ type Config struct {
 	// clock shared by both).
 	Clock func() time.Time
 
-	// Credentials lists the callers allowed in (server.LoadCredentials).
+	// Credentials lists the callers allowed in (rpc.LoadCredentials).
 	// Without it, InsecureNoCallerAuth must be set, except in demo mode,
 	// which lets every caller in (cmd/arcgate keeps demo mode on loopback).
-	Credentials *server.Credentials
+	Credentials *rpc.Credentials
 	// InsecureNoCallerAuth lets every caller in as admin.
 	InsecureNoCallerAuth bool
 	// RateLimit is the per-caller rate limit (zero value: off).
-	RateLimit server.RateLimit
+	RateLimit rpc.RateLimit
 	// MaxConcurrentPerCaller caps the calls one caller (one client address
 	// without valid credentials or without caller authentication) may have
-	// open at once (default server.DefaultMaxConcurrentPerCaller; negative:
+	// open at once (default rpc.DefaultMaxConcurrentPerCaller; negative:
 	// no cap).
 	MaxConcurrentPerCaller int
 	// MaxHeaderBytes bounds the headers of a call: gRPC metadata
@@ -317,9 +318,9 @@ func Start(cfg Config) (_ *App, err error) {
 
 	timeout := cfg.DefaultTimeout
 	if timeout == 0 {
-		timeout = server.DefaultTimeout
+		timeout = rpc.DefaultTimeout
 	}
-	srvOpts := []server.Option{server.WithLogger(log), server.WithDefaultTimeout(timeout)}
+	srvOpts := []server.Option{server.WithDefaultTimeout(timeout)}
 	if cfg.JobPollMin > 0 || cfg.JobPollMax > 0 {
 		srvOpts = append(srvOpts, server.WithJobPollInterval(cfg.JobPollMin, cfg.JobPollMax))
 	}
@@ -331,11 +332,18 @@ func Start(cfg Config) (_ *App, err error) {
 	srv := server.New(up, srvOpts...)
 	a.srv = srv
 	rl := cfg.RateLimit
-	if rl == (server.RateLimit{}) {
-		rl = server.NoRateLimit
+	if rl == (rpc.RateLimit{}) {
+		rl = rpc.NoRateLimit
 	}
-	guard, err := server.NewGuard(server.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl,
-		MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller, Logger: log})
+	// The interceptors of every call, gRPC and REST alike, in the order
+	// rpc.NewChain sets. Tracing of gRPC calls is a stats handler.
+	chain, err := rpc.NewChain(rpc.ChainConfig{
+		ObserveUnary: a.Metrics.UnaryInterceptors(), ObserveStream: a.Metrics.StreamInterceptors(),
+		InProcessUnary: cfg.Telemetry.InProcessInterceptors(), InProcessStream: cfg.Telemetry.InProcessStreamInterceptors(),
+		Logger: log, DefaultTimeout: timeout, DelegatedAuth: cfg.DelegatedAuth,
+		Guard: rpc.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl,
+			MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -347,31 +355,17 @@ func Start(cfg Config) (_ *App, err error) {
 	if maxHeader <= 0 {
 		maxHeader = gateway.DefaultMaxHeaderBytes
 	}
-	// Interceptors, outermost first: metrics (every call counted with the
-	// code it ends with), then the request id and the log line, panic
-	// recovery, the default deadline; then the guard (caller
-	// authentication, scopes, rate limit, audit), then delegated upstream
-	// identities. Tracing is a stats handler. The REST gateway's calls run
-	// through the same chains in process (server.InProcess).
-	delegatedUnary, delegatedStream := server.DelegatedAuthInterceptors(cfg.DelegatedAuth)
-	unary := append(a.Metrics.UnaryInterceptors(), srv.UnaryInterceptors()...)
-	unary = append(unary, guard.UnaryInterceptor, delegatedUnary)
-	stream := append(a.Metrics.StreamInterceptors(), srv.StreamInterceptors()...)
-	stream = append(stream, guard.StreamInterceptor, delegatedStream)
-	gopts := append(cfg.Telemetry.ServerOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...), server.CodecOption())
+	gopts := append(cfg.Telemetry.ServerOptions(), chain.ServerOptions()...)
 	// The header cap makes grpc-go refuse oversized metadata while reading
-	// it (the connection is closed), before anything is kept of it; the tap
-	// counts each caller's open calls from their headers on, before grpc-go
-	// reads a request message (see server.Guard.TapHandle).
-	gopts = append(gopts, grpc.MaxRecvMsgSize(maxMsg), grpc.MaxHeaderListSize(uint32(maxHeader)), grpc.InTapHandle(guard.TapHandle))
+	// it (the connection is closed), before anything is kept of it.
+	gopts = append(gopts, server.CodecOption(), grpc.MaxRecvMsgSize(maxMsg), grpc.MaxHeaderListSize(uint32(maxHeader)))
 	if cfg.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	a.grpc = grpc.NewServer(gopts...)
-	inproc := server.NewInProcess(append(cfg.Telemetry.InProcessInterceptors(), unary...)...)
-	inproc.SetStreamInterceptors(append(cfg.Telemetry.InProcessStreamInterceptors(), stream...)...)
-	gs := server.NewMalformedRequests(a.grpc) // undecodable requests: INVALID_ARGUMENT
-	both := server.Registrars(gs, inproc)
+	inproc := chain.InProcess()
+	gs := rpc.NewMalformedRequests(a.grpc) // undecodable requests: INVALID_ARGUMENT
+	both := rpc.Registrars(gs, inproc)
 	srv.Register(both)
 	grpc_health_v1.RegisterHealthServer(both, a.health)
 	reflection.Register(gs)

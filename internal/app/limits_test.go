@@ -26,7 +26,7 @@ import (
 
 	"github.com/arcgate/arcgate/gateway"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // Keys of the callers of startGuarded.
@@ -39,8 +39,8 @@ const (
 // (two read callers, prober and attacker) and its log lines in logs.
 func startGuarded(t *testing.T, cfg Config, logs *syncBuffer) *App {
 	t.Helper()
-	creds, err := server.ParseCredentials(strings.NewReader(
-		"prober read " + server.HashAPIKey(proberKey) + "\nattacker read " + server.HashAPIKey(attackerKey) + "\n"))
+	creds, err := rpc.ParseCredentials(strings.NewReader(
+		"prober read " + rpc.HashAPIKey(proberKey) + "\nattacker read " + rpc.HashAPIKey(attackerKey) + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/testpki"
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // syncBuffer is a log destination safe for concurrent writes.
@@ -46,11 +46,11 @@ func (b *syncBuffer) String() string {
 // state as their peer.
 func TestClientCertificatesIdentifyCallersOnBothListeners(t *testing.T) {
 	pki := testpki.New(t)
-	srvTLS, err := server.ServerTLSConfig(pki.CertFile, pki.KeyFile, pki.CAFile)
+	srvTLS, err := rpc.ServerTLSConfig(pki.CertFile, pki.KeyFile, pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := server.ParseCredentials(strings.NewReader("robot read subject:CN=robot,O=Arcgate Test\n"))
+	creds, err := rpc.ParseCredentials(strings.NewReader("robot read subject:CN=robot,O=Arcgate Test\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/arcgate/arcgate/gateway"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/upstream"
@@ -158,7 +159,7 @@ type hardEnv struct {
 
 // hardOptions tweak startHard.
 type hardOptions struct {
-	rateLimit server.RateLimit
+	rateLimit rpc.RateLimit
 	// clock, when set, is arcgate's clock (app.Config.Clock: the upstream
 	// client's, and so the breaker's).
 	clock func() time.Time
@@ -198,9 +199,9 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 		tr.CloseIdleConnections()
 		deadTr.CloseIdleConnections()
 	})
-	creds, err := server.ParseCredentials(strings.NewReader(
-		"e2e-writer write " + server.HashAPIKey(hardAPIKey) + "\n" +
-			"e2e-reader read " + server.HashAPIKey(hardReadKey) + "\n"))
+	creds, err := rpc.ParseCredentials(strings.NewReader(
+		"e2e-writer write " + rpc.HashAPIKey(hardAPIKey) + "\n" +
+			"e2e-reader read " + rpc.HashAPIKey(hardReadKey) + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,7 +666,7 @@ func TestCallerAuthEndToEnd(t *testing.T) {
 // TestRateLimitEndToEnd checks the per-caller rate limit over gRPC and
 // REST: RESOURCE_EXHAUSTED (HTTP 429) with a RetryInfo detail.
 func TestRateLimitEndToEnd(t *testing.T) {
-	e := startHard(t, hardOptions{rateLimit: server.RateLimit{PerSecond: 0.001, Burst: 2}})
+	e := startHard(t, hardOptions{rateLimit: rpc.RateLimit{PerSecond: 0.001, Burst: 2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := range 2 {

@@ -19,6 +19,7 @@ import (
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
+	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/upstream"
@@ -299,9 +300,9 @@ func TestTokens_Sources(t *testing.T) {
 }
 
 func TestTokens_DelegatedRequired(t *testing.T) {
-	e := startTokens(t, app.Config{DelegatedAuth: server.DelegatedAuthRequired}, nil)
+	e := startTokens(t, app.Config{DelegatedAuth: rpc.DelegatedAuthRequired}, nil)
 	c := ctx(t)
-	admin := []string{server.MetadataArcGISUsername, app.DemoUsername, server.MetadataArcGISPassword, app.DemoPassword}
+	admin := []string{rpc.MetadataArcGISUsername, app.DemoUsername, rpc.MetadataArcGISPassword, app.DemoPassword}
 
 	// No credentials: refused before any upstream request.
 	e.sim.ResetRequests()
@@ -314,10 +315,10 @@ func TestTokens_DelegatedRequired(t *testing.T) {
 		t.Fatalf("REST without credentials: %d %s", code, body)
 	}
 	// Malformed credentials: INVALID_ARGUMENT naming the key.
-	err = e.getService(c, server.MetadataArcGISUsername, "admin")
+	err = e.getService(c, rpc.MetadataArcGISUsername, "admin")
 	wantCode(t, err, codes.InvalidArgument)
-	if !strings.Contains(status.Convert(err).Message(), server.MetadataArcGISPassword) {
-		t.Fatalf("message %q does not name %s", status.Convert(err).Message(), server.MetadataArcGISPassword)
+	if !strings.Contains(status.Convert(err).Message(), rpc.MetadataArcGISPassword) {
+		t.Fatalf("message %q does not name %s", status.Convert(err).Message(), rpc.MetadataArcGISPassword)
 	}
 	code, body, _ = e.restGetService("X-ArcGIS-Token", "t", "X-ArcGIS-Username", "admin")
 	if code != http.StatusBadRequest || strings.Contains(body, `"t"`) {
@@ -340,7 +341,7 @@ func TestTokens_DelegatedRequired(t *testing.T) {
 
 	// Wrong delegated password: refused by the upstream, not retried.
 	const wrong = "not-the-admin-password-3f9"
-	err = e.getService(c, server.MetadataArcGISUsername, app.DemoUsername, server.MetadataArcGISPassword, wrong)
+	err = e.getService(c, rpc.MetadataArcGISUsername, app.DemoUsername, rpc.MetadataArcGISPassword, wrong)
 	if info := wantCode(t, err, codes.Unauthenticated); info.GetReason() != server.ReasonCredentialsRejected || strings.Contains(err.Error(), wrong) {
 		t.Fatalf("wrong delegated password: %v", err)
 	}
@@ -348,7 +349,7 @@ func TestTokens_DelegatedRequired(t *testing.T) {
 	// A delegated token is used as is, until the upstream rejects it.
 	tok := e.sim.IssueToken(time.Hour)
 	before := e.sim.GenerateTokenCount()
-	if err := e.getService(c, server.MetadataArcGISToken, tok); err != nil {
+	if err := e.getService(c, rpc.MetadataArcGISToken, tok); err != nil {
 		t.Fatalf("gRPC with a token: %v", err)
 	}
 	if code, body, err := e.restGetService("X-ArcGIS-Token", tok); err != nil || code != http.StatusOK {
@@ -358,7 +359,7 @@ func TestTokens_DelegatedRequired(t *testing.T) {
 		t.Fatalf("a delegated token caused %d generateToken calls", got-before)
 	}
 	e.sim.RevokeAllTokens()
-	err = e.getService(c, server.MetadataArcGISToken, tok)
+	err = e.getService(c, rpc.MetadataArcGISToken, tok)
 	if wantCode(t, err, codes.Unauthenticated); strings.Contains(err.Error(), tok) {
 		t.Fatalf("the error shows the token: %v", err)
 	}
@@ -373,12 +374,12 @@ func TestTokens_DelegatedRequired(t *testing.T) {
 
 func TestTokens_DelegatedOptionalAndOff(t *testing.T) {
 	t.Run("optional", func(t *testing.T) {
-		e := startTokens(t, app.Config{DelegatedAuth: server.DelegatedAuthOptional}, nil)
+		e := startTokens(t, app.Config{DelegatedAuth: rpc.DelegatedAuthOptional}, nil)
 		c := ctx(t)
 		if err := e.getService(c); err != nil {
 			t.Fatalf("without credentials (service identity): %v", err)
 		}
-		if err := e.getService(c, server.MetadataArcGISToken, e.sim.IssueToken(time.Hour)); err != nil {
+		if err := e.getService(c, rpc.MetadataArcGISToken, e.sim.IssueToken(time.Hour)); err != nil {
 			t.Fatalf("with a token: %v", err)
 		}
 	})
@@ -386,7 +387,7 @@ func TestTokens_DelegatedOptionalAndOff(t *testing.T) {
 		e := startTokens(t, app.Config{}, nil)
 		c := ctx(t)
 		e.sim.ResetRequests()
-		err := e.getService(c, server.MetadataArcGISUsername, app.DemoUsername, server.MetadataArcGISPassword, app.DemoPassword)
+		err := e.getService(c, rpc.MetadataArcGISUsername, app.DemoUsername, rpc.MetadataArcGISPassword, app.DemoPassword)
 		wantCode(t, err, codes.InvalidArgument)
 		code, body, _ := e.restGetService("X-ArcGIS-Token", "x")
 		if code != http.StatusBadRequest || !strings.Contains(body, "x-arcgis-token") {

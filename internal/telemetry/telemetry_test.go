@@ -21,7 +21,7 @@ import (
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/telemetry"
-	"github.com/arcgate/arcgate/server"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -193,8 +193,8 @@ func startTracedLayers(t *testing.T) *tracedLayers {
 	svc := &foldersServer{client: &http.Client{Transport: tel.Transport(up.Client().Transport)}, upstream: up.URL}
 
 	gs := grpc.NewServer(tel.ServerOptions()...)
-	inproc := server.NewInProcess(tel.InProcessInterceptors()...)
-	adminv1.RegisterServicesServiceServer(server.Registrars(gs, inproc), svc)
+	inproc := rpc.NewInProcess(tel.InProcessInterceptors()...)
+	adminv1.RegisterServicesServiceServer(rpc.Registrars(gs, inproc), svc)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/tap"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
@@ -84,7 +85,7 @@ func (c *callCounter) inFlight(key string) int {
 // tooManyCalls is the RESOURCE_EXHAUSTED error of a call refused because
 // its caller already has the most calls open it may.
 func tooManyCalls(caller string, max int) error {
-	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
+	return apierr.Retry(codes.ResourceExhausted, reasonRateLimited,
 		"caller "+caller+" already has "+strconv.Itoa(max)+" calls open, the most one caller may; retry when some have ended",
 		map[string]string{"caller": caller, "maxConcurrentCalls": strconv.Itoa(max)}, concurrencyRetry)
 }

@@ -1,11 +1,15 @@
-package server
+package rpc
 
 import (
 	"context"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/arcgate/arcgate/apierr"
 )
 
 // MalformedRequests is a grpc.ServiceRegistrar (and, for reflection, a
@@ -18,9 +22,10 @@ import (
 // into a new INTERNAL status (rpc_util.go, recv), and the server stream's
 // RecvMsg writes that status to the client at once (stream.go), before the
 // handler returns (as of v1.85). So the handlers decode into a
-// decodeTarget, for which arcgate's codec (CodecOption) keeps the error
-// instead of returning it, and answer it themselves. With another codec,
-// a decodeTarget decodes as its message does and errors stay INTERNAL.
+// decodeTarget, for which a codec wrapped in KeepDecodeErrors keeps the
+// error instead of returning it, and answer it themselves. With another
+// codec, a decodeTarget decodes as its message does and errors stay
+// INTERNAL.
 //
 // The decode happens before any interceptor runs, as before: a malformed
 // request is answered without caller authentication, an audit line or a
@@ -66,7 +71,8 @@ func (m *MalformedRequests) GetServiceInfo() map[string]grpc.ServiceInfo {
 
 // decodeTarget is what MalformedRequests' handlers decode a request into:
 // the request message (so any protobuf codec can decode into it), and the
-// decode error that listCodec keeps in err rather than returning it.
+// decode error that KeepDecodeErrors keeps in err rather than returning
+// it.
 type decodeTarget struct {
 	proto.Message
 	err error
@@ -85,7 +91,7 @@ func decodeRequest(recv func(any) error, m any) error {
 		return err
 	}
 	if t.err != nil {
-		return newStatus(codes.InvalidArgument, ReasonInvalidArgument, "request does not decode: "+t.err.Error(), nil)
+		return apierr.New(codes.InvalidArgument, reasonInvalidArgument, "request does not decode: "+t.err.Error(), nil)
 	}
 	return nil
 }
@@ -106,3 +112,21 @@ func streamDecodeErrors(h grpc.StreamHandler) grpc.StreamHandler {
 type decodeErrorStream struct{ grpc.ServerStream }
 
 func (s decodeErrorStream) RecvMsg(m any) error { return decodeRequest(s.ServerStream.RecvMsg, m) }
+
+// KeepDecodeErrors wraps a gRPC server codec so that a request that a
+// MalformedRequests handler receives (a *decodeTarget) keeps its decode
+// error for the handler, which answers INVALID_ARGUMENT (an error
+// returned by Unmarshal would become INTERNAL, see MalformedRequests).
+// Everything else is c's.
+func KeepDecodeErrors(c encoding.CodecV2) encoding.CodecV2 { return keepDecodeErrors{c} }
+
+type keepDecodeErrors struct{ encoding.CodecV2 }
+
+// Unmarshal implements encoding.CodecV2.
+func (c keepDecodeErrors) Unmarshal(data mem.BufferSlice, v any) error {
+	if t, ok := v.(*decodeTarget); ok {
+		t.err = c.CodecV2.Unmarshal(data, t.Message)
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}

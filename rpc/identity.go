@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/arcgate/arcgate/apierr"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -122,9 +123,9 @@ func (d delegation) context(ctx context.Context, method string) (context.Context
 	}
 	switch {
 	case d.mode == DelegatedAuthOff && !id.IsZero():
-		return nil, invalidArgument(key, "delegated authentication is not enabled on this gateway")
+		return nil, apierr.InvalidArgument(key, "delegated authentication is not enabled on this gateway")
 	case d.mode == DelegatedAuthRequired && id.IsZero():
-		return nil, newStatus(codes.Unauthenticated, ReasonDelegatedCredsRequired,
+		return nil, apierr.New(codes.Unauthenticated, reasonDelegatedCredsRequired,
 			"this gateway calls the upstream as its callers: send "+MetadataArcGISToken+", or "+
 				MetadataArcGISUsername+" and "+MetadataArcGISPassword, nil)
 	case d.mode == DelegatedAuthOff:
@@ -159,13 +160,13 @@ func delegatedIdentity(md metadata.MD) (upstream.Identity, string, error) {
 	}
 	switch {
 	case tokSent && (userSent || pwSent):
-		return upstream.Identity{}, "", invalidArgument(MetadataArcGISToken, "send either a token or a username and password, not both")
+		return upstream.Identity{}, "", apierr.InvalidArgument(MetadataArcGISToken, "send either a token or a username and password, not both")
 	case tokSent:
 		return upstream.TokenIdentity(tok), MetadataArcGISToken, nil
 	case userSent && !pwSent:
-		return upstream.Identity{}, "", invalidArgument(MetadataArcGISPassword, "required with "+MetadataArcGISUsername)
+		return upstream.Identity{}, "", apierr.InvalidArgument(MetadataArcGISPassword, "required with "+MetadataArcGISUsername)
 	case pwSent && !userSent:
-		return upstream.Identity{}, "", invalidArgument(MetadataArcGISUsername, "required with "+MetadataArcGISPassword)
+		return upstream.Identity{}, "", apierr.InvalidArgument(MetadataArcGISUsername, "required with "+MetadataArcGISPassword)
 	case userSent:
 		return upstream.CredentialsIdentity(user, pw), MetadataArcGISUsername, nil
 	}
@@ -181,15 +182,15 @@ func delegatedValue(md metadata.MD, key string, maxLen int) (string, bool, error
 	case len(vs) == 0:
 		return "", false, nil
 	case len(vs) > 1:
-		return "", true, invalidArgument(key, "must be sent once")
+		return "", true, apierr.InvalidArgument(key, "must be sent once")
 	case vs[0] == "":
-		return "", true, invalidArgument(key, "must not be empty")
+		return "", true, apierr.InvalidArgument(key, "must not be empty")
 	case len(vs[0]) > maxLen:
-		return "", true, invalidArgument(key, fmt.Sprintf("must be at most %d bytes", maxLen))
+		return "", true, apierr.InvalidArgument(key, fmt.Sprintf("must be at most %d bytes", maxLen))
 	}
 	for i := 0; i < len(vs[0]); i++ {
 		if c := vs[0][i]; c < 0x20 || c > 0x7e {
-			return "", true, invalidArgument(key, "must be printable ASCII")
+			return "", true, apierr.InvalidArgument(key, "must be printable ASCII")
 		}
 	}
 	return vs[0], true, nil

@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -107,11 +107,11 @@ func TestDelegationInterceptors(t *testing.T) {
 		reason   string
 	}{
 		{"off, no credentials", DelegatedAuthOff, method, nil, "", codes.OK, ""},
-		{"off, credentials refused", DelegatedAuthOff, method, creds, "", codes.InvalidArgument, ReasonInvalidArgument},
+		{"off, credentials refused", DelegatedAuthOff, method, creds, "", codes.InvalidArgument, reasonInvalidArgument},
 		{"optional, no credentials: service identity", DelegatedAuthOptional, method, nil, "", codes.OK, ""},
 		{"optional, credentials", DelegatedAuthOptional, method, creds, "alice", codes.OK, ""},
-		{"optional, malformed", DelegatedAuthOptional, method, metadata.Pairs(MetadataArcGISUsername, "alice"), "", codes.InvalidArgument, ReasonInvalidArgument},
-		{"required, no credentials", DelegatedAuthRequired, method, nil, "", codes.Unauthenticated, ReasonDelegatedCredsRequired},
+		{"optional, malformed", DelegatedAuthOptional, method, metadata.Pairs(MetadataArcGISUsername, "alice"), "", codes.InvalidArgument, reasonInvalidArgument},
+		{"required, no credentials", DelegatedAuthRequired, method, nil, "", codes.Unauthenticated, reasonDelegatedCredsRequired},
 		{"required, credentials", DelegatedAuthRequired, method, creds, "alice", codes.OK, ""},
 		{"required, health check passes", DelegatedAuthRequired, "/grpc.health.v1.Health/Check", nil, "", codes.OK, ""},
 		{"off, reflection with metadata passes", DelegatedAuthOff, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", creds, "", codes.OK, ""},

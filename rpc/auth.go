@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"bufio"
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
@@ -284,7 +285,7 @@ func (c *Credentials) lookupKey(key string) (credentialEntry, bool) {
 // callerError is the UNAUTHENTICATED error of a call whose caller could
 // not be authenticated. It never quotes the credential.
 func callerError(why string) error {
-	return newStatus(codes.Unauthenticated, ReasonCallerUnauthenticated,
+	return apierr.New(codes.Unauthenticated, reasonCallerUnauthenticated,
 		"caller not authenticated: "+why, nil)
 }
 

@@ -1,15 +1,13 @@
-package server
+package rpc
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/arcgate/arcgate/apierr"
 )
 
 // RateLimit is the per-caller request rate: a token bucket holding Burst
@@ -109,7 +107,7 @@ func (r *rateLimiter) sweep(now time.Time) {
 // rateLimited is the RESOURCE_EXHAUSTED error of a caller over its rate,
 // with a RetryInfo detail.
 func rateLimited(caller string, wait time.Duration) error {
-	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
+	return apierr.Retry(codes.ResourceExhausted, reasonRateLimited,
 		"rate limit exceeded for caller "+caller+"; retry after "+wait.Round(time.Millisecond).String(),
 		map[string]string{"caller": caller}, wait)
 }
@@ -118,39 +116,7 @@ func rateLimited(caller string, wait time.Duration) error {
 // without valid credentials from an address over
 // DefaultUnauthenticatedRateLimit.
 func unauthenticatedRateLimited(wait time.Duration) error {
-	return retryStatus(codes.ResourceExhausted, ReasonRateLimited,
+	return apierr.Retry(codes.ResourceExhausted, reasonRateLimited,
 		"too many calls without valid credentials from this address; retry after "+wait.Round(time.Millisecond).String(),
 		map[string]string{"caller": callerName(Caller{}, false)}, wait)
-}
-
-// circuitOpen is the UNAVAILABLE error of a call refused because the
-// upstream's circuit breaker is open, with a RetryInfo detail.
-func circuitOpen(wait time.Duration, resource string) error {
-	md := map[string]string{}
-	if resource != "" {
-		md["resource"] = resource
-	}
-	msg := "upstream ArcGIS Server is failing repeatedly; arcgate is not sending it requests for now (circuit breaker open)"
-	if wait > 0 {
-		msg += "; retry after " + wait.Round(time.Millisecond).String()
-	}
-	return retryStatus(codes.Unavailable, ReasonCircuitOpen, msg, md, wait)
-}
-
-// retryStatus builds a status with ErrorInfo and RetryInfo details.
-func retryStatus(code codes.Code, reason, msg string, md map[string]string, wait time.Duration) error {
-	if wait > 0 {
-		if md == nil {
-			md = map[string]string{}
-		}
-		md["retryAfterMs"] = strconv.FormatInt(wait.Milliseconds(), 10)
-	}
-	st := status.New(code, msg)
-	if d, err := st.WithDetails(
-		&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: md},
-		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
 }

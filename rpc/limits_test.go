@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -128,7 +128,7 @@ func TestGuardCapsOpenCallsPerCaller(t *testing.T) {
 		err = status.Error(codes.DeadlineExceeded, "the server kept the stream open")
 	}
 	info := errorInfo(err)
-	if status.Code(err) != codes.ResourceExhausted || info.GetReason() != ReasonRateLimited ||
+	if status.Code(err) != codes.ResourceExhausted || info.GetReason() != reasonRateLimited ||
 		info.GetMetadata()["maxConcurrentCalls"] != strconv.Itoa(max) || info.GetMetadata()["caller"] != "reader" {
 		t.Fatalf("call %d of one caller: %v (%v), want RESOURCE_EXHAUSTED, RATE_LIMITED", max+1, err, info)
 	}
@@ -226,7 +226,7 @@ func TestGuardUnauthenticatedFlood(t *testing.T) {
 	for range calls {
 		_, err := svc.GetService(withMD("x-api-key", "not-a-known-key"), &adminv1.GetServiceRequest{Name: "services/A.MapServer"})
 		codesSeen[status.Code(err)]++
-		if c := status.Code(err); c == codes.ResourceExhausted && reason(err) != ReasonRateLimited {
+		if c := status.Code(err); c == codes.ResourceExhausted && reason(err) != reasonRateLimited {
 			t.Fatalf("refused with %v", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
@@ -200,7 +201,7 @@ func (g *Guard) rule(method string) methodRule {
 // release, non-nil when the call is let in, ends the count.
 func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller Caller, known bool, release func(), err error) {
 	if r.access == accessDenied {
-		return Caller{}, false, nil, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+		return Caller{}, false, nil, apierr.New(codes.PermissionDenied, reasonPermissionDeniedScope,
 			"method "+method+" declares no required scope, so nobody may call it", map[string]string{"requiredScope": unknownScopeMethod})
 	}
 	key, _, caller, err := g.callerKey(ctx)
@@ -216,7 +217,7 @@ func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller 
 		return caller, true, nil, rateLimited(caller.ID, wait)
 	}
 	if r.access == accessScoped && !caller.Has(r.scope) {
-		return caller, true, nil, newStatus(codes.PermissionDenied, ReasonPermissionDeniedScope,
+		return caller, true, nil, apierr.New(codes.PermissionDenied, reasonPermissionDeniedScope,
 			"caller "+caller.ID+" lacks the "+scopeName(r.scope)+" scope that "+method+" requires",
 			map[string]string{"requiredScope": scopeName(r.scope), "caller": caller.ID})
 	}

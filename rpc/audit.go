@@ -1,10 +1,11 @@
-package server
+package rpc
 
 import (
 	"context"
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -61,7 +62,7 @@ func (g *Guard) audit(ctx context.Context, caller Caller, known bool, method str
 // singletonResources name the resource of a request that may leave its
 // name empty, by request type.
 var singletonResources = map[protoreflect.FullName]string{
-	"arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest": usageSettingsName,
+	"arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest": "usageStatisticsSettings",
 }
 
 // resourceOf returns the resource a request is about: its name field, else
@@ -151,5 +152,15 @@ func stringField(msg protoreflect.Message, name protoreflect.Name) string {
 	return msg.Get(fd).String()
 }
 
-// clip shortens s for a log line, on a rune boundary.
-func clip(s string) string { return truncateRunes(s, maxAuditValue) }
+// clip shortens s for a log line to at most maxAuditValue bytes on a rune
+// boundary, marking the cut with "...".
+func clip(s string) string {
+	if len(s) <= maxAuditValue {
+		return s
+	}
+	cut := maxAuditValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"bytes"
@@ -272,20 +272,20 @@ func TestGuardAuthorization(t *testing.T) {
 		reason string
 		caller string
 	}{
-		{"no credentials", get, nil, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
-		{"unknown key", get, []string{"x-api-key", "not-a-known-key"}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
-		{"basic auth", get, []string{"authorization", "Basic cmVhZGVyOnB3"}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
-		{"empty bearer", get, []string{"authorization", "Bearer "}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
-		{"two different keys", get, []string{"x-api-key", readKey, "authorization", "Bearer " + writeKey}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"no credentials", get, nil, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
+		{"unknown key", get, []string{"x-api-key", "not-a-known-key"}, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
+		{"basic auth", get, []string{"authorization", "Basic cmVhZGVyOnB3"}, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
+		{"empty bearer", get, []string{"authorization", "Bearer "}, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
+		{"two different keys", get, []string{"x-api-key", readKey, "authorization", "Bearer " + writeKey}, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
 		{"same key twice", get, []string{"x-api-key", readKey, "authorization", "Bearer " + readKey}, codes.OK, "", "reader"},
 		{"read key reads (x-api-key)", get, []string{"x-api-key", readKey}, codes.OK, "", "reader"},
 		{"read key reads (bearer)", get, []string{"authorization", "Bearer " + readKey}, codes.OK, "", "reader"},
 		{"bearer scheme is case-insensitive", get, []string{"authorization", "bearer " + readKey}, codes.OK, "", "reader"},
-		{"read key cannot write", start, []string{"x-api-key", readKey}, codes.PermissionDenied, ReasonPermissionDeniedScope, ""},
+		{"read key cannot write", start, []string{"x-api-key", readKey}, codes.PermissionDenied, reasonPermissionDeniedScope, ""},
 		{"write key writes", start, []string{"x-api-key", writeKey}, codes.OK, "", "writer"},
 		{"write key reads", get, []string{"x-api-key", writeKey}, codes.OK, "", "writer"},
 		{"admin key writes", start, []string{"authorization", "Bearer " + adminKey}, codes.OK, "", "root"},
-		{"oversized key", get, []string{"x-api-key", strings.Repeat("k", maxAPIKeyLen+1)}, codes.Unauthenticated, ReasonCallerUnauthenticated, ""},
+		{"oversized key", get, []string{"x-api-key", strings.Repeat("k", maxAPIKeyLen+1)}, codes.Unauthenticated, reasonCallerUnauthenticated, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call(withMD(tc.md...))
@@ -380,7 +380,7 @@ func TestGuardRateLimit(t *testing.T) {
 		}
 	}
 	err := get(readKey)
-	if status.Code(err) != codes.ResourceExhausted || reason(err) != ReasonRateLimited {
+	if status.Code(err) != codes.ResourceExhausted || reason(err) != reasonRateLimited {
 		t.Fatalf("third call: %v", err)
 	}
 	var retry *errdetails.RetryInfo

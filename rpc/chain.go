@@ -1,0 +1,116 @@
+package rpc
+
+import (
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// ChainConfig configures NewChain.
+type ChainConfig struct {
+	// ObserveUnary and ObserveStream run outermost on both paths, so that
+	// they see every call with the code it ends with, refused ones
+	// included (metrics).
+	ObserveUnary  []grpc.UnaryServerInterceptor
+	ObserveStream []grpc.StreamServerInterceptor
+	// InProcessUnary and InProcessStream run outermost on the in-process
+	// path only (tracing of the REST gateway's calls; gRPC calls are
+	// traced by a stats handler of the gRPC server).
+	InProcessUnary  []grpc.UnaryServerInterceptor
+	InProcessStream []grpc.StreamServerInterceptor
+	// Logger receives the call log lines, panics, audit lines and refused
+	// calls (default: discard).
+	Logger *slog.Logger
+	// DefaultTimeout is the deadline of unary calls that carry none
+	// (zero: DefaultTimeout; negative: none).
+	DefaultTimeout time.Duration
+	// Guard configures caller authentication, scopes, rate limits, the
+	// open-call cap and audit (NewGuard); its Logger defaults to Logger.
+	Guard GuardConfig
+	// DelegatedAuth says whether callers may act upstream as themselves.
+	DelegatedAuth DelegatedAuth
+}
+
+// Chain is the ordered list of interceptors every call of arcgate's gRPC
+// services runs through, whether it arrives over gRPC (ServerOptions) or
+// from the REST gateway in process (InProcess). The order, outermost
+// first, is set here and nowhere else:
+//
+//  1. ChainConfig.Observe*: metrics
+//  2. request id and the call's log line (requestid.go, interceptors.go)
+//  3. panic recovery (interceptors.go)
+//  4. the default deadline, unary calls only (interceptors.go)
+//  5. the Guard (scopes.go): caller authentication (auth.go), rate limits
+//     (ratelimit.go), scopes, the open-call cap (concurrency.go), audit
+//     (audit.go), refused calls (rejectlog.go)
+//  6. delegated upstream identities (identity.go)
+//
+// In process, ChainConfig.InProcess* run before 1.
+type Chain struct {
+	guard           *Guard
+	unary           []grpc.UnaryServerInterceptor
+	stream          []grpc.StreamServerInterceptor
+	inProcessUnary  []grpc.UnaryServerInterceptor
+	inProcessStream []grpc.StreamServerInterceptor
+}
+
+// NewChain builds the chain of cfg. It fails when the Guard's
+// configuration does (NewGuard).
+func NewChain(cfg ChainConfig) (*Chain, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Guard.Logger == nil {
+		cfg.Guard.Logger = cfg.Logger
+	}
+	timeout := cfg.DefaultTimeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	guard, err := NewGuard(cfg.Guard)
+	if err != nil {
+		return nil, err
+	}
+	calls := callLogger{log: cfg.Logger}
+	rec := recoverer{log: cfg.Logger}
+	delegatedUnary, delegatedStream := DelegatedAuthInterceptors(cfg.DelegatedAuth)
+
+	c := &Chain{guard: guard}
+	c.unary = append(c.unary, cfg.ObserveUnary...)
+	c.unary = append(c.unary, calls.unary, rec.unary, deadline(timeout), guard.UnaryInterceptor, delegatedUnary)
+	c.stream = append(c.stream, cfg.ObserveStream...)
+	c.stream = append(c.stream, calls.stream, rec.stream, guard.StreamInterceptor, delegatedStream)
+	c.inProcessUnary = append(append(c.inProcessUnary, cfg.InProcessUnary...), c.unary...)
+	c.inProcessStream = append(append(c.inProcessStream, cfg.InProcessStream...), c.stream...)
+	return c, nil
+}
+
+// Guard returns the chain's Guard.
+func (c *Chain) Guard() *Guard { return c.guard }
+
+// Unary returns the unary interceptors of a gRPC call, outermost first.
+func (c *Chain) Unary() []grpc.UnaryServerInterceptor { return c.unary }
+
+// Stream returns the stream interceptors of a gRPC call, outermost first.
+func (c *Chain) Stream() []grpc.StreamServerInterceptor { return c.stream }
+
+// ServerOptions returns the gRPC server options that install the chain:
+// the interceptors and the Guard's tap handle, which caps each caller's
+// open calls before a request message is read.
+func (c *Chain) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(c.unary...),
+		grpc.ChainStreamInterceptor(c.stream...),
+		grpc.InTapHandle(c.guard.TapHandle),
+	}
+}
+
+// InProcess returns a new in-process connection whose calls run through
+// the chain (with ChainConfig.InProcess* outermost). Register the
+// services on it.
+func (c *Chain) InProcess() *InProcess {
+	p := NewInProcess(c.inProcessUnary...)
+	p.SetStreamInterceptors(c.inProcessStream...)
+	return p
+}

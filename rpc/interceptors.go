@@ -1,0 +1,100 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultTimeout is the deadline given to unary calls that arrive without
+// one (ChainConfig.DefaultTimeout). A smaller deadline set by the caller is
+// kept, and propagates to the upstream requests through the context.
+const DefaultTimeout = 15 * time.Second
+
+// callLogger writes the one log line of every call (ChainConfig.Logger).
+type callLogger struct{ log *slog.Logger }
+
+// unary gives the call its request id, runs it and logs it.
+func (l callLogger) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	ctx = withRequestID(ctx)
+	resp, err := next(ctx, req)
+	setRequestIDHeader(ctx)
+	l.logCall(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+// stream is unary for a streaming call.
+func (l callLogger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	start := time.Now()
+	ss = withRequestIDStream(ss)
+	err := next(srv, ss)
+	l.logCall(ss.Context(), info.FullMethod, start, err)
+	return err
+}
+
+// logCall writes the "rpc" line of a call: Error for INTERNAL and UNKNOWN,
+// Debug for a call the Guard refused (its "rpc rejected" line records
+// it), else Info.
+func (l callLogger) logCall(ctx context.Context, method string, start time.Time, err error) {
+	code := status.Code(err)
+	level := slog.LevelInfo
+	switch {
+	case code == codes.Internal || code == codes.Unknown:
+		level = slog.LevelError
+	case rejectedCall(ctx):
+		level = slog.LevelDebug // the Guard's "rpc rejected" line records it
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", RequestID(ctx)),
+	}
+	if caller := callerIdentity(ctx); caller != "" {
+		attrs = append(attrs, slog.String("caller", caller))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+	}
+	l.log.LogAttrs(ctx, level, "rpc", attrs...)
+}
+
+// recoverer turns a handler's panic into INTERNAL. The panic value is not
+// logged or returned (it could hold request data); the stack is logged.
+type recoverer struct{ log *slog.Logger }
+
+func (r recoverer) recovered(ctx context.Context, method string, err *error) {
+	if p := recover(); p != nil {
+		r.log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
+		*err = status.Error(codes.Internal, "internal error")
+	}
+}
+
+func (r recoverer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	defer r.recovered(ctx, info.FullMethod, &err)
+	return next(ctx, req)
+}
+
+func (r recoverer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
+	defer r.recovered(ss.Context(), info.FullMethod, &err)
+	return next(srv, ss)
+}
+
+// deadline gives a unary call without a deadline one of d (none when d
+// is 0 or less).
+func deadline(d time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if _, ok := ctx.Deadline(); !ok && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return next(ctx, req)
+	}
+}
