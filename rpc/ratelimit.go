@@ -1,10 +1,10 @@
 package rpc
 
 import (
-	"math"
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 
 	"github.com/arcgate/arcgate/apierr"
@@ -33,22 +33,19 @@ var DefaultUnauthenticatedRateLimit = RateLimit{PerSecond: 10, Burst: 20}
 // NoRateLimit turns per-caller rate limiting off.
 var NoRateLimit = RateLimit{PerSecond: -1}
 
-// maxBuckets bounds the buckets kept; beyond it, full (idle) buckets are
+// maxBuckets bounds the limiters kept; beyond it, full (idle) ones are
 // forgotten, which changes nothing for their callers.
 const maxBuckets = 10_000
 
-// rateLimiter keeps one token bucket per caller key.
+// rateLimiter keeps one token bucket (a golang.org/x/time/rate.Limiter)
+// per caller key. Every limiter is given the injected clock's time, never
+// reads the real one.
 type rateLimiter struct {
 	limit RateLimit
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	buckets map[string]*rate.Limiter
 }
 
 // newRateLimiter returns a limiter of l, def when l is zero, nil (no
@@ -63,7 +60,7 @@ func newRateLimiter(l, def RateLimit, now func() time.Time) *rateLimiter {
 	if l.Burst < 1 {
 		l.Burst = 1
 	}
-	return &rateLimiter{limit: l, now: now, buckets: map[string]*bucket{}}
+	return &rateLimiter{limit: l, now: now, buckets: map[string]*rate.Limiter{}}
 }
 
 // allow takes a token from key's bucket. When the bucket is empty it
@@ -80,25 +77,21 @@ func (r *rateLimiter) allow(key string) (bool, time.Duration) {
 		if len(r.buckets) >= maxBuckets {
 			r.sweep(now)
 		}
-		b = &bucket{tokens: float64(r.limit.Burst), last: now}
+		b = rate.NewLimiter(rate.Limit(r.limit.PerSecond), r.limit.Burst)
 		r.buckets[key] = b
 	}
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = math.Min(float64(r.limit.Burst), b.tokens+el.Seconds()*r.limit.PerSecond)
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / r.limit.PerSecond * float64(time.Second))
+	wait := time.Duration((1 - b.TokensAt(now)) / r.limit.PerSecond * float64(time.Second))
 	return false, max(wait, time.Millisecond)
 }
 
-// sweep forgets buckets that have refilled completely. Call with mu held.
+// sweep forgets the limiters that have refilled completely. Call with mu
+// held.
 func (r *rateLimiter) sweep(now time.Time) {
 	for k, b := range r.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*r.limit.PerSecond >= float64(r.limit.Burst) {
+		if b.TokensAt(now) >= float64(r.limit.Burst) {
 			delete(r.buckets, k)
 		}
 	}
