@@ -187,8 +187,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// guardEnv is a gRPC server with a Guard in front of fakeServices, health
-// and reflection, on a loopback port.
+// guardEnv is a gRPC server with the chain (NewChain, so the Guard runs
+// where it runs in production) in front of fakeServices, health and
+// reflection, on a loopback port.
 type guardEnv struct {
 	conn *grpc.ClientConn
 	svc  *fakeServices
@@ -199,12 +200,11 @@ func startGuard(t *testing.T, cfg GuardConfig, serverOpts ...grpc.ServerOption) 
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := NewGuard(cfg)
+	chain, err := NewChain(ChainConfig{Logger: cfg.Logger, Guard: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.InTapHandle(g.TapHandle),
-		grpc.ChainUnaryInterceptor(g.UnaryInterceptor), grpc.ChainStreamInterceptor(g.StreamInterceptor)}, serverOpts...)...)
+	srv := grpc.NewServer(append(chain.ServerOptions(), serverOpts...)...)
 	svc := &fakeServices{}
 	adminv1.RegisterServicesServiceServer(srv, svc)
 	grpc_health_v1.RegisterHealthServer(srv, health.NewServer())

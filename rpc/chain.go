@@ -73,14 +73,14 @@ func NewChain(cfg ChainConfig) (*Chain, error) {
 		return nil, err
 	}
 	calls := callLogger{log: cfg.Logger}
-	rec := recoverer{log: cfg.Logger}
+	recoverUnary, recoverStream := recovery(cfg.Logger)
 	delegatedUnary, delegatedStream := DelegatedAuthInterceptors(cfg.DelegatedAuth)
 
 	c := &Chain{guard: guard}
 	c.unary = append(c.unary, cfg.ObserveUnary...)
-	c.unary = append(c.unary, calls.unary, rec.unary, deadline(timeout), guard.UnaryInterceptor, delegatedUnary)
+	c.unary = append(c.unary, calls.unary, recoverUnary, deadline(timeout), guard.UnaryInterceptor, delegatedUnary)
 	c.stream = append(c.stream, cfg.ObserveStream...)
-	c.stream = append(c.stream, calls.stream, rec.stream, guard.StreamInterceptor, delegatedStream)
+	c.stream = append(c.stream, calls.stream, recoverStream, guard.StreamInterceptor, delegatedStream)
 	c.inProcessUnary = append(append(c.inProcessUnary, cfg.InProcessUnary...), c.unary...)
 	c.inProcessStream = append(append(c.inProcessStream, cfg.InProcessStream...), c.stream...)
 	return c, nil

@@ -9,6 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+
 	"github.com/arcgate/arcgate/apierr"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -89,33 +92,34 @@ func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
 // upstream.WithIdentity.
 func DelegatedAuthInterceptors(mode DelegatedAuth) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	d := delegation{mode: mode}
-	return d.unary, d.stream
+	ours := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return strings.HasPrefix(c.FullMethod(), delegatedMethodPrefix)
+	})
+	return selector.UnaryServerInterceptor(d.unary, ours), selector.StreamServerInterceptor(d.stream, ours)
 }
 
 // delegation is the state of the delegated-mode interceptors.
 type delegation struct{ mode DelegatedAuth }
 
-func (d delegation) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	ctx, err := d.context(ctx, info.FullMethod)
+func (d delegation) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	ctx, err := d.context(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return next(ctx, req)
 }
 
-func (d delegation) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	ctx, err := d.context(ss.Context(), info.FullMethod)
+func (d delegation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	ctx, err := d.context(ss.Context())
 	if err != nil {
 		return err
 	}
 	return next(srv, &contextStream{ServerStream: ss, ctx: ctx})
 }
 
-// context applies delegated mode to a call of method.
-func (d delegation) context(ctx context.Context, method string) (context.Context, error) {
-	if !strings.HasPrefix(method, delegatedMethodPrefix) {
-		return ctx, nil
-	}
+// context applies delegated mode to a call of one of arcgate's methods
+// (the selector of DelegatedAuthInterceptors lets no other through).
+func (d delegation) context(ctx context.Context) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	id, key, err := delegatedIdentity(md)
 	if err != nil {

@@ -117,7 +117,7 @@ func TestDelegationInterceptors(t *testing.T) {
 		{"off, reflection with metadata passes", DelegatedAuthOff, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", creds, "", codes.OK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := delegation{mode: tc.mode}
+			unary, stream := DelegatedAuthInterceptors(tc.mode)
 			ctx := context.Background()
 			if tc.md != nil {
 				ctx = metadata.NewIncomingContext(ctx, tc.md)
@@ -129,13 +129,13 @@ func TestDelegationInterceptors(t *testing.T) {
 				}
 				return "ok", nil
 			}
-			_, err := d.unary(ctx, nil, &grpc.UnaryServerInfo{FullMethod: tc.method}, handler)
+			_, err := unary(ctx, nil, &grpc.UnaryServerInfo{FullMethod: tc.method}, handler)
 			checkDelegation(t, err, seen, tc.wantCode, tc.reason, tc.wantUser)
 
 			// The stream interceptor behaves the same.
 			seen = nil
 			ss := &fakeStream{ctx: ctx}
-			err = d.stream(nil, ss, &grpc.StreamServerInfo{FullMethod: tc.method}, func(_ any, s grpc.ServerStream) error {
+			err = stream(nil, ss, &grpc.StreamServerInfo{FullMethod: tc.method}, func(_ any, s grpc.ServerStream) error {
 				if id, ok := upstream.IdentityFromContext(s.Context()); ok {
 					seen = &id
 				}

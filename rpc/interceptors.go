@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	grpcrecovery "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -65,25 +66,17 @@ func (l callLogger) logCall(ctx context.Context, method string, start time.Time,
 	l.log.LogAttrs(ctx, level, "rpc", attrs...)
 }
 
-// recoverer turns a handler's panic into INTERNAL. The panic value is not
-// logged or returned (it could hold request data); the stack is logged.
-type recoverer struct{ log *slog.Logger }
-
-func (r recoverer) recovered(ctx context.Context, method string, err *error) {
-	if p := recover(); p != nil {
-		r.log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
-		*err = status.Error(codes.Internal, "internal error")
-	}
-}
-
-func (r recoverer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
-	defer r.recovered(ctx, info.FullMethod, &err)
-	return next(ctx, req)
-}
-
-func (r recoverer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
-	defer r.recovered(ss.Context(), info.FullMethod, &err)
-	return next(srv, ss)
+// recovery returns go-grpc-middleware's recovery interceptors, which turn
+// a handler's panic into INTERNAL. The panic value is not logged or
+// returned (it could hold request data); the stack and the method are
+// logged.
+func recovery(log *slog.Logger) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	handler := grpcrecovery.WithRecoveryHandlerContext(func(ctx context.Context, _ any) error {
+		method, _ := grpc.Method(ctx)
+		log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
+		return status.Error(codes.Internal, "internal error")
+	})
+	return grpcrecovery.UnaryServerInterceptor(handler), grpcrecovery.StreamServerInterceptor(handler)
 }
 
 // deadline gives a unary call without a deadline one of d (none when d

@@ -238,9 +238,11 @@ func TestGuardUnauthenticatedFlood(t *testing.T) {
 	if _, err := svc.GetService(withMD("x-api-key", readKey), &adminv1.GetServiceRequest{Name: "services/A.MapServer"}); err != nil {
 		t.Fatalf("known caller from the flooding address: %v", err)
 	}
+	// Two lines for the refused calls (one per code; their own "rpc" lines
+	// are at Debug level), and the known caller's "rpc" line.
 	lines := logLines(t, e.log.String())
-	if len(lines) != 2 {
-		t.Fatalf("%d log lines for %d refused calls, want 2 (one per code):\n%s", len(lines), calls, e.log.String())
+	if len(lines) != 3 || lines[2]["msg"] != "rpc" || lines[2]["code"] != "OK" {
+		t.Fatalf("%d log lines for %d refused calls and one let in, want 3 (one per code, then the call let in):\n%s", len(lines), calls, e.log.String())
 	}
 	// After the interval, the next refusal is logged with the count of
 	// those not logged.
@@ -250,10 +252,10 @@ func TestGuardUnauthenticatedFlood(t *testing.T) {
 		t.Fatalf("after the interval: %v", err)
 	}
 	lines = logLines(t, e.log.String())
-	if len(lines) != 3 {
-		t.Fatalf("%d log lines, want 3:\n%s", len(lines), e.log.String())
+	if len(lines) != 4 {
+		t.Fatalf("%d log lines, want 4:\n%s", len(lines), e.log.String())
 	}
-	last := lines[2]
+	last := lines[3]
 	if last["msg"] != "rpc rejected" || last["code"] != "Unauthenticated" || last["suppressed"] != float64(burst-1) ||
 		last["caller"] != "(unauthenticated)" || last["peer"] != "127.0.0.1" {
 		t.Fatalf("line after the interval: %v, want suppressed %d", last, burst-1)

@@ -126,14 +126,9 @@ type GuardConfig struct {
 // stream interceptor, and a tap handle (TapHandle) that caps the open gRPC
 // calls. Refused calls are logged as "rpc rejected" lines, at most one per
 // interval for each client address, caller and code, with a count; their
-// own log line is at Debug level. Chain it after Server.UnaryInterceptors
-// and Server.StreamInterceptors, so that refused calls too get a request
-// id, a log line and panic recovery; the log line still names the caller
-// (noteCaller):
-//
-//	grpc.InTapHandle(guard.TapHandle)
-//	grpc.ChainUnaryInterceptor(append(srv.UnaryInterceptors(), guard.UnaryInterceptor)...)
-//	grpc.ChainStreamInterceptor(append(srv.StreamInterceptors(), guard.StreamInterceptor)...)
+// own log line is at Debug level. NewChain puts it after the request id,
+// the log line and panic recovery, so that refused calls too get those;
+// the log line still names the caller (noteCaller).
 type Guard struct {
 	creds    *Credentials
 	insecure bool
