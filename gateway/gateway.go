@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // New returns the REST handler for arcgate's API, calling the gRPC
@@ -79,13 +80,12 @@ func httpBodyContentType(_ context.Context, w http.ResponseWriter, m proto.Messa
 }
 
 // arcgisCredentialHeaders maps the HTTP headers of delegated mode to their
-// gRPC metadata keys (server.MetadataArcGISToken and friends; the gateway
-// does not import the server package). Only these x-arcgis-* names are
-// forwarded; the server validates them.
+// gRPC metadata keys (rpc.MetadataArcGISToken and friends). Only these
+// x-arcgis-* names are forwarded; package rpc validates them.
 var arcgisCredentialHeaders = map[string]string{
-	"X-Arcgis-Token":    "x-arcgis-token",
-	"X-Arcgis-Username": "x-arcgis-username",
-	"X-Arcgis-Password": "x-arcgis-password",
+	"X-Arcgis-Token":    rpc.MetadataArcGISToken,
+	"X-Arcgis-Username": rpc.MetadataArcGISUsername,
+	"X-Arcgis-Password": rpc.MetadataArcGISPassword,
 }
 
 // forwardArcGISCredentials forwards the delegated-mode headers

@@ -4,14 +4,15 @@ import (
 	"net/textproto"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // requestIDHeader is the HTTP header of a call's request id, and
-// requestIDMetadata its gRPC metadata key (server.RequestIDMetadata; the
-// gateway does not import the server package).
+// requestIDMetadata its gRPC metadata key.
 const (
 	requestIDHeader   = "X-Request-Id"
-	requestIDMetadata = "x-request-id"
+	requestIDMetadata = rpc.RequestIDMetadata
 )
 
 // incomingHeader decides which request headers become gRPC metadata: a

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -17,7 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/rpc"
 )
 
 // DefaultMaxBodyBytes is the largest REST request body accepted: 4 MiB,
@@ -30,15 +31,8 @@ const DefaultMaxBodyBytes = 4 << 20
 // (grpc.MaxHeaderListSize) alike, 64 KiB.
 const DefaultMaxHeaderBytes = 64 << 10
 
-// errorDomain and reasonRequestTooLarge are the ErrorInfo of a refused
-// body, derived from the proto enum ErrorReason like server.ErrorDomain and
-// server.ReasonRequestTooLarge (the gateway does not import the server
-// package): the enum's proto package, and the value name without the
-// ERROR_REASON_ prefix.
-var (
-	errorDomain           = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
-	reasonRequestTooLarge = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE.String(), "ERROR_REASON_")
-)
+// reasonRequestTooLarge is the ErrorInfo reason of a refused body.
+var reasonRequestTooLarge = apierr.Reason(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE)
 
 // LimitBody wraps h so that a request body larger than max bytes is
 // refused before anything decodes it: HTTP 413 with a google.rpc.Status
@@ -79,11 +73,8 @@ func LimitBody(h http.Handler, max int64) http.Handler {
 
 // writeTooLarge writes the 413 answer.
 func writeTooLarge(w http.ResponseWriter, max int64) {
-	st := status.New(codes.ResourceExhausted, "request body larger than "+strconv.FormatInt(max, 10)+" bytes")
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonRequestTooLarge,
-		Metadata: map[string]string{"limitBytes": strconv.FormatInt(max, 10)}}); err == nil {
-		st = d
-	}
+	st := apierr.NewStatus(codes.ResourceExhausted, reasonRequestTooLarge, "request body larger than "+strconv.FormatInt(max, 10)+" bytes",
+		map[string]string{"limitBytes": strconv.FormatInt(max, 10)})
 	w.Header().Set("Connection", "close") // the rest of the body is not read
 	writeStatus(w, http.StatusRequestEntityTooLarge, st)
 }
@@ -105,7 +96,7 @@ func writeStatus(w http.ResponseWriter, code int, st *status.Status) {
 const apiKeyHeader = "X-Api-Key"
 
 // ForwardAPIKey returns a header matcher that forwards a caller's
-// X-Api-Key header as the gRPC metadata "x-api-key" (where arcgate's
+// X-Api-Key header as the gRPC metadata "x-api-key" (rpc.MetadataAPIKey, where arcgate's
 // caller authentication reads it) and asks next about every other header
 // (runtime.DefaultHeaderMatcher when next is nil). Authorization needs no
 // matcher: grpc-gateway always forwards it as "authorization". Combine it
@@ -118,7 +109,7 @@ func ForwardAPIKey(next runtime.HeaderMatcherFunc) runtime.HeaderMatcherFunc {
 	}
 	return func(key string) (string, bool) {
 		if textproto.CanonicalMIMEHeaderKey(key) == apiKeyHeader {
-			return "x-api-key", true
+			return rpc.MetadataAPIKey, true
 		}
 		return next(key)
 	}

@@ -92,10 +92,12 @@ const (
 	authNone   = "none"
 )
 
-// Metadata keys that carry an API key.
+// Metadata keys that carry an API key: "authorization: Bearer <key>" or
+// MetadataAPIKey (the REST gateway forwards the HTTP headers of the same
+// names).
 const (
 	mdAuthorization = "authorization"
-	mdAPIKey        = "x-api-key"
+	MetadataAPIKey  = "x-api-key"
 )
 
 // maxAPIKeyLen bounds a presented API key; longer values are refused
@@ -326,7 +328,7 @@ func presentedKey(ctx context.Context) (string, error) {
 		}
 		keys = append(keys, strings.TrimSpace(token))
 	}
-	for _, v := range md.Get(mdAPIKey) {
+	for _, v := range md.Get(MetadataAPIKey) {
 		keys = append(keys, strings.TrimSpace(v))
 	}
 	key := ""
