@@ -1,6 +1,6 @@
 // Package gateway serves arcgate's REST API: grpc-gateway handlers that
 // translate REST calls into calls of arcgate's own gRPC services, made in
-// process through server.InProcess so that every gRPC interceptor
+// process through rpc.InProcess so that every gRPC interceptor
 // (logging, deadlines, caller authentication, scopes, rate limits) runs
 // for REST callers too.
 package gateway
@@ -22,7 +22,7 @@ import (
 )
 
 // New returns the REST handler for arcgate's API, calling the gRPC
-// services through conn (server.InProcess, which calls them in process, or
+// services through conn (rpc.InProcess, which calls them in process, or
 // a connection to the gRPC server). It also serves /healthz, answered by
 // the gRPC health service, and the OpenAPI v2 document at /openapi.json.
 func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {

@@ -10,7 +10,7 @@ import (
 )
 
 // WithPeer gives each REST request the gRPC peer its in-process call runs
-// with (server.InProcess takes the peer from the context): the HTTP
+// with (rpc.InProcess takes the peer from the context): the HTTP
 // client's address and, on a TLS listener, the connection's TLS state.
 // The interceptors then see a REST caller as the gRPC listener shows a
 // gRPC one: a client certificate the handshake verified identifies the
