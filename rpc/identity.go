@@ -83,9 +83,10 @@ func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
 	return 0, fmt.Errorf("delegated auth must be off, optional or required, not %q", s)
 }
 
-// DelegatedAuthInterceptors return the interceptors of delegated mode, to
-// be chained after Server's interceptors (so that refusals are logged and
-// recovered like any error). For arcgate's own methods they read the
+// DelegatedAuthInterceptors return the interceptors of delegated mode,
+// innermost of the chain (NewChain), so that refusals are logged and
+// recovered like any error and come after the Guard's. For arcgate's own
+// methods (go-grpc-middleware's selector lets no other through) they read the
 // x-arcgis-* metadata, validate it before any upstream request
 // (INVALID_ARGUMENT naming the metadata key; the values are never echoed),
 // apply mode, and put the identity in the context with
