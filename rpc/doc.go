@@ -29,7 +29,8 @@
 //
 // # The per-call chain of one REST GET
 //
-// GET /v1/services/X.MapServer passes through these files, in order:
+// GET /v1/services/X.MapServer passes through these hand-written files
+// (and the generated ones named), in order, upstream's aside:
 //
 //	internal/telemetry/telemetry.go  HTTP tracing (when on)
 //	internal/metrics/metrics.go      HTTP metrics
@@ -46,10 +47,9 @@
 //	rpc/scopes.go, rpc/auth.go, rpc/ratelimit.go, rpc/concurrency.go  the Guard
 //	rpc/identity.go                  delegation
 //	gen/go/arcgate/admin/v1/services_grpc.pb.go  server handler
-//	server/services.go, server/names.go, server/mask.go  the service
+//	server/services.go, server/names.go  the service
 //	upstream/...                     the upstream client
-//	server/convert_services.go, server/errors.go  the answer
-//	gateway/listjson.go (lists)      the JSON answer
+//	server/convert_services.go       the answer (server/errors.go on error)
 //
 // # Libraries and hand-written parts
 //
