@@ -131,14 +131,15 @@ var pathTypeMismatchRE = regexp.MustCompile(`(?s)^type mismatch, parameter: ([A-
 // with only a message) into arcgate's shape: a message "field: problem",
 // a google.rpc.BadRequest naming the field (its proto path in the request
 // message) and an ErrorInfo (reason INVALID_ARGUMENT), as the server's
-// own validation errors are. Everything else goes to next unchanged.
+// own validation errors are. Other INVALID_ARGUMENT errors without
+// details get an ErrorInfo; everything else goes to next unchanged.
 func readableErrors(next runtime.ErrorHandlerFunc) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 			if field, desc, ok := frameworkFieldError(ctx, st.Message()); ok {
 				err = fieldStatus(field, desc).Err()
-			} else if !strings.Contains(st.Message(), docsPath) {
-				err = withInfo(status.New(codes.InvalidArgument, st.Message()+" (API reference: "+docsPath+")"), reasonInvalidArgument, nil).Err()
+			} else {
+				err = withInfo(st, reasonInvalidArgument, nil).Err()
 			}
 		}
 		next(ctx, mux, m, w, r, err)
@@ -155,6 +156,9 @@ func frameworkFieldError(ctx context.Context, msg string) (field, desc string, o
 		}
 		if sm[1] == "request body" {
 			f = bodyFieldPath(ctx, f)
+		}
+		if f == "" {
+			return "", sm[1] + ": " + sm[3], true
 		}
 		return f, sm[3], true
 	}
