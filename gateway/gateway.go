@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -39,10 +40,12 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	})}
+	// grpc-gateway keeps the query parser in a package variable, which its
+	// option sets: set it once, not while another gateway may be reading it.
+	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&checkedQueryParser{})(nil) })
 	routes := newRouteIndex()
 	opts := append([]runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{jsonMarshaler}),
-		runtime.SetQueryParameterParser(&checkedQueryParser{}),
 		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
@@ -63,6 +66,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 	}
 	return mux, nil
 }
+
+// setQueryParser installs checkedQueryParser, once per process.
+var setQueryParser sync.Once
 
 // register adds every route of the REST API to mux.
 func register(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
