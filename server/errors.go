@@ -54,6 +54,8 @@ var (
 	ReasonRequestTooLarge         = reasonName(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE)
 	ReasonShuttingDown            = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
 	ReasonUpstreamOutcomeUnknown  = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
+	ReasonUnknownPath             = reasonName(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH)
+	ReasonMethodNotAllowed        = reasonName(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
 )
 
 // reasonName is the ErrorInfo.reason for r: its enum value name without the
