@@ -18,6 +18,7 @@ FILES=(
   google/api/annotations.proto
   google/api/client.proto
   google/api/field_behavior.proto
+  google/api/field_info.proto
   google/api/http.proto
   google/api/httpbody.proto
   google/api/launch_stage.proto
