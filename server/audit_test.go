@@ -44,8 +44,8 @@ func TestAuditNamesResource(t *testing.T) {
 		"RolesService/CreateRole":         {&adminv1.CreateRoleRequest{RoleId: "planners"}, nil, "roles/planners", map[string]string{"id": "planners"}},
 		"RolesService/UpdateRole":         {&adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/editors"}}, nil, "roles/editors", nil},
 		"RolesService/DeleteRole":         {&adminv1.DeleteRoleRequest{Name: "roles/editors"}, nil, "roles/editors", nil},
-		"RolesService/SetRolePrivilege": {&adminv1.SetRolePrivilegeRequest{Role: "roles/editors", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH}, nil,
-			"roles/editors", map[string]string{"privilege": "PRIVILEGE_PUBLISH"}},
+		"RolesService/SetRolePrivilege": {&adminv1.SetRolePrivilegeRequest{Name: "roles/editors/privilege", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH}, nil,
+			"roles/editors/privilege", map[string]string{"privilege": "PRIVILEGE_PUBLISH"}},
 		"RolesService/AddRoleUsers": {&adminv1.AddRoleUsersRequest{Role: "roles/editors", Users: []string{"users/alice", "users/bob"}}, nil,
 			"roles/editors", map[string]string{"users": "users/alice,users/bob"}},
 		"RolesService/RemoveRoleUsers": {&adminv1.RemoveRoleUsersRequest{Role: "roles/editors", Users: []string{"users/alice"}}, nil,
@@ -54,11 +54,11 @@ func TestAuditNamesResource(t *testing.T) {
 		"UsageReportsService/UpdateUsageReport": {&adminv1.UpdateUsageReportRequest{UsageReport: &adminv1.UsageReport{Name: "usageReports/weekly"}}, nil,
 			"usageReports/weekly", nil},
 		"UsageReportsService/DeleteUsageReport":             {&adminv1.DeleteUsageReportRequest{Name: "usageReports/weekly"}, nil, "usageReports/weekly", nil},
-		"UsageReportsService/UpdateUsageStatisticsSettings": {&adminv1.UpdateUsageStatisticsSettingsRequest{Settings: &adminv1.UsageStatisticsSettings{}}, nil, "usageStatisticsSettings", nil},
+		"UsageReportsService/UpdateUsageStatisticsSettings": {&adminv1.UpdateUsageStatisticsSettingsRequest{UsageStatisticsSettings: &adminv1.UsageStatisticsSettings{}}, nil, "usageStatisticsSettings", nil},
 		// A generated id: the collection when the call fails, the new
 		// report when it succeeds.
 		"UsageReportsService/CreateUsageReport#generated": {&adminv1.CreateUsageReportRequest{},
-			&adminv1.CreateUsageReportResponse{UsageReport: &adminv1.UsageReport{Name: "usageReports/0123abcd"}}, "usageReports/0123abcd", nil},
+			&adminv1.UsageReport{Name: "usageReports/0123abcd"}, "usageReports/0123abcd", nil},
 	}
 	audited := 0
 	for method, scope := range MethodScopes() {
