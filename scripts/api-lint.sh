@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/googleapis.sh
 root=$(pwd)
-files=$(cd proto && git -C "$root" ls-files --cached --others --exclude-standard -- 'proto/*.proto' | sed 's|^proto/||')
+files=$(git ls-files --cached --others --exclude-standard -- 'proto/*.proto' | sed 's|^proto/||')
 [ -n "$files" ] || { echo "scripts/api-lint.sh: no .proto files under proto/" >&2; exit 1; }
 cd proto
 lint() {
