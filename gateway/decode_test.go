@@ -24,7 +24,7 @@ func TestCheckedJSONNamesTheField(t *testing.T) {
 		body, field, desc string
 	}{
 		{`{"descripton":"x"}`, "descripton", `did you mean "description"?`},
-		{`{"maxWaitTime":90}`, "max_wait_time", "duration"},
+		{`{"maxWaitDuration":90}`, "max_wait_duration", "duration"},
 		{`{"extensions":[{"typeName":"x"},{"enabled":"no"}]}`, "extensions[1].enabled", "true or false"},
 		{`{"extensions":{"typeName":"x"}}`, "extensions", "JSON array"},
 		{`{"capabilities":[1]}`, "capabilities[0]", "expected a string"},
@@ -50,7 +50,7 @@ func TestCheckedJSONNamesTheField(t *testing.T) {
 // the decoder accepts exactly what protojson accepts.
 func FuzzCheckedJSON(f *testing.F) {
 	for _, s := range []string{`{"description":"x"}`, `{"descripton":1}`, `{"extensions":[{"enabled":"yes"}]}`, `[1]`, `{`, `null`,
-		`{"maxWaitTime":"90s","capabilities":["a"]}`, `{"extensions":[{"properties":{"a":"b"}}]}`} {
+		`{"maxWaitDuration":"90s","capabilities":["a"]}`, `{"extensions":[{"properties":{"a":"b"}}]}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {

@@ -41,6 +41,7 @@ var (
 	ReasonCredentialsRejected     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED)
 	ReasonRoleStoreReadOnly       = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_STORE_READ_ONLY)
 	ReasonRoleListChanged         = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED)
+	ReasonRoleQueryTooLarge       = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_QUERY_TOO_LARGE)
 	ReasonJobNotCancellable       = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_CANCELLABLE)
 	ReasonJobNotDeletable         = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_DELETABLE)
 	ReasonJobQueryTooLarge        = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_QUERY_TOO_LARGE)

@@ -650,7 +650,7 @@ func TestCallerAuthEndToEnd(t *testing.T) {
 		{"no credentials", http.MethodGet, faultReadREST, "", []string{"Authorization", ""}, http.StatusUnauthorized, server.ReasonCallerUnauthenticated},
 		{"unknown key", http.MethodGet, faultReadREST, "", []string{"Authorization", "Bearer not-a-key"}, http.StatusUnauthorized, server.ReasonCallerUnauthenticated},
 		{"read key cannot start", http.MethodPost, faultWriteREST, "", []string{"Authorization", "Bearer " + hardReadKey}, http.StatusForbidden, server.ReasonPermissionDeniedScope},
-		{"body over the limit", http.MethodPost, "/v1/folders", `{"folderId":"Big","folder":{"description":"` + strings.Repeat("x", gateway.DefaultMaxBodyBytes) + `"}}`, []string{"Expect", "100-continue"}, http.StatusRequestEntityTooLarge, server.ReasonRequestTooLarge},
+		{"body over the limit", http.MethodPost, "/v1/folders?folderId=Big", `{"description":"` + strings.Repeat("x", gateway.DefaultMaxBodyBytes) + `"}`, []string{"Expect", "100-continue"}, http.StatusRequestEntityTooLarge, server.ReasonRequestTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, body, raw := e.restCall(t, tc.method, tc.path, tc.body, tc.hdr...)

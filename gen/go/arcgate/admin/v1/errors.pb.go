@@ -129,6 +129,10 @@ const (
 	// The role list changed between two pages of ListRoles and the last role
 	// of the previous page is gone: start the listing over.
 	ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED ErrorReason = 51
+	// More roles or users match a SearchRoles, ListRoleUsers or
+	// ListUserRoles query than one call reads from upstream (metadata
+	// `limit`); narrow the filter.
+	ErrorReason_ERROR_REASON_ROLE_QUERY_TOO_LARGE ErrorReason = 52
 )
 
 // Enum value maps for ErrorReason.
@@ -166,6 +170,7 @@ var (
 		40: "ERROR_REASON_METRIC_NOT_COMBINABLE",
 		50: "ERROR_REASON_ROLE_STORE_READ_ONLY",
 		51: "ERROR_REASON_ROLE_LIST_CHANGED",
+		52: "ERROR_REASON_ROLE_QUERY_TOO_LARGE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -200,6 +205,7 @@ var (
 		"ERROR_REASON_METRIC_NOT_COMBINABLE":          40,
 		"ERROR_REASON_ROLE_STORE_READ_ONLY":           50,
 		"ERROR_REASON_ROLE_LIST_CHANGED":              51,
+		"ERROR_REASON_ROLE_QUERY_TOO_LARGE":           52,
 	}
 )
 
@@ -234,7 +240,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xba\t\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xe1\t\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -268,7 +274,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\"ERROR_REASON_UNSAFE_THUMBNAIL_PATH\x10\x1f\x12&\n" +
 	"\"ERROR_REASON_METRIC_NOT_COMBINABLE\x10(\x12%\n" +
 	"!ERROR_REASON_ROLE_STORE_READ_ONLY\x102\x12\"\n" +
-	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103\x12%\n" +
+	"!ERROR_REASON_ROLE_QUERY_TOO_LARGE\x104B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_errors_proto_rawDescOnce sync.Once
