@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -24,7 +25,11 @@ import (
 // New returns the REST handler for arcgate's API, calling the gRPC
 // services through conn (rpc.InProcess, which calls them in process, or
 // a connection to the gRPC server). It also serves /healthz, answered by
-// the gRPC health service, and the OpenAPI v2 document at /openapi.json.
+// the gRPC health service, the OpenAPI v2 document at /openapi.json and an
+// API reference rendered from it at /docs. Requests the routes do not
+// match get arcgate's error shape: 404 pointing to /docs, 405 with an
+// Allow header; a body or query parameter that does not decode gets a
+// BadRequest naming the field.
 func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {
 	// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
 	// google.api.HttpBody response body raw, e.g. a thumbnail image.
@@ -37,19 +42,42 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	})}
+	// grpc-gateway keeps the query parser in a package variable, which its
+	// option sets: set it once, not while another gateway may be reading it.
+	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&checkedQueryParser{})(nil) })
+	routes := newRouteIndex()
 	opts := append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{jsonMarshaler}),
+		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 		runtime.WithIncomingHeaderMatcher(forwardArcGISCredentials(ForwardAPIKey(incomingHeader))),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
-		runtime.WithErrorHandler(RetryAfterErrorHandler(nil)),
+		runtime.WithErrorHandler(RetryAfterErrorHandler(readableErrors(runtime.DefaultHTTPErrorHandler))),
 	}, rawUploadOptions(jsonMarshaler)...)
 	mux := runtime.NewServeMux(opts...)
-	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
+	// The route index gets the same routes (its handlers never run), so
+	// that a 405 can list the methods a path has.
+	for _, m := range []*runtime.ServeMux{mux, routes.mux} {
+		if err := register(ctx, m, conn); err != nil {
+			return nil, err
+		}
+	}
+	if err := routes.mux.HandlePath(http.MethodGet, "/healthz", func(http.ResponseWriter, *http.Request, map[string]string) {}); err != nil {
 		return nil, err
 	}
+	return mux, nil
+}
+
+// setQueryParser installs checkedQueryParser, once per process.
+var setQueryParser sync.Once
+
+// register adds every route of the REST API to mux.
+func register(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 	for _, err := range []error{
+		mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI),
+		mux.HandlePath(http.MethodGet, docsPath, serveDocsPage),
+		mux.HandlePath(http.MethodGet, docsPath+"/{file}", serveDocsAsset),
 		adminv1.RegisterServicesServiceHandlerClient(ctx, mux, adminv1.NewServicesServiceClient(conn)),
 		adminv1.RegisterItemInfoServiceHandlerClient(ctx, mux, adminv1.NewItemInfoServiceClient(conn)),
 		adminv1.RegisterRolesServiceHandlerClient(ctx, mux, adminv1.NewRolesServiceClient(conn)),
@@ -57,10 +85,10 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 		adminv1.RegisterJobsServiceHandlerClient(ctx, mux, adminv1.NewJobsServiceClient(conn)),
 	} {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return mux, nil
+	return nil
 }
 
 // httpBodyContentType sets the Content-Type of a response whose HTTP body is

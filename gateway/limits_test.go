@@ -144,7 +144,7 @@ type seenMetadata struct {
 	md metadata.MD
 }
 
-func (s *seenMetadata) GetService(ctx context.Context, _ *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+func (s *seenMetadata) GetService(ctx context.Context, _ *adminv1.GetServiceRequest) (*adminv1.Service, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.md = md

@@ -84,7 +84,8 @@ func resourceOf(m proto.Message) (resource, id string) {
 	var idField protoreflect.FieldDescriptor
 	for i := 0; i < fields.Len() && idField == nil; i++ {
 		fd := fields.Get(i)
-		if strings.HasSuffix(string(fd.Name()), "_id") && fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() {
+		// request_id is an idempotency key, not the id of a resource.
+		if fd.Name() != "request_id" && strings.HasSuffix(string(fd.Name()), "_id") && fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() {
 			idField, id = fd, msg.Get(fd).String()
 		}
 	}

@@ -21,6 +21,8 @@ import (
 // privilege. The table must list every audited method.
 func TestAuditNamesResource(t *testing.T) {
 	const svc = "folders/Maps/services/Roads.MapServer"
+	// request_id is an idempotency key: never the id of the resource.
+	const requestID = "5f1c2a3e-8b4d-4c6e-9f70-1a2b3c4d5e6f"
 	type call struct {
 		req, resp proto.Message // resp: the answer on success
 		resource  string
@@ -30,10 +32,10 @@ func TestAuditNamesResource(t *testing.T) {
 		"ServicesService/CreateFolder":  {&adminv1.CreateFolderRequest{FolderId: "Planning"}, nil, "folders/Planning", map[string]string{"id": "Planning"}},
 		"ServicesService/UpdateFolder":  {&adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/Maps"}}, nil, "folders/Maps", nil},
 		"ServicesService/DeleteFolder":  {&adminv1.DeleteFolderRequest{Name: "folders/Maps"}, nil, "folders/Maps", nil},
-		"ServicesService/CreateService": {&adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer"}, nil, "folders/Maps/services/Zoning.MapServer", nil},
+		"ServicesService/CreateService": {&adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer"}, nil, "folders/Maps/services/Zoning.MapServer", map[string]string{"id": "Zoning.MapServer"}},
 		"ServicesService/UpdateService": {&adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: svc}}, nil, svc, nil},
 		"ServicesService/DeleteService": {&adminv1.DeleteServiceRequest{Name: "services/A.MapServer"}, nil, "services/A.MapServer", nil},
-		"ServicesService/StartService":  {&adminv1.StartServiceRequest{Name: svc}, nil, svc, nil},
+		"ServicesService/StartService":  {&adminv1.StartServiceRequest{Name: svc, RequestId: requestID}, nil, svc, nil},
 		"ServicesService/StopService":   {&adminv1.StopServiceRequest{Name: svc}, nil, svc, nil},
 		"ItemInfoService/UpdateItemInfo": {&adminv1.UpdateItemInfoRequest{ItemInfo: &adminv1.ItemInfo{Name: svc + "/itemInfo"}}, nil,
 			svc + "/itemInfo", nil},
@@ -44,21 +46,21 @@ func TestAuditNamesResource(t *testing.T) {
 		"RolesService/CreateRole":         {&adminv1.CreateRoleRequest{RoleId: "planners"}, nil, "roles/planners", map[string]string{"id": "planners"}},
 		"RolesService/UpdateRole":         {&adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/editors"}}, nil, "roles/editors", nil},
 		"RolesService/DeleteRole":         {&adminv1.DeleteRoleRequest{Name: "roles/editors"}, nil, "roles/editors", nil},
-		"RolesService/SetRolePrivilege": {&adminv1.SetRolePrivilegeRequest{Role: "roles/editors", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH}, nil,
-			"roles/editors", map[string]string{"privilege": "PRIVILEGE_PUBLISH"}},
+		"RolesService/SetRolePrivilege": {&adminv1.SetRolePrivilegeRequest{Name: "roles/editors/privilege", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH}, nil,
+			"roles/editors/privilege", map[string]string{"privilege": "PRIVILEGE_PUBLISH"}},
 		"RolesService/AddRoleUsers": {&adminv1.AddRoleUsersRequest{Role: "roles/editors", Users: []string{"users/alice", "users/bob"}}, nil,
 			"roles/editors", map[string]string{"users": "users/alice,users/bob"}},
 		"RolesService/RemoveRoleUsers": {&adminv1.RemoveRoleUsersRequest{Role: "roles/editors", Users: []string{"users/alice"}}, nil,
 			"roles/editors", map[string]string{"users": "users/alice"}},
-		"UsageReportsService/CreateUsageReport": {&adminv1.CreateUsageReportRequest{UsageReportId: "weekly"}, nil, "usageReports/weekly", nil},
+		"UsageReportsService/CreateUsageReport": {&adminv1.CreateUsageReportRequest{UsageReportId: "weekly"}, nil, "usageReports/weekly", map[string]string{"id": "weekly"}},
 		"UsageReportsService/UpdateUsageReport": {&adminv1.UpdateUsageReportRequest{UsageReport: &adminv1.UsageReport{Name: "usageReports/weekly"}}, nil,
 			"usageReports/weekly", nil},
 		"UsageReportsService/DeleteUsageReport":             {&adminv1.DeleteUsageReportRequest{Name: "usageReports/weekly"}, nil, "usageReports/weekly", nil},
-		"UsageReportsService/UpdateUsageStatisticsSettings": {&adminv1.UpdateUsageStatisticsSettingsRequest{Settings: &adminv1.UsageStatisticsSettings{}}, nil, "usageStatisticsSettings", nil},
+		"UsageReportsService/UpdateUsageStatisticsSettings": {&adminv1.UpdateUsageStatisticsSettingsRequest{UsageStatisticsSettings: &adminv1.UsageStatisticsSettings{}}, nil, "usageStatisticsSettings", nil},
 		// A generated id: the collection when the call fails, the new
 		// report when it succeeds.
-		"UsageReportsService/CreateUsageReport#generated": {&adminv1.CreateUsageReportRequest{},
-			&adminv1.CreateUsageReportResponse{UsageReport: &adminv1.UsageReport{Name: "usageReports/0123abcd"}}, "usageReports/0123abcd", nil},
+		"UsageReportsService/CreateUsageReport#generated": {&adminv1.CreateUsageReportRequest{RequestId: requestID},
+			&adminv1.UsageReport{Name: "usageReports/0123abcd"}, "usageReports/0123abcd", nil},
 	}
 	audited := 0
 	for method, scope := range MethodScopes() {
@@ -104,6 +106,9 @@ func TestAuditNamesResource(t *testing.T) {
 					if line[k] != v {
 						t.Errorf("%s = %v, want %q", k, line[k], v)
 					}
+				}
+				if _, want := c.extra["id"]; !want && line["id"] != nil {
+					t.Errorf("id = %v, want none", line["id"])
 				}
 			})
 		}

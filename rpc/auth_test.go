@@ -150,9 +150,9 @@ func (f *fakeServices) record(ctx context.Context) {
 	f.mu.Unlock()
 }
 
-func (f *fakeServices) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+func (f *fakeServices) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.Service, error) {
 	f.record(ctx)
-	return &adminv1.GetServiceResponse{Service: &adminv1.Service{Name: req.GetName()}}, nil
+	return &adminv1.Service{Name: req.GetName()}, nil
 }
 
 func (f *fakeServices) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {

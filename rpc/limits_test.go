@@ -120,7 +120,7 @@ func TestGuardCapsOpenCallsPerCaller(t *testing.T) {
 	// connection, after the open streams' headers.
 	s := openStream(ctx, t, e.conn)
 	errc := make(chan error, 1)
-	go func() { errc <- s.RecvMsg(&adminv1.GetServiceResponse{}) }()
+	go func() { errc <- s.RecvMsg(&adminv1.Service{}) }()
 	var err error
 	select {
 	case err = <-errc:

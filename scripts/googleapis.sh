@@ -18,6 +18,7 @@ FILES=(
   google/api/annotations.proto
   google/api/client.proto
   google/api/field_behavior.proto
+  google/api/field_info.proto
   google/api/http.proto
   google/api/httpbody.proto
   google/api/launch_stage.proto
@@ -29,7 +30,10 @@ FILES=(
 )
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest=$root/third_party/googleapis
-if [ -f "$dest/.pinned" ] && [ "$(cat "$dest/.pinned")" = "$PKG@$VER $SUM" ]; then
+# The marker names the files too, so that a copy made before a file was
+# added to FILES is refreshed.
+pinned="$PKG@$VER $SUM ${FILES[*]}"
+if [ -f "$dest/.pinned" ] && [ "$(cat "$dest/.pinned")" = "$pinned" ]; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "scripts/googleapis.sh needs npm (Node.js) to fetch $PKG@$VER" >&2; exit 1; }
@@ -45,5 +49,5 @@ for f in "${FILES[@]}"; do
   install -D -m 0644 "$tmp/package/$f" "$dest/$f"
 done
 install -m 0644 "$tmp/package/LICENSE" "$dest/LICENSE"
-echo "$PKG@$VER $SUM" > "$dest/.pinned"
+echo "$pinned" > "$dest/.pinned"
 echo "googleapis protos: $PKG@$VER -> ${dest#"$root"/}"

@@ -21,10 +21,10 @@ const (
 	maxRoleFilterLen = 256
 	// maxRoleDescriptionLen bounds role descriptions, in bytes.
 	maxRoleDescriptionLen = 4096
-	// defaultRoleMaxCount and maxRoleMaxCount are the default and the
-	// ceiling of max_count (SearchRoles, ListRoleUsers, ListUserRoles).
-	defaultRoleMaxCount = 100
-	maxRoleMaxCount     = 10000
+	// maxRoleMaxCount is the most names SearchRoles, ListRoleUsers and
+	// ListUserRoles ask upstream for in one call (its maxCount); they page
+	// over that one answer.
+	maxRoleMaxCount = 10000
 	// maxUsersPerCall bounds the users of one AddRoleUsers or
 	// RemoveRoleUsers call.
 	maxUsersPerCall = 1000
@@ -157,20 +157,6 @@ func checkRoleDescription(field, desc string) error {
 		return invalidArgument(field, "must be valid UTF-8")
 	}
 	return nil
-}
-
-// roleMaxCount applies max_count's default and ceiling; negative is an
-// error.
-func roleMaxCount(field string, n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, invalidArgument(field, "must not be negative")
-	case n == 0:
-		return defaultRoleMaxCount, nil
-	case n > maxRoleMaxCount:
-		return maxRoleMaxCount, nil
-	}
-	return int(n), nil
 }
 
 // privilegeNames maps the API's privileges to upstream's strings.

@@ -132,16 +132,6 @@ func TestRoleFilterAndDescription(t *testing.T) {
 	wantInvalid(t, checkRoleDescription("role.description", strings.Repeat("d", maxRoleDescriptionLen+1)), "role.description")
 }
 
-func TestRoleMaxCount(t *testing.T) {
-	for in, want := range map[int32]int{0: defaultRoleMaxCount, 1: 1, 500: 500, maxRoleMaxCount: maxRoleMaxCount, maxRoleMaxCount + 1: maxRoleMaxCount, 1 << 30: maxRoleMaxCount} {
-		if got, err := roleMaxCount("max_count", in); err != nil || got != want {
-			t.Errorf("roleMaxCount(%d) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	_, err := roleMaxCount("max_count", -1)
-	wantInvalid(t, err, "max_count")
-}
-
 func TestRolesToken(t *testing.T) {
 	for _, tc := range []struct {
 		offset int

@@ -111,12 +111,12 @@ func serviceFromConfig(ref serviceRef, c *upstream.ServiceConfig, st *upstream.S
 		MinInstancesPerNode:   int32(c.MinInstancesPerNode),
 		MaxInstancesPerNode:   int32(c.MaxInstancesPerNode),
 		InstancesPerContainer: int32(c.InstancesPerContainer),
-		MaxWaitTime:           seconds(c.MaxWaitTime),
-		MaxIdleTime:           seconds(c.MaxIdleTime),
-		MaxUsageTime:          seconds(c.MaxUsageTime),
-		MaxStartupTime:        seconds(c.MaxStartupTime),
+		MaxWaitDuration:       seconds(c.MaxWaitTime),
+		MaxIdleDuration:       seconds(c.MaxIdleTime),
+		MaxUsageDuration:      seconds(c.MaxUsageTime),
+		MaxStartupDuration:    seconds(c.MaxStartupTime),
 		RecycleInterval:       durationpb.New(time.Duration(c.RecycleInterval) * time.Hour),
-		RecycleStartTime:      c.RecycleStartTime,
+		RecycleStartTimeOfDay: c.RecycleStartTime,
 		LoadBalancing:         c.LoadBalancing,
 		IsolationLevel:        c.IsolationLevel,
 		Provider:              c.Provider,
@@ -167,18 +167,18 @@ var serviceFields = map[string]func(dst *upstream.ServiceConfig, src *adminv1.Se
 		d.InstancesPerContainer = int(s.GetInstancesPerContainer())
 		return nil
 	},
-	"max_wait_time":    durationField("max_wait_time", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxWaitTime }, (*adminv1.Service).GetMaxWaitTime),
-	"max_idle_time":    durationField("max_idle_time", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxIdleTime }, (*adminv1.Service).GetMaxIdleTime),
-	"max_usage_time":   durationField("max_usage_time", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxUsageTime }, (*adminv1.Service).GetMaxUsageTime),
-	"max_startup_time": durationField("max_startup_time", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxStartupTime }, (*adminv1.Service).GetMaxStartupTime),
-	"recycle_interval": durationField("recycle_interval", time.Hour, func(d *upstream.ServiceConfig) *int { return &d.RecycleInterval }, (*adminv1.Service).GetRecycleInterval),
-	"recycle_start_time": func(d *upstream.ServiceConfig, s *adminv1.Service) error {
-		if v := s.GetRecycleStartTime(); v != "" {
+	"max_wait_duration":    durationField("max_wait_duration", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxWaitTime }, (*adminv1.Service).GetMaxWaitDuration),
+	"max_idle_duration":    durationField("max_idle_duration", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxIdleTime }, (*adminv1.Service).GetMaxIdleDuration),
+	"max_usage_duration":   durationField("max_usage_duration", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxUsageTime }, (*adminv1.Service).GetMaxUsageDuration),
+	"max_startup_duration": durationField("max_startup_duration", time.Second, func(d *upstream.ServiceConfig) *int { return &d.MaxStartupTime }, (*adminv1.Service).GetMaxStartupDuration),
+	"recycle_interval":     durationField("recycle_interval", time.Hour, func(d *upstream.ServiceConfig) *int { return &d.RecycleInterval }, (*adminv1.Service).GetRecycleInterval),
+	"recycle_start_time_of_day": func(d *upstream.ServiceConfig, s *adminv1.Service) error {
+		if v := s.GetRecycleStartTimeOfDay(); v != "" {
 			if _, err := time.Parse("15:04", v); err != nil {
-				return invalidArgument("service.recycle_start_time", "must be a time of day HH:MM")
+				return invalidArgument("service.recycle_start_time_of_day", "must be a time of day HH:MM")
 			}
 		}
-		d.RecycleStartTime = s.GetRecycleStartTime()
+		d.RecycleStartTime = s.GetRecycleStartTimeOfDay()
 		return nil
 	},
 	"load_balancing": func(d *upstream.ServiceConfig, s *adminv1.Service) error {

@@ -42,6 +42,7 @@ var (
 	ReasonCredentialsRejected     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED)
 	ReasonRoleStoreReadOnly       = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_STORE_READ_ONLY)
 	ReasonRoleListChanged         = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED)
+	ReasonRoleQueryTooLarge       = reasonName(adminv1.ErrorReason_ERROR_REASON_ROLE_QUERY_TOO_LARGE)
 	ReasonJobNotCancellable       = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_CANCELLABLE)
 	ReasonJobNotDeletable         = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_NOT_DELETABLE)
 	ReasonJobQueryTooLarge        = reasonName(adminv1.ErrorReason_ERROR_REASON_JOB_QUERY_TOO_LARGE)
@@ -55,6 +56,8 @@ var (
 	ReasonRequestTooLarge         = reasonName(adminv1.ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE)
 	ReasonShuttingDown            = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
 	ReasonUpstreamOutcomeUnknown  = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
+	ReasonUnknownPath             = reasonName(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH)
+	ReasonMethodNotAllowed        = reasonName(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
 )
 
 // reasonName is the ErrorInfo.reason for r (apierr.Reason).

@@ -36,7 +36,7 @@ func (s *itemInfoServer) getItemInfo(ctx context.Context, ref serviceRef, resour
 }
 
 // GetItemInfo implements adminv1.ItemInfoServiceServer.
-func (s *itemInfoServer) GetItemInfo(ctx context.Context, req *adminv1.GetItemInfoRequest) (*adminv1.GetItemInfoResponse, error) {
+func (s *itemInfoServer) GetItemInfo(ctx context.Context, req *adminv1.GetItemInfoRequest) (*adminv1.ItemInfo, error) {
 	ref, err := parseItemInfoName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -45,13 +45,13 @@ func (s *itemInfoServer) GetItemInfo(ctx context.Context, req *adminv1.GetItemIn
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.GetItemInfoResponse{ItemInfo: itemInfoFromUpstream(ref, info)}, nil
+	return itemInfoFromUpstream(ref, info), nil
 }
 
 // UpdateItemInfo implements adminv1.ItemInfoServiceServer: a
 // read-modify-write of the upstream item info in which only the masked
 // fields change.
-func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.UpdateItemInfoRequest) (*adminv1.UpdateItemInfoResponse, error) {
+func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.UpdateItemInfoRequest) (*adminv1.ItemInfo, error) {
 	if req.GetItemInfo() == nil {
 		return nil, invalidArgument("item_info", "is required")
 	}
@@ -81,7 +81,7 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 		return nil, err
 	}
 	if len(paths) == 0 { // the mask named only output-only fields
-		return &adminv1.UpdateItemInfoResponse{ItemInfo: itemInfoFromUpstream(ref, cur)}, nil
+		return itemInfoFromUpstream(ref, cur), nil
 	}
 	extentChanged := false
 	for _, p := range paths {
@@ -102,7 +102,7 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.UpdateItemInfoResponse{ItemInfo: itemInfoFromUpstream(ref, after)}, nil
+	return itemInfoFromUpstream(ref, after), nil
 }
 
 // GetThumbnail implements adminv1.ItemInfoServiceServer: it reads the item
@@ -145,7 +145,7 @@ func (s *itemInfoServer) GetThumbnail(ctx context.Context, req *adminv1.GetThumb
 // UpdateThumbnail implements adminv1.ItemInfoServiceServer: a
 // read-modify-write of the item info, sent with the image as a multipart
 // edit.
-func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.UpdateThumbnailRequest) (*adminv1.UpdateThumbnailResponse, error) {
+func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.UpdateThumbnailRequest) (*adminv1.ItemInfo, error) {
 	ref, err := parseThumbnailName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.Updat
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.UpdateThumbnailResponse{ItemInfo: itemInfoFromUpstream(ref, after)}, nil
+	return itemInfoFromUpstream(ref, after), nil
 }
 
 // truncateRunes cuts s to at most n bytes on a rune boundary, marking the

@@ -82,8 +82,8 @@ func TestItemInfoTagFormsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got.GetItemInfo().GetTags(), read) {
-				t.Fatalf("GetItemInfo tags %q, want %q", got.GetItemInfo().GetTags(), read)
+			if !slices.Equal(got.GetTags(), read) {
+				t.Fatalf("GetItemInfo tags %q, want %q", got.GetTags(), read)
 			}
 			mask := &fieldmaskpb.FieldMask{Paths: []string{"tags"}}
 			for _, step := range []struct {
@@ -91,7 +91,7 @@ func TestItemInfoTagFormsRoundTrip(t *testing.T) {
 				tags []string
 				want string
 			}{
-				{"the tags read, written back", got.GetItemInfo().GetTags(), tc.tags},
+				{"the tags read, written back", got.GetTags(), tc.tags},
 				{"other tags", []string{"Roads", "Bridges"}, tc.changed},
 			} {
 				upd, err := srv.UpdateItemInfo(ctx, &adminv1.UpdateItemInfoRequest{
@@ -100,8 +100,8 @@ func TestItemInfoTagFormsRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: UpdateItemInfo: %v", step.name, err)
 				}
-				if !slices.Equal(upd.GetItemInfo().GetTags(), step.tags) {
-					t.Errorf("%s: UpdateItemInfo answered tags %q, want %q", step.name, upd.GetItemInfo().GetTags(), step.tags)
+				if !slices.Equal(upd.GetTags(), step.tags) {
+					t.Errorf("%s: UpdateItemInfo answered tags %q, want %q", step.name, upd.GetTags(), step.tags)
 				}
 				if got := stored(); got != step.want {
 					t.Errorf("%s: simulator keeps tags %s, want %s", step.name, got, step.want)

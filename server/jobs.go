@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"strconv"
 	"strings"
 	"time"
@@ -289,7 +290,7 @@ func (s *jobsServer) ListJobs(ctx context.Context, req *adminv1.ListJobsRequest)
 }
 
 // GetJob implements adminv1.JobsServiceServer.
-func (s *jobsServer) GetJob(ctx context.Context, req *adminv1.GetJobRequest) (*adminv1.GetJobResponse, error) {
+func (s *jobsServer) GetJob(ctx context.Context, req *adminv1.GetJobRequest) (*adminv1.Job, error) {
 	ref, id, err := parseJobName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ func (s *jobsServer) GetJob(ctx context.Context, req *adminv1.GetJobRequest) (*a
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.GetJobResponse{Job: j}, nil
+	return j, nil
 }
 
 // getJob reads one job.
@@ -335,7 +336,7 @@ func (s *jobsServer) CancelJob(ctx context.Context, req *adminv1.CancelJobReques
 }
 
 // DeleteJob implements adminv1.JobsServiceServer.
-func (s *jobsServer) DeleteJob(ctx context.Context, req *adminv1.DeleteJobRequest) (*adminv1.DeleteJobResponse, error) {
+func (s *jobsServer) DeleteJob(ctx context.Context, req *adminv1.DeleteJobRequest) (*emptypb.Empty, error) {
 	ref, id, err := parseJobName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -346,7 +347,7 @@ func (s *jobsServer) DeleteJob(ctx context.Context, req *adminv1.DeleteJobReques
 		}
 		return nil, Status(err, jobResourceName(ref, id))
 	}
-	return &adminv1.DeleteJobResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // refused turns upstream's refusal to cancel or delete a job (which does

@@ -19,7 +19,7 @@ func codecServices(n int) []*adminv1.Service {
 	for i := range out {
 		out[i] = &adminv1.Service{Name: fmt.Sprintf("folders/F/services/S%d.MapServer", i), Folder: "F",
 			ServiceName: fmt.Sprintf("S%d", i), Type: adminv1.ServiceType_SERVICE_TYPE_MAP_SERVER, TypeName: "MapServer",
-			Description: "é ✓", Capabilities: []string{"Map", "Query"}, MaxWaitTime: durationpb.New(time.Duration(i) * time.Second),
+			Description: "é ✓", Capabilities: []string{"Map", "Query"}, MaxWaitDuration: durationpb.New(time.Duration(i) * time.Second),
 			Properties: map[string]string{"k": fmt.Sprint(i)}, Extensions: []*adminv1.ServiceExtension{{TypeName: "WMSServer", Enabled: i%2 == 0}}}
 	}
 	return out
@@ -39,7 +39,7 @@ func TestListCodecEncodesTheSameMessage(t *testing.T) {
 		&adminv1.ListServicesResponse{Services: shared[:3], NextPageToken: "short"},
 		&adminv1.ListServicesResponse{Services: withNil},
 		&adminv1.ListServicesResponse{},
-		&adminv1.GetServiceResponse{Service: shared[0]},
+		shared[0],
 	} {
 		for range 2 { // encoded, then from the cache
 			out, err := c.Marshal(m)

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
@@ -124,13 +127,16 @@ func reasonOf(err error) string {
 }
 
 // GetRoleStore implements adminv1.RolesServiceServer.
-func (s *rolesServer) GetRoleStore(ctx context.Context, _ *adminv1.GetRoleStoreRequest) (*adminv1.GetRoleStoreResponse, error) {
+func (s *rolesServer) GetRoleStore(ctx context.Context, req *adminv1.GetRoleStoreRequest) (*adminv1.RoleStore, error) {
+	if n := req.GetName(); n != "" && n != roleStoreName {
+		return nil, invalidArgument("name", "must be "+roleStoreName+" (or empty), got "+quoteName(n))
+	}
 	st, err := s.up.Roles.Store(ctx)
 	if err != nil {
 		return nil, Status(err, roleStoreName)
 	}
 	s.remember(st)
-	return &adminv1.GetRoleStoreResponse{RoleStore: roleStoreFromUpstream(st)}, nil
+	return roleStoreFromUpstream(st), nil
 }
 
 // ListRoles implements adminv1.RolesServiceServer. Pages map onto upstream
@@ -233,19 +239,34 @@ func (s *rolesServer) SearchRoles(ctx context.Context, req *adminv1.SearchRolesR
 	if err := checkRoleFilter("filter", req.GetFilter()); err != nil {
 		return nil, err
 	}
-	limit, err := roleMaxCount("max_count", req.GetMaxCount())
-	if err != nil {
+	query := "roles:search?" + req.GetFilter()
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	p, err := s.up.Roles.Search(ctx, req.GetFilter(), limit)
+	p, err := s.up.Roles.Search(ctx, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, "roles")
 	}
-	roles, more := p.Roles, p.HasMore
-	if len(roles) > limit {
-		roles, more = roles[:limit], true
+	if err := roleQueryFits("roles", len(p.Roles), p.HasMore); err != nil {
+		return nil, err
 	}
-	return &adminv1.SearchRolesResponse{Roles: rolesFromUpstream(roles), HasMore: more}, nil
+	page, next, err := paginate(rolesFromUpstream(p.Roles), (*adminv1.Role).GetName, query, req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.SearchRolesResponse{Roles: page, NextPageToken: next}, nil
+}
+
+// roleQueryFits refuses a search or membership listing that upstream cut
+// short: the API pages over one upstream answer of at most maxRoleMaxCount
+// names, and a silently truncated listing would look complete.
+func roleQueryFits(resource string, n int, more bool) error {
+	if !more && n <= maxRoleMaxCount {
+		return nil
+	}
+	return failedPrecondition(ReasonRoleQueryTooLarge,
+		fmt.Sprintf("%s: more match than one call reads from upstream (%d); narrow the filter", resource, maxRoleMaxCount),
+		map[string]string{"resource": resource, "limit": strconv.Itoa(maxRoleMaxCount)})
 }
 
 // findRole looks a role up by name: a search for the name, and, when the
@@ -306,7 +327,7 @@ func pickRole(roles []upstream.Role, name string) (upstream.Role, bool) {
 }
 
 // GetRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) GetRole(ctx context.Context, req *adminv1.GetRoleRequest) (*adminv1.GetRoleResponse, error) {
+func (s *rolesServer) GetRole(ctx context.Context, req *adminv1.GetRoleRequest) (*adminv1.Role, error) {
 	name, err := parseRoleName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -315,11 +336,11 @@ func (s *rolesServer) GetRole(ctx context.Context, req *adminv1.GetRoleRequest) 
 	if err != nil {
 		return nil, Status(err, req.GetName())
 	}
-	return &adminv1.GetRoleResponse{Role: roleFromUpstream(r)}, nil
+	return roleFromUpstream(r), nil
 }
 
 // CreateRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleRequest) (*adminv1.CreateRoleResponse, error) {
+func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleRequest) (*adminv1.Role, error) {
 	if why := checkPrincipalName(req.GetRoleId()); why != "" {
 		return nil, invalidArgument("role_id", why)
 	}
@@ -343,11 +364,11 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 	if err != nil {
 		return nil, Status(err, resource)
 	}
-	return &adminv1.CreateRoleResponse{Role: roleFromUpstream(r)}, nil
+	return roleFromUpstream(r), nil
 }
 
 // UpdateRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleRequest) (*adminv1.UpdateRoleResponse, error) {
+func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleRequest) (*adminv1.Role, error) {
 	if req.GetRole() == nil {
 		return nil, invalidArgument("role", "is required")
 	}
@@ -388,11 +409,11 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err != nil {
 		return nil, Status(err, resource)
 	}
-	return &adminv1.UpdateRoleResponse{Role: roleFromUpstream(r)}, nil
+	return roleFromUpstream(r), nil
 }
 
 // DeleteRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleRequest) (*adminv1.DeleteRoleResponse, error) {
+func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleRequest) (*emptypb.Empty, error) {
 	name, err := parseRoleName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -408,26 +429,40 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 	if err := s.up.Roles.Remove(ctx, name); err != nil {
 		return nil, s.writeError(err, req.GetName())
 	}
-	return &adminv1.DeleteRoleResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // GetRolePrivilege implements adminv1.RolesServiceServer.
-func (s *rolesServer) GetRolePrivilege(ctx context.Context, req *adminv1.GetRolePrivilegeRequest) (*adminv1.GetRolePrivilegeResponse, error) {
-	name, err := parseRoleName("role", req.GetRole())
+func (s *rolesServer) GetRolePrivilege(ctx context.Context, req *adminv1.GetRolePrivilegeRequest) (*adminv1.RolePrivilege, error) {
+	role, name, err := parseRolePrivilegeName("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
 	priv, err := s.up.Roles.Privilege(ctx, name)
 	if err != nil {
-		return nil, Status(err, req.GetRole())
+		return nil, Status(err, role)
 	}
-	return &adminv1.GetRolePrivilegeResponse{Role: req.GetRole(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
+	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
+}
+
+// parseRolePrivilegeName parses `roles/{role}/privilege` and returns the
+// role's resource name and ArcGIS name.
+func parseRolePrivilegeName(field, name string) (string, string, error) {
+	role, ok := strings.CutSuffix(name, "/privilege")
+	if !ok {
+		return "", "", invalidArgument(field, "must have the form roles/{role}/privilege, got "+quoteName(name))
+	}
+	n, err := parseRoleName(field, role)
+	if err != nil {
+		return "", "", err
+	}
+	return role, n, nil
 }
 
 // SetRolePrivilege implements adminv1.RolesServiceServer. Privileges are
 // kept apart from the role store, so read-only stores are not refused.
-func (s *rolesServer) SetRolePrivilege(ctx context.Context, req *adminv1.SetRolePrivilegeRequest) (*adminv1.SetRolePrivilegeResponse, error) {
-	name, err := parseRoleName("role", req.GetRole())
+func (s *rolesServer) SetRolePrivilege(ctx context.Context, req *adminv1.SetRolePrivilegeRequest) (*adminv1.RolePrivilege, error) {
+	role, name, err := parseRolePrivilegeName("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -436,13 +471,13 @@ func (s *rolesServer) SetRolePrivilege(ctx context.Context, req *adminv1.SetRole
 		return nil, invalidArgument("privilege", "must be PRIVILEGE_ADMINISTER, PRIVILEGE_PUBLISH or PRIVILEGE_ACCESS")
 	}
 	if err := s.up.Roles.AssignPrivilege(ctx, name, up); err != nil {
-		return nil, Status(err, req.GetRole())
+		return nil, Status(err, role)
 	}
 	priv, err := s.up.Roles.Privilege(ctx, name)
 	if err != nil {
-		return nil, Status(err, req.GetRole())
+		return nil, Status(err, role)
 	}
-	return &adminv1.SetRolePrivilegeResponse{Role: req.GetRole(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
+	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
 }
 
 // ListRolesByPrivilege implements adminv1.RolesServiceServer.
@@ -451,11 +486,19 @@ func (s *rolesServer) ListRolesByPrivilege(ctx context.Context, req *adminv1.Lis
 	if p != adminv1.Privilege_PRIVILEGE_ADMINISTER && p != adminv1.Privilege_PRIVILEGE_PUBLISH {
 		return nil, invalidArgument("privilege", "must be PRIVILEGE_ADMINISTER or PRIVILEGE_PUBLISH (upstream getRolesByPrivilege documents no other)")
 	}
+	query := "roles:byPrivilege?" + p.String()
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
+		return nil, err
+	}
 	names, err := s.up.Roles.RolesByPrivilege(ctx, privilegeNames[p])
 	if err != nil {
 		return nil, Status(err, "roles")
 	}
-	return &adminv1.ListRolesByPrivilegeResponse{Roles: resourceNames("roles/", names)}, nil
+	page, next, err := paginate(resourceNames("roles/", names), identity, query, req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ListRolesByPrivilegeResponse{Roles: page, NextPageToken: next}, nil
 }
 
 // ListRoleUsers implements adminv1.RolesServiceServer.
@@ -467,26 +510,26 @@ func (s *rolesServer) ListRoleUsers(ctx context.Context, req *adminv1.ListRoleUs
 	if err := checkRoleFilter("filter", req.GetFilter()); err != nil {
 		return nil, err
 	}
-	limit, err := roleMaxCount("max_count", req.GetMaxCount())
-	if err != nil {
+	query := req.GetRole() + "/users?" + req.GetFilter()
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	l, err := s.up.Roles.UsersInRole(ctx, name, req.GetFilter(), limit)
+	l, err := s.up.Roles.UsersInRole(ctx, name, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, req.GetRole())
 	}
-	users, more := capNames(l.Names, l.HasMore, limit)
-	return &adminv1.ListRoleUsersResponse{Users: resourceNames("users/", users), HasMore: more}, nil
+	if err := roleQueryFits(req.GetRole(), len(l.Names), l.HasMore); err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(resourceNames("users/", l.Names), identity, query, req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ListRoleUsersResponse{Users: page, NextPageToken: next}, nil
 }
 
-// capNames cuts a name list upstream returned to the limit asked for (a
-// store may ignore maxCount); more is then true.
-func capNames(names []string, more bool, limit int) ([]string, bool) {
-	if len(names) > limit {
-		return names[:limit], true
-	}
-	return names, more
-}
+// identity is the sort key of a listing of resource names.
+func identity(s string) string { return s }
 
 // AddRoleUsers implements adminv1.RolesServiceServer.
 func (s *rolesServer) AddRoleUsers(ctx context.Context, req *adminv1.AddRoleUsersRequest) (*adminv1.AddRoleUsersResponse, error) {
@@ -544,14 +587,20 @@ func (s *rolesServer) ListUserRoles(ctx context.Context, req *adminv1.ListUserRo
 	if err := checkRoleFilter("filter", req.GetFilter()); err != nil {
 		return nil, err
 	}
-	limit, err := roleMaxCount("max_count", req.GetMaxCount())
-	if err != nil {
+	query := req.GetUser() + "/roles?" + req.GetFilter()
+	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	l, err := s.up.Roles.RolesForUser(ctx, user, req.GetFilter(), limit)
+	l, err := s.up.Roles.RolesForUser(ctx, user, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, req.GetUser())
 	}
-	roles, more := capNames(l.Names, l.HasMore, limit)
-	return &adminv1.ListUserRolesResponse{Roles: resourceNames("roles/", roles), HasMore: more}, nil
+	if err := roleQueryFits(req.GetUser(), len(l.Names), l.HasMore); err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(resourceNames("roles/", l.Names), identity, query, req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ListUserRolesResponse{Roles: page, NextPageToken: next}, nil
 }

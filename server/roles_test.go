@@ -129,7 +129,7 @@ func TestRoleStoreStateCache(t *testing.T) {
 	// GetRoleStore refreshes the state.
 	u.set(`{"isReadOnly": false}`, `{"status":"success"}`)
 	rs, err := s.GetRoleStore(ctx, &adminv1.GetRoleStoreRequest{})
-	if err != nil || rs.GetRoleStore().ReadOnly == nil || rs.GetRoleStore().GetReadOnly() {
+	if err != nil || rs.ReadOnly == nil || rs.GetReadOnly() {
 		t.Fatalf("GetRoleStore = %v, %v", rs, err)
 	}
 	if err := create(); err != nil {
@@ -218,7 +218,7 @@ func TestGetRoleWhenSearchIsCutShort(t *testing.T) {
 	}
 	s := newListServer(t, u)
 	got, err := s.GetRole(context.Background(), &adminv1.GetRoleRequest{Name: "roles/R120"})
-	if err != nil || got.GetRole().GetName() != "roles/r120" || got.GetRole().GetDescription() != "d120" {
+	if err != nil || got.GetName() != "roles/r120" || got.GetDescription() != "d120" {
 		t.Fatalf("GetRole = %v, %v", got, err)
 	}
 	u.mu.Lock()

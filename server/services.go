@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func (s *servicesServer) ListFolders(ctx context.Context, req *adminv1.ListFolde
 }
 
 // GetFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) GetFolder(ctx context.Context, req *adminv1.GetFolderRequest) (*adminv1.GetFolderResponse, error) {
+func (s *servicesServer) GetFolder(ctx context.Context, req *adminv1.GetFolderRequest) (*adminv1.Folder, error) {
 	folder, err := parseFolderName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -99,11 +100,11 @@ func (s *servicesServer) GetFolder(ctx context.Context, req *adminv1.GetFolderRe
 	if err != nil {
 		return nil, Status(err, req.GetName())
 	}
-	return &adminv1.GetFolderResponse{Folder: folderFromInfo(f)}, nil
+	return folderFromInfo(f), nil
 }
 
 // CreateFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFolderRequest) (*adminv1.CreateFolderResponse, error) {
+func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFolderRequest) (*adminv1.Folder, error) {
 	if why := checkArcGISName(req.GetFolderId()); why != "" {
 		return nil, invalidArgument("folder_id", why)
 	}
@@ -129,11 +130,11 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 	if err != nil {
 		return nil, Status(err, name)
 	}
-	return &adminv1.CreateFolderResponse{Folder: folderFromInfo(f)}, nil
+	return folderFromInfo(f), nil
 }
 
 // UpdateFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFolderRequest) (*adminv1.UpdateFolderResponse, error) {
+func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFolderRequest) (*adminv1.Folder, error) {
 	if req.GetFolder() == nil {
 		return nil, invalidArgument("folder", "is required")
 	}
@@ -179,11 +180,11 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
 	}
-	return &adminv1.UpdateFolderResponse{Folder: folderFromInfo(f)}, nil
+	return folderFromInfo(f), nil
 }
 
 // DeleteFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFolderRequest) (*adminv1.DeleteFolderResponse, error) {
+func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFolderRequest) (*emptypb.Empty, error) {
 	folder, err := parseFolderName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 	if err := s.up.Services.DeleteFolder(ctx, cur.FolderName); err != nil {
 		return nil, Status(err, req.GetName())
 	}
-	return &adminv1.DeleteFolderResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // ListServices implements adminv1.ServicesServiceServer.
@@ -353,7 +354,7 @@ func (s *servicesServer) getService(ctx context.Context, ref serviceRef) (*admin
 }
 
 // GetService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+func (s *servicesServer) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.Service, error) {
 	ref, err := parseServiceName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -362,7 +363,7 @@ func (s *servicesServer) GetService(ctx context.Context, req *adminv1.GetService
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.GetServiceResponse{Service: svc}, nil
+	return svc, nil
 }
 
 // ArcGIS's defaults for settings a create request leaves unset.
@@ -381,7 +382,7 @@ var createDefaults = upstream.ServiceConfig{
 }
 
 // CreateService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateServiceRequest) (*adminv1.CreateServiceResponse, error) {
+func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateServiceRequest) (*adminv1.Service, error) {
 	folder, err := parseParent("parent", req.GetParent(), false)
 	if err != nil {
 		return nil, err
@@ -421,7 +422,7 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.CreateServiceResponse{Service: svc}, nil
+	return svc, nil
 }
 
 // isZeroField reports whether the field at path was left unset by a create
@@ -434,17 +435,17 @@ func isZeroField(c *upstream.ServiceConfig, path string) bool {
 		return c.MinInstancesPerNode == 0
 	case "max_instances_per_node":
 		return c.MaxInstancesPerNode == 0
-	case "max_wait_time":
+	case "max_wait_duration":
 		return c.MaxWaitTime == 0
-	case "max_idle_time":
+	case "max_idle_duration":
 		return c.MaxIdleTime == 0
-	case "max_usage_time":
+	case "max_usage_duration":
 		return c.MaxUsageTime == 0
-	case "max_startup_time":
+	case "max_startup_duration":
 		return c.MaxStartupTime == 0
 	case "recycle_interval":
 		return c.RecycleInterval == 0
-	case "recycle_start_time":
+	case "recycle_start_time_of_day":
 		return c.RecycleStartTime == ""
 	case "load_balancing":
 		return c.LoadBalancing == ""
@@ -470,7 +471,7 @@ func checkServiceConfig(c *upstream.ServiceConfig) error {
 }
 
 // UpdateService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateServiceRequest) (*adminv1.UpdateServiceResponse, error) {
+func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateServiceRequest) (*adminv1.Service, error) {
 	if req.GetService() == nil {
 		return nil, invalidArgument("service", "is required")
 	}
@@ -525,11 +526,11 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.UpdateServiceResponse{Service: svc}, nil
+	return svc, nil
 }
 
 // DeleteService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteServiceRequest) (*adminv1.DeleteServiceResponse, error) {
+func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteServiceRequest) (*emptypb.Empty, error) {
 	ref, err := parseServiceName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -542,7 +543,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 	if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
-	return &adminv1.DeleteServiceResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // StartService implements adminv1.ServicesServiceServer.

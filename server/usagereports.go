@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +110,7 @@ func (s *usageReportsServer) getReport(ctx context.Context, id string) (*adminv1
 }
 
 // GetUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.GetUsageReportRequest) (*adminv1.GetUsageReportResponse, error) {
+func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.GetUsageReportRequest) (*adminv1.UsageReport, error) {
 	id, err := parseUsageReportName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -118,11 +119,11 @@ func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.Ge
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.GetUsageReportResponse{UsageReport: r}, nil
+	return r, nil
 }
 
 // CreateUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1.CreateUsageReportRequest) (*adminv1.CreateUsageReportResponse, error) {
+func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1.CreateUsageReportRequest) (*adminv1.UsageReport, error) {
 	id := req.GetUsageReportId()
 	if id != "" {
 		if why := checkReportID(id); why != "" {
@@ -165,7 +166,7 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.CreateUsageReportResponse{UsageReport: r}, nil
+	return r, nil
 }
 
 // usageReportMask returns the mask's paths, each a key of
@@ -192,7 +193,7 @@ func usageReportMask(paths []string) (map[string]bool, error) {
 }
 
 // UpdateUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1.UpdateUsageReportRequest) (*adminv1.UpdateUsageReportResponse, error) {
+func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1.UpdateUsageReportRequest) (*adminv1.UsageReport, error) {
 	if req.GetUsageReport() == nil {
 		return nil, invalidArgument("usage_report", "is required")
 	}
@@ -256,11 +257,11 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.UpdateUsageReportResponse{UsageReport: r}, nil
+	return r, nil
 }
 
 // DeleteUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1.DeleteUsageReportRequest) (*adminv1.DeleteUsageReportResponse, error) {
+func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1.DeleteUsageReportRequest) (*emptypb.Empty, error) {
 	id, err := parseUsageReportName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -273,7 +274,7 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 	if err := s.up.UsageReports.Delete(ctx, id); err != nil {
 		return nil, Status(err, req.GetName())
 	}
-	return &adminv1.DeleteUsageReportResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // QueryUsageReportData implements adminv1.UsageReportsServiceServer.
@@ -303,7 +304,7 @@ func checkSettingsName(field, name string) error {
 }
 
 // GetUsageStatisticsSettings implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) GetUsageStatisticsSettings(ctx context.Context, req *adminv1.GetUsageStatisticsSettingsRequest) (*adminv1.GetUsageStatisticsSettingsResponse, error) {
+func (s *usageReportsServer) GetUsageStatisticsSettings(ctx context.Context, req *adminv1.GetUsageStatisticsSettingsRequest) (*adminv1.UsageStatisticsSettings, error) {
 	if err := checkSettingsName("name", req.GetName()); err != nil {
 		return nil, err
 	}
@@ -311,16 +312,16 @@ func (s *usageReportsServer) GetUsageStatisticsSettings(ctx context.Context, req
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
-	return &adminv1.GetUsageStatisticsSettingsResponse{Settings: usageSettingsFromUpstream(st)}, nil
+	return usageSettingsFromUpstream(st), nil
 }
 
 // UpdateUsageStatisticsSettings implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, req *adminv1.UpdateUsageStatisticsSettingsRequest) (*adminv1.UpdateUsageStatisticsSettingsResponse, error) {
-	in := req.GetSettings()
+func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, req *adminv1.UpdateUsageStatisticsSettingsRequest) (*adminv1.UsageStatisticsSettings, error) {
+	in := req.GetUsageStatisticsSettings()
 	if in == nil {
-		return nil, invalidArgument("settings", "is required")
+		return nil, invalidArgument("usage_statistics_settings", "is required")
 	}
-	if err := checkSettingsName("settings.name", in.GetName()); err != nil {
+	if err := checkSettingsName("usage_statistics_settings.name", in.GetName()); err != nil {
 		return nil, err
 	}
 	paths, err := updatePaths(req.GetUpdateMask().GetPaths(), []string{"enabled", "sampling_interval", "max_history"})
@@ -337,12 +338,12 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 			setEnabled = true
 		case "sampling_interval":
 			setSampling = true
-			if sampling, err = usageWholeUnits("settings.sampling_interval", in.GetSamplingInterval(), time.Minute, "minutes", false); err != nil {
+			if sampling, err = usageWholeUnits("usage_statistics_settings.sampling_interval", in.GetSamplingInterval(), time.Minute, "minutes", false); err != nil {
 				return nil, err
 			}
 		case "max_history":
 			setHistory = true
-			if history, err = usageWholeUnits("settings.max_history", in.GetMaxHistory(), 24*time.Hour, "days", true); err != nil {
+			if history, err = usageWholeUnits("usage_statistics_settings.max_history", in.GetMaxHistory(), 24*time.Hour, "days", true); err != nil {
 				return nil, err
 			}
 		default:
@@ -374,5 +375,5 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
-	return &adminv1.UpdateUsageStatisticsSettingsResponse{Settings: usageSettingsFromUpstream(st)}, nil
+	return usageSettingsFromUpstream(st), nil
 }

@@ -119,7 +119,7 @@ func TestRunningInstancesMaxFrom111(t *testing.T) {
 		if err != nil {
 			t.Fatalf("version %v: %v", v, err)
 		}
-		if got := r.GetUsageReport().GetQueries()[0].GetMetricNames(); strings.Join(got, ",") != "ServiceRunningInstancesMax,RequestCount" {
+		if got := r.GetQueries()[0].GetMetricNames(); strings.Join(got, ",") != "ServiceRunningInstancesMax,RequestCount" {
 			t.Fatalf("version %v: metrics %v", v, got)
 		}
 	}

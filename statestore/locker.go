@@ -24,14 +24,17 @@ type Locker interface {
 	Lock(ctx context.Context, key string) (held context.Context, unlock func(), err error)
 }
 
-// Memory is a Locker for one process: one lock per key, made when a caller
-// first asks for the key and dropped once no caller holds it or waits for
-// it, so that memory grows with the keys in use, not the keys ever used.
-// Waiters get the lock in about the order they asked for it. The zero
-// value is ready to use.
+// Memory is the Store of one process. As a Locker it has one lock per
+// key, made when a caller first asks for the key and dropped once no
+// caller holds it or waits for it, so that memory grows with the keys in
+// use, not the keys ever used. Waiters get the lock in about the order
+// they asked for it. Its records expire after their time to live. The
+// zero value is ready to use.
 type Memory struct {
 	mu sync.Mutex
 	m  map[string]*memLock
+
+	memRecords // Records, in memory
 }
 
 var _ Locker = (*Memory)(nil)
@@ -43,7 +46,7 @@ type memLock struct {
 	refs int
 }
 
-// NewMemory returns an empty in-memory Locker.
+// NewMemory returns an empty in-memory Store.
 func NewMemory() *Memory { return &Memory{} }
 
 // Lock implements Locker.

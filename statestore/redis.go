@@ -70,6 +70,8 @@ type Redis struct {
 	closing context.Context // ends, with cause errClosed, at Close
 	close   context.CancelCauseFunc
 	wg      sync.WaitGroup // renewals running
+
+	redisRecords // Records, as keys "arcgate:rec:" and the record's key
 }
 
 // errClosed is the cause of a Redis Locker's closing context.
@@ -93,7 +95,7 @@ func WithLease(d time.Duration) RedisOption {
 // NewRedis returns a Locker keeping its locks in client's database. The
 // Locker owns client: Close closes it.
 func NewRedis(client *redis.Client, opts ...RedisOption) *Redis {
-	r := &Redis{client: client, lease: DefaultLease}
+	r := &Redis{client: client, lease: DefaultLease, redisRecords: redisRecords{client}}
 	r.closing, r.close = context.WithCancelCause(context.Background())
 	for _, o := range opts {
 		o(r)

@@ -11,10 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Store is a state store: the locks shared by the calls arcgate serves,
-// and what it needs to hold them and to let go of them.
+// Store is a state store: the locks and the records shared by the calls
+// arcgate serves (and by its replicas, when the store is shared).
 type Store interface {
 	Locker
+	Records
 	// String describes the store for logs, never with its credentials.
 	String() string
 	// Close releases the store's resources.

@@ -6,6 +6,9 @@
 //
 //	go run ./cmd/arcgate
 //
+// The REST listener serves an API reference at /docs (Swagger UI, built
+// in), e.g. http://127.0.0.1:8080/docs, rendered from /openapi.json.
+//
 // Against a real site, with an API key for its callers (arcgate keygen
 // prints the key and adds its hash to the callers file):
 //
@@ -255,7 +258,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs := flag.NewFlagSet("arcgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", envDefault(getenv, "ARCGATE_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env ARCGATE_GRPC_ADDR)")
-	fs.StringVar(&c.HTTPAddr, "http-addr", envDefault(getenv, "ARCGATE_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address (env ARCGATE_HTTP_ADDR)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", envDefault(getenv, "ARCGATE_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address; it also serves the API reference at /docs and the OpenAPI document at /openapi.json (env ARCGATE_HTTP_ADDR)")
 	fs.StringVar(&c.UpstreamURL, "upstream-url", getenv("ARCGATE_UPSTREAM_URL"), "ArcGIS Server site URL, e.g. https://host/arcgis; arcgate appends /admin/... (env ARCGATE_UPSTREAM_URL); empty: embedded simulator")
 	fs.StringVar(&c.Username, "username", getenv("ARCGATE_USERNAME"), "upstream administrator user name (env ARCGATE_USERNAME)")
 	fs.StringVar(&c.PasswordFile, "password-file", getenv("ARCGATE_PASSWORD_FILE"), "file holding the upstream password (env ARCGATE_PASSWORD_FILE; or set ARCGATE_PASSWORD)")

@@ -602,3 +602,13 @@ func TestRunDemoModeHasNoRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpMentionsDocs(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, env(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(out.String(), "/docs") {
+		t.Errorf("--help does not mention /docs:\n%s", out.String())
+	}
+}

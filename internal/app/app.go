@@ -420,7 +420,11 @@ func Start(cfg Config) (_ *App, err error) {
 		}
 		a.errc <- a.http.Serve(hlis)
 	}()
-	log.Info("arcgate serving", "grpc", a.GRPCAddr, "http", a.HTTPAddr, "upstream", up.AdminURL(),
+	docsScheme := "http"
+	if cfg.TLS != nil {
+		docsScheme = "https"
+	}
+	log.Info("arcgate serving", "grpc", a.GRPCAddr, "http", a.HTTPAddr, "docs", docsScheme+"://"+a.HTTPAddr+"/docs", "upstream", up.AdminURL(),
 		"tokenService", cfg.TokenService.String(), "fixedToken", cfg.FixedToken, "delegatedAuth", cfg.DelegatedAuth.String())
 	return a, nil
 }

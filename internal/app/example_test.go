@@ -60,7 +60,7 @@ func Example_grpcClient() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(got.GetService().GetServiceName(), got.GetService().GetRealTimeState())
+	fmt.Println(got.GetServiceName(), got.GetRealTimeState())
 
 	_, err = services.GetService(ctx, &adminv1.GetServiceRequest{Name: "services/Nope.MapServer"})
 	fmt.Println(status.Code(err) == codes.NotFound)

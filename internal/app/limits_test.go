@@ -310,7 +310,7 @@ func TestOpenCallsAreCappedPerCaller(t *testing.T) {
 // a stream the server keeps open is a failure, not a hang.
 func recvWithin(s grpc.ClientStream, d time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.RecvMsg(&adminv1.GetServiceResponse{}) }()
+	go func() { errc <- s.RecvMsg(&adminv1.Service{}) }()
 	select {
 	case err := <-errc:
 		return err

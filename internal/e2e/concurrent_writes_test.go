@@ -98,7 +98,7 @@ func TestConcurrentServiceUpdatesAllKept(t *testing.T) {
 	}
 	lost := 0
 	for i := range n {
-		if v := got.GetService().GetProperties()[fmt.Sprintf("k%d", i)]; v != fmt.Sprintf("v%d", i) {
+		if v := got.GetProperties()[fmt.Sprintf("k%d", i)]; v != fmt.Sprintf("v%d", i) {
 			lost++
 		}
 	}
@@ -167,11 +167,11 @@ func TestConcurrentItemInfoUpdatesAllKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range fields {
-		if !f.check(got.GetItemInfo()) {
+		if !f.check(got) {
 			t.Errorf("update of %s was lost", f.mask)
 		}
 	}
-	if th := got.GetItemInfo().GetThumbnail(); th != "thumbnail/thumbnail.gif" {
+	if th := got.GetThumbnail(); th != "thumbnail/thumbnail.gif" {
 		t.Errorf("thumbnail %q: its update was lost", th)
 	}
 }
@@ -184,7 +184,7 @@ func TestConcurrentUsageSettingsUpdatesAllKept(t *testing.T) {
 	ur := adminv1.NewUsageReportsServiceClient(e.conn)
 	update := func(st *adminv1.UsageStatisticsSettings, path string) func() error {
 		return func() error {
-			_, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{Settings: st, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}})
+			_, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{UsageStatisticsSettings: st, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}})
 			return err
 		}
 	}
@@ -199,7 +199,7 @@ func TestConcurrentUsageSettingsUpdatesAllKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := st.GetSettings()
+	s := st
 	if s.GetEnabled() {
 		t.Error("update of enabled was lost")
 	}

@@ -292,6 +292,12 @@ const (
 	faultWriteREST  = "/v1/services/SampleWorldCities.MapServer:start"
 	faultStopREST   = "/v1/services/SampleWorldCities.MapServer:stop"
 	faultRESTHeader = "Grpc-Timeout"
+
+	// pastDeadline is the deadline of the rows whose upstream answers
+	// after a minute: long enough for the request to be sent first on a
+	// loaded machine (the rows assert that it was), short beside the
+	// minute.
+	pastDeadline = time.Second
 )
 
 // span is an inclusive range of upstream attempts.
@@ -336,15 +342,15 @@ const outcomeUnknownMsg = "may have applied this change"
 var faultMatrix = []faultCase{
 	{name: "latency", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: 20 * time.Millisecond},
 		readCode: codes.OK, writeCode: codes.OK, readAttempts: exactly(1), writeAttempts: exactly(1), applied: true},
-	{name: "latency past the deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, deadline: 300 * time.Millisecond,
+	{name: "latency past the deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, deadline: pastDeadline,
 		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1)},
 	// arcgate's deadline ends the call, so the caller gets arcgate's
 	// answer: for a write that was sent, the outcome is unknown, whether
 	// the upstream applied it (answer late) or not (still waiting).
-	{name: "latency past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, timeout: 300 * time.Millisecond,
+	{name: "latency past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultLatency, Delay: time.Minute}, timeout: pastDeadline,
 		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1),
 		msg: "deadline", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown},
-	{name: "applied, answer late past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultDropResponse, Delay: time.Minute}, timeout: 300 * time.Millisecond,
+	{name: "applied, answer late past arcgate's deadline", fault: simulator.Fault{Kind: simulator.FaultDropResponse, Delay: time.Minute}, timeout: pastDeadline,
 		readCode: codes.DeadlineExceeded, writeCode: codes.DeadlineExceeded, readAttempts: exactly(1), writeAttempts: exactly(1),
 		msg: "deadline", writeMsg: outcomeUnknownMsg, reason: server.ReasonUpstreamUnavailable, writeReason: server.ReasonUpstreamOutcomeUnknown, applied: true},
 	{name: "applied, answer lost", fault: simulator.Fault{Kind: simulator.FaultDropResponse},
@@ -645,7 +651,7 @@ func TestCallerAuthEndToEnd(t *testing.T) {
 		{"no credentials", http.MethodGet, faultReadREST, "", []string{"Authorization", ""}, http.StatusUnauthorized, server.ReasonCallerUnauthenticated},
 		{"unknown key", http.MethodGet, faultReadREST, "", []string{"Authorization", "Bearer not-a-key"}, http.StatusUnauthorized, server.ReasonCallerUnauthenticated},
 		{"read key cannot start", http.MethodPost, faultWriteREST, "", []string{"Authorization", "Bearer " + hardReadKey}, http.StatusForbidden, server.ReasonPermissionDeniedScope},
-		{"body over the limit", http.MethodPost, "/v1/folders", `{"folderId":"Big","folder":{"description":"` + strings.Repeat("x", gateway.DefaultMaxBodyBytes) + `"}}`, []string{"Expect", "100-continue"}, http.StatusRequestEntityTooLarge, server.ReasonRequestTooLarge},
+		{"body over the limit", http.MethodPost, "/v1/folders?folderId=Big", `{"description":"` + strings.Repeat("x", gateway.DefaultMaxBodyBytes) + `"}`, []string{"Expect", "100-continue"}, http.StatusRequestEntityTooLarge, server.ReasonRequestTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, body, raw := e.restCall(t, tc.method, tc.path, tc.body, tc.hdr...)

@@ -65,11 +65,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateFolder", restPath: "/v1/" + folder,
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := svc.GetFolder(c, &adminv1.GetFolderRequest{Name: folder})
-				return r.GetFolder(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
 				r, err := svc.UpdateFolder(c, &adminv1.UpdateFolderRequest{Folder: m.(*adminv1.Folder), UpdateMask: mask})
-				return r.GetFolder(), err
+				return r, err
 			},
 			// A full replacement clears what the request leaves unset.
 			replacement: func(proto.Message) proto.Message { return &adminv1.Folder{Name: folder, WebEncrypted: true} },
@@ -84,11 +84,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateService", restPath: "/v1/" + service,
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := svc.GetService(c, &adminv1.GetServiceRequest{Name: service})
-				return r.GetService(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
 				r, err := svc.UpdateService(c, &adminv1.UpdateServiceRequest{Service: m.(*adminv1.Service), UpdateMask: mask})
-				return r.GetService(), err
+				return r, err
 			},
 			replacement: func(cur proto.Message) proto.Message {
 				s := proto.Clone(cur).(*adminv1.Service)
@@ -106,11 +106,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateItemInfo", restPath: "/v1/" + item,
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := items.GetItemInfo(c, &adminv1.GetItemInfoRequest{Name: item})
-				return r.GetItemInfo(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
 				r, err := items.UpdateItemInfo(c, &adminv1.UpdateItemInfoRequest{ItemInfo: m.(*adminv1.ItemInfo), UpdateMask: mask})
-				return r.GetItemInfo(), err
+				return r, err
 			},
 			replacement: func(proto.Message) proto.Message { return &adminv1.ItemInfo{Name: item, Title: "Only a title"} },
 			replaced: func(got proto.Message) string {
@@ -124,11 +124,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateUsageReport", restPath: "/v1/" + seedMonthly,
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := reports.GetUsageReport(c, &adminv1.GetUsageReportRequest{Name: seedMonthly})
-				return r.GetUsageReport(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
 				r, err := reports.UpdateUsageReport(c, &adminv1.UpdateUsageReportRequest{UsageReport: m.(*adminv1.UsageReport), UpdateMask: mask})
-				return r.GetUsageReport(), err
+				return r, err
 			},
 			replacement: func(cur proto.Message) proto.Message {
 				r := proto.Clone(cur).(*adminv1.UsageReport)
@@ -147,11 +147,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateRole", restPath: "/v1/" + role,
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := roles.GetRole(c, &adminv1.GetRoleRequest{Name: role})
-				return r.GetRole(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
 				r, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: m.(*adminv1.Role), UpdateMask: mask})
-				return r.GetRole(), err
+				return r, err
 			},
 			replacement: func(proto.Message) proto.Message { return &adminv1.Role{Name: role} },
 			replaced: func(got proto.Message) string {
@@ -165,11 +165,11 @@ func updateCases(e *env) []updateCase {
 			name: "UpdateUsageStatisticsSettings", restPath: "/v1/usageStatisticsSettings",
 			get: func(c context.Context) (proto.Message, error) {
 				r, err := reports.GetUsageStatisticsSettings(c, &adminv1.GetUsageStatisticsSettingsRequest{})
-				return r.GetSettings(), err
+				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
-				r, err := reports.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{Settings: m.(*adminv1.UsageStatisticsSettings), UpdateMask: mask})
-				return r.GetSettings(), err
+				r, err := reports.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{UsageStatisticsSettings: m.(*adminv1.UsageStatisticsSettings), UpdateMask: mask})
+				return r, err
 			},
 			replacement: func(cur proto.Message) proto.Message {
 				s := proto.Clone(cur).(*adminv1.UsageStatisticsSettings)
@@ -324,7 +324,7 @@ func TestUsageReportMetadataDepth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetUsageReport: %v", err)
 	}
-	if md := g.GetUsageReport().GetMetadata().GetStringValue(); md != nested(3400) {
+	if md := g.GetMetadata().GetStringValue(); md != nested(3400) {
 		t.Fatalf("deep metadata read as %.100q", md)
 	}
 	if r := e.do(t, http.MethodGet, "/v1/usageReports", nil); r.Status != http.StatusOK {

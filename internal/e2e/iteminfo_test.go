@@ -149,19 +149,19 @@ func TestGetItemInfoVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(want, got.GetItemInfo(), protocmp.Transform()); diff != "" {
+			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 				t.Errorf("gRPC GetItemInfo (-want +got):\n%s", diff)
 			}
-			var rest adminv1.GetItemInfoResponse
-			restProto(t, e.do(t, http.MethodGet, "/v1/"+want.GetName(), nil), &rest)
-			if diff := cmp.Diff(want, rest.GetItemInfo(), protocmp.Transform()); diff != "" {
+			rest := new(adminv1.ItemInfo)
+			restProto(t, e.do(t, http.MethodGet, "/v1/"+want.GetName(), nil), rest)
+			if diff := cmp.Diff(want, rest, protocmp.Transform()); diff != "" {
 				t.Errorf("REST GetItemInfo (-want +got):\n%s", diff)
 			}
 		})
 	}
 	// A service without a recorded variant has the simulator's default.
 	got, err := client.GetItemInfo(c, &adminv1.GetItemInfoRequest{Name: "folders/System/services/CachingTools.GPServer/itemInfo"})
-	if err != nil || got.GetItemInfo().GetTitle() != "CachingTools" || got.GetItemInfo().GetThumbnail() != "" || got.GetItemInfo().GetExtent() != nil {
+	if err != nil || got.GetTitle() != "CachingTools" || got.GetThumbnail() != "" || got.GetExtent() != nil {
 		t.Fatalf("default item info %v, %v", got, err)
 	}
 	_, err = client.GetItemInfo(c, &adminv1.GetItemInfoRequest{Name: "folders/Maps/services/Nope.MapServer/itemInfo"})
@@ -195,7 +195,7 @@ func TestUpdateItemInfoGRPC(t *testing.T) {
 	want := proto.Clone(seededItemInfo[1]).(*adminv1.ItemInfo)
 	want.Title, want.Culture, want.Tags = "Parcels", "fr-FR", []string{"parcels", "cadastre"}
 	want.Extent = &adminv1.Envelope{Xmin: 1, Ymin: 2, Xmax: 3, Ymax: 4}
-	if diff := cmp.Diff(want, resp.GetItemInfo(), protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, resp, protocmp.Transform()); diff != "" {
 		t.Fatalf("UpdateItemInfo (-want +got):\n%s", diff)
 	}
 	raw := simItemInfo(t, e, "Maps/Parcels.MapServer")
@@ -252,7 +252,7 @@ func TestUpdateItemInfoGRPC(t *testing.T) {
 		ItemInfo:   &adminv1.ItemInfo{Name: "folders/Hosted/services/Stations.MapServer/itemInfo", Title: "Stations"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
 	})
-	if err != nil || resp.GetItemInfo().GetTitle() != "Stations" || resp.GetItemInfo().GetExtent().GetXmin() != 5 {
+	if err != nil || resp.GetTitle() != "Stations" || resp.GetExtent().GetXmin() != 5 {
 		t.Fatalf("title update next to an inverted upstream extent: %v, %v", resp, err)
 	}
 }
@@ -263,11 +263,11 @@ func TestUpdateItemInfoREST(t *testing.T) {
 	// Explicit mask, JSON spelling; the folder binding; "Summary" keeps its case.
 	r := e.do(t, http.MethodPatch, "/v1/folders/Maps/services/Roads.MapServer/itemInfo?updateMask=summary,typeKeywords,licenseInfo",
 		map[string]any{"summary": "Museums", "typeKeywords": []string{"Map Service"}, "licenseInfo": "CC-BY", "title": "ignored"})
-	var got adminv1.UpdateItemInfoResponse
-	restProto(t, r, &got)
+	got := new(adminv1.ItemInfo)
+	restProto(t, r, got)
 	want := proto.Clone(seededItemInfo[2]).(*adminv1.ItemInfo)
 	want.Summary, want.TypeKeywords, want.LicenseInfo = "Museums", []string{"Map Service"}, "CC-BY"
-	if diff := cmp.Diff(want, got.GetItemInfo(), protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Fatalf("REST UpdateItemInfo (-want +got):\n%s", diff)
 	}
 	raw := simItemInfo(t, e, "Maps/Roads.MapServer")
@@ -281,16 +281,16 @@ func TestUpdateItemInfoREST(t *testing.T) {
 	// Without updateMask the gateway derives the mask from the body's fields.
 	r = e.do(t, http.MethodPatch, "/v1/services/SampleWorldCities.MapServer/itemInfo",
 		map[string]any{"title": "World cities", "extent": map[string]any{"xmin": 0, "ymin": 0, "xmax": 10, "ymax": 5}})
-	restProto(t, r, &got)
-	if got.GetItemInfo().GetTitle() != "World cities" || got.GetItemInfo().GetExtent().GetXmax() != 10 ||
-		got.GetItemInfo().GetSummary() != "Test service" {
-		t.Fatalf("REST UpdateItemInfo without a mask = %v", got.GetItemInfo())
+	restProto(t, r, got)
+	if got.GetTitle() != "World cities" || got.GetExtent().GetXmax() != 10 ||
+		got.GetSummary() != "Test service" {
+		t.Fatalf("REST UpdateItemInfo without a mask = %v", got)
 	}
 
 	// A body holding one coordinate changes that coordinate only.
 	r = e.do(t, http.MethodPatch, "/v1/services/SampleWorldCities.MapServer/itemInfo", map[string]any{"extent": map[string]any{"ymax": 6.5}})
-	restProto(t, r, &got)
-	if diff := cmp.Diff(&adminv1.Envelope{Xmin: 0, Ymin: 0, Xmax: 10, Ymax: 6.5}, got.GetItemInfo().GetExtent(), protocmp.Transform()); diff != "" {
+	restProto(t, r, got)
+	if diff := cmp.Diff(&adminv1.Envelope{Xmin: 0, Ymin: 0, Xmax: 10, Ymax: 6.5}, got.GetExtent(), protocmp.Transform()); diff != "" {
 		t.Fatalf("extent after a one-coordinate PATCH (-want +got):\n%s", diff)
 	}
 	// One that would invert the extent is refused before anything is written.
@@ -314,24 +314,24 @@ func TestItemInfoCommaListTags(t *testing.T) {
 	want := []string{"Local Government", "Public Safety", "Addresses"}
 	const path = "/v1/folders/Maps/services/Roads.MapServer/itemInfo"
 
-	var got adminv1.GetItemInfoResponse
-	restProto(t, e.do(t, http.MethodGet, path, nil), &got)
-	if !slices.Equal(got.GetItemInfo().GetTags(), want) {
-		t.Fatalf("GET tags %q, want %q", got.GetItemInfo().GetTags(), want)
+	got := new(adminv1.ItemInfo)
+	restProto(t, e.do(t, http.MethodGet, path, nil), got)
+	if !slices.Equal(got.GetTags(), want) {
+		t.Fatalf("GET tags %q, want %q", got.GetTags(), want)
 	}
 	// The tags read, sent back: accepted, and upstream unchanged.
-	var upd adminv1.UpdateItemInfoResponse
-	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": got.GetItemInfo().GetTags()}), &upd)
-	if !slices.Equal(upd.GetItemInfo().GetTags(), want) {
-		t.Fatalf("PATCH answered tags %q, want %q", upd.GetItemInfo().GetTags(), want)
+	upd := new(adminv1.ItemInfo)
+	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": got.GetTags()}), upd)
+	if !slices.Equal(upd.GetTags(), want) {
+		t.Fatalf("PATCH answered tags %q, want %q", upd.GetTags(), want)
 	}
 	if raw := simItemInfo(t, e, svc); !strings.Contains(raw, `"tags":["Local Government,Public Safety,Addresses"]`) {
 		t.Errorf("after writing the same tags back, upstream keeps %s", raw)
 	}
 	// Other tags keep the form: one comma-separated entry.
-	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": []string{"Roads", "Public Safety"}}), &upd)
-	if !slices.Equal(upd.GetItemInfo().GetTags(), []string{"Roads", "Public Safety"}) {
-		t.Fatalf("PATCH answered tags %q", upd.GetItemInfo().GetTags())
+	restProto(t, e.do(t, http.MethodPatch, path+"?updateMask=tags", map[string]any{"tags": []string{"Roads", "Public Safety"}}), upd)
+	if !slices.Equal(upd.GetTags(), []string{"Roads", "Public Safety"}) {
+		t.Fatalf("PATCH answered tags %q", upd.GetTags())
 	}
 	if raw := simItemInfo(t, e, svc); !strings.Contains(raw, `"tags":["Roads,Public Safety"]`) {
 		t.Errorf("after new tags, upstream keeps %s", raw)
@@ -497,7 +497,7 @@ func TestThumbnailGRPC(t *testing.T) {
 	}
 	want := proto.Clone(seededItemInfo[1]).(*adminv1.ItemInfo)
 	want.Thumbnail = "thumbnail/thumbnail.gif"
-	if diff := cmp.Diff(want, up.GetItemInfo(), protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, up, protocmp.Transform()); diff != "" {
 		t.Fatalf("UpdateThumbnail (-want +got):\n%s", diff)
 	}
 	if raw := simItemInfo(t, e, "Maps/Parcels.MapServer"); !strings.Contains(raw, `"Culture":"en-US"`) || !strings.Contains(raw, `"thumbnail":"thumbnail/thumbnail.gif"`) {
@@ -547,10 +547,10 @@ func TestThumbnailREST(t *testing.T) {
 	img := testPNG(t)
 	r := e.do(t, http.MethodPut, "/v1/folders/System/services/CachingTools.GPServer/itemInfo/thumbnail",
 		map[string]any{"contentType": "image/png", "data": base64.StdEncoding.EncodeToString(img)})
-	var up adminv1.UpdateThumbnailResponse
-	restProto(t, r, &up)
-	if up.GetItemInfo().GetThumbnail() != "thumbnail/thumbnail.png" || up.GetItemInfo().GetTitle() != "CachingTools" {
-		t.Fatalf("REST UpdateThumbnail = %v", up.GetItemInfo())
+	up := new(adminv1.ItemInfo)
+	restProto(t, r, up)
+	if up.GetThumbnail() != "thumbnail/thumbnail.png" || up.GetTitle() != "CachingTools" {
+		t.Fatalf("REST UpdateThumbnail = %v", up)
 	}
 	resp, err = e.hc.Get(e.rest + "/v1/folders/System/services/CachingTools.GPServer/itemInfo/thumbnail")
 	if err != nil {

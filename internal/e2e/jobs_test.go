@@ -228,7 +228,7 @@ func TestJobOperationsGRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := g.GetJob(); got.GetName() != j.GetName() || got.GetSubmitter() != "" || got.GetMachine() == "" ||
+		if got := g; got.GetName() != j.GetName() || got.GetSubmitter() != "" || got.GetMachine() == "" ||
 			!strings.HasSuffix(got.GetUrl(), "/rest/services/System/PublishingTools/GPServer/jobs/"+j.GetJobId()) {
 			t.Fatalf("GetJob = %v", got)
 		}
@@ -400,7 +400,7 @@ func TestJobsREST(t *testing.T) {
 
 	root := "/v1/services/Buffer.GPServer/jobs/"
 	r = e.do(t, http.MethodGet, root+running, nil)
-	if r.Status != 200 || r.Body["job"].(map[string]any)["jobId"] != running {
+	if r.Status != 200 || r.Body["jobId"] != running {
 		t.Fatalf("GET job: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPost, root+running+":cancel", map[string]any{})
@@ -431,7 +431,7 @@ func TestJobsREST(t *testing.T) {
 		}
 	}
 	g, err := jobs.GetJob(ctx(t), &adminv1.GetJobRequest{Name: "services/Buffer.GPServer/jobs/" + queued})
-	if err != nil || g.GetJob().GetState() != adminv1.JobState_JOB_STATE_CANCELLING {
+	if err != nil || g.GetState() != adminv1.JobState_JOB_STATE_CANCELLING {
 		t.Fatalf("queued job after purge: %v, %v", g, err)
 	}
 	r = e.do(t, http.MethodGet, "/v1/folders/System/services/Missing.GPServer/jobs", nil)

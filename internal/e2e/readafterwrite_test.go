@@ -62,8 +62,8 @@ func TestReadAfterWriteWhileListing(t *testing.T) {
 			createMisses = append(createMisses, id)
 		case err != nil:
 			t.Fatalf("CreateFolder %s: %v", id, err)
-		case cr.GetFolder().GetDescription() != "created "+id:
-			createMisses = append(createMisses, id+": description "+cr.GetFolder().GetDescription())
+		case cr.GetDescription() != "created "+id:
+			createMisses = append(createMisses, id+": description "+cr.GetDescription())
 		}
 		want := "updated " + id
 		up, err := e.services.UpdateFolder(c, &adminv1.UpdateFolderRequest{
@@ -73,7 +73,7 @@ func TestReadAfterWriteWhileListing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateFolder %s: %v", id, err)
 		}
-		if got := up.GetFolder().GetDescription(); got != want {
+		if got := up.GetDescription(); got != want {
 			updateMisses = append(updateMisses, id+": "+got)
 		}
 		// Keep the root listing small, so that the listing loops go fast.

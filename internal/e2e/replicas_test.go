@@ -104,7 +104,7 @@ func TestConcurrentUpdatesThroughReplicasSharingRedis(t *testing.T) {
 		}
 		lost := 0
 		for i := range n {
-			if v := got.GetService().GetProperties()[fmt.Sprintf("k%d", i)]; v != fmt.Sprintf("v%d", i) {
+			if v := got.GetProperties()[fmt.Sprintf("k%d", i)]; v != fmt.Sprintf("v%d", i) {
 				lost++
 			}
 		}

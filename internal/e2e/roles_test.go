@@ -178,7 +178,7 @@ func TestRolesGRPC(t *testing.T) {
 	c := ctx(t)
 
 	st, err := roles.GetRoleStore(c, &adminv1.GetRoleStoreRequest{})
-	if err != nil || st.GetRoleStore().GetName() != "roleStore" || st.GetRoleStore().ReadOnly == nil || st.GetRoleStore().GetReadOnly() || st.GetRoleStore().TotalRoles != nil {
+	if err != nil || st.GetName() != "roleStore" || st.ReadOnly == nil || st.GetReadOnly() || st.TotalRoles != nil {
 		t.Fatalf("GetRoleStore = %v, %v", st, err)
 	}
 
@@ -187,7 +187,7 @@ func TestRolesGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := cr.GetRole(); r.GetName() != "roles/Field Crews" || r.GetRoleId() != "Field Crews" || r.GetDescription() != "Crews, in the field" {
+	if r := cr; r.GetName() != "roles/Field Crews" || r.GetRoleId() != "Field Crews" || r.GetDescription() != "Crews, in the field" {
 		t.Fatalf("created %v", r)
 	}
 	_, err = roles.CreateRole(c, &adminv1.CreateRoleRequest{RoleId: "field crews"})
@@ -195,30 +195,30 @@ func TestRolesGRPC(t *testing.T) {
 		t.Fatalf("duplicate: %v", info)
 	}
 	g, err := roles.GetRole(c, &adminv1.GetRoleRequest{Name: "roles/FIELD CREWS"})
-	if err != nil || g.GetRole().GetName() != "roles/Field Crews" {
+	if err != nil || g.GetName() != "roles/Field Crews" {
 		t.Fatalf("GetRole in another case = %v, %v", g, err)
 	}
 	g, err = roles.GetRole(c, &adminv1.GetRoleRequest{Name: "roles/role_010"})
-	if err != nil || g.GetRole().GetDescription() != "Generated role 10" {
+	if err != nil || g.GetDescription() != "Generated role 10" {
 		t.Fatalf("GetRole role_010 = %v, %v", g, err)
 	}
 	_, err = roles.GetRole(c, &adminv1.GetRoleRequest{Name: "roles/nobody"})
 	if info := wantCode(t, err, codes.NotFound); info.GetMetadata()["resource"] != "roles/nobody" {
 		t.Fatalf("ErrorInfo %v", info)
 	}
-	sr, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{Filter: "role_0", MaxCount: 5})
-	if err != nil || len(sr.GetRoles()) != 5 || !sr.GetHasMore() || sr.GetRoles()[0].GetName() != "roles/role_001" {
+	sr, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{Filter: "role_0", PageSize: 5})
+	if err != nil || len(sr.GetRoles()) != 5 || sr.GetNextPageToken() == "" || sr.GetRoles()[0].GetName() != "roles/role_001" {
 		t.Fatalf("SearchRoles = %v, %v", sr, err)
 	}
 	sr, err = roles.SearchRoles(c, &adminv1.SearchRolesRequest{Filter: "crew"})
-	if err != nil || len(sr.GetRoles()) != 1 || sr.GetHasMore() || sr.GetRoles()[0].GetDescription() != "Crews, in the field" {
+	if err != nil || len(sr.GetRoles()) != 1 || sr.GetNextPageToken() != "" || sr.GetRoles()[0].GetDescription() != "Crews, in the field" {
 		t.Fatalf("SearchRoles crew = %v, %v", sr, err)
 	}
 	up, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{
 		Role:       &adminv1.Role{Name: "roles/field crews", Description: "Out there"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
 	})
-	if err != nil || up.GetRole().GetName() != "roles/Field Crews" || up.GetRole().GetDescription() != "Out there" {
+	if err != nil || up.GetName() != "roles/Field Crews" || up.GetDescription() != "Out there" {
 		t.Fatalf("UpdateRole = %v, %v", up, err)
 	}
 	_, err = roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: "roles/ghosts", Description: "x"},
@@ -233,32 +233,32 @@ func TestRolesGRPC(t *testing.T) {
 	}
 
 	// Privileges.
-	gp, err := roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Role: "roles/editors"})
-	if err != nil || gp.GetPrivilege() != adminv1.Privilege_PRIVILEGE_PUBLISH || gp.GetPrivilegeName() != "PUBLISH" || gp.GetRole() != "roles/editors" {
+	gp, err := roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Name: "roles/editors/privilege"})
+	if err != nil || gp.GetPrivilege() != adminv1.Privilege_PRIVILEGE_PUBLISH || gp.GetPrivilegeName() != "PUBLISH" || gp.GetName() != "roles/editors/privilege" {
 		t.Fatalf("GetRolePrivilege = %v, %v", gp, err)
 	}
-	sp, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Role: "roles/GIS Analysts", Privilege: adminv1.Privilege_PRIVILEGE_ADMINISTER})
+	sp, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Name: "roles/GIS Analysts/privilege", Privilege: adminv1.Privilege_PRIVILEGE_ADMINISTER})
 	if err != nil || sp.GetPrivilege() != adminv1.Privilege_PRIVILEGE_ADMINISTER {
 		t.Fatalf("SetRolePrivilege = %v, %v", sp, err)
 	}
-	_, err = roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Role: "roles/ghosts"})
+	_, err = roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Name: "roles/ghosts/privilege"})
 	wantCode(t, err, codes.NotFound)
 	bp, err := roles.ListRolesByPrivilege(c, &adminv1.ListRolesByPrivilegeRequest{Privilege: adminv1.Privilege_PRIVILEGE_ADMINISTER})
-	want := []string{"roles/administrators", "roles/GIS Analysts", "roles/role_015", "roles/role_030", "roles/role_045", "roles/role_060", "roles/role_075", "roles/role_090"}
+	want := []string{"roles/GIS Analysts", "roles/administrators", "roles/role_015", "roles/role_030", "roles/role_045", "roles/role_060", "roles/role_075", "roles/role_090"}
 	if err != nil || !slices.Equal(bp.GetRoles(), want) {
 		t.Fatalf("ListRolesByPrivilege = %v, %v", bp, err)
 	}
 
 	// Members.
-	lu, err := roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/viewers", MaxCount: 2})
-	if err != nil || !slices.Equal(lu.GetUsers(), []string{"users/alice", "users/carol"}) || !lu.GetHasMore() {
+	lu, err := roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/viewers", PageSize: 2})
+	if err != nil || !slices.Equal(lu.GetUsers(), []string{"users/alice", "users/carol"}) || lu.GetNextPageToken() == "" {
 		t.Fatalf("ListRoleUsers = %v, %v", lu, err)
 	}
 	if _, err := roles.AddRoleUsers(c, &adminv1.AddRoleUsersRequest{Role: "roles/editors", Users: []string{"users/carol", "users/j.smith@example.com", "users/carol"}}); err != nil {
 		t.Fatal(err)
 	}
 	lu, err = roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/editors"})
-	if err != nil || !slices.Equal(lu.GetUsers(), []string{"users/alice", "users/bob", "users/carol", "users/j.smith@example.com"}) || lu.GetHasMore() {
+	if err != nil || !slices.Equal(lu.GetUsers(), []string{"users/alice", "users/bob", "users/carol", "users/j.smith@example.com"}) || lu.GetNextPageToken() != "" {
 		t.Fatalf("editors after add = %v, %v", lu, err)
 	}
 	_, err = roles.AddRoleUsers(c, &adminv1.AddRoleUsersRequest{Role: "roles/editors", Users: []string{"users/mallory"}})
@@ -273,11 +273,11 @@ func TestRolesGRPC(t *testing.T) {
 	_, err = roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/ghosts"})
 	wantCode(t, err, codes.NotFound)
 	ur, err := roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/alice"})
-	if err != nil || !slices.Equal(ur.GetRoles(), []string{"roles/editors", "roles/viewers"}) || ur.GetHasMore() {
+	if err != nil || !slices.Equal(ur.GetRoles(), []string{"roles/editors", "roles/viewers"}) || ur.GetNextPageToken() != "" {
 		t.Fatalf("ListUserRoles = %v, %v", ur, err)
 	}
-	ur, err = roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/frank", MaxCount: 1})
-	if err != nil || !slices.Equal(ur.GetRoles(), []string{"roles/role_001"}) || !ur.GetHasMore() {
+	ur, err = roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/frank", PageSize: 1})
+	if err != nil || !slices.Equal(ur.GetRoles(), []string{"roles/role_001"}) || ur.GetNextPageToken() == "" {
 		t.Fatalf("ListUserRoles frank = %v, %v", ur, err)
 	}
 	_, err = roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/mallory"})
@@ -295,17 +295,17 @@ func TestRolesREST(t *testing.T) {
 		return r
 	}
 
-	if r := get("/v1/roleStore"); r.Body["roleStore"].(map[string]any)["readOnly"] != false {
+	if r := get("/v1/roleStore"); r.Body["readOnly"] != false {
 		t.Fatalf("roleStore %s", r.Raw)
 	}
 	if r := get("/v1/roles?pageSize=3"); len(r.Body["roles"].([]any)) != 3 || r.Body["nextPageToken"] == "" {
 		t.Fatalf("roles page %s", r.Raw)
 	}
-	if r := get("/v1/roles:search?filter=ANALYST&maxCount=5"); !strings.Contains(r.Raw, `"name":"roles/GIS Analysts"`) ||
-		!strings.Contains(r.Raw, `"name":"roles/quality_analysts"`) || r.Body["hasMore"] != nil { // false: omitted
+	if r := get("/v1/roles:search?filter=ANALYST&pageSize=5"); !strings.Contains(r.Raw, `"name":"roles/GIS Analysts"`) ||
+		!strings.Contains(r.Raw, `"name":"roles/quality_analysts"`) || r.Body["nextPageToken"] != nil { // last page: omitted
 		t.Fatalf("search %s", r.Raw)
 	}
-	if r := get("/v1/roles/GIS%20Analysts"); r.Body["role"].(map[string]any)["roleId"] != "GIS Analysts" {
+	if r := get("/v1/roles/GIS%20Analysts"); r.Body["roleId"] != "GIS Analysts" {
 		t.Fatalf("get role %s", r.Raw)
 	}
 	r := e.do(t, http.MethodGet, "/v1/roles/nobody", nil)
@@ -313,28 +313,28 @@ func TestRolesREST(t *testing.T) {
 		t.Fatalf("missing role: %s %v", reason, md)
 	}
 
-	r = e.do(t, http.MethodPost, "/v1/roles", map[string]any{"roleId": "planners", "role": map[string]any{"description": "plans"}})
-	if r.Status != 200 || r.Body["role"].(map[string]any)["name"] != "roles/planners" {
+	r = e.do(t, http.MethodPost, "/v1/roles?roleId=planners", map[string]any{"description": "plans"})
+	if r.Status != 200 || r.Body["name"] != "roles/planners" {
 		t.Fatalf("POST role: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPost, "/v1/roles", map[string]any{"roleId": "planners"})
+	r = e.do(t, http.MethodPost, "/v1/roles?roleId=planners", map[string]any{})
 	if reason, _ := restError(t, r, 409, codes.AlreadyExists); reason != "ALREADY_EXISTS" {
 		t.Fatalf("duplicate: %s", reason)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/roles/planners", map[string]any{"description": "new plans"})
-	if r.Status != 200 || r.Body["role"].(map[string]any)["description"] != "new plans" {
+	if r.Status != 200 || r.Body["description"] != "new plans" {
 		t.Fatalf("PATCH role: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/roles/planners?updateMask=roleId", map[string]any{"roleId": "x"})
 	restError(t, r, 400, codes.InvalidArgument)
 
 	r = get("/v1/roles/editors/privilege")
-	if r.Body["privilege"] != "PRIVILEGE_PUBLISH" || r.Body["privilegeName"] != "PUBLISH" || r.Body["role"] != "roles/editors" {
+	if r.Body["privilege"] != "PRIVILEGE_PUBLISH" || r.Body["privilegeName"] != "PUBLISH" || r.Body["name"] != "roles/editors/privilege" {
 		t.Fatalf("privilege %s", r.Raw)
 	}
-	r = e.do(t, http.MethodPut, "/v1/roles/planners/privilege", map[string]any{"privilege": "PRIVILEGE_PUBLISH"})
+	r = e.do(t, http.MethodPost, "/v1/roles/planners/privilege:set", map[string]any{"privilege": "PRIVILEGE_PUBLISH"})
 	if r.Status != 200 || r.Body["privilege"] != "PRIVILEGE_PUBLISH" {
-		t.Fatalf("PUT privilege: %d %s", r.Status, r.Raw)
+		t.Fatalf("POST privilege:set: %d %s", r.Status, r.Raw)
 	}
 	if r := get("/v1/roles:byPrivilege?privilege=PRIVILEGE_PUBLISH"); !strings.Contains(r.Raw, `"roles/planners"`) || !strings.Contains(r.Raw, `"roles/editors"`) {
 		t.Fatalf("byPrivilege %s", r.Raw)
@@ -346,7 +346,7 @@ func TestRolesREST(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("users:add: %d %s", r.Status, r.Raw)
 	}
-	if r := get("/v1/roles/planners/users?maxCount=1"); r.Body["hasMore"] != true || len(r.Body["users"].([]any)) != 1 || r.Body["users"].([]any)[0] != "users/erin" {
+	if r := get("/v1/roles/planners/users?pageSize=1"); r.Body["nextPageToken"] == nil || len(r.Body["users"].([]any)) != 1 || r.Body["users"].([]any)[0] != "users/erin" {
 		t.Fatalf("users %s", r.Raw)
 	}
 	if r := get("/v1/users/j.smith@example.com/roles?filter=plan"); !slices.Equal(anyStrings(r.Body["roles"]), []string{"roles/planners"}) {
@@ -424,7 +424,7 @@ func TestRolesReadOnlyStore(t *testing.T) {
 	if sent := upstreamWrites(e); len(sent) != 0 {
 		t.Fatalf("doomed writes reached upstream: %v", sent)
 	}
-	r := e.do(t, http.MethodPost, "/v1/roles", map[string]any{"roleId": "planners"})
+	r := e.do(t, http.MethodPost, "/v1/roles?roleId=planners", map[string]any{})
 	if reason, _ := restError(t, r, 400, codes.FailedPrecondition); reason != "ROLE_STORE_READ_ONLY" {
 		t.Fatalf("REST reason %s", reason)
 	}
@@ -438,13 +438,13 @@ func TestRolesReadOnlyStore(t *testing.T) {
 
 	// Reads and privileges work; the store says it is read-only.
 	st, err := roles.GetRoleStore(c, &adminv1.GetRoleStoreRequest{})
-	if err != nil || !st.GetRoleStore().GetReadOnly() {
+	if err != nil || !st.GetReadOnly() {
 		t.Fatalf("GetRoleStore = %v, %v", st, err)
 	}
-	if r := e.do(t, http.MethodGet, "/v1/roleStore", nil); r.Status != 200 || r.Body["roleStore"].(map[string]any)["readOnly"] != true {
+	if r := e.do(t, http.MethodGet, "/v1/roleStore", nil); r.Status != 200 || r.Body["readOnly"] != true {
 		t.Fatalf("REST roleStore %d %s", r.Status, r.Raw)
 	}
-	sp, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Role: "roles/viewers", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH})
+	sp, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Name: "roles/viewers/privilege", Privilege: adminv1.Privilege_PRIVILEGE_PUBLISH})
 	if err != nil || sp.GetPrivilege() != adminv1.Privilege_PRIVILEGE_PUBLISH {
 		t.Fatalf("SetRolePrivilege on a read-only store = %v, %v", sp, err)
 	}
@@ -462,7 +462,7 @@ func TestRolesLegacyReadOnlyStore(t *testing.T) {
 	c := ctx(t)
 
 	st, err := roles.GetRoleStore(c, &adminv1.GetRoleStoreRequest{})
-	if err != nil || st.GetRoleStore().ReadOnly != nil || st.GetRoleStore().GetTotalRoles() != simulator.SeedRoleCount {
+	if err != nil || st.ReadOnly != nil || st.GetTotalRoles() != simulator.SeedRoleCount {
 		t.Fatalf("GetRoleStore = %v, %v", st, err)
 	}
 	if r := e.do(t, http.MethodGet, "/v1/roleStore", nil); r.Status != 200 || strings.Contains(r.Raw, "readOnly") || !strings.Contains(r.Raw, `"totalRoles":95`) {
@@ -509,12 +509,12 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 				_, err := roles.UpdateRole(c, &adminv1.UpdateRoleRequest{Role: &adminv1.Role{Name: b}})
 				return err
 			}},
-			tc{"role", func() error {
-				_, err := roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Role: b})
+			tc{"name", func() error {
+				_, err := roles.GetRolePrivilege(c, &adminv1.GetRolePrivilegeRequest{Name: b + "/privilege"})
 				return err
 			}},
-			tc{"role", func() error {
-				_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Role: b, Privilege: adminv1.Privilege_PRIVILEGE_ACCESS})
+			tc{"name", func() error {
+				_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Name: b + "/privilege", Privilege: adminv1.Privilege_PRIVILEGE_ACCESS})
 				return err
 			}},
 			tc{"role", func() error {
@@ -546,7 +546,7 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 		tc{"page_token", func() error { _, err := roles.ListRoles(c, &adminv1.ListRolesRequest{PageToken: "bogus!"}); return err }},
 		tc{"filter", func() error { _, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{Filter: "a\tb"}); return err }},
 		tc{"filter", func() error { _, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{Filter: long}); return err }},
-		tc{"max_count", func() error { _, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{MaxCount: -1}); return err }},
+		tc{"page_size", func() error { _, err := roles.SearchRoles(c, &adminv1.SearchRolesRequest{PageSize: -1}); return err }},
 		tc{"role.description", func() error {
 			_, err := roles.CreateRole(c, &adminv1.CreateRoleRequest{RoleId: "ok", Role: &adminv1.Role{Description: strings.Repeat("d", 4097)}})
 			return err
@@ -557,11 +557,11 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 			return err
 		}},
 		tc{"privilege", func() error {
-			_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Role: "roles/editors"})
+			_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Name: "roles/editors/privilege"})
 			return err
 		}},
 		tc{"privilege", func() error {
-			_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Role: "roles/editors", Privilege: 42})
+			_, err := roles.SetRolePrivilege(c, &adminv1.SetRolePrivilegeRequest{Name: "roles/editors/privilege", Privilege: 42})
 			return err
 		}},
 		tc{"privilege", func() error {
@@ -576,8 +576,8 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 			_, err := roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/editors", Filter: "\x00"})
 			return err
 		}},
-		tc{"max_count", func() error {
-			_, err := roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/editors", MaxCount: -3})
+		tc{"page_size", func() error {
+			_, err := roles.ListRoleUsers(c, &adminv1.ListRoleUsersRequest{Role: "roles/editors", PageSize: -3})
 			return err
 		}},
 		tc{"users", func() error {
@@ -616,8 +616,8 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 			_, err := roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/alice", Filter: "\u202e"})
 			return err
 		}},
-		tc{"max_count", func() error {
-			_, err := roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/alice", MaxCount: -1})
+		tc{"page_size", func() error {
+			_, err := roles.ListUserRoles(c, &adminv1.ListUserRolesRequest{User: "users/alice", PageSize: -1})
 			return err
 		}},
 	)
@@ -646,12 +646,12 @@ func TestRolesBadInputNeverReachUpstream(t *testing.T) {
 		{http.MethodGet, "/v1/roles?pageSize=-1", nil, "page_size"},
 		{http.MethodGet, "/v1/roles:search?filter=%0A", nil, "filter"},
 		{http.MethodGet, "/v1/roles:byPrivilege?privilege=PRIVILEGE_ACCESS", nil, "privilege"},
-		{http.MethodPut, "/v1/roles/editors/privilege", map[string]any{}, "privilege"},
-		{http.MethodGet, "/v1/roles/editors/users?maxCount=-1", nil, "max_count"},
+		{http.MethodPost, "/v1/roles/editors/privilege:set", map[string]any{}, "privilege"},
+		{http.MethodGet, "/v1/roles/editors/users?pageSize=-1", nil, "page_size"},
 		{http.MethodPost, "/v1/roles/editors/users:add", map[string]any{"users": []string{"users/a,b"}}, "users[0]"},
 		{http.MethodPost, "/v1/roles/editors/users:remove", map[string]any{"users": []string{}}, "users"},
 		{http.MethodGet, "/v1/users/%20alice/roles", nil, "user"},
-		{http.MethodPost, "/v1/roles", map[string]any{"roleId": "a/b"}, "role_id"},
+		{http.MethodPost, "/v1/roles?roleId=a%2Fb", map[string]any{}, "role_id"},
 		{http.MethodPatch, "/v1/roles/editors?updateMask=name", map[string]any{"description": "x"}, "update_mask"},
 	} {
 		r := e.do(t, rc.method, rc.path, rc.body)

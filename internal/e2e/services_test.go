@@ -39,7 +39,7 @@ func TestFoldersGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := cr.GetFolder(); f.GetName() != "folders/Planning" || f.GetDescription() != "plans" || !f.GetWebEncrypted() {
+	if f := cr; f.GetName() != "folders/Planning" || f.GetDescription() != "plans" || !f.GetWebEncrypted() {
 		t.Fatalf("created %v", f)
 	}
 	_, err = e.services.CreateFolder(c, &adminv1.CreateFolderRequest{FolderId: "Planning"})
@@ -53,11 +53,11 @@ func TestFoldersGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := up.GetFolder(); f.GetDescription() != "new text" || !f.GetWebEncrypted() {
+	if f := up; f.GetDescription() != "new text" || !f.GetWebEncrypted() {
 		t.Fatalf("update with mask [description] gave %v (web_encrypted must be kept)", f)
 	}
 	g, err := e.services.GetFolder(c, &adminv1.GetFolderRequest{Name: "folders/planning"}) // case-insensitive like ArcGIS
-	if err != nil || g.GetFolder().GetName() != "folders/Planning" {
+	if err != nil || g.GetName() != "folders/Planning" {
 		t.Fatalf("GetFolder = %v, %v", g, err)
 	}
 	if _, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Planning"}); err != nil {
@@ -151,7 +151,7 @@ func TestServicesGRPC(t *testing.T) {
 
 	// Full view carries configuration.
 	full, err := e.services.ListServices(c, &adminv1.ListServicesRequest{Parent: "folders/System", View: adminv1.ServiceView_SERVICE_VIEW_FULL})
-	if err != nil || len(full.GetServices()) == 0 || full.GetServices()[0].GetMaxWaitTime() == nil {
+	if err != nil || len(full.GetServices()) == 0 || full.GetServices()[0].GetMaxWaitDuration() == nil {
 		t.Fatalf("full view %v, %v", full, err)
 	}
 
@@ -160,7 +160,7 @@ func TestServicesGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := g.GetService()
+	s := g
 	if s.GetType() != adminv1.ServiceType_SERVICE_TYPE_MAP_SERVER || s.GetTypeName() != "MapServer" ||
 		s.GetRealTimeState() != adminv1.ServiceState_SERVICE_STATE_STARTED || s.GetConfiguredState() != adminv1.ServiceState_SERVICE_STATE_STARTED ||
 		len(s.GetCapabilities()) == 0 || s.GetProperties()["maxRecordCount"] == "" || s.GetMaxInstancesPerNode() == 0 {
@@ -189,8 +189,8 @@ func TestServicesGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := cr.GetService(); s.GetName() != "folders/Maps/services/Zoning.MapServer" || s.GetDescription() != "zones" ||
-		s.GetMaxWaitTime().AsDuration().Seconds() != 60 || s.GetProperties()["maxRecordCount"] != "2000" {
+	if s := cr; s.GetName() != "folders/Maps/services/Zoning.MapServer" || s.GetDescription() != "zones" ||
+		s.GetMaxWaitDuration().AsDuration().Seconds() != 60 || s.GetProperties()["maxRecordCount"] != "2000" {
 		t.Fatalf("created %v", s)
 	}
 	_, err = e.services.CreateService(c, &adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer", Service: &adminv1.Service{}})
@@ -198,14 +198,14 @@ func TestServicesGRPC(t *testing.T) {
 
 	before := rawService(t, e, "services/Maps/Zoning.MapServer")
 	u, err := e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
-		Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer", Description: "changed", MaxWaitTime: durationpb.New(90e9),
+		Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer", Description: "changed", MaxWaitDuration: durationpb.New(90e9),
 			Properties: map[string]string{"maxImageWidth": "4096"}},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description", "max_wait_time", "properties.maxImageWidth"}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description", "max_wait_duration", "properties.maxImageWidth"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := u.GetService(); s.GetDescription() != "changed" || s.GetMaxWaitTime().AsDuration().Seconds() != 90 ||
+	if s := u; s.GetDescription() != "changed" || s.GetMaxWaitDuration().AsDuration().Seconds() != 90 ||
 		s.GetProperties()["maxImageWidth"] != "4096" || s.GetProperties()["maxRecordCount"] != "2000" || len(s.GetCapabilities()) != 2 {
 		t.Fatalf("updated %v", s)
 	}
@@ -255,15 +255,15 @@ func TestServicesREST(t *testing.T) {
 		t.Fatalf("GET /v1/folders: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodGet, "/v1/folders/Maps", nil)
-	if r.Status != 200 || r.Body["folder"].(map[string]any)["name"] != "folders/Maps" {
+	if r.Status != 200 || r.Body["name"] != "folders/Maps" {
 		t.Fatalf("GET folder: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPost, "/v1/folders", map[string]any{"folderId": "Parks", "folder": map[string]any{"description": "green"}})
+	r = e.do(t, http.MethodPost, "/v1/folders?folderId=Parks", map[string]any{"description": "green"})
 	if r.Status != 200 || !strings.Contains(r.Raw, `"name":"folders/Parks"`) {
 		t.Fatalf("POST folder: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/folders/Parks", map[string]any{"webEncrypted": true})
-	if f := r.Body["folder"].(map[string]any); r.Status != 200 || f["webEncrypted"] != true || f["description"] != "green" {
+	if f := r.Body; r.Status != 200 || f["webEncrypted"] != true || f["description"] != "green" {
 		t.Fatalf("PATCH folder (mask from body): %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodDelete, "/v1/folders/Parks", nil)
@@ -288,7 +288,7 @@ func TestServicesREST(t *testing.T) {
 		t.Fatalf("GET all services: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodGet, "/v1/services/SampleWorldCities.MapServer", nil)
-	if s := r.Body["service"].(map[string]any); r.Status != 200 || s["type"] != "SERVICE_TYPE_MAP_SERVER" || s["realTimeState"] != "SERVICE_STATE_STARTED" || s["maxWaitTime"] == nil {
+	if s := r.Body; r.Status != 200 || s["type"] != "SERVICE_TYPE_MAP_SERVER" || s["realTimeState"] != "SERVICE_STATE_STARTED" || s["maxWaitDuration"] == nil {
 		t.Fatalf("GET service: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodGet, "/v1/folders/System/services/CachingTools.GPServer", nil)
@@ -308,11 +308,11 @@ func TestServicesREST(t *testing.T) {
 		t.Fatalf("POST root service: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/folders/Maps/services/Trails.MapServer", map[string]any{"description": "paths", "minInstancesPerNode": 2, "maxInstancesPerNode": 3})
-	if s := r.Body["service"].(map[string]any); r.Status != 200 || s["description"] != "paths" || s["minInstancesPerNode"] != float64(2) {
+	if s := r.Body; r.Status != 200 || s["description"] != "paths" || s["minInstancesPerNode"] != float64(2) {
 		t.Fatalf("PATCH service: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPatch, "/v1/services/Top.MapServer?updateMask=description,maxWaitTime", map[string]any{"description": "top", "maxWaitTime": "75s"})
-	if r.Status != 200 || !strings.Contains(r.Raw, `"description":"top"`) || !strings.Contains(r.Raw, `"maxWaitTime":"75s"`) {
+	r = e.do(t, http.MethodPatch, "/v1/services/Top.MapServer?updateMask=description,maxWaitDuration", map[string]any{"description": "top", "maxWaitDuration": "75s"})
+	if r.Status != 200 || !strings.Contains(r.Raw, `"description":"top"`) || !strings.Contains(r.Raw, `"maxWaitDuration":"75s"`) {
 		t.Fatalf("PATCH root service: %d %s", r.Status, r.Raw)
 	}
 	for _, path := range []string{"/v1/services/Top.MapServer", "/v1/folders/Maps/services/Trails.MapServer"} {

@@ -56,7 +56,7 @@ func TestUsageReportsGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := g.GetUsageReport()
+	m := g
 	if m.GetUsageReportId() != "1394223588659" || m.GetSince() != adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_LAST_MONTH ||
 		m.GetMetadata().GetStructValue().GetFields()["title"].GetStringValue() != "Request Count Report" ||
 		len(m.GetQueries()) != 1 || m.GetQueries()[0].GetMetrics()[0] != adminv1.UsageMetric_USAGE_METRIC_REQUEST_COUNT {
@@ -79,7 +79,7 @@ func TestUsageReportsGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := cr.GetUsageReport(); !hex32.MatchString(r.GetName()) || r.GetAggregationInterval().AsDuration() != 8*time.Hour ||
+	if r := cr; !hex32.MatchString(r.GetName()) || r.GetAggregationInterval().AsDuration() != 8*time.Hour ||
 		r.GetMetadata().GetStringValue() != "weekly" || strings.Join(r.GetQueries()[0].GetMetricNames(), ",") != "RequestCount,RequestAvgResponseTime" {
 		t.Fatalf("created %v", r)
 	}
@@ -103,7 +103,7 @@ func TestUsageReportsGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := up.GetUsageReport(); r.GetSince() != adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_CUSTOM || !r.GetFromTime().AsTime().Equal(from) ||
+	if r := up; r.GetSince() != adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_CUSTOM || !r.GetFromTime().AsTime().Equal(from) ||
 		!r.GetToTime().AsTime().Equal(to) || len(r.GetQueries()) != 1 || r.GetAggregationInterval().AsDuration() != 8*time.Hour ||
 		r.GetMetadata().GetStructValue().GetFields()["title"].GetStringValue() != "Roads" {
 		t.Fatalf("updated %v", r)
@@ -117,7 +117,7 @@ func TestUsageReportsGRPC(t *testing.T) {
 		UsageReport: &adminv1.UsageReport{Name: "usageReports/weekly-roads", Since: adminv1.UsageReportPeriod_USAGE_REPORT_PERIOD_LAST_DAY},
 		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"since"}},
 	})
-	if err != nil || up.GetUsageReport().GetFromTime() != nil {
+	if err != nil || up.GetFromTime() != nil {
 		t.Fatalf("update to LAST_DAY: %v, %v", up, err)
 	}
 	_, err = ur.UpdateUsageReport(c, &adminv1.UpdateUsageReportRequest{
@@ -183,20 +183,20 @@ func TestUsageReportsGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := st.GetSettings(); !s.GetEnabled() || s.GetSamplingInterval().AsDuration() != 30*time.Minute || s.GetMaxHistory().AsDuration() != 0 ||
+	if s := st; !s.GetEnabled() || s.GetSamplingInterval().AsDuration() != 30*time.Minute || s.GetMaxHistory().AsDuration() != 0 ||
 		s.GetStatisticsDir() == "" || s.GetName() != "usageStatisticsSettings" {
 		t.Fatalf("settings %v", s)
 	}
 	us, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{
-		Settings:   &adminv1.UsageStatisticsSettings{MaxHistory: durationpb.New(90 * 24 * time.Hour), SamplingInterval: durationpb.New(time.Minute)},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max_history"}},
+		UsageStatisticsSettings: &adminv1.UsageStatisticsSettings{MaxHistory: durationpb.New(90 * 24 * time.Hour), SamplingInterval: durationpb.New(time.Minute)},
+		UpdateMask:              &fieldmaskpb.FieldMask{Paths: []string{"max_history"}},
 	})
-	if s := us.GetSettings(); err != nil || s.GetMaxHistory().AsDuration() != 90*24*time.Hour || s.GetSamplingInterval().AsDuration() != 30*time.Minute || !s.GetEnabled() {
+	if s := us; err != nil || s.GetMaxHistory().AsDuration() != 90*24*time.Hour || s.GetSamplingInterval().AsDuration() != 30*time.Minute || !s.GetEnabled() {
 		t.Fatalf("updated settings %v, %v", s, err)
 	}
 
 	// Delete.
-	for _, n := range []string{"usageReports/weekly-roads", cr.GetUsageReport().GetName()} {
+	for _, n := range []string{"usageReports/weekly-roads", cr.GetName()} {
 		if _, err := ur.DeleteUsageReport(c, &adminv1.DeleteUsageReportRequest{Name: n}); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestUsageReportsREST(t *testing.T) {
 		t.Fatalf("GET paged: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodGet, "/v1/"+seedMonthly, nil)
-	if rep := r.Body["usageReport"].(map[string]any); r.Status != 200 || rep["since"] != "USAGE_REPORT_PERIOD_LAST_MONTH" || rep["usageReportId"] != "1394223588659" {
+	if rep := r.Body; r.Status != 200 || rep["since"] != "USAGE_REPORT_PERIOD_LAST_MONTH" || rep["usageReportId"] != "1394223588659" {
 		t.Fatalf("GET report: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodGet, "/v1/usageReports/nope", nil)
@@ -263,15 +263,15 @@ func TestUsageReportsREST(t *testing.T) {
 		"metadata":            map[string]any{"title": "REST", "managerReport": true},
 	}
 	r = e.do(t, http.MethodPost, "/v1/usageReports?usageReportId=rest_1", body)
-	if rep, _ := r.Body["usageReport"].(map[string]any); r.Status != 200 || rep["name"] != "usageReports/rest_1" || rep["fromTime"] != "2026-01-01T00:00:00Z" ||
+	if rep := r.Body; r.Status != 200 || rep["name"] != "usageReports/rest_1" || rep["fromTime"] != "2026-01-01T00:00:00Z" ||
 		rep["aggregationInterval"] != "3600s" || rep["metadata"].(map[string]any)["managerReport"] != true {
 		t.Fatalf("POST: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPost, "/v1/usageReports", body)
-	if rep, _ := r.Body["usageReport"].(map[string]any); r.Status != 200 || !hex32.MatchString(rep["name"].(string)) {
+	if rep := r.Body; r.Status != 200 || !hex32.MatchString(rep["name"].(string)) {
 		t.Fatalf("POST with a generated id: %d %s", r.Status, r.Raw)
 	}
-	generated := r.Body["usageReport"].(map[string]any)["name"].(string)
+	generated := r.Body["name"].(string)
 	r = e.do(t, http.MethodPost, "/v1/usageReports?usageReportId=rest_1", body)
 	if reason, _ := restError(t, r, 409, codes.AlreadyExists); reason != "ALREADY_EXISTS" {
 		t.Fatalf("reason %s", reason)
@@ -280,11 +280,11 @@ func TestUsageReportsREST(t *testing.T) {
 	// PATCH without updateMask: the mask comes from the body (metadata's keys
 	// included).
 	r = e.do(t, http.MethodPatch, "/v1/usageReports/rest_1", map[string]any{"metadata": map[string]any{"title": "patched", "styles": map[string]any{"services/": map[string]any{"color": "#D900D9"}}}})
-	if rep, _ := r.Body["usageReport"].(map[string]any); r.Status != 200 || rep["metadata"].(map[string]any)["title"] != "patched" || rep["since"] != "USAGE_REPORT_PERIOD_CUSTOM" {
+	if rep := r.Body; r.Status != 200 || rep["metadata"].(map[string]any)["title"] != "patched" || rep["since"] != "USAGE_REPORT_PERIOD_CUSTOM" {
 		t.Fatalf("PATCH metadata: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/usageReports/rest_1?updateMask=since,aggregationInterval", map[string]any{"since": "USAGE_REPORT_PERIOD_LAST_YEAR", "fromTime": "2026-01-01T00:00:00Z"})
-	if rep, _ := r.Body["usageReport"].(map[string]any); r.Status != 200 || rep["since"] != "USAGE_REPORT_PERIOD_LAST_YEAR" || rep["fromTime"] != nil || rep["aggregationInterval"] != nil {
+	if rep := r.Body; r.Status != 200 || rep["since"] != "USAGE_REPORT_PERIOD_LAST_YEAR" || rep["fromTime"] != nil || rep["aggregationInterval"] != nil {
 		t.Fatalf("PATCH since: %d %s", r.Status, r.Raw)
 	}
 
@@ -309,11 +309,11 @@ func TestUsageReportsREST(t *testing.T) {
 	}
 
 	r = e.do(t, http.MethodGet, "/v1/usageStatisticsSettings", nil)
-	if s := r.Body["settings"].(map[string]any); r.Status != 200 || s["samplingInterval"] != "1800s" || s["enabled"] != true {
+	if s := r.Body; r.Status != 200 || s["samplingInterval"] != "1800s" || s["enabled"] != true {
 		t.Fatalf("GET settings: %d %s", r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPatch, "/v1/usageStatisticsSettings", map[string]any{"enabled": false, "samplingInterval": "900s"})
-	if s := r.Body["settings"].(map[string]any); r.Status != 200 || s["samplingInterval"] != "900s" || s["enabled"] != nil || s["maxHistory"] != "0s" { // enabled false: omitted
+	if s := r.Body; r.Status != 200 || s["samplingInterval"] != "900s" || s["enabled"] != nil || s["maxHistory"] != "0s" { // enabled false: omitted
 		t.Fatalf("PATCH settings: %d %s", r.Status, r.Raw)
 	}
 
@@ -407,14 +407,14 @@ func TestUsageReportsInvalidNeverReachUpstream(t *testing.T) {
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"since", "from_time", "to_time"}}})
 			return err
 		}},
-		{"settings zero sampling", "settings.sampling_interval", func() error {
+		{"settings zero sampling", "usage_statistics_settings.sampling_interval", func() error {
 			_, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{
-				Settings: &adminv1.UsageStatisticsSettings{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sampling_interval"}}})
+				UsageStatisticsSettings: &adminv1.UsageStatisticsSettings{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sampling_interval"}}})
 			return err
 		}},
-		{"settings fractional history", "settings.max_history", func() error {
+		{"settings fractional history", "usage_statistics_settings.max_history", func() error {
 			_, err := ur.UpdateUsageStatisticsSettings(c, &adminv1.UpdateUsageStatisticsSettingsRequest{
-				Settings: &adminv1.UsageStatisticsSettings{MaxHistory: durationpb.New(time.Hour)}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max_history"}}})
+				UsageStatisticsSettings: &adminv1.UsageStatisticsSettings{MaxHistory: durationpb.New(time.Hour)}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max_history"}}})
 			return err
 		}},
 		{"settings bad name", "name", func() error {
@@ -452,7 +452,7 @@ func TestUsageReportsInvalidNeverReachUpstream(t *testing.T) {
 		{"patch bad uri", http.MethodPatch, "/v1/" + seedDaily, map[string]any{"queries": []any{map[string]any{"resourceUris": []any{"x"}, "metricNames": []any{"RequestCount"}}}},
 			"usage_report.queries[0].resource_uris[0]"},
 		{"patch unknown mask", http.MethodPatch, "/v1/" + seedDaily + "?updateMask=name", map[string]any{}, "update_mask"},
-		{"settings negative history", http.MethodPatch, "/v1/usageStatisticsSettings", map[string]any{"maxHistory": "-86400s"}, "settings.max_history"},
+		{"settings negative history", http.MethodPatch, "/v1/usageStatisticsSettings", map[string]any{"maxHistory": "-86400s"}, "usage_statistics_settings.max_history"},
 	}
 	for _, tc := range restCases {
 		r := e.do(t, tc.method, tc.path, tc.body)

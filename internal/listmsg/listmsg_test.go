@@ -50,7 +50,7 @@ func TestServicesQualifyLongListsWithoutNil(t *testing.T) {
 		{&adminv1.ListServicesResponse{Services: long}, 8},
 		{&adminv1.ListServicesResponse{Services: long[:7]}, 0},
 		{&adminv1.ListServicesResponse{Services: withNil}, 0},
-		{&adminv1.GetServiceResponse{Service: long[0]}, 0},
+		{long[0], 0},
 		{nil, 0},
 	} {
 		if got := listmsg.Services(tc.v); len(got) != tc.want {

@@ -98,6 +98,12 @@ const (
 	// outcome, or retry with the same request id. Reads never get this
 	// reason, and UPSTREAM_UNAVAILABLE on a write means it was not applied.
 	ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN ErrorReason = 76
+	// No REST route has this path (NOT_FOUND, HTTP 404; metadata `path`). The
+	// API reference is served at `/docs`.
+	ErrorReason_ERROR_REASON_UNKNOWN_PATH ErrorReason = 90
+	// The REST path exists but not for this HTTP method (HTTP 405; metadata
+	// `allow`, also sent as the `Allow` header).
+	ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED ErrorReason = 91
 	// The job is not SUBMITTED or EXECUTING, so upstream cannot cancel it
 	// (metadata `state`: the job's JobState; `upstreamState`: upstream's
 	// string).
@@ -123,6 +129,10 @@ const (
 	// The role list changed between two pages of ListRoles and the last role
 	// of the previous page is gone: start the listing over.
 	ErrorReason_ERROR_REASON_ROLE_LIST_CHANGED ErrorReason = 51
+	// More roles or users match a SearchRoles, ListRoleUsers or
+	// ListUserRoles query than one call reads from upstream (metadata
+	// `limit`); narrow the filter.
+	ErrorReason_ERROR_REASON_ROLE_QUERY_TOO_LARGE ErrorReason = 52
 )
 
 // Enum value maps for ErrorReason.
@@ -150,6 +160,8 @@ var (
 		74: "ERROR_REASON_REQUEST_TOO_LARGE",
 		75: "ERROR_REASON_SHUTTING_DOWN",
 		76: "ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN",
+		90: "ERROR_REASON_UNKNOWN_PATH",
+		91: "ERROR_REASON_METHOD_NOT_ALLOWED",
 		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
 		21: "ERROR_REASON_JOB_NOT_DELETABLE",
 		22: "ERROR_REASON_JOB_QUERY_TOO_LARGE",
@@ -158,6 +170,7 @@ var (
 		40: "ERROR_REASON_METRIC_NOT_COMBINABLE",
 		50: "ERROR_REASON_ROLE_STORE_READ_ONLY",
 		51: "ERROR_REASON_ROLE_LIST_CHANGED",
+		52: "ERROR_REASON_ROLE_QUERY_TOO_LARGE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -182,6 +195,8 @@ var (
 		"ERROR_REASON_REQUEST_TOO_LARGE":              74,
 		"ERROR_REASON_SHUTTING_DOWN":                  75,
 		"ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN":       76,
+		"ERROR_REASON_UNKNOWN_PATH":                   90,
+		"ERROR_REASON_METHOD_NOT_ALLOWED":             91,
 		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
 		"ERROR_REASON_JOB_NOT_DELETABLE":              21,
 		"ERROR_REASON_JOB_QUERY_TOO_LARGE":            22,
@@ -190,6 +205,7 @@ var (
 		"ERROR_REASON_METRIC_NOT_COMBINABLE":          40,
 		"ERROR_REASON_ROLE_STORE_READ_ONLY":           50,
 		"ERROR_REASON_ROLE_LIST_CHANGED":              51,
+		"ERROR_REASON_ROLE_QUERY_TOO_LARGE":           52,
 	}
 )
 
@@ -224,7 +240,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xf6\b\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xe1\t\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -248,7 +264,9 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\x19ERROR_REASON_CIRCUIT_OPEN\x10I\x12\"\n" +
 	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12)\n" +
-	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12$\n" +
+	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12\x1d\n" +
+	"\x19ERROR_REASON_UNKNOWN_PATH\x10Z\x12#\n" +
+	"\x1fERROR_REASON_METHOD_NOT_ALLOWED\x10[\x12$\n" +
 	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +
 	"\x1eERROR_REASON_JOB_NOT_DELETABLE\x10\x15\x12$\n" +
 	" ERROR_REASON_JOB_QUERY_TOO_LARGE\x10\x16\x12\"\n" +
@@ -256,7 +274,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\"ERROR_REASON_UNSAFE_THUMBNAIL_PATH\x10\x1f\x12&\n" +
 	"\"ERROR_REASON_METRIC_NOT_COMBINABLE\x10(\x12%\n" +
 	"!ERROR_REASON_ROLE_STORE_READ_ONLY\x102\x12\"\n" +
-	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103\x12%\n" +
+	"!ERROR_REASON_ROLE_QUERY_TOO_LARGE\x104B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_errors_proto_rawDescOnce sync.Once

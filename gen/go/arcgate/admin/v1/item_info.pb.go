@@ -136,7 +136,12 @@ type ItemInfo struct {
 	// Path of the thumbnail image relative to the item info, for example
 	// `thumbnail/thumbnail.png`; empty when there is none. Set it with
 	// UpdateThumbnail.
-	Thumbnail     string `protobuf:"bytes,16,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
+	Thumbnail string `protobuf:"bytes,16,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,6 +288,13 @@ func (x *ItemInfo) GetThumbnail() string {
 	return ""
 }
 
+func (x *ItemInfo) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // GetItemInfoRequest names a service's item info.
 type GetItemInfoRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -330,52 +342,6 @@ func (x *GetItemInfoRequest) GetName() string {
 	return ""
 }
 
-// GetItemInfoResponse carries the item info.
-type GetItemInfoResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The item info.
-	ItemInfo      *ItemInfo `protobuf:"bytes,1,opt,name=item_info,json=itemInfo,proto3" json:"item_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetItemInfoResponse) Reset() {
-	*x = GetItemInfoResponse{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetItemInfoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetItemInfoResponse) ProtoMessage() {}
-
-func (x *GetItemInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetItemInfoResponse.ProtoReflect.Descriptor instead.
-func (*GetItemInfoResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *GetItemInfoResponse) GetItemInfo() *ItemInfo {
-	if x != nil {
-		return x.ItemInfo
-	}
-	return nil
-}
-
 // UpdateItemInfoRequest changes a service's item info.
 type UpdateItemInfoRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -388,14 +354,20 @@ type UpdateItemInfoRequest struct {
 	// of them. `extent.xmin` (`ymin`, `xmax`, `ymax`) changes one coordinate
 	// and keeps the others; the result must still have min <= max. Required
 	// (over REST, when absent, grpc-gateway derives it from the body).
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateItemInfoRequest) Reset() {
 	*x = UpdateItemInfoRequest{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[4]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +379,7 @@ func (x *UpdateItemInfoRequest) String() string {
 func (*UpdateItemInfoRequest) ProtoMessage() {}
 
 func (x *UpdateItemInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[4]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +392,7 @@ func (x *UpdateItemInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateItemInfoRequest.ProtoReflect.Descriptor instead.
 func (*UpdateItemInfoRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{4}
+	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UpdateItemInfoRequest) GetItemInfo() *ItemInfo {
@@ -437,50 +409,11 @@ func (x *UpdateItemInfoRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-// UpdateItemInfoResponse carries the updated item info.
-type UpdateItemInfoResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The item info as upstream reports it after the change.
-	ItemInfo      *ItemInfo `protobuf:"bytes,1,opt,name=item_info,json=itemInfo,proto3" json:"item_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateItemInfoResponse) Reset() {
-	*x = UpdateItemInfoResponse{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateItemInfoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateItemInfoResponse) ProtoMessage() {}
-
-func (x *UpdateItemInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[5]
+func (x *UpdateItemInfoRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateItemInfoResponse.ProtoReflect.Descriptor instead.
-func (*UpdateItemInfoResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *UpdateItemInfoResponse) GetItemInfo() *ItemInfo {
-	if x != nil {
-		return x.ItemInfo
-	}
-	return nil
+	return ""
 }
 
 // GetThumbnailRequest names a service's thumbnail.
@@ -495,7 +428,7 @@ type GetThumbnailRequest struct {
 
 func (x *GetThumbnailRequest) Reset() {
 	*x = GetThumbnailRequest{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +440,7 @@ func (x *GetThumbnailRequest) String() string {
 func (*GetThumbnailRequest) ProtoMessage() {}
 
 func (x *GetThumbnailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +453,7 @@ func (x *GetThumbnailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThumbnailRequest.ProtoReflect.Descriptor instead.
 func (*GetThumbnailRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{6}
+	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetThumbnailRequest) GetName() string {
@@ -541,7 +474,7 @@ type GetThumbnailResponse struct {
 
 func (x *GetThumbnailResponse) Reset() {
 	*x = GetThumbnailResponse{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +486,7 @@ func (x *GetThumbnailResponse) String() string {
 func (*GetThumbnailResponse) ProtoMessage() {}
 
 func (x *GetThumbnailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +499,7 @@ func (x *GetThumbnailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThumbnailResponse.ProtoReflect.Descriptor instead.
 func (*GetThumbnailResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{7}
+	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetThumbnailResponse) GetThumbnail() *httpbody.HttpBody {
@@ -577,6 +510,9 @@ func (x *GetThumbnailResponse) GetThumbnail() *httpbody.HttpBody {
 }
 
 // UpdateThumbnailRequest replaces a service's thumbnail.
+// (-- api-linter: core::0134=disabled
+//
+//	aip.dev/not-precedent: the image is replaced whole from raw bytes (HttpBody), so no resource field and no mask. --)
 type UpdateThumbnailRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name: `services/{service}/itemInfo/thumbnail` or
@@ -585,14 +521,20 @@ type UpdateThumbnailRequest struct {
 	// The image: PNG, JPEG or GIF, at most 1 MiB. `content_type` may be left
 	// empty (the type is read from the data); when set it must match the
 	// data.
-	Thumbnail     *httpbody.HttpBody `protobuf:"bytes,2,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
+	Thumbnail *httpbody.HttpBody `protobuf:"bytes,2,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateThumbnailRequest) Reset() {
 	*x = UpdateThumbnailRequest{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +546,7 @@ func (x *UpdateThumbnailRequest) String() string {
 func (*UpdateThumbnailRequest) ProtoMessage() {}
 
 func (x *UpdateThumbnailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +559,7 @@ func (x *UpdateThumbnailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThumbnailRequest.ProtoReflect.Descriptor instead.
 func (*UpdateThumbnailRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{8}
+	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateThumbnailRequest) GetName() string {
@@ -634,64 +576,25 @@ func (x *UpdateThumbnailRequest) GetThumbnail() *httpbody.HttpBody {
 	return nil
 }
 
-// UpdateThumbnailResponse carries the item info after the change.
-type UpdateThumbnailResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The item info, whose `thumbnail` names the new image.
-	ItemInfo      *ItemInfo `protobuf:"bytes,1,opt,name=item_info,json=itemInfo,proto3" json:"item_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateThumbnailResponse) Reset() {
-	*x = UpdateThumbnailResponse{}
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateThumbnailResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateThumbnailResponse) ProtoMessage() {}
-
-func (x *UpdateThumbnailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_item_info_proto_msgTypes[9]
+func (x *UpdateThumbnailRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateThumbnailResponse.ProtoReflect.Descriptor instead.
-func (*UpdateThumbnailResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_item_info_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *UpdateThumbnailResponse) GetItemInfo() *ItemInfo {
-	if x != nil {
-		return x.ItemInfo
-	}
-	return nil
+	return ""
 }
 
 var File_arcgate_admin_v1_item_info_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_item_info_proto_rawDesc = "" +
 	"\n" +
-	" arcgate/admin/v1/item_info.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\"Z\n" +
+	" arcgate/admin/v1/item_info.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\"Z\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04xmin\x18\x01 \x01(\x01R\x04xmin\x12\x12\n" +
 	"\x04ymin\x18\x02 \x01(\x01R\x04ymin\x12\x12\n" +
 	"\x04xmax\x18\x03 \x01(\x01R\x04xmax\x12\x12\n" +
-	"\x04ymax\x18\x04 \x01(\x01R\x04ymax\"\x84\x04\n" +
-	"\bItemInfo\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x04ymax\x18\x04 \x01(\x01R\x04ymax\"\x9a\x05\n" +
+	"\bItemInfo\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x18\n" +
 	"\asnippet\x18\x04 \x01(\tR\asnippet\x12 \n" +
@@ -707,31 +610,36 @@ const file_arcgate_admin_v1_item_info_proto_rawDesc = "" +
 	"\x03url\x18\r \x01(\tR\x03url\x122\n" +
 	"\x06extent\x18\x0e \x01(\v2\x1a.arcgate.admin.v1.EnvelopeR\x06extent\x12+\n" +
 	"\x11spatial_reference\x18\x0f \x01(\tR\x10spatialReference\x12!\n" +
-	"\tthumbnail\x18\x10 \x01(\tB\x03\xe0A\x03R\tthumbnail\"-\n" +
-	"\x12GetItemInfoRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"N\n" +
-	"\x13GetItemInfoResponse\x127\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\"\x92\x01\n" +
+	"\tthumbnail\x18\x10 \x01(\tB\x03\xe0A\x03R\tthumbnail\x12\x12\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag:{\xeaAx\n" +
+	"\x16arcgate.admin/ItemInfo\x12\x1bservices/{service}/itemInfo\x12,folders/{folder}/services/{service}/itemInfo*\titemInfos2\bitemInfo\"H\n" +
+	"\x12GetItemInfoRequest\x122\n" +
+	"\x04name\x18\x01 \x01(\tB\x1e\xe0A\x02\xfaA\x18\n" +
+	"\x16arcgate.admin/ItemInfoR\x04name\"\xbe\x01\n" +
 	"\x15UpdateItemInfoRequest\x12<\n" +
 	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoB\x03\xe0A\x02R\bitemInfo\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"Q\n" +
-	"\x16UpdateItemInfoResponse\x127\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo\".\n" +
-	"\x13GetThumbnailRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"J\n" +
+	"updateMask\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"J\n" +
+	"\x13GetThumbnailRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17arcgate.admin/ThumbnailR\x04name\"J\n" +
 	"\x14GetThumbnailResponse\x122\n" +
-	"\tthumbnail\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\tthumbnail\"j\n" +
-	"\x16UpdateThumbnailRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x127\n" +
-	"\tthumbnail\x18\x02 \x01(\v2\x14.google.api.HttpBodyB\x03\xe0A\x02R\tthumbnail\"R\n" +
-	"\x17UpdateThumbnailResponse\x127\n" +
-	"\titem_info\x18\x01 \x01(\v2\x1a.arcgate.admin.v1.ItemInfoR\bitemInfo2\x84\a\n" +
-	"\x0fItemInfoService\x12\xb5\x01\n" +
-	"\vGetItemInfo\x12$.arcgate.admin.v1.GetItemInfoRequest\x1a%.arcgate.admin.v1.GetItemInfoResponse\"Y\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02LZ*\x12(/v1/{name=folders/*/services/*/itemInfo}\x12\x1e/v1/{name=services/*/itemInfo}\x90\x02\x01\x12\xe6\x01\n" +
-	"\x0eUpdateItemInfo\x12'.arcgate.admin.v1.UpdateItemInfoRequest\x1a(.arcgate.admin.v1.UpdateItemInfoResponse\"\x80\x01\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02v:\titem_infoZ?:\titem_info22/v1/{item_info.name=folders/*/services/*/itemInfo}2(/v1/{item_info.name=services/*/itemInfo}\x12\xe3\x01\n" +
-	"\fGetThumbnail\x12%.arcgate.admin.v1.GetThumbnailRequest\x1a&.arcgate.admin.v1.GetThumbnailResponse\"\x83\x01\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02vZ?b\tthumbnail\x122/v1/{name=folders/*/services/*/itemInfo/thumbnail}b\tthumbnail\x12(/v1/{name=services/*/itemInfo/thumbnail}\x90\x02\x01\x12\xe9\x01\n" +
-	"\x0fUpdateThumbnail\x12(.arcgate.admin.v1.UpdateThumbnailRequest\x1a).arcgate.admin.v1.UpdateThumbnailResponse\"\x80\x01\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02v:\tthumbnailZ?:\tthumbnail\x1a2/v1/{name=folders/*/services/*/itemInfo/thumbnail}\x1a(/v1/{name=services/*/itemInfo/thumbnail}B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\tthumbnail\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\tthumbnail\"\xb2\x01\n" +
+	"\x16UpdateThumbnailRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17arcgate.admin/ThumbnailR\x04name\x127\n" +
+	"\tthumbnail\x18\x02 \x01(\v2\x14.google.api.HttpBodyB\x03\xe0A\x02R\tthumbnail\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId2\x93\a\n" +
+	"\x0fItemInfoService\x12\xb1\x01\n" +
+	"\vGetItemInfo\x12$.arcgate.admin.v1.GetItemInfoRequest\x1a\x1a.arcgate.admin.v1.ItemInfo\"`\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02LZ*\x12(/v1/{name=folders/*/services/*/itemInfo}\x12\x1e/v1/{name=services/*/itemInfo}\x90\x02\x01\x12\xf0\x01\n" +
+	"\x0eUpdateItemInfo\x12'.arcgate.admin.v1.UpdateItemInfoRequest\x1a\x1a.arcgate.admin.v1.ItemInfo\"\x98\x01\xdaA\x15item_info,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02v:\titem_infoZ?:\titem_info22/v1/{item_info.name=folders/*/services/*/itemInfo}2(/v1/{item_info.name=services/*/itemInfo}\x12\xea\x01\n" +
+	"\fGetThumbnail\x12%.arcgate.admin.v1.GetThumbnailRequest\x1a&.arcgate.admin.v1.GetThumbnailResponse\"\x8a\x01\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02vZ?b\tthumbnail\x122/v1/{name=folders/*/services/*/itemInfo/thumbnail}b\tthumbnail\x12(/v1/{name=services/*/itemInfo/thumbnail}\x90\x02\x01\x12\xeb\x01\n" +
+	"\x0fUpdateThumbnail\x12(.arcgate.admin.v1.UpdateThumbnailRequest\x1a\x1a.arcgate.admin.v1.ItemInfo\"\x91\x01\xdaA\x0ename,thumbnail\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02v:\tthumbnailZ?:\tthumbnail\x1a2/v1/{name=folders/*/services/*/itemInfo/thumbnail}\x1a(/v1/{name=services/*/itemInfo/thumbnail}B\xcf\x01\xeaA\x8f\x01\n" +
+	"\x17arcgate.admin/Thumbnail\x12%services/{service}/itemInfo/thumbnail\x126folders/{folder}/services/{service}/itemInfo/thumbnail*\n" +
+	"thumbnails2\tthumbnailZ:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_item_info_proto_rawDescOnce sync.Once
@@ -745,43 +653,37 @@ func file_arcgate_admin_v1_item_info_proto_rawDescGZIP() []byte {
 	return file_arcgate_admin_v1_item_info_proto_rawDescData
 }
 
-var file_arcgate_admin_v1_item_info_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_arcgate_admin_v1_item_info_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_arcgate_admin_v1_item_info_proto_goTypes = []any{
-	(*Envelope)(nil),                // 0: arcgate.admin.v1.Envelope
-	(*ItemInfo)(nil),                // 1: arcgate.admin.v1.ItemInfo
-	(*GetItemInfoRequest)(nil),      // 2: arcgate.admin.v1.GetItemInfoRequest
-	(*GetItemInfoResponse)(nil),     // 3: arcgate.admin.v1.GetItemInfoResponse
-	(*UpdateItemInfoRequest)(nil),   // 4: arcgate.admin.v1.UpdateItemInfoRequest
-	(*UpdateItemInfoResponse)(nil),  // 5: arcgate.admin.v1.UpdateItemInfoResponse
-	(*GetThumbnailRequest)(nil),     // 6: arcgate.admin.v1.GetThumbnailRequest
-	(*GetThumbnailResponse)(nil),    // 7: arcgate.admin.v1.GetThumbnailResponse
-	(*UpdateThumbnailRequest)(nil),  // 8: arcgate.admin.v1.UpdateThumbnailRequest
-	(*UpdateThumbnailResponse)(nil), // 9: arcgate.admin.v1.UpdateThumbnailResponse
-	(*fieldmaskpb.FieldMask)(nil),   // 10: google.protobuf.FieldMask
-	(*httpbody.HttpBody)(nil),       // 11: google.api.HttpBody
+	(*Envelope)(nil),               // 0: arcgate.admin.v1.Envelope
+	(*ItemInfo)(nil),               // 1: arcgate.admin.v1.ItemInfo
+	(*GetItemInfoRequest)(nil),     // 2: arcgate.admin.v1.GetItemInfoRequest
+	(*UpdateItemInfoRequest)(nil),  // 3: arcgate.admin.v1.UpdateItemInfoRequest
+	(*GetThumbnailRequest)(nil),    // 4: arcgate.admin.v1.GetThumbnailRequest
+	(*GetThumbnailResponse)(nil),   // 5: arcgate.admin.v1.GetThumbnailResponse
+	(*UpdateThumbnailRequest)(nil), // 6: arcgate.admin.v1.UpdateThumbnailRequest
+	(*fieldmaskpb.FieldMask)(nil),  // 7: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),      // 8: google.api.HttpBody
 }
 var file_arcgate_admin_v1_item_info_proto_depIdxs = []int32{
-	0,  // 0: arcgate.admin.v1.ItemInfo.extent:type_name -> arcgate.admin.v1.Envelope
-	1,  // 1: arcgate.admin.v1.GetItemInfoResponse.item_info:type_name -> arcgate.admin.v1.ItemInfo
-	1,  // 2: arcgate.admin.v1.UpdateItemInfoRequest.item_info:type_name -> arcgate.admin.v1.ItemInfo
-	10, // 3: arcgate.admin.v1.UpdateItemInfoRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 4: arcgate.admin.v1.UpdateItemInfoResponse.item_info:type_name -> arcgate.admin.v1.ItemInfo
-	11, // 5: arcgate.admin.v1.GetThumbnailResponse.thumbnail:type_name -> google.api.HttpBody
-	11, // 6: arcgate.admin.v1.UpdateThumbnailRequest.thumbnail:type_name -> google.api.HttpBody
-	1,  // 7: arcgate.admin.v1.UpdateThumbnailResponse.item_info:type_name -> arcgate.admin.v1.ItemInfo
-	2,  // 8: arcgate.admin.v1.ItemInfoService.GetItemInfo:input_type -> arcgate.admin.v1.GetItemInfoRequest
-	4,  // 9: arcgate.admin.v1.ItemInfoService.UpdateItemInfo:input_type -> arcgate.admin.v1.UpdateItemInfoRequest
-	6,  // 10: arcgate.admin.v1.ItemInfoService.GetThumbnail:input_type -> arcgate.admin.v1.GetThumbnailRequest
-	8,  // 11: arcgate.admin.v1.ItemInfoService.UpdateThumbnail:input_type -> arcgate.admin.v1.UpdateThumbnailRequest
-	3,  // 12: arcgate.admin.v1.ItemInfoService.GetItemInfo:output_type -> arcgate.admin.v1.GetItemInfoResponse
-	5,  // 13: arcgate.admin.v1.ItemInfoService.UpdateItemInfo:output_type -> arcgate.admin.v1.UpdateItemInfoResponse
-	7,  // 14: arcgate.admin.v1.ItemInfoService.GetThumbnail:output_type -> arcgate.admin.v1.GetThumbnailResponse
-	9,  // 15: arcgate.admin.v1.ItemInfoService.UpdateThumbnail:output_type -> arcgate.admin.v1.UpdateThumbnailResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0, // 0: arcgate.admin.v1.ItemInfo.extent:type_name -> arcgate.admin.v1.Envelope
+	1, // 1: arcgate.admin.v1.UpdateItemInfoRequest.item_info:type_name -> arcgate.admin.v1.ItemInfo
+	7, // 2: arcgate.admin.v1.UpdateItemInfoRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8, // 3: arcgate.admin.v1.GetThumbnailResponse.thumbnail:type_name -> google.api.HttpBody
+	8, // 4: arcgate.admin.v1.UpdateThumbnailRequest.thumbnail:type_name -> google.api.HttpBody
+	2, // 5: arcgate.admin.v1.ItemInfoService.GetItemInfo:input_type -> arcgate.admin.v1.GetItemInfoRequest
+	3, // 6: arcgate.admin.v1.ItemInfoService.UpdateItemInfo:input_type -> arcgate.admin.v1.UpdateItemInfoRequest
+	4, // 7: arcgate.admin.v1.ItemInfoService.GetThumbnail:input_type -> arcgate.admin.v1.GetThumbnailRequest
+	6, // 8: arcgate.admin.v1.ItemInfoService.UpdateThumbnail:input_type -> arcgate.admin.v1.UpdateThumbnailRequest
+	1, // 9: arcgate.admin.v1.ItemInfoService.GetItemInfo:output_type -> arcgate.admin.v1.ItemInfo
+	1, // 10: arcgate.admin.v1.ItemInfoService.UpdateItemInfo:output_type -> arcgate.admin.v1.ItemInfo
+	5, // 11: arcgate.admin.v1.ItemInfoService.GetThumbnail:output_type -> arcgate.admin.v1.GetThumbnailResponse
+	1, // 12: arcgate.admin.v1.ItemInfoService.UpdateThumbnail:output_type -> arcgate.admin.v1.ItemInfo
+	9, // [9:13] is the sub-list for method output_type
+	5, // [5:9] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_item_info_proto_init() }
@@ -796,7 +698,7 @@ func file_arcgate_admin_v1_item_info_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_item_info_proto_rawDesc), len(file_arcgate_admin_v1_item_info_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,7 +48,7 @@ type ItemInfoServiceClient interface {
 	// GetItemInfo returns a service's item info. NOT_FOUND if the service does
 	// not exist; INVALID_ARGUMENT for a malformed name; UNAVAILABLE when
 	// upstream answers something that is not item info JSON.
-	GetItemInfo(ctx context.Context, in *GetItemInfoRequest, opts ...grpc.CallOption) (*GetItemInfoResponse, error)
+	GetItemInfo(ctx context.Context, in *GetItemInfoRequest, opts ...grpc.CallOption) (*ItemInfo, error)
 	// UpdateItemInfo changes the fields named in `update_mask` (required; `*`
 	// names every settable field) and returns the item info as upstream
 	// reports it afterwards. Output-only fields (`name`, `guid`, `thumbnail`)
@@ -56,7 +56,7 @@ type ItemInfoServiceClient interface {
 	// path or an invalid value (a tag that is empty or holds a comma, a
 	// non-finite or inverted extent, a URL that is not absolute http(s));
 	// NOT_FOUND if the service does not exist.
-	UpdateItemInfo(ctx context.Context, in *UpdateItemInfoRequest, opts ...grpc.CallOption) (*UpdateItemInfoResponse, error)
+	UpdateItemInfo(ctx context.Context, in *UpdateItemInfoRequest, opts ...grpc.CallOption) (*ItemInfo, error)
 	// GetThumbnail returns the service's thumbnail image. Over REST the
 	// response body is the raw image with its own Content-Type. NOT_FOUND
 	// (reason THUMBNAIL_NOT_SET) when the item info names no thumbnail,
@@ -64,6 +64,9 @@ type ItemInfoServiceClient interface {
 	// FAILED_PRECONDITION (reason UNSAFE_THUMBNAIL_PATH) when the item info's
 	// thumbnail path is not a plain relative path, RESOURCE_EXHAUSTED when the
 	// image is larger than 3 MiB.
+	// (-- api-linter: core::0131=disabled
+	//
+	//	aip.dev/not-precedent: the thumbnail is an image; REST answers its raw bytes (HttpBody). --)
 	GetThumbnail(ctx context.Context, in *GetThumbnailRequest, opts ...grpc.CallOption) (*GetThumbnailResponse, error)
 	// UpdateThumbnail replaces the service's thumbnail with a PNG, JPEG or GIF
 	// image of at most 1 MiB (upstream `iteminfo/edit`, multipart) and returns
@@ -74,7 +77,10 @@ type ItemInfoServiceClient interface {
 	// INVALID_ARGUMENT when the data is empty, too large or not one of those
 	// images, or when `content_type` contradicts the data; NOT_FOUND if the
 	// service does not exist.
-	UpdateThumbnail(ctx context.Context, in *UpdateThumbnailRequest, opts ...grpc.CallOption) (*UpdateThumbnailResponse, error)
+	// (-- api-linter: core::0134=disabled
+	//
+	//	aip.dev/not-precedent: the image is replaced whole from raw bytes (HttpBody), so PUT and no mask. --)
+	UpdateThumbnail(ctx context.Context, in *UpdateThumbnailRequest, opts ...grpc.CallOption) (*ItemInfo, error)
 }
 
 type itemInfoServiceClient struct {
@@ -85,9 +91,9 @@ func NewItemInfoServiceClient(cc grpc.ClientConnInterface) ItemInfoServiceClient
 	return &itemInfoServiceClient{cc}
 }
 
-func (c *itemInfoServiceClient) GetItemInfo(ctx context.Context, in *GetItemInfoRequest, opts ...grpc.CallOption) (*GetItemInfoResponse, error) {
+func (c *itemInfoServiceClient) GetItemInfo(ctx context.Context, in *GetItemInfoRequest, opts ...grpc.CallOption) (*ItemInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetItemInfoResponse)
+	out := new(ItemInfo)
 	err := c.cc.Invoke(ctx, ItemInfoService_GetItemInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -95,9 +101,9 @@ func (c *itemInfoServiceClient) GetItemInfo(ctx context.Context, in *GetItemInfo
 	return out, nil
 }
 
-func (c *itemInfoServiceClient) UpdateItemInfo(ctx context.Context, in *UpdateItemInfoRequest, opts ...grpc.CallOption) (*UpdateItemInfoResponse, error) {
+func (c *itemInfoServiceClient) UpdateItemInfo(ctx context.Context, in *UpdateItemInfoRequest, opts ...grpc.CallOption) (*ItemInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateItemInfoResponse)
+	out := new(ItemInfo)
 	err := c.cc.Invoke(ctx, ItemInfoService_UpdateItemInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -115,9 +121,9 @@ func (c *itemInfoServiceClient) GetThumbnail(ctx context.Context, in *GetThumbna
 	return out, nil
 }
 
-func (c *itemInfoServiceClient) UpdateThumbnail(ctx context.Context, in *UpdateThumbnailRequest, opts ...grpc.CallOption) (*UpdateThumbnailResponse, error) {
+func (c *itemInfoServiceClient) UpdateThumbnail(ctx context.Context, in *UpdateThumbnailRequest, opts ...grpc.CallOption) (*ItemInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateThumbnailResponse)
+	out := new(ItemInfo)
 	err := c.cc.Invoke(ctx, ItemInfoService_UpdateThumbnail_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -148,7 +154,7 @@ type ItemInfoServiceServer interface {
 	// GetItemInfo returns a service's item info. NOT_FOUND if the service does
 	// not exist; INVALID_ARGUMENT for a malformed name; UNAVAILABLE when
 	// upstream answers something that is not item info JSON.
-	GetItemInfo(context.Context, *GetItemInfoRequest) (*GetItemInfoResponse, error)
+	GetItemInfo(context.Context, *GetItemInfoRequest) (*ItemInfo, error)
 	// UpdateItemInfo changes the fields named in `update_mask` (required; `*`
 	// names every settable field) and returns the item info as upstream
 	// reports it afterwards. Output-only fields (`name`, `guid`, `thumbnail`)
@@ -156,7 +162,7 @@ type ItemInfoServiceServer interface {
 	// path or an invalid value (a tag that is empty or holds a comma, a
 	// non-finite or inverted extent, a URL that is not absolute http(s));
 	// NOT_FOUND if the service does not exist.
-	UpdateItemInfo(context.Context, *UpdateItemInfoRequest) (*UpdateItemInfoResponse, error)
+	UpdateItemInfo(context.Context, *UpdateItemInfoRequest) (*ItemInfo, error)
 	// GetThumbnail returns the service's thumbnail image. Over REST the
 	// response body is the raw image with its own Content-Type. NOT_FOUND
 	// (reason THUMBNAIL_NOT_SET) when the item info names no thumbnail,
@@ -164,6 +170,9 @@ type ItemInfoServiceServer interface {
 	// FAILED_PRECONDITION (reason UNSAFE_THUMBNAIL_PATH) when the item info's
 	// thumbnail path is not a plain relative path, RESOURCE_EXHAUSTED when the
 	// image is larger than 3 MiB.
+	// (-- api-linter: core::0131=disabled
+	//
+	//	aip.dev/not-precedent: the thumbnail is an image; REST answers its raw bytes (HttpBody). --)
 	GetThumbnail(context.Context, *GetThumbnailRequest) (*GetThumbnailResponse, error)
 	// UpdateThumbnail replaces the service's thumbnail with a PNG, JPEG or GIF
 	// image of at most 1 MiB (upstream `iteminfo/edit`, multipart) and returns
@@ -174,7 +183,10 @@ type ItemInfoServiceServer interface {
 	// INVALID_ARGUMENT when the data is empty, too large or not one of those
 	// images, or when `content_type` contradicts the data; NOT_FOUND if the
 	// service does not exist.
-	UpdateThumbnail(context.Context, *UpdateThumbnailRequest) (*UpdateThumbnailResponse, error)
+	// (-- api-linter: core::0134=disabled
+	//
+	//	aip.dev/not-precedent: the image is replaced whole from raw bytes (HttpBody), so PUT and no mask. --)
+	UpdateThumbnail(context.Context, *UpdateThumbnailRequest) (*ItemInfo, error)
 	mustEmbedUnimplementedItemInfoServiceServer()
 }
 
@@ -185,16 +197,16 @@ type ItemInfoServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedItemInfoServiceServer struct{}
 
-func (UnimplementedItemInfoServiceServer) GetItemInfo(context.Context, *GetItemInfoRequest) (*GetItemInfoResponse, error) {
+func (UnimplementedItemInfoServiceServer) GetItemInfo(context.Context, *GetItemInfoRequest) (*ItemInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetItemInfo not implemented")
 }
-func (UnimplementedItemInfoServiceServer) UpdateItemInfo(context.Context, *UpdateItemInfoRequest) (*UpdateItemInfoResponse, error) {
+func (UnimplementedItemInfoServiceServer) UpdateItemInfo(context.Context, *UpdateItemInfoRequest) (*ItemInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateItemInfo not implemented")
 }
 func (UnimplementedItemInfoServiceServer) GetThumbnail(context.Context, *GetThumbnailRequest) (*GetThumbnailResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetThumbnail not implemented")
 }
-func (UnimplementedItemInfoServiceServer) UpdateThumbnail(context.Context, *UpdateThumbnailRequest) (*UpdateThumbnailResponse, error) {
+func (UnimplementedItemInfoServiceServer) UpdateThumbnail(context.Context, *UpdateThumbnailRequest) (*ItemInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateThumbnail not implemented")
 }
 func (UnimplementedItemInfoServiceServer) mustEmbedUnimplementedItemInfoServiceServer() {}

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -236,6 +237,9 @@ func (x *Job) GetUrl() string {
 }
 
 // ListJobsRequest asks for a page of a service's jobs.
+// (-- api-linter: core::0132::request-unknown-fields=disabled
+//
+//	aip.dev/not-precedent: typed filters are upstream's own query parameters; an AIP-160 filter string would be parsed back into exactly these. --)
 type ListJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The service: `services/{service}` or
@@ -248,6 +252,9 @@ type ListJobsRequest struct {
 	// same parent and filters.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only jobs in this state; JOB_STATE_UNSPECIFIED means any state.
+	// (-- api-linter: core::0216::state-field-output-only=disabled
+	//
+	//	aip.dev/not-precedent: a filter on the state, not a resource's state. --)
 	State JobState `protobuf:"varint,4,opt,name=state,proto3,enum=arcgate.admin.v1.JobState" json:"state,omitempty"`
 	// Only jobs submitted by this user (an ArcGIS user name).
 	Submitter string `protobuf:"bytes,5,opt,name=submitter,proto3" json:"submitter,omitempty"`
@@ -449,64 +456,24 @@ func (x *GetJobRequest) GetName() string {
 	return ""
 }
 
-// GetJobResponse carries one job.
-type GetJobResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The job.
-	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetJobResponse) Reset() {
-	*x = GetJobResponse{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetJobResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetJobResponse) ProtoMessage() {}
-
-func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
-func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *GetJobResponse) GetJob() *Job {
-	if x != nil {
-		return x.Job
-	}
-	return nil
-}
-
 // CancelJobRequest cancels a job.
 type CancelJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the job.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +485,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,12 +498,19 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{5}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CancelJobRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *CancelJobRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -553,7 +527,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +539,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +552,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{6}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -592,14 +566,20 @@ func (x *CancelJobResponse) GetJob() *Job {
 type DeleteJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the job.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteJobRequest) Reset() {
 	*x = DeleteJobRequest{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +591,7 @@ func (x *DeleteJobRequest) String() string {
 func (*DeleteJobRequest) ProtoMessage() {}
 
 func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +604,7 @@ func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{7}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteJobRequest) GetName() string {
@@ -634,41 +614,11 @@ func (x *DeleteJobRequest) GetName() string {
 	return ""
 }
 
-// DeleteJobResponse is empty.
-type DeleteJobResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteJobResponse) Reset() {
-	*x = DeleteJobResponse{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteJobResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteJobResponse) ProtoMessage() {}
-
-func (x *DeleteJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[8]
+func (x *DeleteJobRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeleteJobResponse.ProtoReflect.Descriptor instead.
-func (*DeleteJobResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{8}
+	return ""
 }
 
 // PurgeJobsRequest cancels a service's queued jobs.
@@ -676,14 +626,20 @@ type PurgeJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The service: `services/{service}` or
 	// `folders/{folder}/services/{service}`.
-	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PurgeJobsRequest) Reset() {
 	*x = PurgeJobsRequest{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[9]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +651,7 @@ func (x *PurgeJobsRequest) String() string {
 func (*PurgeJobsRequest) ProtoMessage() {}
 
 func (x *PurgeJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[9]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,12 +664,19 @@ func (x *PurgeJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJobsRequest.ProtoReflect.Descriptor instead.
 func (*PurgeJobsRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{9}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PurgeJobsRequest) GetParent() string {
 	if x != nil {
 		return x.Parent
+	}
+	return ""
+}
+
+func (x *PurgeJobsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -727,7 +690,7 @@ type PurgeJobsResponse struct {
 
 func (x *PurgeJobsResponse) Reset() {
 	*x = PurgeJobsResponse{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +702,7 @@ func (x *PurgeJobsResponse) String() string {
 func (*PurgeJobsResponse) ProtoMessage() {}
 
 func (x *PurgeJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +715,7 @@ func (x *PurgeJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJobsResponse.ProtoReflect.Descriptor instead.
 func (*PurgeJobsResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{10}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{8}
 }
 
 // WatchJobRequest names the job to watch.
@@ -766,7 +729,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[11]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +741,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[11]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +754,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{11}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchJobRequest) GetName() string {
@@ -813,7 +776,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +788,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_jobs_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +801,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{12}
+	return file_arcgate_admin_v1_jobs_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchJobResponse) GetJob() *Job {
@@ -852,9 +815,9 @@ var File_arcgate_admin_v1_jobs_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\n" +
-	"\x1barcgate/admin/v1/jobs.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x02\n" +
-	"\x03Job\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\x1barcgate/admin/v1/jobs.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x03\n" +
+	"\x03Job\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1a\n" +
 	"\x06job_id\x18\x02 \x01(\tB\x03\xe0A\x03R\x05jobId\x125\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x1a.arcgate.admin.v1.JobStateB\x03\xe0A\x03R\x05state\x12 \n" +
 	"\tstate_raw\x18\x04 \x01(\tB\x03\xe0A\x03R\bstateRaw\x12@\n" +
@@ -863,9 +826,10 @@ const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\aendTime\x12!\n" +
 	"\tsubmitter\x18\a \x01(\tB\x03\xe0A\x03R\tsubmitter\x12\x1d\n" +
 	"\amachine\x18\b \x01(\tB\x03\xe0A\x03R\amachine\x12\x15\n" +
-	"\x03url\x18\t \x01(\tB\x03\xe0A\x03R\x03url\"\xc6\x02\n" +
-	"\x0fListJobsRequest\x12\x1b\n" +
-	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
+	"\x03url\x18\t \x01(\tB\x03\xe0A\x03R\x03url:p\xeaAm\n" +
+	"\x11arcgate.admin/Job\x12\x1dservices/{service}/jobs/{job}\x12.folders/{folder}/services/{service}/jobs/{job}*\x04jobs2\x03job\"\xdc\x02\n" +
+	"\x0fListJobsRequest\x121\n" +
+	"\x06parent\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\x12\x11arcgate.admin/JobR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x120\n" +
@@ -877,23 +841,30 @@ const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"e\n" +
 	"\x10ListJobsResponse\x12)\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x15.arcgate.admin.v1.JobR\x04jobs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
-	"\rGetJobRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"9\n" +
-	"\x0eGetJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\"+\n" +
-	"\x10CancelJobRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"<\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\rGetJobRequest\x12-\n" +
+	"\x04name\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\n" +
+	"\x11arcgate.admin/JobR\x04name\"m\n" +
+	"\x10CancelJobRequest\x12-\n" +
+	"\x04name\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\n" +
+	"\x11arcgate.admin/JobR\x04name\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"<\n" +
 	"\x11CancelJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\"+\n" +
-	"\x10DeleteJobRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x13\n" +
-	"\x11DeleteJobResponse\"/\n" +
-	"\x10PurgeJobsRequest\x12\x1b\n" +
-	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\"\x13\n" +
-	"\x11PurgeJobsResponse\"*\n" +
-	"\x0fWatchJobRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\";\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job\"m\n" +
+	"\x10DeleteJobRequest\x12-\n" +
+	"\x04name\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\n" +
+	"\x11arcgate.admin/JobR\x04name\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"q\n" +
+	"\x10PurgeJobsRequest\x121\n" +
+	"\x06parent\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\x12\x11arcgate.admin/JobR\x06parent\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x13\n" +
+	"\x11PurgeJobsResponse\"@\n" +
+	"\x0fWatchJobRequest\x12-\n" +
+	"\x04name\x18\x01 \x01(\tB\x19\xe0A\x02\xfaA\x13\n" +
+	"\x11arcgate.admin/JobR\x04name\";\n" +
 	"\x10WatchJobResponse\x12'\n" +
 	"\x03job\x18\x01 \x01(\v2\x15.arcgate.admin.v1.JobR\x03job*\xab\x02\n" +
 	"\bJobState\x12\x19\n" +
@@ -909,14 +880,14 @@ const file_arcgate_admin_v1_jobs_proto_rawDesc = "" +
 	"\x13JOB_STATE_CANCELLED\x10\t\x12\x16\n" +
 	"\x12JOB_STATE_DELETING\x10\n" +
 	"\x12\x15\n" +
-	"\x11JOB_STATE_DELETED\x10\v2\xbd\b\n" +
-	"\vJobsService\x12\xa8\x01\n" +
-	"\bListJobs\x12!.arcgate.admin.v1.ListJobsRequest\x1a\".arcgate.admin.v1.ListJobsResponse\"U\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02HZ(\x12&/v1/{parent=folders/*/services/*}/jobs\x12\x1c/v1/{parent=services/*}/jobs\x90\x02\x01\x12\xa2\x01\n" +
-	"\x06GetJob\x12\x1f.arcgate.admin.v1.GetJobRequest\x1a .arcgate.admin.v1.GetJobResponse\"U\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02HZ(\x12&/v1/{name=folders/*/services/*/jobs/*}\x12\x1c/v1/{name=services/*/jobs/*}\x90\x02\x01\x12\xbc\x01\n" +
-	"\tCancelJob\x12\".arcgate.admin.v1.CancelJobRequest\x1a#.arcgate.admin.v1.CancelJobResponse\"f\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\x01*Z2:\x01*\"-/v1/{name=folders/*/services/*/jobs/*}:cancel\"#/v1/{name=services/*/jobs/*}:cancel\x12\xa8\x01\n" +
-	"\tDeleteJob\x12\".arcgate.admin.v1.DeleteJobRequest\x1a#.arcgate.admin.v1.DeleteJobResponse\"R\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02HZ(*&/v1/{name=folders/*/services/*/jobs/*}*\x1c/v1/{name=services/*/jobs/*}\x12\xba\x01\n" +
-	"\tPurgeJobs\x12\".arcgate.admin.v1.PurgeJobsRequest\x1a#.arcgate.admin.v1.PurgeJobsResponse\"d\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02Z:\x01*Z1:\x01*\",/v1/{parent=folders/*/services/*}/jobs:purge\"\"/v1/{parent=services/*}/jobs:purge\x12\xb6\x01\n" +
-	"\bWatchJob\x12!.arcgate.admin.v1.WatchJobRequest\x1a\".arcgate.admin.v1.WatchJobResponse\"a\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02TZ.\x12,/v1/{name=folders/*/services/*/jobs/*}:watch\x12\"/v1/{name=services/*/jobs/*}:watch\x90\x02\x010\x01B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\x11JOB_STATE_DELETED\x10\v2\xd3\b\n" +
+	"\vJobsService\x12\xb1\x01\n" +
+	"\bListJobs\x12!.arcgate.admin.v1.ListJobsRequest\x1a\".arcgate.admin.v1.ListJobsResponse\"^\xdaA\x06parent\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02HZ(\x12&/v1/{parent=folders/*/services/*}/jobs\x12\x1c/v1/{parent=services/*}/jobs\x90\x02\x01\x12\x9e\x01\n" +
+	"\x06GetJob\x12\x1f.arcgate.admin.v1.GetJobRequest\x1a\x15.arcgate.admin.v1.Job\"\\\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02HZ(\x12&/v1/{name=folders/*/services/*/jobs/*}\x12\x1c/v1/{name=services/*/jobs/*}\x90\x02\x01\x12\xc3\x01\n" +
+	"\tCancelJob\x12\".arcgate.admin.v1.CancelJobRequest\x1a#.arcgate.admin.v1.CancelJobResponse\"m\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\x01*Z2:\x01*\"-/v1/{name=folders/*/services/*/jobs/*}:cancel\"#/v1/{name=services/*/jobs/*}:cancel\x12\xa2\x01\n" +
+	"\tDeleteJob\x12\".arcgate.admin.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"Y\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02HZ(*&/v1/{name=folders/*/services/*/jobs/*}*\x1c/v1/{name=services/*/jobs/*}\x12\xc3\x01\n" +
+	"\tPurgeJobs\x12\".arcgate.admin.v1.PurgeJobsRequest\x1a#.arcgate.admin.v1.PurgeJobsResponse\"m\xdaA\x06parent\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02Z:\x01*Z1:\x01*\",/v1/{parent=folders/*/services/*}/jobs:purge\"\"/v1/{parent=services/*}/jobs:purge\x12\xbd\x01\n" +
+	"\bWatchJob\x12!.arcgate.admin.v1.WatchJobRequest\x1a\".arcgate.admin.v1.WatchJobResponse\"h\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02TZ.\x12,/v1/{name=folders/*/services/*/jobs/*}:watch\x12\"/v1/{name=services/*/jobs/*}:watch\x90\x02\x010\x01B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_jobs_proto_rawDescOnce sync.Once
@@ -931,52 +902,50 @@ func file_arcgate_admin_v1_jobs_proto_rawDescGZIP() []byte {
 }
 
 var file_arcgate_admin_v1_jobs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_arcgate_admin_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_arcgate_admin_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_arcgate_admin_v1_jobs_proto_goTypes = []any{
 	(JobState)(0),                 // 0: arcgate.admin.v1.JobState
 	(*Job)(nil),                   // 1: arcgate.admin.v1.Job
 	(*ListJobsRequest)(nil),       // 2: arcgate.admin.v1.ListJobsRequest
 	(*ListJobsResponse)(nil),      // 3: arcgate.admin.v1.ListJobsResponse
 	(*GetJobRequest)(nil),         // 4: arcgate.admin.v1.GetJobRequest
-	(*GetJobResponse)(nil),        // 5: arcgate.admin.v1.GetJobResponse
-	(*CancelJobRequest)(nil),      // 6: arcgate.admin.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),     // 7: arcgate.admin.v1.CancelJobResponse
-	(*DeleteJobRequest)(nil),      // 8: arcgate.admin.v1.DeleteJobRequest
-	(*DeleteJobResponse)(nil),     // 9: arcgate.admin.v1.DeleteJobResponse
-	(*PurgeJobsRequest)(nil),      // 10: arcgate.admin.v1.PurgeJobsRequest
-	(*PurgeJobsResponse)(nil),     // 11: arcgate.admin.v1.PurgeJobsResponse
-	(*WatchJobRequest)(nil),       // 12: arcgate.admin.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),      // 13: arcgate.admin.v1.WatchJobResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*CancelJobRequest)(nil),      // 5: arcgate.admin.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),     // 6: arcgate.admin.v1.CancelJobResponse
+	(*DeleteJobRequest)(nil),      // 7: arcgate.admin.v1.DeleteJobRequest
+	(*PurgeJobsRequest)(nil),      // 8: arcgate.admin.v1.PurgeJobsRequest
+	(*PurgeJobsResponse)(nil),     // 9: arcgate.admin.v1.PurgeJobsResponse
+	(*WatchJobRequest)(nil),       // 10: arcgate.admin.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),      // 11: arcgate.admin.v1.WatchJobResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),         // 13: google.protobuf.Empty
 }
 var file_arcgate_admin_v1_jobs_proto_depIdxs = []int32{
 	0,  // 0: arcgate.admin.v1.Job.state:type_name -> arcgate.admin.v1.JobState
-	14, // 1: arcgate.admin.v1.Job.submit_time:type_name -> google.protobuf.Timestamp
-	14, // 2: arcgate.admin.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	12, // 1: arcgate.admin.v1.Job.submit_time:type_name -> google.protobuf.Timestamp
+	12, // 2: arcgate.admin.v1.Job.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: arcgate.admin.v1.ListJobsRequest.state:type_name -> arcgate.admin.v1.JobState
-	14, // 4: arcgate.admin.v1.ListJobsRequest.start_time:type_name -> google.protobuf.Timestamp
-	14, // 5: arcgate.admin.v1.ListJobsRequest.end_time:type_name -> google.protobuf.Timestamp
+	12, // 4: arcgate.admin.v1.ListJobsRequest.start_time:type_name -> google.protobuf.Timestamp
+	12, // 5: arcgate.admin.v1.ListJobsRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: arcgate.admin.v1.ListJobsResponse.jobs:type_name -> arcgate.admin.v1.Job
-	1,  // 7: arcgate.admin.v1.GetJobResponse.job:type_name -> arcgate.admin.v1.Job
-	1,  // 8: arcgate.admin.v1.CancelJobResponse.job:type_name -> arcgate.admin.v1.Job
-	1,  // 9: arcgate.admin.v1.WatchJobResponse.job:type_name -> arcgate.admin.v1.Job
-	2,  // 10: arcgate.admin.v1.JobsService.ListJobs:input_type -> arcgate.admin.v1.ListJobsRequest
-	4,  // 11: arcgate.admin.v1.JobsService.GetJob:input_type -> arcgate.admin.v1.GetJobRequest
-	6,  // 12: arcgate.admin.v1.JobsService.CancelJob:input_type -> arcgate.admin.v1.CancelJobRequest
-	8,  // 13: arcgate.admin.v1.JobsService.DeleteJob:input_type -> arcgate.admin.v1.DeleteJobRequest
-	10, // 14: arcgate.admin.v1.JobsService.PurgeJobs:input_type -> arcgate.admin.v1.PurgeJobsRequest
-	12, // 15: arcgate.admin.v1.JobsService.WatchJob:input_type -> arcgate.admin.v1.WatchJobRequest
-	3,  // 16: arcgate.admin.v1.JobsService.ListJobs:output_type -> arcgate.admin.v1.ListJobsResponse
-	5,  // 17: arcgate.admin.v1.JobsService.GetJob:output_type -> arcgate.admin.v1.GetJobResponse
-	7,  // 18: arcgate.admin.v1.JobsService.CancelJob:output_type -> arcgate.admin.v1.CancelJobResponse
-	9,  // 19: arcgate.admin.v1.JobsService.DeleteJob:output_type -> arcgate.admin.v1.DeleteJobResponse
-	11, // 20: arcgate.admin.v1.JobsService.PurgeJobs:output_type -> arcgate.admin.v1.PurgeJobsResponse
-	13, // 21: arcgate.admin.v1.JobsService.WatchJob:output_type -> arcgate.admin.v1.WatchJobResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 7: arcgate.admin.v1.CancelJobResponse.job:type_name -> arcgate.admin.v1.Job
+	1,  // 8: arcgate.admin.v1.WatchJobResponse.job:type_name -> arcgate.admin.v1.Job
+	2,  // 9: arcgate.admin.v1.JobsService.ListJobs:input_type -> arcgate.admin.v1.ListJobsRequest
+	4,  // 10: arcgate.admin.v1.JobsService.GetJob:input_type -> arcgate.admin.v1.GetJobRequest
+	5,  // 11: arcgate.admin.v1.JobsService.CancelJob:input_type -> arcgate.admin.v1.CancelJobRequest
+	7,  // 12: arcgate.admin.v1.JobsService.DeleteJob:input_type -> arcgate.admin.v1.DeleteJobRequest
+	8,  // 13: arcgate.admin.v1.JobsService.PurgeJobs:input_type -> arcgate.admin.v1.PurgeJobsRequest
+	10, // 14: arcgate.admin.v1.JobsService.WatchJob:input_type -> arcgate.admin.v1.WatchJobRequest
+	3,  // 15: arcgate.admin.v1.JobsService.ListJobs:output_type -> arcgate.admin.v1.ListJobsResponse
+	1,  // 16: arcgate.admin.v1.JobsService.GetJob:output_type -> arcgate.admin.v1.Job
+	6,  // 17: arcgate.admin.v1.JobsService.CancelJob:output_type -> arcgate.admin.v1.CancelJobResponse
+	13, // 18: arcgate.admin.v1.JobsService.DeleteJob:output_type -> google.protobuf.Empty
+	9,  // 19: arcgate.admin.v1.JobsService.PurgeJobs:output_type -> arcgate.admin.v1.PurgeJobsResponse
+	11, // 20: arcgate.admin.v1.JobsService.WatchJob:output_type -> arcgate.admin.v1.WatchJobResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_jobs_proto_init() }
@@ -991,7 +960,7 @@ func file_arcgate_admin_v1_jobs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_jobs_proto_rawDesc), len(file_arcgate_admin_v1_jobs_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -60,7 +61,7 @@ type JobsServiceClient interface {
 	// GetJob returns one job. Returns INVALID_ARGUMENT for a malformed name,
 	// NOT_FOUND if the service or the job does not exist, and the usual
 	// upstream errors.
-	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
+	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Job, error)
 	// CancelJob cancels a job and returns it afterwards. Upstream cancels only
 	// SUBMITTED and EXECUTING jobs: a job in any other state is refused with
 	// FAILED_PRECONDITION (reason JOB_NOT_CANCELLABLE; the ErrorInfo metadata
@@ -73,7 +74,7 @@ type JobsServiceClient interface {
 	// FAILED_PRECONDITION (reason JOB_NOT_DELETABLE, with `state` in the
 	// ErrorInfo metadata). Also INVALID_ARGUMENT for a malformed name,
 	// NOT_FOUND, and the usual upstream errors.
-	DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*DeleteJobResponse, error)
+	DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// PurgeJobs cancels every queued job of a service (states NEW, SUBMITTED
 	// and WAITING; upstream `purgeQueue`). Returns INVALID_ARGUMENT for a
 	// malformed parent, NOT_FOUND if the service does not exist, and the usual
@@ -109,9 +110,9 @@ func (c *jobsServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest, o
 	return out, nil
 }
 
-func (c *jobsServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error) {
+func (c *jobsServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Job, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetJobResponse)
+	out := new(Job)
 	err := c.cc.Invoke(ctx, JobsService_GetJob_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -129,9 +130,9 @@ func (c *jobsServiceClient) CancelJob(ctx context.Context, in *CancelJobRequest,
 	return out, nil
 }
 
-func (c *jobsServiceClient) DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*DeleteJobResponse, error) {
+func (c *jobsServiceClient) DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteJobResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, JobsService_DeleteJob_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,7 @@ type JobsServiceServer interface {
 	// GetJob returns one job. Returns INVALID_ARGUMENT for a malformed name,
 	// NOT_FOUND if the service or the job does not exist, and the usual
 	// upstream errors.
-	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
+	GetJob(context.Context, *GetJobRequest) (*Job, error)
 	// CancelJob cancels a job and returns it afterwards. Upstream cancels only
 	// SUBMITTED and EXECUTING jobs: a job in any other state is refused with
 	// FAILED_PRECONDITION (reason JOB_NOT_CANCELLABLE; the ErrorInfo metadata
@@ -214,7 +215,7 @@ type JobsServiceServer interface {
 	// FAILED_PRECONDITION (reason JOB_NOT_DELETABLE, with `state` in the
 	// ErrorInfo metadata). Also INVALID_ARGUMENT for a malformed name,
 	// NOT_FOUND, and the usual upstream errors.
-	DeleteJob(context.Context, *DeleteJobRequest) (*DeleteJobResponse, error)
+	DeleteJob(context.Context, *DeleteJobRequest) (*emptypb.Empty, error)
 	// PurgeJobs cancels every queued job of a service (states NEW, SUBMITTED
 	// and WAITING; upstream `purgeQueue`). Returns INVALID_ARGUMENT for a
 	// malformed parent, NOT_FOUND if the service does not exist, and the usual
@@ -243,13 +244,13 @@ type UnimplementedJobsServiceServer struct{}
 func (UnimplementedJobsServiceServer) ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListJobs not implemented")
 }
-func (UnimplementedJobsServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
+func (UnimplementedJobsServiceServer) GetJob(context.Context, *GetJobRequest) (*Job, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
 }
 func (UnimplementedJobsServiceServer) CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelJob not implemented")
 }
-func (UnimplementedJobsServiceServer) DeleteJob(context.Context, *DeleteJobRequest) (*DeleteJobResponse, error) {
+func (UnimplementedJobsServiceServer) DeleteJob(context.Context, *DeleteJobRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteJob not implemented")
 }
 func (UnimplementedJobsServiceServer) PurgeJobs(context.Context, *PurgeJobsRequest) (*PurgeJobsResponse, error) {

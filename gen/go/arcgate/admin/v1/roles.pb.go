@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
@@ -149,7 +150,9 @@ func (x *RoleStore) GetTotalRoles() int32 {
 
 // GetRoleStoreRequest asks for the role store's description.
 type GetRoleStoreRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `roleStore` (empty is taken as `roleStore`).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,50 +187,11 @@ func (*GetRoleStoreRequest) Descriptor() ([]byte, []int) {
 	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{1}
 }
 
-// GetRoleStoreResponse carries the role store's description.
-type GetRoleStoreResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The role store.
-	RoleStore     *RoleStore `protobuf:"bytes,1,opt,name=role_store,json=roleStore,proto3" json:"role_store,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetRoleStoreResponse) Reset() {
-	*x = GetRoleStoreResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetRoleStoreResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetRoleStoreResponse) ProtoMessage() {}
-
-func (x *GetRoleStoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[2]
+func (x *GetRoleStoreRequest) GetName() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.Name
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetRoleStoreResponse.ProtoReflect.Descriptor instead.
-func (*GetRoleStoreResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *GetRoleStoreResponse) GetRoleStore() *RoleStore {
-	if x != nil {
-		return x.RoleStore
-	}
-	return nil
+	return ""
 }
 
 // Role is a security role.
@@ -238,14 +202,19 @@ type Role struct {
 	// The role's ArcGIS name (the last segment of `name`).
 	RoleId string `protobuf:"bytes,2,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
 	// Free-text description.
-	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Role) Reset() {
 	*x = Role{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[3]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +226,7 @@ func (x *Role) String() string {
 func (*Role) ProtoMessage() {}
 
 func (x *Role) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[3]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +239,7 @@ func (x *Role) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Role.ProtoReflect.Descriptor instead.
 func (*Role) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{3}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Role) GetName() string {
@@ -294,6 +263,13 @@ func (x *Role) GetDescription() string {
 	return ""
 }
 
+func (x *Role) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // ListRolesRequest asks for a page of roles.
 type ListRolesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -309,7 +285,7 @@ type ListRolesRequest struct {
 
 func (x *ListRolesRequest) Reset() {
 	*x = ListRolesRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[4]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +297,7 @@ func (x *ListRolesRequest) String() string {
 func (*ListRolesRequest) ProtoMessage() {}
 
 func (x *ListRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[4]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +310,7 @@ func (x *ListRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesRequest.ProtoReflect.Descriptor instead.
 func (*ListRolesRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{4}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListRolesRequest) GetPageSize() int32 {
@@ -364,7 +340,7 @@ type ListRolesResponse struct {
 
 func (x *ListRolesResponse) Reset() {
 	*x = ListRolesResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +352,7 @@ func (x *ListRolesResponse) String() string {
 func (*ListRolesResponse) ProtoMessage() {}
 
 func (x *ListRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +365,7 @@ func (x *ListRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesResponse.ProtoReflect.Descriptor instead.
 func (*ListRolesResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{5}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListRolesResponse) GetRoles() []*Role {
@@ -406,22 +382,25 @@ func (x *ListRolesResponse) GetNextPageToken() string {
 	return ""
 }
 
-// SearchRolesRequest searches roles by name.
+// SearchRolesRequest asks for a page of the roles whose names match.
 type SearchRolesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Text the role names must match; empty matches every role. At most 256
 	// bytes, without control characters.
 	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Maximum number of roles to return: default 100, at most 10000 (larger
-	// values are coerced to 10000).
-	MaxCount      int32 `protobuf:"varint,2,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	// Maximum number of roles to return: default 50, at most 1000 (larger
+	// values are coerced to 1000).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`, valid only with the
+	// same filter.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRolesRequest) Reset() {
 	*x = SearchRolesRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +412,7 @@ func (x *SearchRolesRequest) String() string {
 func (*SearchRolesRequest) ProtoMessage() {}
 
 func (x *SearchRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +425,7 @@ func (x *SearchRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRolesRequest.ProtoReflect.Descriptor instead.
 func (*SearchRolesRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{6}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SearchRolesRequest) GetFilter() string {
@@ -456,27 +435,34 @@ func (x *SearchRolesRequest) GetFilter() string {
 	return ""
 }
 
-func (x *SearchRolesRequest) GetMaxCount() int32 {
+func (x *SearchRolesRequest) GetPageSize() int32 {
 	if x != nil {
-		return x.MaxCount
+		return x.PageSize
 	}
 	return 0
 }
 
-// SearchRolesResponse carries the matching roles.
+func (x *SearchRolesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchRolesResponse is a page of the matching roles, ordered by name.
 type SearchRolesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The roles, in upstream order.
+	// The roles.
 	Roles []*Role `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Whether more roles match than were returned.
-	HasMore       bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	// Token for the next page; empty when there are no more pages.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRolesResponse) Reset() {
 	*x = SearchRolesResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +474,7 @@ func (x *SearchRolesResponse) String() string {
 func (*SearchRolesResponse) ProtoMessage() {}
 
 func (x *SearchRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +487,7 @@ func (x *SearchRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRolesResponse.ProtoReflect.Descriptor instead.
 func (*SearchRolesResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{7}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SearchRolesResponse) GetRoles() []*Role {
@@ -511,11 +497,11 @@ func (x *SearchRolesResponse) GetRoles() []*Role {
 	return nil
 }
 
-func (x *SearchRolesResponse) GetHasMore() bool {
+func (x *SearchRolesResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.HasMore
+		return x.NextPageToken
 	}
-	return false
+	return ""
 }
 
 // GetRoleRequest names a role.
@@ -529,7 +515,7 @@ type GetRoleRequest struct {
 
 func (x *GetRoleRequest) Reset() {
 	*x = GetRoleRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +527,7 @@ func (x *GetRoleRequest) String() string {
 func (*GetRoleRequest) ProtoMessage() {}
 
 func (x *GetRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +540,7 @@ func (x *GetRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoleRequest.ProtoReflect.Descriptor instead.
 func (*GetRoleRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{8}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRoleRequest) GetName() string {
@@ -564,66 +550,27 @@ func (x *GetRoleRequest) GetName() string {
 	return ""
 }
 
-// GetRoleResponse carries one role.
-type GetRoleResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The role.
-	Role          *Role `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetRoleResponse) Reset() {
-	*x = GetRoleResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetRoleResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetRoleResponse) ProtoMessage() {}
-
-func (x *GetRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetRoleResponse.ProtoReflect.Descriptor instead.
-func (*GetRoleResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *GetRoleResponse) GetRole() *Role {
-	if x != nil {
-		return x.Role
-	}
-	return nil
-}
-
-// CreateRoleRequest creates a role.
+// CreateRoleRequest creates a role. Over REST the role is the body and
+// `roleId` a query parameter.
 type CreateRoleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new role's ArcGIS name.
 	RoleId string `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
 	// Settings of the new role (`description`); `name` is ignored.
-	Role          *Role `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Role *Role `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRoleRequest) Reset() {
 	*x = CreateRoleRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +582,7 @@ func (x *CreateRoleRequest) String() string {
 func (*CreateRoleRequest) ProtoMessage() {}
 
 func (x *CreateRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +595,7 @@ func (x *CreateRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoleRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{10}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateRoleRequest) GetRoleId() string {
@@ -665,50 +612,11 @@ func (x *CreateRoleRequest) GetRole() *Role {
 	return nil
 }
 
-// CreateRoleResponse carries the created role.
-type CreateRoleResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The role as upstream reports it after creation.
-	Role          *Role `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateRoleResponse) Reset() {
-	*x = CreateRoleResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[11]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateRoleResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateRoleResponse) ProtoMessage() {}
-
-func (x *CreateRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[11]
+func (x *CreateRoleRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateRoleResponse.ProtoReflect.Descriptor instead.
-func (*CreateRoleResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *CreateRoleResponse) GetRole() *Role {
-	if x != nil {
-		return x.Role
-	}
-	return nil
+	return ""
 }
 
 // UpdateRoleRequest changes a role.
@@ -718,14 +626,20 @@ type UpdateRoleRequest struct {
 	Role *Role `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
 	// Fields to change: only `description` (or `*`). Required: an empty mask
 	// is INVALID_ARGUMENT.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateRoleRequest) Reset() {
 	*x = UpdateRoleRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +651,7 @@ func (x *UpdateRoleRequest) String() string {
 func (*UpdateRoleRequest) ProtoMessage() {}
 
 func (x *UpdateRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +664,7 @@ func (x *UpdateRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoleRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{12}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateRoleRequest) GetRole() *Role {
@@ -767,64 +681,38 @@ func (x *UpdateRoleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-// UpdateRoleResponse carries the updated role.
-type UpdateRoleResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The role as upstream reports it after the change.
-	Role          *Role `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateRoleResponse) Reset() {
-	*x = UpdateRoleResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateRoleResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateRoleResponse) ProtoMessage() {}
-
-func (x *UpdateRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[13]
+func (x *UpdateRoleRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateRoleResponse.ProtoReflect.Descriptor instead.
-func (*UpdateRoleResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *UpdateRoleResponse) GetRole() *Role {
-	if x != nil {
-		return x.Role
-	}
-	return nil
+	return ""
 }
 
 // DeleteRoleRequest deletes a role.
+// (-- api-linter: core::0135::force-field=disabled
+//
+//	aip.dev/not-precedent: a role's only child, its privilege, goes with it. --)
 type DeleteRoleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name: `roles/{role}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The resource's `etag` from an earlier read: the delete is refused with
+	// ABORTED if the resource changed since. Empty: delete unconditionally.
+	// Reserved: ignored until the server implements it.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteRoleRequest) Reset() {
 	*x = DeleteRoleRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +724,7 @@ func (x *DeleteRoleRequest) String() string {
 func (*DeleteRoleRequest) ProtoMessage() {}
 
 func (x *DeleteRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +737,7 @@ func (x *DeleteRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoleRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{14}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteRoleRequest) GetName() string {
@@ -859,28 +747,55 @@ func (x *DeleteRoleRequest) GetName() string {
 	return ""
 }
 
-// DeleteRoleResponse is empty.
-type DeleteRoleResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+func (x *DeleteRoleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteRoleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// RolePrivilege is the privilege a role grants: the singleton
+// `roles/{role}/privilege`.
+type RolePrivilege struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: `roles/{role}/privilege`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The privilege; PRIVILEGE_UNSPECIFIED when upstream reports one this API
+	// does not know (see `privilege_name`).
+	Privilege Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
+	// The upstream privilege string, as sent (for example `PUBLISH`).
+	PrivilegeName string `protobuf:"bytes,3,opt,name=privilege_name,json=privilegeName,proto3" json:"privilege_name,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DeleteRoleResponse) Reset() {
-	*x = DeleteRoleResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[15]
+func (x *RolePrivilege) Reset() {
+	*x = RolePrivilege{}
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DeleteRoleResponse) String() string {
+func (x *RolePrivilege) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DeleteRoleResponse) ProtoMessage() {}
+func (*RolePrivilege) ProtoMessage() {}
 
-func (x *DeleteRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[15]
+func (x *RolePrivilege) ProtoReflect() protoreflect.Message {
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,23 +806,51 @@ func (x *DeleteRoleResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DeleteRoleResponse.ProtoReflect.Descriptor instead.
-func (*DeleteRoleResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{15}
+// Deprecated: Use RolePrivilege.ProtoReflect.Descriptor instead.
+func (*RolePrivilege) Descriptor() ([]byte, []int) {
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{11}
 }
 
-// GetRolePrivilegeRequest names a role.
+func (x *RolePrivilege) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RolePrivilege) GetPrivilege() Privilege {
+	if x != nil {
+		return x.Privilege
+	}
+	return Privilege_PRIVILEGE_UNSPECIFIED
+}
+
+func (x *RolePrivilege) GetPrivilegeName() string {
+	if x != nil {
+		return x.PrivilegeName
+	}
+	return ""
+}
+
+func (x *RolePrivilege) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// GetRolePrivilegeRequest names a role's privilege.
 type GetRolePrivilegeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name of the role: `roles/{role}`.
-	Role          string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Resource name: `roles/{role}/privilege`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRolePrivilegeRequest) Reset() {
 	*x = GetRolePrivilegeRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[16]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +862,7 @@ func (x *GetRolePrivilegeRequest) String() string {
 func (*GetRolePrivilegeRequest) ProtoMessage() {}
 
 func (x *GetRolePrivilegeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[16]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,77 +875,12 @@ func (x *GetRolePrivilegeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRolePrivilegeRequest.ProtoReflect.Descriptor instead.
 func (*GetRolePrivilegeRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{16}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *GetRolePrivilegeRequest) GetRole() string {
+func (x *GetRolePrivilegeRequest) GetName() string {
 	if x != nil {
-		return x.Role
-	}
-	return ""
-}
-
-// GetRolePrivilegeResponse carries a role's privilege.
-type GetRolePrivilegeResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name of the role.
-	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
-	// The privilege; PRIVILEGE_UNSPECIFIED when upstream reports one this API
-	// does not know (see `privilege_name`).
-	Privilege Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
-	// The upstream privilege string, as sent (for example `PUBLISH`).
-	PrivilegeName string `protobuf:"bytes,3,opt,name=privilege_name,json=privilegeName,proto3" json:"privilege_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetRolePrivilegeResponse) Reset() {
-	*x = GetRolePrivilegeResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[17]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetRolePrivilegeResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetRolePrivilegeResponse) ProtoMessage() {}
-
-func (x *GetRolePrivilegeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[17]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetRolePrivilegeResponse.ProtoReflect.Descriptor instead.
-func (*GetRolePrivilegeResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *GetRolePrivilegeResponse) GetRole() string {
-	if x != nil {
-		return x.Role
-	}
-	return ""
-}
-
-func (x *GetRolePrivilegeResponse) GetPrivilege() Privilege {
-	if x != nil {
-		return x.Privilege
-	}
-	return Privilege_PRIVILEGE_UNSPECIFIED
-}
-
-func (x *GetRolePrivilegeResponse) GetPrivilegeName() string {
-	if x != nil {
-		return x.PrivilegeName
+		return x.Name
 	}
 	return ""
 }
@@ -1010,17 +888,23 @@ func (x *GetRolePrivilegeResponse) GetPrivilegeName() string {
 // SetRolePrivilegeRequest sets a role's privilege.
 type SetRolePrivilegeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name of the role: `roles/{role}`.
-	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Resource name: `roles/{role}/privilege`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The privilege to grant.
-	Privilege     Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
+	Privilege Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetRolePrivilegeRequest) Reset() {
 	*x = SetRolePrivilegeRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[18]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +916,7 @@ func (x *SetRolePrivilegeRequest) String() string {
 func (*SetRolePrivilegeRequest) ProtoMessage() {}
 
 func (x *SetRolePrivilegeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[18]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,12 +929,12 @@ func (x *SetRolePrivilegeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolePrivilegeRequest.ProtoReflect.Descriptor instead.
 func (*SetRolePrivilegeRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{18}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *SetRolePrivilegeRequest) GetRole() string {
+func (x *SetRolePrivilegeRequest) GetName() string {
 	if x != nil {
-		return x.Role
+		return x.Name
 	}
 	return ""
 }
@@ -1062,82 +946,37 @@ func (x *SetRolePrivilegeRequest) GetPrivilege() Privilege {
 	return Privilege_PRIVILEGE_UNSPECIFIED
 }
 
-// SetRolePrivilegeResponse carries the role's privilege after the change.
-type SetRolePrivilegeResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name of the role.
-	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
-	// The privilege upstream reports after the change.
-	Privilege Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
-	// The upstream privilege string, as sent.
-	PrivilegeName string `protobuf:"bytes,3,opt,name=privilege_name,json=privilegeName,proto3" json:"privilege_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SetRolePrivilegeResponse) Reset() {
-	*x = SetRolePrivilegeResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[19]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SetRolePrivilegeResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SetRolePrivilegeResponse) ProtoMessage() {}
-
-func (x *SetRolePrivilegeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[19]
+func (x *SetRolePrivilegeRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SetRolePrivilegeResponse.ProtoReflect.Descriptor instead.
-func (*SetRolePrivilegeResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{19}
-}
-
-func (x *SetRolePrivilegeResponse) GetRole() string {
-	if x != nil {
-		return x.Role
+		return x.RequestId
 	}
 	return ""
 }
 
-func (x *SetRolePrivilegeResponse) GetPrivilege() Privilege {
-	if x != nil {
-		return x.Privilege
-	}
-	return Privilege_PRIVILEGE_UNSPECIFIED
-}
-
-func (x *SetRolePrivilegeResponse) GetPrivilegeName() string {
-	if x != nil {
-		return x.PrivilegeName
-	}
-	return ""
-}
-
-// ListRolesByPrivilegeRequest asks for the roles granting a privilege.
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the privilege it belongs to. --)
+//
+// ListRolesByPrivilegeRequest asks for a page of the roles granting a
+// privilege.
 type ListRolesByPrivilegeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// PRIVILEGE_ADMINISTER or PRIVILEGE_PUBLISH.
-	Privilege     Privilege `protobuf:"varint,1,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
+	Privilege Privilege `protobuf:"varint,1,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
+	// Maximum number of roles to return: default 50, at most 1000 (larger
+	// values are coerced to 1000).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`, valid only with the
+	// same privilege.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRolesByPrivilegeRequest) Reset() {
 	*x = ListRolesByPrivilegeRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[20]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +988,7 @@ func (x *ListRolesByPrivilegeRequest) String() string {
 func (*ListRolesByPrivilegeRequest) ProtoMessage() {}
 
 func (x *ListRolesByPrivilegeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[20]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1001,7 @@ func (x *ListRolesByPrivilegeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesByPrivilegeRequest.ProtoReflect.Descriptor instead.
 func (*ListRolesByPrivilegeRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{20}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRolesByPrivilegeRequest) GetPrivilege() Privilege {
@@ -1172,18 +1011,40 @@ func (x *ListRolesByPrivilegeRequest) GetPrivilege() Privilege {
 	return Privilege_PRIVILEGE_UNSPECIFIED
 }
 
-// ListRolesByPrivilegeResponse carries the roles granting a privilege.
+func (x *ListRolesByPrivilegeRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRolesByPrivilegeRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the privilege it belongs to. --)
+//
+// ListRolesByPrivilegeResponse is a page of the roles granting a privilege,
+// ordered by name.
 type ListRolesByPrivilegeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource names of the roles (`roles/{role}`), in upstream order.
-	Roles         []string `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Resource names of the roles (`roles/{role}`).
+	Roles []string `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Token for the next page; empty when there are no more pages.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRolesByPrivilegeResponse) Reset() {
 	*x = ListRolesByPrivilegeResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[21]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1056,7 @@ func (x *ListRolesByPrivilegeResponse) String() string {
 func (*ListRolesByPrivilegeResponse) ProtoMessage() {}
 
 func (x *ListRolesByPrivilegeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[21]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1069,7 @@ func (x *ListRolesByPrivilegeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesByPrivilegeResponse.ProtoReflect.Descriptor instead.
 func (*ListRolesByPrivilegeResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{21}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRolesByPrivilegeResponse) GetRoles() []string {
@@ -1218,7 +1079,19 @@ func (x *ListRolesByPrivilegeResponse) GetRoles() []string {
 	return nil
 }
 
-// ListRoleUsersRequest asks for the users of a role.
+func (x *ListRolesByPrivilegeResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the role it belongs to. --)
+//
+// ListRoleUsersRequest asks for a page of the users of a role.
 type ListRoleUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the role: `roles/{role}`.
@@ -1226,16 +1099,19 @@ type ListRoleUsersRequest struct {
 	// Text the user names must match; empty matches every user. At most 256
 	// bytes, without control characters.
 	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Maximum number of users to return: default 100, at most 10000 (larger
-	// values are coerced to 10000).
-	MaxCount      int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	// Maximum number of users to return: default 50, at most 1000 (larger
+	// values are coerced to 1000).
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`, valid only with the
+	// same role and filter.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRoleUsersRequest) Reset() {
 	*x = ListRoleUsersRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[22]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1123,7 @@ func (x *ListRoleUsersRequest) String() string {
 func (*ListRoleUsersRequest) ProtoMessage() {}
 
 func (x *ListRoleUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[22]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1136,7 @@ func (x *ListRoleUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListRoleUsersRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{22}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListRoleUsersRequest) GetRole() string {
@@ -1277,27 +1153,39 @@ func (x *ListRoleUsersRequest) GetFilter() string {
 	return ""
 }
 
-func (x *ListRoleUsersRequest) GetMaxCount() int32 {
+func (x *ListRoleUsersRequest) GetPageSize() int32 {
 	if x != nil {
-		return x.MaxCount
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListRoleUsersResponse carries users of a role.
+func (x *ListRoleUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the role it belongs to. --)
+//
+// ListRoleUsersResponse is a page of the users of a role, ordered by name.
 type ListRoleUsersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource names of the users (`users/{user}`), in upstream order.
+	// Resource names of the users (`users/{user}`).
 	Users []string `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	// Whether more users match than were returned.
-	HasMore       bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	// Token for the next page; empty when there are no more pages.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRoleUsersResponse) Reset() {
 	*x = ListRoleUsersResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[23]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1197,7 @@ func (x *ListRoleUsersResponse) String() string {
 func (*ListRoleUsersResponse) ProtoMessage() {}
 
 func (x *ListRoleUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[23]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1210,7 @@ func (x *ListRoleUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListRoleUsersResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{23}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRoleUsersResponse) GetUsers() []string {
@@ -1332,11 +1220,11 @@ func (x *ListRoleUsersResponse) GetUsers() []string {
 	return nil
 }
 
-func (x *ListRoleUsersResponse) GetHasMore() bool {
+func (x *ListRoleUsersResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.HasMore
+		return x.NextPageToken
 	}
-	return false
+	return ""
 }
 
 // AddRoleUsersRequest adds users to a role.
@@ -1346,14 +1234,20 @@ type AddRoleUsersRequest struct {
 	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
 	// Resource names of the users (`users/{user}`): 1 to 1000 of them,
 	// duplicates ignored, no comma in a name.
-	Users         []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Users []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddRoleUsersRequest) Reset() {
 	*x = AddRoleUsersRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[24]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1259,7 @@ func (x *AddRoleUsersRequest) String() string {
 func (*AddRoleUsersRequest) ProtoMessage() {}
 
 func (x *AddRoleUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[24]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1272,7 @@ func (x *AddRoleUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRoleUsersRequest.ProtoReflect.Descriptor instead.
 func (*AddRoleUsersRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{24}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddRoleUsersRequest) GetRole() string {
@@ -1395,6 +1289,13 @@ func (x *AddRoleUsersRequest) GetUsers() []string {
 	return nil
 }
 
+func (x *AddRoleUsersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // AddRoleUsersResponse is empty.
 type AddRoleUsersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1404,7 +1305,7 @@ type AddRoleUsersResponse struct {
 
 func (x *AddRoleUsersResponse) Reset() {
 	*x = AddRoleUsersResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[25]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1317,7 @@ func (x *AddRoleUsersResponse) String() string {
 func (*AddRoleUsersResponse) ProtoMessage() {}
 
 func (x *AddRoleUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[25]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1330,7 @@ func (x *AddRoleUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRoleUsersResponse.ProtoReflect.Descriptor instead.
 func (*AddRoleUsersResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{25}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{19}
 }
 
 // RemoveRoleUsersRequest removes users from a role.
@@ -1439,14 +1340,20 @@ type RemoveRoleUsersRequest struct {
 	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
 	// Resource names of the users (`users/{user}`): 1 to 1000 of them,
 	// duplicates ignored, no comma in a name.
-	Users         []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Users []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RemoveRoleUsersRequest) Reset() {
 	*x = RemoveRoleUsersRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[26]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1365,7 @@ func (x *RemoveRoleUsersRequest) String() string {
 func (*RemoveRoleUsersRequest) ProtoMessage() {}
 
 func (x *RemoveRoleUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[26]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1378,7 @@ func (x *RemoveRoleUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRoleUsersRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRoleUsersRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{26}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveRoleUsersRequest) GetRole() string {
@@ -1488,6 +1395,13 @@ func (x *RemoveRoleUsersRequest) GetUsers() []string {
 	return nil
 }
 
+func (x *RemoveRoleUsersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // RemoveRoleUsersResponse is empty.
 type RemoveRoleUsersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1497,7 +1411,7 @@ type RemoveRoleUsersResponse struct {
 
 func (x *RemoveRoleUsersResponse) Reset() {
 	*x = RemoveRoleUsersResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[27]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1423,7 @@ func (x *RemoveRoleUsersResponse) String() string {
 func (*RemoveRoleUsersResponse) ProtoMessage() {}
 
 func (x *RemoveRoleUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[27]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,10 +1436,15 @@ func (x *RemoveRoleUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRoleUsersResponse.ProtoReflect.Descriptor instead.
 func (*RemoveRoleUsersResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{27}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{21}
 }
 
-// ListUserRolesRequest asks for the roles of a user.
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the user it belongs to. --)
+//
+// ListUserRolesRequest asks for a page of the roles of a user.
 type ListUserRolesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the user: `users/{user}`.
@@ -1533,16 +1452,19 @@ type ListUserRolesRequest struct {
 	// Text the role names must match; empty matches every role. At most 256
 	// bytes, without control characters.
 	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Maximum number of roles to return: default 100, at most 10000 (larger
-	// values are coerced to 10000).
-	MaxCount      int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	// Maximum number of roles to return: default 50, at most 1000 (larger
+	// values are coerced to 1000).
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`, valid only with the
+	// same user and filter.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListUserRolesRequest) Reset() {
 	*x = ListUserRolesRequest{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[28]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1476,7 @@ func (x *ListUserRolesRequest) String() string {
 func (*ListUserRolesRequest) ProtoMessage() {}
 
 func (x *ListUserRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[28]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1489,7 @@ func (x *ListUserRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserRolesRequest.ProtoReflect.Descriptor instead.
 func (*ListUserRolesRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{28}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListUserRolesRequest) GetUser() string {
@@ -1584,27 +1506,39 @@ func (x *ListUserRolesRequest) GetFilter() string {
 	return ""
 }
 
-func (x *ListUserRolesRequest) GetMaxCount() int32 {
+func (x *ListUserRolesRequest) GetPageSize() int32 {
 	if x != nil {
-		return x.MaxCount
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListUserRolesResponse carries roles of a user.
+func (x *ListUserRolesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// (-- api-linter: core::0132=disabled
+//
+//	aip.dev/not-precedent: a membership listing answers resource names, not
+//	resources, and is keyed by the user it belongs to. --)
+//
+// ListUserRolesResponse is a page of the roles of a user, ordered by name.
 type ListUserRolesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource names of the roles (`roles/{role}`), in upstream order.
+	// Resource names of the roles (`roles/{role}`).
 	Roles []string `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Whether more roles match than were returned.
-	HasMore       bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	// Token for the next page; empty when there are no more pages.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListUserRolesResponse) Reset() {
 	*x = ListUserRolesResponse{}
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[29]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1550,7 @@ func (x *ListUserRolesResponse) String() string {
 func (*ListUserRolesResponse) ProtoMessage() {}
 
 func (x *ListUserRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[29]
+	mi := &file_arcgate_admin_v1_roles_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1563,7 @@ func (x *ListUserRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserRolesResponse.ProtoReflect.Descriptor instead.
 func (*ListUserRolesResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{29}
+	return file_arcgate_admin_v1_roles_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListUserRolesResponse) GetRoles() []string {
@@ -1639,127 +1573,158 @@ func (x *ListUserRolesResponse) GetRoles() []string {
 	return nil
 }
 
-func (x *ListUserRolesResponse) GetHasMore() bool {
+func (x *ListUserRolesResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.HasMore
+		return x.NextPageToken
 	}
-	return false
+	return ""
 }
 
 var File_arcgate_admin_v1_roles_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_roles_proto_rawDesc = "" +
 	"\n" +
-	"\x1carcgate/admin/v1/roles.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"\x8f\x01\n" +
-	"\tRoleStore\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x1carcgate/admin/v1/roles.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\xd4\x01\n" +
+	"\tRoleStore\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12%\n" +
 	"\tread_only\x18\x02 \x01(\bB\x03\xe0A\x03H\x00R\breadOnly\x88\x01\x01\x12)\n" +
 	"\vtotal_roles\x18\x03 \x01(\x05B\x03\xe0A\x03H\x01R\n" +
-	"totalRoles\x88\x01\x01B\f\n" +
+	"totalRoles\x88\x01\x01:>\xeaA;\n" +
+	"\x17arcgate.admin/RoleStore\x12\troleStore*\n" +
+	"roleStores2\troleStoreB\f\n" +
 	"\n" +
 	"_read_onlyB\x0e\n" +
-	"\f_total_roles\"\x15\n" +
-	"\x13GetRoleStoreRequest\"R\n" +
-	"\x14GetRoleStoreResponse\x12:\n" +
-	"\n" +
-	"role_store\x18\x01 \x01(\v2\x1b.arcgate.admin.v1.RoleStoreR\troleStore\"Z\n" +
-	"\x04Role\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\f_total_roles\"J\n" +
+	"\x13GetRoleStoreRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17arcgate.admin/RoleStoreR\x04name\"\xa7\x01\n" +
+	"\x04Role\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1c\n" +
 	"\arole_id\x18\x02 \x01(\tB\x03\xe0A\x03R\x06roleId\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"N\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag:2\xeaA/\n" +
+	"\x12arcgate.admin/Role\x12\froles/{role}*\x05roles2\x04role\"N\n" +
 	"\x10ListRolesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"i\n" +
 	"\x11ListRolesResponse\x12,\n" +
 	"\x05roles\x18\x01 \x03(\v2\x16.arcgate.admin.v1.RoleR\x05roles\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"y\n" +
 	"\x12SearchRolesRequest\x12\x16\n" +
 	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1b\n" +
-	"\tmax_count\x18\x02 \x01(\x05R\bmaxCount\"^\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageTokenJ\x04\b\x02\x10\x03R\tmax_count\"{\n" +
 	"\x13SearchRolesResponse\x12,\n" +
-	"\x05roles\x18\x01 \x03(\v2\x16.arcgate.admin.v1.RoleR\x05roles\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore\")\n" +
-	"\x0eGetRoleRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"=\n" +
-	"\x0fGetRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"]\n" +
+	"\x05roles\x18\x01 \x03(\v2\x16.arcgate.admin.v1.RoleR\x05roles\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageTokenJ\x04\b\x02\x10\x03R\bhas_more\"@\n" +
+	"\x0eGetRoleRequest\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x04name\"\x8e\x01\n" +
 	"\x11CreateRoleRequest\x12\x1c\n" +
-	"\arole_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06roleId\x12*\n" +
-	"\x04role\x18\x02 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"@\n" +
-	"\x12CreateRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\"\x81\x01\n" +
+	"\arole_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06roleId\x12/\n" +
+	"\x04role\x18\x02 \x01(\v2\x16.arcgate.admin.v1.RoleB\x03\xe0A\x02R\x04role\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xad\x01\n" +
 	"\x11UpdateRoleRequest\x12/\n" +
 	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleB\x03\xe0A\x02R\x04role\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"@\n" +
-	"\x12UpdateRoleResponse\x12*\n" +
-	"\x04role\x18\x01 \x01(\v2\x16.arcgate.admin.v1.RoleR\x04role\",\n" +
-	"\x11DeleteRoleRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x14\n" +
-	"\x12DeleteRoleResponse\"2\n" +
-	"\x17GetRolePrivilegeRequest\x12\x17\n" +
-	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\"\x90\x01\n" +
-	"\x18GetRolePrivilegeResponse\x12\x12\n" +
-	"\x04role\x18\x01 \x01(\tR\x04role\x129\n" +
-	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeR\tprivilege\x12%\n" +
-	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"r\n" +
-	"\x17SetRolePrivilegeRequest\x12\x17\n" +
-	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12>\n" +
-	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\"\x90\x01\n" +
-	"\x18SetRolePrivilegeResponse\x12\x12\n" +
-	"\x04role\x18\x01 \x01(\tR\x04role\x129\n" +
-	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeR\tprivilege\x12%\n" +
-	"\x0eprivilege_name\x18\x03 \x01(\tR\rprivilegeName\"]\n" +
+	"updateMask\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x88\x01\n" +
+	"\x11DeleteRoleRequest\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x04name\x12\x17\n" +
+	"\x04etag\x18\x02 \x01(\tB\x03\xe0A\x01R\x04etag\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xfc\x01\n" +
+	"\rRolePrivilege\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x129\n" +
+	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeR\tprivilege\x12*\n" +
+	"\x0eprivilege_name\x18\x03 \x01(\tB\x03\xe0A\x03R\rprivilegeName\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag:W\xeaAT\n" +
+	"\x1barcgate.admin/RolePrivilege\x12\x16roles/{role}/privilege*\x0erolePrivileges2\rrolePrivilege\"R\n" +
+	"\x17GetRolePrivilegeRequest\x127\n" +
+	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xfaA\x1d\n" +
+	"\x1barcgate.admin/RolePrivilegeR\x04name\"\xbe\x01\n" +
+	"\x17SetRolePrivilegeRequest\x127\n" +
+	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xfaA\x1d\n" +
+	"\x1barcgate.admin/RolePrivilegeR\x04name\x12>\n" +
+	"\tprivilege\x18\x02 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x99\x01\n" +
 	"\x1bListRolesByPrivilegeRequest\x12>\n" +
-	"\tprivilege\x18\x01 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\"4\n" +
-	"\x1cListRolesByPrivilegeResponse\x12\x14\n" +
-	"\x05roles\x18\x01 \x03(\tR\x05roles\"d\n" +
-	"\x14ListRoleUsersRequest\x12\x17\n" +
-	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x16\n" +
+	"\tprivilege\x18\x01 \x01(\x0e2\x1b.arcgate.admin.v1.PrivilegeB\x03\xe0A\x02R\tprivilege\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
+	"\x1cListRolesByPrivilegeResponse\x12-\n" +
+	"\x05roles\x18\x01 \x03(\tB\x17\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x05roles\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x01\n" +
+	"\x14ListRoleUsersRequest\x12.\n" +
+	"\x04role\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x04role\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
-	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"H\n" +
-	"\x15ListRoleUsersResponse\x12\x14\n" +
-	"\x05users\x18\x01 \x03(\tR\x05users\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"I\n" +
-	"\x13AddRoleUsersRequest\x12\x17\n" +
-	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x19\n" +
-	"\x05users\x18\x02 \x03(\tB\x03\xe0A\x02R\x05users\"\x16\n" +
-	"\x14AddRoleUsersResponse\"L\n" +
-	"\x16RemoveRoleUsersRequest\x12\x17\n" +
-	"\x04role\x18\x01 \x01(\tB\x03\xe0A\x02R\x04role\x12\x19\n" +
-	"\x05users\x18\x02 \x03(\tB\x03\xe0A\x02R\x05users\"\x19\n" +
-	"\x17RemoveRoleUsersResponse\"d\n" +
-	"\x14ListUserRolesRequest\x12\x17\n" +
-	"\x04user\x18\x01 \x01(\tB\x03\xe0A\x02R\x04user\x12\x16\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenJ\x04\b\x03\x10\x04R\tmax_count\"~\n" +
+	"\x15ListRoleUsersResponse\x12-\n" +
+	"\x05users\x18\x01 \x03(\tB\x17\xfaA\x14\n" +
+	"\x12arcgate.admin/UserR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageTokenJ\x04\b\x02\x10\x03R\bhas_more\"\xa3\x01\n" +
+	"\x13AddRoleUsersRequest\x12.\n" +
+	"\x04role\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x04role\x120\n" +
+	"\x05users\x18\x02 \x03(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/UserR\x05users\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x16\n" +
+	"\x14AddRoleUsersResponse\"\xa6\x01\n" +
+	"\x16RemoveRoleUsersRequest\x12.\n" +
+	"\x04role\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x04role\x120\n" +
+	"\x05users\x18\x02 \x03(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/UserR\x05users\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x19\n" +
+	"\x17RemoveRoleUsersResponse\"\xab\x01\n" +
+	"\x14ListUserRolesRequest\x12.\n" +
+	"\x04user\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12arcgate.admin/UserR\x04user\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
-	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"H\n" +
-	"\x15ListUserRolesResponse\x12\x14\n" +
-	"\x05roles\x18\x01 \x03(\tR\x05roles\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore*m\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenJ\x04\b\x03\x10\x04R\tmax_count\"~\n" +
+	"\x15ListUserRolesResponse\x12-\n" +
+	"\x05roles\x18\x01 \x03(\tB\x17\xfaA\x14\n" +
+	"\x12arcgate.admin/RoleR\x05roles\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageTokenJ\x04\b\x02\x10\x03R\bhas_more*m\n" +
 	"\tPrivilege\x12\x19\n" +
 	"\x15PRIVILEGE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRIVILEGE_ADMINISTER\x10\x01\x12\x15\n" +
 	"\x11PRIVILEGE_PUBLISH\x10\x02\x12\x14\n" +
-	"\x10PRIVILEGE_ACCESS\x10\x032\xed\x0e\n" +
-	"\fRolesService\x12{\n" +
-	"\fGetRoleStore\x12%.arcgate.admin.v1.GetRoleStoreRequest\x1a&.arcgate.admin.v1.GetRoleStoreResponse\"\x1c\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/roleStore\x90\x02\x01\x12n\n" +
-	"\tListRoles\x12\".arcgate.admin.v1.ListRolesRequest\x1a#.arcgate.admin.v1.ListRolesResponse\"\x18\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\v\x12\t/v1/roles\x90\x02\x01\x12{\n" +
-	"\vSearchRoles\x12$.arcgate.admin.v1.SearchRolesRequest\x1a%.arcgate.admin.v1.SearchRolesResponse\"\x1f\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/roles:search\x90\x02\x01\x12q\n" +
-	"\aGetRole\x12 .arcgate.admin.v1.GetRoleRequest\x1a!.arcgate.admin.v1.GetRoleResponse\"!\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=roles/*}\x90\x02\x01\x12q\n" +
+	"\x10PRIVILEGE_ACCESS\x10\x032\xf7\x0e\n" +
+	"\fRolesService\x12~\n" +
+	"\fGetRoleStore\x12%.arcgate.admin.v1.GetRoleStoreRequest\x1a\x1b.arcgate.admin.v1.RoleStore\"*\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=roleStore}\x90\x02\x01\x12q\n" +
+	"\tListRoles\x12\".arcgate.admin.v1.ListRolesRequest\x1a#.arcgate.admin.v1.ListRolesResponse\"\x1b\xdaA\x00\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\v\x12\t/v1/roles\x90\x02\x01\x12{\n" +
+	"\vSearchRoles\x12$.arcgate.admin.v1.SearchRolesRequest\x1a%.arcgate.admin.v1.SearchRolesResponse\"\x1f\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/roles:search\x90\x02\x01\x12m\n" +
+	"\aGetRole\x12 .arcgate.admin.v1.GetRoleRequest\x1a\x16.arcgate.admin.v1.Role\"(\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=roles/*}\x90\x02\x01\x12u\n" +
 	"\n" +
-	"CreateRole\x12#.arcgate.admin.v1.CreateRoleRequest\x1a$.arcgate.admin.v1.CreateRoleResponse\"\x18\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/roles\x12\x82\x01\n" +
+	"CreateRole\x12#.arcgate.admin.v1.CreateRoleRequest\x1a\x16.arcgate.admin.v1.Role\"*\xdaA\frole,role_id\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x11:\x04role\"\t/v1/roles\x12\x87\x01\n" +
 	"\n" +
-	"UpdateRole\x12#.arcgate.admin.v1.UpdateRoleRequest\x1a$.arcgate.admin.v1.UpdateRoleResponse\")\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x1f:\x04role2\x17/v1/{role.name=roles/*}\x12w\n" +
+	"UpdateRole\x12#.arcgate.admin.v1.UpdateRoleRequest\x1a\x16.arcgate.admin.v1.Role\"<\xdaA\x10role,update_mask\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x1f:\x04role2\x17/v1/{role.name=roles/*}\x12p\n" +
 	"\n" +
-	"DeleteRole\x12#.arcgate.admin.v1.DeleteRoleRequest\x1a$.arcgate.admin.v1.DeleteRoleResponse\"\x1e\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x14*\x12/v1/{name=roles/*}\x12\x96\x01\n" +
-	"\x10GetRolePrivilege\x12).arcgate.admin.v1.GetRolePrivilegeRequest\x1a*.arcgate.admin.v1.GetRolePrivilegeResponse\"+\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{role=roles/*}/privilege\x90\x02\x01\x12\x99\x01\n" +
-	"\x10SetRolePrivilege\x12).arcgate.admin.v1.SetRolePrivilegeRequest\x1a*.arcgate.admin.v1.SetRolePrivilegeResponse\".\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02!:\x01*\x1a\x1c/v1/{role=roles/*}/privilege\x90\x02\x02\x12\x9b\x01\n" +
+	"DeleteRole\x12#.arcgate.admin.v1.DeleteRoleRequest\x1a\x16.google.protobuf.Empty\"%\xdaA\x04name\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02\x14*\x12/v1/{name=roles/*}\x12\x92\x01\n" +
+	"\x10GetRolePrivilege\x12).arcgate.admin.v1.GetRolePrivilegeRequest\x1a\x1f.arcgate.admin.v1.RolePrivilege\"2\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=roles/*/privilege}\x90\x02\x01\x12\xa3\x01\n" +
+	"\x10SetRolePrivilege\x12).arcgate.admin.v1.SetRolePrivilegeRequest\x1a\x1f.arcgate.admin.v1.RolePrivilege\"C\xdaA\x0ename,privilege\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=roles/*/privilege}:set\x90\x02\x02\x12\x9b\x01\n" +
 	"\x14ListRolesByPrivilege\x12-.arcgate.admin.v1.ListRolesByPrivilegeRequest\x1a..arcgate.admin.v1.ListRolesByPrivilegeResponse\"$\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/roles:byPrivilege\x90\x02\x01\x12\x89\x01\n" +
 	"\rListRoleUsers\x12&.arcgate.admin.v1.ListRoleUsersRequest\x1a'.arcgate.admin.v1.ListRoleUsersResponse\"'\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{role=roles/*}/users\x90\x02\x01\x12\x8a\x01\n" +
 	"\fAddRoleUsers\x12%.arcgate.admin.v1.AddRoleUsersRequest\x1a&.arcgate.admin.v1.AddRoleUsersResponse\"+\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{role=roles/*}/users:add\x12\x96\x01\n" +
 	"\x0fRemoveRoleUsers\x12(.arcgate.admin.v1.RemoveRoleUsersRequest\x1a).arcgate.admin.v1.RemoveRoleUsersResponse\".\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{role=roles/*}/users:remove\x12\x89\x01\n" +
-	"\rListUserRoles\x12&.arcgate.admin.v1.ListUserRolesRequest\x1a'.arcgate.admin.v1.ListUserRolesResponse\"'\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{user=users/*}/roles\x90\x02\x01B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\rListUserRoles\x12&.arcgate.admin.v1.ListUserRolesRequest\x1a'.arcgate.admin.v1.ListUserRolesResponse\"'\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{user=users/*}/roles\x90\x02\x01Bn\xeaA/\n" +
+	"\x12arcgate.admin/User\x12\fusers/{user}*\x05users2\x04userZ:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_roles_proto_rawDescOnce sync.Once
@@ -1774,88 +1739,78 @@ func file_arcgate_admin_v1_roles_proto_rawDescGZIP() []byte {
 }
 
 var file_arcgate_admin_v1_roles_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_arcgate_admin_v1_roles_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_arcgate_admin_v1_roles_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_arcgate_admin_v1_roles_proto_goTypes = []any{
 	(Privilege)(0),                       // 0: arcgate.admin.v1.Privilege
 	(*RoleStore)(nil),                    // 1: arcgate.admin.v1.RoleStore
 	(*GetRoleStoreRequest)(nil),          // 2: arcgate.admin.v1.GetRoleStoreRequest
-	(*GetRoleStoreResponse)(nil),         // 3: arcgate.admin.v1.GetRoleStoreResponse
-	(*Role)(nil),                         // 4: arcgate.admin.v1.Role
-	(*ListRolesRequest)(nil),             // 5: arcgate.admin.v1.ListRolesRequest
-	(*ListRolesResponse)(nil),            // 6: arcgate.admin.v1.ListRolesResponse
-	(*SearchRolesRequest)(nil),           // 7: arcgate.admin.v1.SearchRolesRequest
-	(*SearchRolesResponse)(nil),          // 8: arcgate.admin.v1.SearchRolesResponse
-	(*GetRoleRequest)(nil),               // 9: arcgate.admin.v1.GetRoleRequest
-	(*GetRoleResponse)(nil),              // 10: arcgate.admin.v1.GetRoleResponse
-	(*CreateRoleRequest)(nil),            // 11: arcgate.admin.v1.CreateRoleRequest
-	(*CreateRoleResponse)(nil),           // 12: arcgate.admin.v1.CreateRoleResponse
-	(*UpdateRoleRequest)(nil),            // 13: arcgate.admin.v1.UpdateRoleRequest
-	(*UpdateRoleResponse)(nil),           // 14: arcgate.admin.v1.UpdateRoleResponse
-	(*DeleteRoleRequest)(nil),            // 15: arcgate.admin.v1.DeleteRoleRequest
-	(*DeleteRoleResponse)(nil),           // 16: arcgate.admin.v1.DeleteRoleResponse
-	(*GetRolePrivilegeRequest)(nil),      // 17: arcgate.admin.v1.GetRolePrivilegeRequest
-	(*GetRolePrivilegeResponse)(nil),     // 18: arcgate.admin.v1.GetRolePrivilegeResponse
-	(*SetRolePrivilegeRequest)(nil),      // 19: arcgate.admin.v1.SetRolePrivilegeRequest
-	(*SetRolePrivilegeResponse)(nil),     // 20: arcgate.admin.v1.SetRolePrivilegeResponse
-	(*ListRolesByPrivilegeRequest)(nil),  // 21: arcgate.admin.v1.ListRolesByPrivilegeRequest
-	(*ListRolesByPrivilegeResponse)(nil), // 22: arcgate.admin.v1.ListRolesByPrivilegeResponse
-	(*ListRoleUsersRequest)(nil),         // 23: arcgate.admin.v1.ListRoleUsersRequest
-	(*ListRoleUsersResponse)(nil),        // 24: arcgate.admin.v1.ListRoleUsersResponse
-	(*AddRoleUsersRequest)(nil),          // 25: arcgate.admin.v1.AddRoleUsersRequest
-	(*AddRoleUsersResponse)(nil),         // 26: arcgate.admin.v1.AddRoleUsersResponse
-	(*RemoveRoleUsersRequest)(nil),       // 27: arcgate.admin.v1.RemoveRoleUsersRequest
-	(*RemoveRoleUsersResponse)(nil),      // 28: arcgate.admin.v1.RemoveRoleUsersResponse
-	(*ListUserRolesRequest)(nil),         // 29: arcgate.admin.v1.ListUserRolesRequest
-	(*ListUserRolesResponse)(nil),        // 30: arcgate.admin.v1.ListUserRolesResponse
-	(*fieldmaskpb.FieldMask)(nil),        // 31: google.protobuf.FieldMask
+	(*Role)(nil),                         // 3: arcgate.admin.v1.Role
+	(*ListRolesRequest)(nil),             // 4: arcgate.admin.v1.ListRolesRequest
+	(*ListRolesResponse)(nil),            // 5: arcgate.admin.v1.ListRolesResponse
+	(*SearchRolesRequest)(nil),           // 6: arcgate.admin.v1.SearchRolesRequest
+	(*SearchRolesResponse)(nil),          // 7: arcgate.admin.v1.SearchRolesResponse
+	(*GetRoleRequest)(nil),               // 8: arcgate.admin.v1.GetRoleRequest
+	(*CreateRoleRequest)(nil),            // 9: arcgate.admin.v1.CreateRoleRequest
+	(*UpdateRoleRequest)(nil),            // 10: arcgate.admin.v1.UpdateRoleRequest
+	(*DeleteRoleRequest)(nil),            // 11: arcgate.admin.v1.DeleteRoleRequest
+	(*RolePrivilege)(nil),                // 12: arcgate.admin.v1.RolePrivilege
+	(*GetRolePrivilegeRequest)(nil),      // 13: arcgate.admin.v1.GetRolePrivilegeRequest
+	(*SetRolePrivilegeRequest)(nil),      // 14: arcgate.admin.v1.SetRolePrivilegeRequest
+	(*ListRolesByPrivilegeRequest)(nil),  // 15: arcgate.admin.v1.ListRolesByPrivilegeRequest
+	(*ListRolesByPrivilegeResponse)(nil), // 16: arcgate.admin.v1.ListRolesByPrivilegeResponse
+	(*ListRoleUsersRequest)(nil),         // 17: arcgate.admin.v1.ListRoleUsersRequest
+	(*ListRoleUsersResponse)(nil),        // 18: arcgate.admin.v1.ListRoleUsersResponse
+	(*AddRoleUsersRequest)(nil),          // 19: arcgate.admin.v1.AddRoleUsersRequest
+	(*AddRoleUsersResponse)(nil),         // 20: arcgate.admin.v1.AddRoleUsersResponse
+	(*RemoveRoleUsersRequest)(nil),       // 21: arcgate.admin.v1.RemoveRoleUsersRequest
+	(*RemoveRoleUsersResponse)(nil),      // 22: arcgate.admin.v1.RemoveRoleUsersResponse
+	(*ListUserRolesRequest)(nil),         // 23: arcgate.admin.v1.ListUserRolesRequest
+	(*ListUserRolesResponse)(nil),        // 24: arcgate.admin.v1.ListUserRolesResponse
+	(*fieldmaskpb.FieldMask)(nil),        // 25: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                // 26: google.protobuf.Empty
 }
 var file_arcgate_admin_v1_roles_proto_depIdxs = []int32{
-	1,  // 0: arcgate.admin.v1.GetRoleStoreResponse.role_store:type_name -> arcgate.admin.v1.RoleStore
-	4,  // 1: arcgate.admin.v1.ListRolesResponse.roles:type_name -> arcgate.admin.v1.Role
-	4,  // 2: arcgate.admin.v1.SearchRolesResponse.roles:type_name -> arcgate.admin.v1.Role
-	4,  // 3: arcgate.admin.v1.GetRoleResponse.role:type_name -> arcgate.admin.v1.Role
-	4,  // 4: arcgate.admin.v1.CreateRoleRequest.role:type_name -> arcgate.admin.v1.Role
-	4,  // 5: arcgate.admin.v1.CreateRoleResponse.role:type_name -> arcgate.admin.v1.Role
-	4,  // 6: arcgate.admin.v1.UpdateRoleRequest.role:type_name -> arcgate.admin.v1.Role
-	31, // 7: arcgate.admin.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 8: arcgate.admin.v1.UpdateRoleResponse.role:type_name -> arcgate.admin.v1.Role
-	0,  // 9: arcgate.admin.v1.GetRolePrivilegeResponse.privilege:type_name -> arcgate.admin.v1.Privilege
-	0,  // 10: arcgate.admin.v1.SetRolePrivilegeRequest.privilege:type_name -> arcgate.admin.v1.Privilege
-	0,  // 11: arcgate.admin.v1.SetRolePrivilegeResponse.privilege:type_name -> arcgate.admin.v1.Privilege
-	0,  // 12: arcgate.admin.v1.ListRolesByPrivilegeRequest.privilege:type_name -> arcgate.admin.v1.Privilege
-	2,  // 13: arcgate.admin.v1.RolesService.GetRoleStore:input_type -> arcgate.admin.v1.GetRoleStoreRequest
-	5,  // 14: arcgate.admin.v1.RolesService.ListRoles:input_type -> arcgate.admin.v1.ListRolesRequest
-	7,  // 15: arcgate.admin.v1.RolesService.SearchRoles:input_type -> arcgate.admin.v1.SearchRolesRequest
-	9,  // 16: arcgate.admin.v1.RolesService.GetRole:input_type -> arcgate.admin.v1.GetRoleRequest
-	11, // 17: arcgate.admin.v1.RolesService.CreateRole:input_type -> arcgate.admin.v1.CreateRoleRequest
-	13, // 18: arcgate.admin.v1.RolesService.UpdateRole:input_type -> arcgate.admin.v1.UpdateRoleRequest
-	15, // 19: arcgate.admin.v1.RolesService.DeleteRole:input_type -> arcgate.admin.v1.DeleteRoleRequest
-	17, // 20: arcgate.admin.v1.RolesService.GetRolePrivilege:input_type -> arcgate.admin.v1.GetRolePrivilegeRequest
-	19, // 21: arcgate.admin.v1.RolesService.SetRolePrivilege:input_type -> arcgate.admin.v1.SetRolePrivilegeRequest
-	21, // 22: arcgate.admin.v1.RolesService.ListRolesByPrivilege:input_type -> arcgate.admin.v1.ListRolesByPrivilegeRequest
-	23, // 23: arcgate.admin.v1.RolesService.ListRoleUsers:input_type -> arcgate.admin.v1.ListRoleUsersRequest
-	25, // 24: arcgate.admin.v1.RolesService.AddRoleUsers:input_type -> arcgate.admin.v1.AddRoleUsersRequest
-	27, // 25: arcgate.admin.v1.RolesService.RemoveRoleUsers:input_type -> arcgate.admin.v1.RemoveRoleUsersRequest
-	29, // 26: arcgate.admin.v1.RolesService.ListUserRoles:input_type -> arcgate.admin.v1.ListUserRolesRequest
-	3,  // 27: arcgate.admin.v1.RolesService.GetRoleStore:output_type -> arcgate.admin.v1.GetRoleStoreResponse
-	6,  // 28: arcgate.admin.v1.RolesService.ListRoles:output_type -> arcgate.admin.v1.ListRolesResponse
-	8,  // 29: arcgate.admin.v1.RolesService.SearchRoles:output_type -> arcgate.admin.v1.SearchRolesResponse
-	10, // 30: arcgate.admin.v1.RolesService.GetRole:output_type -> arcgate.admin.v1.GetRoleResponse
-	12, // 31: arcgate.admin.v1.RolesService.CreateRole:output_type -> arcgate.admin.v1.CreateRoleResponse
-	14, // 32: arcgate.admin.v1.RolesService.UpdateRole:output_type -> arcgate.admin.v1.UpdateRoleResponse
-	16, // 33: arcgate.admin.v1.RolesService.DeleteRole:output_type -> arcgate.admin.v1.DeleteRoleResponse
-	18, // 34: arcgate.admin.v1.RolesService.GetRolePrivilege:output_type -> arcgate.admin.v1.GetRolePrivilegeResponse
-	20, // 35: arcgate.admin.v1.RolesService.SetRolePrivilege:output_type -> arcgate.admin.v1.SetRolePrivilegeResponse
-	22, // 36: arcgate.admin.v1.RolesService.ListRolesByPrivilege:output_type -> arcgate.admin.v1.ListRolesByPrivilegeResponse
-	24, // 37: arcgate.admin.v1.RolesService.ListRoleUsers:output_type -> arcgate.admin.v1.ListRoleUsersResponse
-	26, // 38: arcgate.admin.v1.RolesService.AddRoleUsers:output_type -> arcgate.admin.v1.AddRoleUsersResponse
-	28, // 39: arcgate.admin.v1.RolesService.RemoveRoleUsers:output_type -> arcgate.admin.v1.RemoveRoleUsersResponse
-	30, // 40: arcgate.admin.v1.RolesService.ListUserRoles:output_type -> arcgate.admin.v1.ListUserRolesResponse
-	27, // [27:41] is the sub-list for method output_type
-	13, // [13:27] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	3,  // 0: arcgate.admin.v1.ListRolesResponse.roles:type_name -> arcgate.admin.v1.Role
+	3,  // 1: arcgate.admin.v1.SearchRolesResponse.roles:type_name -> arcgate.admin.v1.Role
+	3,  // 2: arcgate.admin.v1.CreateRoleRequest.role:type_name -> arcgate.admin.v1.Role
+	3,  // 3: arcgate.admin.v1.UpdateRoleRequest.role:type_name -> arcgate.admin.v1.Role
+	25, // 4: arcgate.admin.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 5: arcgate.admin.v1.RolePrivilege.privilege:type_name -> arcgate.admin.v1.Privilege
+	0,  // 6: arcgate.admin.v1.SetRolePrivilegeRequest.privilege:type_name -> arcgate.admin.v1.Privilege
+	0,  // 7: arcgate.admin.v1.ListRolesByPrivilegeRequest.privilege:type_name -> arcgate.admin.v1.Privilege
+	2,  // 8: arcgate.admin.v1.RolesService.GetRoleStore:input_type -> arcgate.admin.v1.GetRoleStoreRequest
+	4,  // 9: arcgate.admin.v1.RolesService.ListRoles:input_type -> arcgate.admin.v1.ListRolesRequest
+	6,  // 10: arcgate.admin.v1.RolesService.SearchRoles:input_type -> arcgate.admin.v1.SearchRolesRequest
+	8,  // 11: arcgate.admin.v1.RolesService.GetRole:input_type -> arcgate.admin.v1.GetRoleRequest
+	9,  // 12: arcgate.admin.v1.RolesService.CreateRole:input_type -> arcgate.admin.v1.CreateRoleRequest
+	10, // 13: arcgate.admin.v1.RolesService.UpdateRole:input_type -> arcgate.admin.v1.UpdateRoleRequest
+	11, // 14: arcgate.admin.v1.RolesService.DeleteRole:input_type -> arcgate.admin.v1.DeleteRoleRequest
+	13, // 15: arcgate.admin.v1.RolesService.GetRolePrivilege:input_type -> arcgate.admin.v1.GetRolePrivilegeRequest
+	14, // 16: arcgate.admin.v1.RolesService.SetRolePrivilege:input_type -> arcgate.admin.v1.SetRolePrivilegeRequest
+	15, // 17: arcgate.admin.v1.RolesService.ListRolesByPrivilege:input_type -> arcgate.admin.v1.ListRolesByPrivilegeRequest
+	17, // 18: arcgate.admin.v1.RolesService.ListRoleUsers:input_type -> arcgate.admin.v1.ListRoleUsersRequest
+	19, // 19: arcgate.admin.v1.RolesService.AddRoleUsers:input_type -> arcgate.admin.v1.AddRoleUsersRequest
+	21, // 20: arcgate.admin.v1.RolesService.RemoveRoleUsers:input_type -> arcgate.admin.v1.RemoveRoleUsersRequest
+	23, // 21: arcgate.admin.v1.RolesService.ListUserRoles:input_type -> arcgate.admin.v1.ListUserRolesRequest
+	1,  // 22: arcgate.admin.v1.RolesService.GetRoleStore:output_type -> arcgate.admin.v1.RoleStore
+	5,  // 23: arcgate.admin.v1.RolesService.ListRoles:output_type -> arcgate.admin.v1.ListRolesResponse
+	7,  // 24: arcgate.admin.v1.RolesService.SearchRoles:output_type -> arcgate.admin.v1.SearchRolesResponse
+	3,  // 25: arcgate.admin.v1.RolesService.GetRole:output_type -> arcgate.admin.v1.Role
+	3,  // 26: arcgate.admin.v1.RolesService.CreateRole:output_type -> arcgate.admin.v1.Role
+	3,  // 27: arcgate.admin.v1.RolesService.UpdateRole:output_type -> arcgate.admin.v1.Role
+	26, // 28: arcgate.admin.v1.RolesService.DeleteRole:output_type -> google.protobuf.Empty
+	12, // 29: arcgate.admin.v1.RolesService.GetRolePrivilege:output_type -> arcgate.admin.v1.RolePrivilege
+	12, // 30: arcgate.admin.v1.RolesService.SetRolePrivilege:output_type -> arcgate.admin.v1.RolePrivilege
+	16, // 31: arcgate.admin.v1.RolesService.ListRolesByPrivilege:output_type -> arcgate.admin.v1.ListRolesByPrivilegeResponse
+	18, // 32: arcgate.admin.v1.RolesService.ListRoleUsers:output_type -> arcgate.admin.v1.ListRoleUsersResponse
+	20, // 33: arcgate.admin.v1.RolesService.AddRoleUsers:output_type -> arcgate.admin.v1.AddRoleUsersResponse
+	22, // 34: arcgate.admin.v1.RolesService.RemoveRoleUsers:output_type -> arcgate.admin.v1.RemoveRoleUsersResponse
+	24, // 35: arcgate.admin.v1.RolesService.ListUserRoles:output_type -> arcgate.admin.v1.ListUserRolesResponse
+	22, // [22:36] is the sub-list for method output_type
+	8,  // [8:22] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_roles_proto_init() }
@@ -1871,7 +1826,7 @@ func file_arcgate_admin_v1_roles_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_roles_proto_rawDesc), len(file_arcgate_admin_v1_roles_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

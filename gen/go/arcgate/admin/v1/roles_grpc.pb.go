@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -65,7 +66,7 @@ const (
 type RolesServiceClient interface {
 	// GetRoleStore describes the role store: whether it is read-only and, on
 	// servers that report it instead, the number of roles.
-	GetRoleStore(ctx context.Context, in *GetRoleStoreRequest, opts ...grpc.CallOption) (*GetRoleStoreResponse, error)
+	GetRoleStore(ctx context.Context, in *GetRoleStoreRequest, opts ...grpc.CallOption) (*RoleStore, error)
 	// ListRoles lists the roles with their descriptions, in upstream order,
 	// paged (AIP-158) over upstream `getRoles`. A page token remembers the
 	// position and the last role returned: when roles were added or removed
@@ -74,46 +75,52 @@ type RolesServiceClient interface {
 	// ABORTED (reason ROLE_LIST_CHANGED) and the listing must start over.
 	// INVALID_ARGUMENT for a negative page size or a foreign page token.
 	ListRoles(ctx context.Context, in *ListRolesRequest, opts ...grpc.CallOption) (*ListRolesResponse, error)
-	// SearchRoles returns at most `max_count` roles whose names match
-	// `filter` (upstream `search`; matching is upstream's, a substring or
-	// prefix match) and whether there are more. It is not paged: narrow the
-	// filter or raise `max_count`. INVALID_ARGUMENT for a bad filter or a
-	// negative count.
+	// SearchRoles lists the roles whose names match `filter` (upstream
+	// `search`; matching is upstream's, a substring or prefix match), ordered
+	// by name and paged (AIP-158). Upstream is asked once per call for at
+	// most 10000 matches; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). INVALID_ARGUMENT for a bad filter, a negative
+	// page size or a foreign page token.
 	SearchRoles(ctx context.Context, in *SearchRolesRequest, opts ...grpc.CallOption) (*SearchRolesResponse, error)
 	// GetRole returns one role. Upstream has no single-role read: the role is
 	// found with a search for its name (and, if the search is cut short, by
 	// reading the role pages). An exact match wins; otherwise a single match
 	// that differs only in case is returned with upstream's spelling.
 	// NOT_FOUND if there is no such role.
-	GetRole(ctx context.Context, in *GetRoleRequest, opts ...grpc.CallOption) (*GetRoleResponse, error)
+	GetRole(ctx context.Context, in *GetRoleRequest, opts ...grpc.CallOption) (*Role, error)
 	// CreateRole creates a role. ALREADY_EXISTS if a role of that name exists;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*CreateRoleResponse, error)
+	CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*Role, error)
 	// UpdateRole changes a role's description, the only field upstream lets
 	// change (`update_mask` names `description`, or is `*`; an empty mask is
 	// INVALID_ARGUMENT). NOT_FOUND if the role does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	UpdateRole(ctx context.Context, in *UpdateRoleRequest, opts ...grpc.CallOption) (*UpdateRoleResponse, error)
+	UpdateRole(ctx context.Context, in *UpdateRoleRequest, opts ...grpc.CallOption) (*Role, error)
 	// DeleteRole deletes a role. NOT_FOUND if it does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	DeleteRole(ctx context.Context, in *DeleteRoleRequest, opts ...grpc.CallOption) (*DeleteRoleResponse, error)
-	// GetRolePrivilege returns the privilege a role grants. NOT_FOUND if the
-	// role does not exist.
-	GetRolePrivilege(ctx context.Context, in *GetRolePrivilegeRequest, opts ...grpc.CallOption) (*GetRolePrivilegeResponse, error)
+	DeleteRole(ctx context.Context, in *DeleteRoleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// GetRolePrivilege returns the privilege a role grants, the singleton
+	// `roles/{role}/privilege`. NOT_FOUND if the role does not exist.
+	GetRolePrivilege(ctx context.Context, in *GetRolePrivilegeRequest, opts ...grpc.CallOption) (*RolePrivilege, error)
 	// SetRolePrivilege sets the privilege a role grants and returns it as
 	// upstream reports it afterwards. It works on read-only stores too.
 	// INVALID_ARGUMENT without a privilege; NOT_FOUND if the role does not
 	// exist.
-	SetRolePrivilege(ctx context.Context, in *SetRolePrivilegeRequest, opts ...grpc.CallOption) (*SetRolePrivilegeResponse, error)
+	// (-- api-linter: core::0134::synonyms=disabled
+	//
+	//	aip.dev/not-precedent: upstream assignPrivilege replaces the privilege whole; there is nothing to mask. --)
+	SetRolePrivilege(ctx context.Context, in *SetRolePrivilegeRequest, opts ...grpc.CallOption) (*RolePrivilege, error)
 	// ListRolesByPrivilege lists the roles that grant a privilege (upstream
-	// `getRolesByPrivilege`, not paged). Upstream documents only ADMINISTER
-	// and PUBLISH here: any other privilege is INVALID_ARGUMENT. In REST the
-	// privilege is a query parameter spelled like the enum value, for example
+	// `getRolesByPrivilege`), ordered by name and paged (AIP-158) although
+	// upstream is not. Upstream documents only ADMINISTER and PUBLISH here:
+	// any other privilege is INVALID_ARGUMENT. In REST the privilege is a
+	// query parameter spelled like the enum value, for example
 	// `?privilege=PRIVILEGE_PUBLISH`.
 	ListRolesByPrivilege(ctx context.Context, in *ListRolesByPrivilegeRequest, opts ...grpc.CallOption) (*ListRolesByPrivilegeResponse, error)
-	// ListRoleUsers lists at most `max_count` users of a role whose names
-	// match `filter`, and whether there are more. NOT_FOUND if the role does
-	// not exist.
+	// ListRoleUsers lists the users of a role whose names match `filter`,
+	// ordered by name and paged (AIP-158). Upstream is asked once per call for
+	// at most 10000 users; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). NOT_FOUND if the role does not exist.
 	ListRoleUsers(ctx context.Context, in *ListRoleUsersRequest, opts ...grpc.CallOption) (*ListRoleUsersResponse, error)
 	// AddRoleUsers adds users to a role; users already in it stay. Every user
 	// must exist upstream (NOT_FOUND otherwise). INVALID_ARGUMENT for an empty
@@ -125,9 +132,10 @@ type RolesServiceClient interface {
 	// by upstream. INVALID_ARGUMENT as for AddRoleUsers; FAILED_PRECONDITION
 	// (ROLE_STORE_READ_ONLY) on a read-only store.
 	RemoveRoleUsers(ctx context.Context, in *RemoveRoleUsersRequest, opts ...grpc.CallOption) (*RemoveRoleUsersResponse, error)
-	// ListUserRoles lists at most `max_count` roles of a user whose names
-	// match `filter`, and whether there are more. NOT_FOUND if the user does
-	// not exist.
+	// ListUserRoles lists the roles of a user whose names match `filter`,
+	// ordered by name and paged (AIP-158). Upstream is asked once per call for
+	// at most 10000 roles; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). NOT_FOUND if the user does not exist.
 	ListUserRoles(ctx context.Context, in *ListUserRolesRequest, opts ...grpc.CallOption) (*ListUserRolesResponse, error)
 }
 
@@ -139,9 +147,9 @@ func NewRolesServiceClient(cc grpc.ClientConnInterface) RolesServiceClient {
 	return &rolesServiceClient{cc}
 }
 
-func (c *rolesServiceClient) GetRoleStore(ctx context.Context, in *GetRoleStoreRequest, opts ...grpc.CallOption) (*GetRoleStoreResponse, error) {
+func (c *rolesServiceClient) GetRoleStore(ctx context.Context, in *GetRoleStoreRequest, opts ...grpc.CallOption) (*RoleStore, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetRoleStoreResponse)
+	out := new(RoleStore)
 	err := c.cc.Invoke(ctx, RolesService_GetRoleStore_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -169,9 +177,9 @@ func (c *rolesServiceClient) SearchRoles(ctx context.Context, in *SearchRolesReq
 	return out, nil
 }
 
-func (c *rolesServiceClient) GetRole(ctx context.Context, in *GetRoleRequest, opts ...grpc.CallOption) (*GetRoleResponse, error) {
+func (c *rolesServiceClient) GetRole(ctx context.Context, in *GetRoleRequest, opts ...grpc.CallOption) (*Role, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetRoleResponse)
+	out := new(Role)
 	err := c.cc.Invoke(ctx, RolesService_GetRole_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -179,9 +187,9 @@ func (c *rolesServiceClient) GetRole(ctx context.Context, in *GetRoleRequest, op
 	return out, nil
 }
 
-func (c *rolesServiceClient) CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*CreateRoleResponse, error) {
+func (c *rolesServiceClient) CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*Role, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateRoleResponse)
+	out := new(Role)
 	err := c.cc.Invoke(ctx, RolesService_CreateRole_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -189,9 +197,9 @@ func (c *rolesServiceClient) CreateRole(ctx context.Context, in *CreateRoleReque
 	return out, nil
 }
 
-func (c *rolesServiceClient) UpdateRole(ctx context.Context, in *UpdateRoleRequest, opts ...grpc.CallOption) (*UpdateRoleResponse, error) {
+func (c *rolesServiceClient) UpdateRole(ctx context.Context, in *UpdateRoleRequest, opts ...grpc.CallOption) (*Role, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateRoleResponse)
+	out := new(Role)
 	err := c.cc.Invoke(ctx, RolesService_UpdateRole_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -199,9 +207,9 @@ func (c *rolesServiceClient) UpdateRole(ctx context.Context, in *UpdateRoleReque
 	return out, nil
 }
 
-func (c *rolesServiceClient) DeleteRole(ctx context.Context, in *DeleteRoleRequest, opts ...grpc.CallOption) (*DeleteRoleResponse, error) {
+func (c *rolesServiceClient) DeleteRole(ctx context.Context, in *DeleteRoleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteRoleResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, RolesService_DeleteRole_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -209,9 +217,9 @@ func (c *rolesServiceClient) DeleteRole(ctx context.Context, in *DeleteRoleReque
 	return out, nil
 }
 
-func (c *rolesServiceClient) GetRolePrivilege(ctx context.Context, in *GetRolePrivilegeRequest, opts ...grpc.CallOption) (*GetRolePrivilegeResponse, error) {
+func (c *rolesServiceClient) GetRolePrivilege(ctx context.Context, in *GetRolePrivilegeRequest, opts ...grpc.CallOption) (*RolePrivilege, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetRolePrivilegeResponse)
+	out := new(RolePrivilege)
 	err := c.cc.Invoke(ctx, RolesService_GetRolePrivilege_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -219,9 +227,9 @@ func (c *rolesServiceClient) GetRolePrivilege(ctx context.Context, in *GetRolePr
 	return out, nil
 }
 
-func (c *rolesServiceClient) SetRolePrivilege(ctx context.Context, in *SetRolePrivilegeRequest, opts ...grpc.CallOption) (*SetRolePrivilegeResponse, error) {
+func (c *rolesServiceClient) SetRolePrivilege(ctx context.Context, in *SetRolePrivilegeRequest, opts ...grpc.CallOption) (*RolePrivilege, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(SetRolePrivilegeResponse)
+	out := new(RolePrivilege)
 	err := c.cc.Invoke(ctx, RolesService_SetRolePrivilege_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -309,7 +317,7 @@ func (c *rolesServiceClient) ListUserRoles(ctx context.Context, in *ListUserRole
 type RolesServiceServer interface {
 	// GetRoleStore describes the role store: whether it is read-only and, on
 	// servers that report it instead, the number of roles.
-	GetRoleStore(context.Context, *GetRoleStoreRequest) (*GetRoleStoreResponse, error)
+	GetRoleStore(context.Context, *GetRoleStoreRequest) (*RoleStore, error)
 	// ListRoles lists the roles with their descriptions, in upstream order,
 	// paged (AIP-158) over upstream `getRoles`. A page token remembers the
 	// position and the last role returned: when roles were added or removed
@@ -318,46 +326,52 @@ type RolesServiceServer interface {
 	// ABORTED (reason ROLE_LIST_CHANGED) and the listing must start over.
 	// INVALID_ARGUMENT for a negative page size or a foreign page token.
 	ListRoles(context.Context, *ListRolesRequest) (*ListRolesResponse, error)
-	// SearchRoles returns at most `max_count` roles whose names match
-	// `filter` (upstream `search`; matching is upstream's, a substring or
-	// prefix match) and whether there are more. It is not paged: narrow the
-	// filter or raise `max_count`. INVALID_ARGUMENT for a bad filter or a
-	// negative count.
+	// SearchRoles lists the roles whose names match `filter` (upstream
+	// `search`; matching is upstream's, a substring or prefix match), ordered
+	// by name and paged (AIP-158). Upstream is asked once per call for at
+	// most 10000 matches; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). INVALID_ARGUMENT for a bad filter, a negative
+	// page size or a foreign page token.
 	SearchRoles(context.Context, *SearchRolesRequest) (*SearchRolesResponse, error)
 	// GetRole returns one role. Upstream has no single-role read: the role is
 	// found with a search for its name (and, if the search is cut short, by
 	// reading the role pages). An exact match wins; otherwise a single match
 	// that differs only in case is returned with upstream's spelling.
 	// NOT_FOUND if there is no such role.
-	GetRole(context.Context, *GetRoleRequest) (*GetRoleResponse, error)
+	GetRole(context.Context, *GetRoleRequest) (*Role, error)
 	// CreateRole creates a role. ALREADY_EXISTS if a role of that name exists;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	CreateRole(context.Context, *CreateRoleRequest) (*CreateRoleResponse, error)
+	CreateRole(context.Context, *CreateRoleRequest) (*Role, error)
 	// UpdateRole changes a role's description, the only field upstream lets
 	// change (`update_mask` names `description`, or is `*`; an empty mask is
 	// INVALID_ARGUMENT). NOT_FOUND if the role does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	UpdateRole(context.Context, *UpdateRoleRequest) (*UpdateRoleResponse, error)
+	UpdateRole(context.Context, *UpdateRoleRequest) (*Role, error)
 	// DeleteRole deletes a role. NOT_FOUND if it does not exist;
 	// FAILED_PRECONDITION (ROLE_STORE_READ_ONLY) on a read-only store.
-	DeleteRole(context.Context, *DeleteRoleRequest) (*DeleteRoleResponse, error)
-	// GetRolePrivilege returns the privilege a role grants. NOT_FOUND if the
-	// role does not exist.
-	GetRolePrivilege(context.Context, *GetRolePrivilegeRequest) (*GetRolePrivilegeResponse, error)
+	DeleteRole(context.Context, *DeleteRoleRequest) (*emptypb.Empty, error)
+	// GetRolePrivilege returns the privilege a role grants, the singleton
+	// `roles/{role}/privilege`. NOT_FOUND if the role does not exist.
+	GetRolePrivilege(context.Context, *GetRolePrivilegeRequest) (*RolePrivilege, error)
 	// SetRolePrivilege sets the privilege a role grants and returns it as
 	// upstream reports it afterwards. It works on read-only stores too.
 	// INVALID_ARGUMENT without a privilege; NOT_FOUND if the role does not
 	// exist.
-	SetRolePrivilege(context.Context, *SetRolePrivilegeRequest) (*SetRolePrivilegeResponse, error)
+	// (-- api-linter: core::0134::synonyms=disabled
+	//
+	//	aip.dev/not-precedent: upstream assignPrivilege replaces the privilege whole; there is nothing to mask. --)
+	SetRolePrivilege(context.Context, *SetRolePrivilegeRequest) (*RolePrivilege, error)
 	// ListRolesByPrivilege lists the roles that grant a privilege (upstream
-	// `getRolesByPrivilege`, not paged). Upstream documents only ADMINISTER
-	// and PUBLISH here: any other privilege is INVALID_ARGUMENT. In REST the
-	// privilege is a query parameter spelled like the enum value, for example
+	// `getRolesByPrivilege`), ordered by name and paged (AIP-158) although
+	// upstream is not. Upstream documents only ADMINISTER and PUBLISH here:
+	// any other privilege is INVALID_ARGUMENT. In REST the privilege is a
+	// query parameter spelled like the enum value, for example
 	// `?privilege=PRIVILEGE_PUBLISH`.
 	ListRolesByPrivilege(context.Context, *ListRolesByPrivilegeRequest) (*ListRolesByPrivilegeResponse, error)
-	// ListRoleUsers lists at most `max_count` users of a role whose names
-	// match `filter`, and whether there are more. NOT_FOUND if the role does
-	// not exist.
+	// ListRoleUsers lists the users of a role whose names match `filter`,
+	// ordered by name and paged (AIP-158). Upstream is asked once per call for
+	// at most 10000 users; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). NOT_FOUND if the role does not exist.
 	ListRoleUsers(context.Context, *ListRoleUsersRequest) (*ListRoleUsersResponse, error)
 	// AddRoleUsers adds users to a role; users already in it stay. Every user
 	// must exist upstream (NOT_FOUND otherwise). INVALID_ARGUMENT for an empty
@@ -369,9 +383,10 @@ type RolesServiceServer interface {
 	// by upstream. INVALID_ARGUMENT as for AddRoleUsers; FAILED_PRECONDITION
 	// (ROLE_STORE_READ_ONLY) on a read-only store.
 	RemoveRoleUsers(context.Context, *RemoveRoleUsersRequest) (*RemoveRoleUsersResponse, error)
-	// ListUserRoles lists at most `max_count` roles of a user whose names
-	// match `filter`, and whether there are more. NOT_FOUND if the user does
-	// not exist.
+	// ListUserRoles lists the roles of a user whose names match `filter`,
+	// ordered by name and paged (AIP-158). Upstream is asked once per call for
+	// at most 10000 roles; when more match, the call is FAILED_PRECONDITION
+	// (narrow the filter). NOT_FOUND if the user does not exist.
 	ListUserRoles(context.Context, *ListUserRolesRequest) (*ListUserRolesResponse, error)
 	mustEmbedUnimplementedRolesServiceServer()
 }
@@ -383,7 +398,7 @@ type RolesServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRolesServiceServer struct{}
 
-func (UnimplementedRolesServiceServer) GetRoleStore(context.Context, *GetRoleStoreRequest) (*GetRoleStoreResponse, error) {
+func (UnimplementedRolesServiceServer) GetRoleStore(context.Context, *GetRoleStoreRequest) (*RoleStore, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRoleStore not implemented")
 }
 func (UnimplementedRolesServiceServer) ListRoles(context.Context, *ListRolesRequest) (*ListRolesResponse, error) {
@@ -392,22 +407,22 @@ func (UnimplementedRolesServiceServer) ListRoles(context.Context, *ListRolesRequ
 func (UnimplementedRolesServiceServer) SearchRoles(context.Context, *SearchRolesRequest) (*SearchRolesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchRoles not implemented")
 }
-func (UnimplementedRolesServiceServer) GetRole(context.Context, *GetRoleRequest) (*GetRoleResponse, error) {
+func (UnimplementedRolesServiceServer) GetRole(context.Context, *GetRoleRequest) (*Role, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRole not implemented")
 }
-func (UnimplementedRolesServiceServer) CreateRole(context.Context, *CreateRoleRequest) (*CreateRoleResponse, error) {
+func (UnimplementedRolesServiceServer) CreateRole(context.Context, *CreateRoleRequest) (*Role, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateRole not implemented")
 }
-func (UnimplementedRolesServiceServer) UpdateRole(context.Context, *UpdateRoleRequest) (*UpdateRoleResponse, error) {
+func (UnimplementedRolesServiceServer) UpdateRole(context.Context, *UpdateRoleRequest) (*Role, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateRole not implemented")
 }
-func (UnimplementedRolesServiceServer) DeleteRole(context.Context, *DeleteRoleRequest) (*DeleteRoleResponse, error) {
+func (UnimplementedRolesServiceServer) DeleteRole(context.Context, *DeleteRoleRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteRole not implemented")
 }
-func (UnimplementedRolesServiceServer) GetRolePrivilege(context.Context, *GetRolePrivilegeRequest) (*GetRolePrivilegeResponse, error) {
+func (UnimplementedRolesServiceServer) GetRolePrivilege(context.Context, *GetRolePrivilegeRequest) (*RolePrivilege, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRolePrivilege not implemented")
 }
-func (UnimplementedRolesServiceServer) SetRolePrivilege(context.Context, *SetRolePrivilegeRequest) (*SetRolePrivilegeResponse, error) {
+func (UnimplementedRolesServiceServer) SetRolePrivilege(context.Context, *SetRolePrivilegeRequest) (*RolePrivilege, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRolePrivilege not implemented")
 }
 func (UnimplementedRolesServiceServer) ListRolesByPrivilege(context.Context, *ListRolesByPrivilegeRequest) (*ListRolesByPrivilegeResponse, error) {

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
@@ -254,7 +255,12 @@ type Folder struct {
 	// Whether this is one of the site's default folders (System, Utilities).
 	IsDefault bool `protobuf:"varint,5,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
 	// Upstream identifier, when the server reports one (newer releases).
-	Uid           string `protobuf:"bytes,6,opt,name=uid,proto3" json:"uid,omitempty"`
+	Uid string `protobuf:"bytes,6,opt,name=uid,proto3" json:"uid,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,6 +333,13 @@ func (x *Folder) GetIsDefault() bool {
 func (x *Folder) GetUid() string {
 	if x != nil {
 		return x.Uid
+	}
+	return ""
+}
+
+func (x *Folder) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -488,67 +501,28 @@ func (x *GetFolderRequest) GetName() string {
 	return ""
 }
 
-// GetFolderResponse carries one folder.
-type GetFolderResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The folder.
-	Folder        *Folder `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetFolderResponse) Reset() {
-	*x = GetFolderResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetFolderResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetFolderResponse) ProtoMessage() {}
-
-func (x *GetFolderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetFolderResponse.ProtoReflect.Descriptor instead.
-func (*GetFolderResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *GetFolderResponse) GetFolder() *Folder {
-	if x != nil {
-		return x.Folder
-	}
-	return nil
-}
-
-// CreateFolderRequest creates a folder.
+// CreateFolderRequest creates a folder. Over REST the folder is the body
+// and `folderId` a query parameter.
 type CreateFolderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new folder's ArcGIS name: letters, digits and underscore.
 	FolderId string `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
 	// Settings of the new folder (`description`, `web_encrypted`); `name` is
 	// ignored.
-	Folder        *Folder `protobuf:"bytes,2,opt,name=folder,proto3" json:"folder,omitempty"`
+	Folder *Folder `protobuf:"bytes,2,opt,name=folder,proto3" json:"folder,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateFolderRequest) Reset() {
 	*x = CreateFolderRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +534,7 @@ func (x *CreateFolderRequest) String() string {
 func (*CreateFolderRequest) ProtoMessage() {}
 
 func (x *CreateFolderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[5]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +547,7 @@ func (x *CreateFolderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFolderRequest.ProtoReflect.Descriptor instead.
 func (*CreateFolderRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateFolderRequest) GetFolderId() string {
@@ -590,50 +564,11 @@ func (x *CreateFolderRequest) GetFolder() *Folder {
 	return nil
 }
 
-// CreateFolderResponse carries the created folder.
-type CreateFolderResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The folder as upstream reports it after creation.
-	Folder        *Folder `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateFolderResponse) Reset() {
-	*x = CreateFolderResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateFolderResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateFolderResponse) ProtoMessage() {}
-
-func (x *CreateFolderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[6]
+func (x *CreateFolderRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateFolderResponse.ProtoReflect.Descriptor instead.
-func (*CreateFolderResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *CreateFolderResponse) GetFolder() *Folder {
-	if x != nil {
-		return x.Folder
-	}
-	return nil
+	return ""
 }
 
 // UpdateFolderRequest changes a folder.
@@ -643,14 +578,20 @@ type UpdateFolderRequest struct {
 	Folder *Folder `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
 	// Fields to change: `description`, `web_encrypted`, or `*` for both.
 	// Required: an empty mask is INVALID_ARGUMENT.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateFolderRequest) Reset() {
 	*x = UpdateFolderRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +603,7 @@ func (x *UpdateFolderRequest) String() string {
 func (*UpdateFolderRequest) ProtoMessage() {}
 
 func (x *UpdateFolderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[7]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +616,7 @@ func (x *UpdateFolderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFolderRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFolderRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateFolderRequest) GetFolder() *Folder {
@@ -692,50 +633,11 @@ func (x *UpdateFolderRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-// UpdateFolderResponse carries the updated folder.
-type UpdateFolderResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The folder as upstream reports it after the change.
-	Folder        *Folder `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateFolderResponse) Reset() {
-	*x = UpdateFolderResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateFolderResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateFolderResponse) ProtoMessage() {}
-
-func (x *UpdateFolderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[8]
+func (x *UpdateFolderRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateFolderResponse.ProtoReflect.Descriptor instead.
-func (*UpdateFolderResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *UpdateFolderResponse) GetFolder() *Folder {
-	if x != nil {
-		return x.Folder
-	}
-	return nil
+	return ""
 }
 
 // DeleteFolderRequest deletes a folder.
@@ -744,14 +646,24 @@ type DeleteFolderRequest struct {
 	// Resource name: `folders/{folder}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Delete the folder even though it holds services (they are deleted too).
-	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	Force bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	// The resource's `etag` from an earlier read: the delete is refused with
+	// ABORTED if the resource changed since. Empty: delete unconditionally.
+	// Reserved: ignored until the server implements it.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteFolderRequest) Reset() {
 	*x = DeleteFolderRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[9]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +675,7 @@ func (x *DeleteFolderRequest) String() string {
 func (*DeleteFolderRequest) ProtoMessage() {}
 
 func (x *DeleteFolderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[9]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +688,7 @@ func (x *DeleteFolderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFolderRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFolderRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteFolderRequest) GetName() string {
@@ -793,41 +705,18 @@ func (x *DeleteFolderRequest) GetForce() bool {
 	return false
 }
 
-// DeleteFolderResponse is empty.
-type DeleteFolderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteFolderResponse) Reset() {
-	*x = DeleteFolderResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteFolderResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteFolderResponse) ProtoMessage() {}
-
-func (x *DeleteFolderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[10]
+func (x *DeleteFolderRequest) GetEtag() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.Etag
 	}
-	return mi.MessageOf(x)
+	return ""
 }
 
-// Deprecated: Use DeleteFolderResponse.ProtoReflect.Descriptor instead.
-func (*DeleteFolderResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{10}
+func (x *DeleteFolderRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Service is an ArcGIS service: its configuration and state.
@@ -857,18 +746,18 @@ type Service struct {
 	MaxInstancesPerNode int32 `protobuf:"varint,10,opt,name=max_instances_per_node,json=maxInstancesPerNode,proto3" json:"max_instances_per_node,omitempty"`
 	// Instances per container (shared instance pools).
 	InstancesPerContainer int32 `protobuf:"varint,11,opt,name=instances_per_container,json=instancesPerContainer,proto3" json:"instances_per_container,omitempty"`
-	// Longest a client waits for an instance.
-	MaxWaitTime *durationpb.Duration `protobuf:"bytes,12,opt,name=max_wait_time,json=maxWaitTime,proto3" json:"max_wait_time,omitempty"`
-	// Longest an idle instance is kept.
-	MaxIdleTime *durationpb.Duration `protobuf:"bytes,13,opt,name=max_idle_time,json=maxIdleTime,proto3" json:"max_idle_time,omitempty"`
-	// Longest a client may use an instance.
-	MaxUsageTime *durationpb.Duration `protobuf:"bytes,14,opt,name=max_usage_time,json=maxUsageTime,proto3" json:"max_usage_time,omitempty"`
-	// Longest an instance may take to start.
-	MaxStartupTime *durationpb.Duration `protobuf:"bytes,15,opt,name=max_startup_time,json=maxStartupTime,proto3" json:"max_startup_time,omitempty"`
+	// Longest a client waits for an instance (upstream `maxWaitTime`).
+	MaxWaitDuration *durationpb.Duration `protobuf:"bytes,12,opt,name=max_wait_duration,json=maxWaitDuration,proto3" json:"max_wait_duration,omitempty"`
+	// Longest an idle instance is kept (upstream `maxIdleTime`).
+	MaxIdleDuration *durationpb.Duration `protobuf:"bytes,13,opt,name=max_idle_duration,json=maxIdleDuration,proto3" json:"max_idle_duration,omitempty"`
+	// Longest a client may use an instance (upstream `maxUsageTime`).
+	MaxUsageDuration *durationpb.Duration `protobuf:"bytes,14,opt,name=max_usage_duration,json=maxUsageDuration,proto3" json:"max_usage_duration,omitempty"`
+	// Longest an instance may take to start (upstream `maxStartupTime`).
+	MaxStartupDuration *durationpb.Duration `protobuf:"bytes,15,opt,name=max_startup_duration,json=maxStartupDuration,proto3" json:"max_startup_duration,omitempty"`
 	// Interval between instance recycles (upstream counts hours).
 	RecycleInterval *durationpb.Duration `protobuf:"bytes,16,opt,name=recycle_interval,json=recycleInterval,proto3" json:"recycle_interval,omitempty"`
-	// Time of day recycling starts, `HH:MM`.
-	RecycleStartTime string `protobuf:"bytes,17,opt,name=recycle_start_time,json=recycleStartTime,proto3" json:"recycle_start_time,omitempty"`
+	// Time of day recycling starts, `HH:MM` (upstream `recycleStartTime`).
+	RecycleStartTimeOfDay string `protobuf:"bytes,17,opt,name=recycle_start_time_of_day,json=recycleStartTimeOfDay,proto3" json:"recycle_start_time_of_day,omitempty"`
 	// Load balancing (`ROUND_ROBIN`, `FEWEST_CLIENTS`).
 	LoadBalancing string `protobuf:"bytes,18,opt,name=load_balancing,json=loadBalancing,proto3" json:"load_balancing,omitempty"`
 	// Isolation level (`HIGH`, `LOW`).
@@ -886,14 +775,19 @@ type Service struct {
 	// The state the service is in now.
 	RealTimeState ServiceState `protobuf:"varint,25,opt,name=real_time_state,json=realTimeState,proto3,enum=arcgate.admin.v1.ServiceState" json:"real_time_state,omitempty"`
 	// Upstream identifier, when the server reports one (newer releases).
-	Uid           string `protobuf:"bytes,26,opt,name=uid,proto3" json:"uid,omitempty"`
+	Uid string `protobuf:"bytes,26,opt,name=uid,proto3" json:"uid,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,27,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[11]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +799,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[11]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +812,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Service) GetName() string {
@@ -998,30 +892,30 @@ func (x *Service) GetInstancesPerContainer() int32 {
 	return 0
 }
 
-func (x *Service) GetMaxWaitTime() *durationpb.Duration {
+func (x *Service) GetMaxWaitDuration() *durationpb.Duration {
 	if x != nil {
-		return x.MaxWaitTime
+		return x.MaxWaitDuration
 	}
 	return nil
 }
 
-func (x *Service) GetMaxIdleTime() *durationpb.Duration {
+func (x *Service) GetMaxIdleDuration() *durationpb.Duration {
 	if x != nil {
-		return x.MaxIdleTime
+		return x.MaxIdleDuration
 	}
 	return nil
 }
 
-func (x *Service) GetMaxUsageTime() *durationpb.Duration {
+func (x *Service) GetMaxUsageDuration() *durationpb.Duration {
 	if x != nil {
-		return x.MaxUsageTime
+		return x.MaxUsageDuration
 	}
 	return nil
 }
 
-func (x *Service) GetMaxStartupTime() *durationpb.Duration {
+func (x *Service) GetMaxStartupDuration() *durationpb.Duration {
 	if x != nil {
-		return x.MaxStartupTime
+		return x.MaxStartupDuration
 	}
 	return nil
 }
@@ -1033,9 +927,9 @@ func (x *Service) GetRecycleInterval() *durationpb.Duration {
 	return nil
 }
 
-func (x *Service) GetRecycleStartTime() string {
+func (x *Service) GetRecycleStartTimeOfDay() string {
 	if x != nil {
-		return x.RecycleStartTime
+		return x.RecycleStartTimeOfDay
 	}
 	return ""
 }
@@ -1103,6 +997,13 @@ func (x *Service) GetUid() string {
 	return ""
 }
 
+func (x *Service) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // ServiceExtension is a server object extension of a service.
 type ServiceExtension struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1120,7 +1021,7 @@ type ServiceExtension struct {
 
 func (x *ServiceExtension) Reset() {
 	*x = ServiceExtension{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1033,7 @@ func (x *ServiceExtension) String() string {
 func (*ServiceExtension) ProtoMessage() {}
 
 func (x *ServiceExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1046,7 @@ func (x *ServiceExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceExtension.ProtoReflect.Descriptor instead.
 func (*ServiceExtension) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ServiceExtension) GetTypeName() string {
@@ -1181,6 +1082,9 @@ type ListServicesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty for the root folder, `folders/{folder}` for one folder, or
 	// `folders/-` for every folder, root included.
+	// (-- api-linter: core::0132::request-parent-behavior=disabled
+	//
+	//	aip.dev/not-precedent: root-folder services have no parent. --)
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Maximum number of services to return: default 50, at most 1000 (larger
 	// values are coerced to 1000).
@@ -1196,7 +1100,7 @@ type ListServicesRequest struct {
 
 func (x *ListServicesRequest) Reset() {
 	*x = ListServicesRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[13]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1112,7 @@ func (x *ListServicesRequest) String() string {
 func (*ListServicesRequest) ProtoMessage() {}
 
 func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[13]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1125,7 @@ func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListServicesRequest.ProtoReflect.Descriptor instead.
 func (*ListServicesRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{13}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListServicesRequest) GetParent() string {
@@ -1265,7 +1169,7 @@ type ListServicesResponse struct {
 
 func (x *ListServicesResponse) Reset() {
 	*x = ListServicesResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1181,7 @@ func (x *ListServicesResponse) String() string {
 func (*ListServicesResponse) ProtoMessage() {}
 
 func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1194,7 @@ func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListServicesResponse.ProtoReflect.Descriptor instead.
 func (*ListServicesResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{14}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListServicesResponse) GetServices() []*Service {
@@ -1318,7 +1222,7 @@ type GetServiceRequest struct {
 
 func (x *GetServiceRequest) Reset() {
 	*x = GetServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[15]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1234,7 @@ func (x *GetServiceRequest) String() string {
 func (*GetServiceRequest) ProtoMessage() {}
 
 func (x *GetServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[15]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1247,7 @@ func (x *GetServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{15}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetServiceRequest) GetName() string {
@@ -1353,68 +1257,32 @@ func (x *GetServiceRequest) GetName() string {
 	return ""
 }
 
-// GetServiceResponse carries one service.
-type GetServiceResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The service, with its states.
-	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetServiceResponse) Reset() {
-	*x = GetServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetServiceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetServiceResponse) ProtoMessage() {}
-
-func (x *GetServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetServiceResponse.ProtoReflect.Descriptor instead.
-func (*GetServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *GetServiceResponse) GetService() *Service {
-	if x != nil {
-		return x.Service
-	}
-	return nil
-}
-
-// CreateServiceRequest creates a service.
+// CreateServiceRequest creates a service. Over REST the service is the body
+// and `serviceId` a query parameter.
 type CreateServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty for the root folder, or `folders/{folder}`.
+	// (-- api-linter: core::0133::request-parent-behavior=disabled
+	//
+	//	aip.dev/not-precedent: root-folder services have no parent. --)
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// The new service's `Name.Type`, for example `Parcels.MapServer`.
 	ServiceId string `protobuf:"bytes,2,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
 	// The configuration; unset numeric settings take ArcGIS's defaults.
-	Service       *Service `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	Service *Service `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateServiceRequest) Reset() {
 	*x = CreateServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1294,7 @@ func (x *CreateServiceRequest) String() string {
 func (*CreateServiceRequest) ProtoMessage() {}
 
 func (x *CreateServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1307,7 @@ func (x *CreateServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateServiceRequest.ProtoReflect.Descriptor instead.
 func (*CreateServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{17}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateServiceRequest) GetParent() string {
@@ -1463,50 +1331,11 @@ func (x *CreateServiceRequest) GetService() *Service {
 	return nil
 }
 
-// CreateServiceResponse carries the created service.
-type CreateServiceResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The service as upstream reports it after creation.
-	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateServiceResponse) Reset() {
-	*x = CreateServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateServiceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateServiceResponse) ProtoMessage() {}
-
-func (x *CreateServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
+func (x *CreateServiceRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateServiceResponse.ProtoReflect.Descriptor instead.
-func (*CreateServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{18}
-}
-
-func (x *CreateServiceResponse) GetService() *Service {
-	if x != nil {
-		return x.Service
-	}
-	return nil
+	return ""
 }
 
 // UpdateServiceRequest changes a service's configuration.
@@ -1517,14 +1346,20 @@ type UpdateServiceRequest struct {
 	// Fields to change (`description`, `capabilities`, `properties`, ...),
 	// or `*` for every settable field. Required: an empty mask is
 	// INVALID_ARGUMENT.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateServiceRequest) Reset() {
 	*x = UpdateServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[19]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1371,7 @@ func (x *UpdateServiceRequest) String() string {
 func (*UpdateServiceRequest) ProtoMessage() {}
 
 func (x *UpdateServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[19]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1384,7 @@ func (x *UpdateServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateServiceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{19}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateServiceRequest) GetService() *Service {
@@ -1566,64 +1401,35 @@ func (x *UpdateServiceRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-// UpdateServiceResponse carries the updated service.
-type UpdateServiceResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The service as upstream reports it after the change.
-	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateServiceResponse) Reset() {
-	*x = UpdateServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[20]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateServiceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateServiceResponse) ProtoMessage() {}
-
-func (x *UpdateServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[20]
+func (x *UpdateServiceRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateServiceResponse.ProtoReflect.Descriptor instead.
-func (*UpdateServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *UpdateServiceResponse) GetService() *Service {
-	if x != nil {
-		return x.Service
-	}
-	return nil
+	return ""
 }
 
 // DeleteServiceRequest deletes a service.
 type DeleteServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the service.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The resource's `etag` from an earlier read: the delete is refused with
+	// ABORTED if the resource changed since. Empty: delete unconditionally.
+	// Reserved: ignored until the server implements it.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteServiceRequest) Reset() {
 	*x = DeleteServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[21]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1441,7 @@ func (x *DeleteServiceRequest) String() string {
 func (*DeleteServiceRequest) ProtoMessage() {}
 
 func (x *DeleteServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[21]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1454,7 @@ func (x *DeleteServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteServiceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{21}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteServiceRequest) GetName() string {
@@ -1658,55 +1464,38 @@ func (x *DeleteServiceRequest) GetName() string {
 	return ""
 }
 
-// DeleteServiceResponse is empty.
-type DeleteServiceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteServiceResponse) Reset() {
-	*x = DeleteServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteServiceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteServiceResponse) ProtoMessage() {}
-
-func (x *DeleteServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[22]
+func (x *DeleteServiceRequest) GetEtag() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.Etag
 	}
-	return mi.MessageOf(x)
+	return ""
 }
 
-// Deprecated: Use DeleteServiceResponse.ProtoReflect.Descriptor instead.
-func (*DeleteServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{22}
+func (x *DeleteServiceRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // StartServiceRequest starts a service.
 type StartServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the service.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartServiceRequest) Reset() {
 	*x = StartServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[23]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1507,7 @@ func (x *StartServiceRequest) String() string {
 func (*StartServiceRequest) ProtoMessage() {}
 
 func (x *StartServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[23]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1731,12 +1520,19 @@ func (x *StartServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartServiceRequest.ProtoReflect.Descriptor instead.
 func (*StartServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{23}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartServiceRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *StartServiceRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1754,7 +1550,7 @@ type StartServiceResponse struct {
 
 func (x *StartServiceResponse) Reset() {
 	*x = StartServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[24]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +1562,7 @@ func (x *StartServiceResponse) String() string {
 func (*StartServiceResponse) ProtoMessage() {}
 
 func (x *StartServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[24]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +1575,7 @@ func (x *StartServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartServiceResponse.ProtoReflect.Descriptor instead.
 func (*StartServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{24}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartServiceResponse) GetConfiguredState() ServiceState {
@@ -1800,14 +1596,20 @@ func (x *StartServiceResponse) GetRealTimeState() ServiceState {
 type StopServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name of the service.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopServiceRequest) Reset() {
 	*x = StopServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[25]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1621,7 @@ func (x *StopServiceRequest) String() string {
 func (*StopServiceRequest) ProtoMessage() {}
 
 func (x *StopServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[25]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,12 +1634,19 @@ func (x *StopServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopServiceRequest.ProtoReflect.Descriptor instead.
 func (*StopServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{25}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StopServiceRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *StopServiceRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1855,7 +1664,7 @@ type StopServiceResponse struct {
 
 func (x *StopServiceResponse) Reset() {
 	*x = StopServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[26]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +1676,7 @@ func (x *StopServiceResponse) String() string {
 func (*StopServiceResponse) ProtoMessage() {}
 
 func (x *StopServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[26]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +1689,7 @@ func (x *StopServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopServiceResponse.ProtoReflect.Descriptor instead.
 func (*StopServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{26}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StopServiceResponse) GetConfiguredState() ServiceState {
@@ -1901,44 +1710,47 @@ var File_arcgate_admin_v1_services_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\"\xc0\x01\n" +
-	"\x06Folder\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\x97\x02\n" +
+	"\x06Folder\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12 \n" +
 	"\tfolder_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bfolderId\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12#\n" +
 	"\rweb_encrypted\x18\x04 \x01(\bR\fwebEncrypted\x12\"\n" +
 	"\n" +
 	"is_default\x18\x05 \x01(\bB\x03\xe0A\x03R\tisDefault\x12\x15\n" +
-	"\x03uid\x18\x06 \x01(\tB\x03\xe0A\x03R\x03uid\"P\n" +
+	"\x03uid\x18\x06 \x01(\tB\x03\xe0A\x03R\x03uid\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag:<\xeaA9\n" +
+	"\x14arcgate.admin/Folder\x12\x10folders/{folder}*\afolders2\x06folder\"P\n" +
 	"\x12ListFoldersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
 	"\x13ListFoldersResponse\x122\n" +
 	"\afolders\x18\x01 \x03(\v2\x18.arcgate.admin.v1.FolderR\afolders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
-	"\x10GetFolderRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"E\n" +
-	"\x11GetFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"i\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"D\n" +
+	"\x10GetFolderRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14arcgate.admin/FolderR\x04name\"\x9a\x01\n" +
 	"\x13CreateFolderRequest\x12 \n" +
-	"\tfolder_id\x18\x01 \x01(\tB\x03\xe0A\x02R\bfolderId\x120\n" +
-	"\x06folder\x18\x02 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"H\n" +
-	"\x14CreateFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"\x89\x01\n" +
+	"\tfolder_id\x18\x01 \x01(\tB\x03\xe0A\x02R\bfolderId\x125\n" +
+	"\x06folder\x18\x02 \x01(\v2\x18.arcgate.admin.v1.FolderB\x03\xe0A\x02R\x06folder\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb5\x01\n" +
 	"\x13UpdateFolderRequest\x125\n" +
 	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderB\x03\xe0A\x02R\x06folder\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"H\n" +
-	"\x14UpdateFolderResponse\x120\n" +
-	"\x06folder\x18\x01 \x01(\v2\x18.arcgate.admin.v1.FolderR\x06folder\"D\n" +
-	"\x13DeleteFolderRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x14\n" +
-	"\x05force\x18\x02 \x01(\bR\x05force\"\x16\n" +
-	"\x14DeleteFolderResponse\"\xc7\n" +
+	"updateMask\x12*\n" +
 	"\n" +
-	"\aService\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xa2\x01\n" +
+	"\x13DeleteFolderRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14arcgate.admin/FolderR\x04name\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12*\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xf4\v\n" +
+	"\aService\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1b\n" +
 	"\x06folder\x18\x02 \x01(\tB\x03\xe0A\x03R\x06folder\x12&\n" +
 	"\fservice_name\x18\x03 \x01(\tB\x03\xe0A\x03R\vserviceName\x126\n" +
 	"\x04type\x18\x04 \x01(\x0e2\x1d.arcgate.admin.v1.ServiceTypeB\x03\xe0A\x03R\x04type\x12 \n" +
@@ -1949,13 +1761,13 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\x16min_instances_per_node\x18\t \x01(\x05R\x13minInstancesPerNode\x123\n" +
 	"\x16max_instances_per_node\x18\n" +
 	" \x01(\x05R\x13maxInstancesPerNode\x126\n" +
-	"\x17instances_per_container\x18\v \x01(\x05R\x15instancesPerContainer\x12=\n" +
-	"\rmax_wait_time\x18\f \x01(\v2\x19.google.protobuf.DurationR\vmaxWaitTime\x12=\n" +
-	"\rmax_idle_time\x18\r \x01(\v2\x19.google.protobuf.DurationR\vmaxIdleTime\x12?\n" +
-	"\x0emax_usage_time\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\fmaxUsageTime\x12C\n" +
-	"\x10max_startup_time\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x0emaxStartupTime\x12D\n" +
-	"\x10recycle_interval\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0frecycleInterval\x12,\n" +
-	"\x12recycle_start_time\x18\x11 \x01(\tR\x10recycleStartTime\x12%\n" +
+	"\x17instances_per_container\x18\v \x01(\x05R\x15instancesPerContainer\x12E\n" +
+	"\x11max_wait_duration\x18\f \x01(\v2\x19.google.protobuf.DurationR\x0fmaxWaitDuration\x12E\n" +
+	"\x11max_idle_duration\x18\r \x01(\v2\x19.google.protobuf.DurationR\x0fmaxIdleDuration\x12G\n" +
+	"\x12max_usage_duration\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x10maxUsageDuration\x12K\n" +
+	"\x14max_startup_duration\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x12maxStartupDuration\x12D\n" +
+	"\x10recycle_interval\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0frecycleInterval\x128\n" +
+	"\x19recycle_start_time_of_day\x18\x11 \x01(\tR\x15recycleStartTimeOfDay\x12%\n" +
 	"\x0eload_balancing\x18\x12 \x01(\tR\rloadBalancing\x12'\n" +
 	"\x0fisolation_level\x18\x13 \x01(\tR\x0eisolationLevel\x12\x1a\n" +
 	"\bprovider\x18\x14 \x01(\tR\bprovider\x12\x18\n" +
@@ -1968,10 +1780,12 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"extensions\x12N\n" +
 	"\x10configured_state\x18\x18 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
 	"\x0freal_time_state\x18\x19 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState\x12\x15\n" +
-	"\x03uid\x18\x1a \x01(\tB\x03\xe0A\x03R\x03uid\x1a=\n" +
+	"\x03uid\x18\x1a \x01(\tB\x03\xe0A\x03R\x03uid\x12\x12\n" +
+	"\x04etag\x18\x1b \x01(\tR\x04etag\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x80\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01:f\xeaAc\n" +
+	"\x15arcgate.admin/Service\x12\x12services/{service}\x12#folders/{folder}/services/{service}*\bservices2\aservice\"\x80\x02\n" +
 	"\x10ServiceExtension\x12\x1b\n" +
 	"\ttype_name\x18\x01 \x01(\tR\btypeName\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x12\x18\n" +
@@ -1981,46 +1795,54 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"properties\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9c\x01\n" +
-	"\x13ListServicesRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x01\n" +
+	"\x13ListServicesRequest\x125\n" +
+	"\x06parent\x18\x01 \x01(\tB\x1d\xe0A\x01\xfaA\x17\x12\x15arcgate.admin/ServiceR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x121\n" +
 	"\x04view\x18\x04 \x01(\x0e2\x1d.arcgate.admin.v1.ServiceViewR\x04view\"u\n" +
 	"\x14ListServicesResponse\x125\n" +
 	"\bservices\x18\x01 \x03(\v2\x19.arcgate.admin.v1.ServiceR\bservices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
-	"\x11GetServiceRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"I\n" +
-	"\x12GetServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8c\x01\n" +
-	"\x14CreateServiceRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\"\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"F\n" +
+	"\x11GetServiceRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x04name\"\xd7\x01\n" +
+	"\x14CreateServiceRequest\x125\n" +
+	"\x06parent\x18\x01 \x01(\tB\x1d\xe0A\x01\xfaA\x17\x12\x15arcgate.admin/ServiceR\x06parent\x12\"\n" +
 	"\n" +
 	"service_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tserviceId\x128\n" +
-	"\aservice\x18\x03 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x03\xe0A\x02R\aservice\"L\n" +
-	"\x15CreateServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"\x8d\x01\n" +
+	"\aservice\x18\x03 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x03\xe0A\x02R\aservice\x12*\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb9\x01\n" +
 	"\x14UpdateServiceRequest\x128\n" +
 	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceB\x03\xe0A\x02R\aservice\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"L\n" +
-	"\x15UpdateServiceResponse\x123\n" +
-	"\aservice\x18\x01 \x01(\v2\x19.arcgate.admin.v1.ServiceR\aservice\"/\n" +
-	"\x14DeleteServiceRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x17\n" +
-	"\x15DeleteServiceResponse\".\n" +
-	"\x13StartServiceRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xa9\x01\n" +
-	"\x14StartServiceResponse\x12I\n" +
-	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\x0fconfiguredState\x12F\n" +
-	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\rrealTimeState\"-\n" +
-	"\x12StopServiceRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xa8\x01\n" +
-	"\x13StopServiceResponse\x12I\n" +
-	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\x0fconfiguredState\x12F\n" +
-	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateR\rrealTimeState*\xe8\x03\n" +
+	"updateMask\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x8e\x01\n" +
+	"\x14DeleteServiceRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x04name\x12\x17\n" +
+	"\x04etag\x18\x02 \x01(\tB\x03\xe0A\x01R\x04etag\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"t\n" +
+	"\x13StartServiceRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x04name\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb3\x01\n" +
+	"\x14StartServiceResponse\x12N\n" +
+	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
+	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState\"s\n" +
+	"\x12StopServiceRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x04name\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb2\x01\n" +
+	"\x13StopServiceResponse\x12N\n" +
+	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
+	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState*\xe8\x03\n" +
 	"\vServiceType\x12\x1c\n" +
 	"\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SERVICE_TYPE_MAP_SERVER\x10\x01\x12\x1f\n" +
@@ -2047,21 +1869,21 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\vServiceView\x12\x1c\n" +
 	"\x18SERVICE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SERVICE_VIEW_BASIC\x10\x01\x12\x15\n" +
-	"\x11SERVICE_VIEW_FULL\x10\x022\xe5\x0e\n" +
-	"\x0fServicesService\x12v\n" +
-	"\vListFolders\x12$.arcgate.admin.v1.ListFoldersRequest\x1a%.arcgate.admin.v1.ListFoldersResponse\"\x1a\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\r\x12\v/v1/folders\x90\x02\x01\x12y\n" +
-	"\tGetFolder\x12\".arcgate.admin.v1.GetFolderRequest\x1a#.arcgate.admin.v1.GetFolderResponse\"#\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=folders/*}\x90\x02\x01\x12y\n" +
-	"\fCreateFolder\x12%.arcgate.admin.v1.CreateFolderRequest\x1a&.arcgate.admin.v1.CreateFolderResponse\"\x1a\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/folders\x12\x8e\x01\n" +
-	"\fUpdateFolder\x12%.arcgate.admin.v1.UpdateFolderRequest\x1a&.arcgate.admin.v1.UpdateFolderResponse\"/\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02%:\x06folder2\x1b/v1/{folder.name=folders/*}\x12\x7f\n" +
-	"\fDeleteFolder\x12%.arcgate.admin.v1.DeleteFolderRequest\x1a&.arcgate.admin.v1.DeleteFolderResponse\" \xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=folders/*}\x12\x9d\x01\n" +
-	"\fListServices\x12%.arcgate.admin.v1.ListServicesRequest\x1a&.arcgate.admin.v1.ListServicesResponse\">\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x021Z\x0e\x12\f/v1/services\x12\x1f/v1/{parent=folders/*}/services\x90\x02\x01\x12\xa0\x01\n" +
+	"\x11SERVICE_VIEW_FULL\x10\x022\x85\x0f\n" +
+	"\x0fServicesService\x12y\n" +
+	"\vListFolders\x12$.arcgate.admin.v1.ListFoldersRequest\x1a%.arcgate.admin.v1.ListFoldersResponse\"\x1d\xdaA\x00\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\r\x12\v/v1/folders\x90\x02\x01\x12u\n" +
+	"\tGetFolder\x12\".arcgate.admin.v1.GetFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"*\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=folders/*}\x90\x02\x01\x12\x83\x01\n" +
+	"\fCreateFolder\x12%.arcgate.admin.v1.CreateFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"2\xdaA\x10folder,folder_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x15:\x06folder\"\v/v1/folders\x12\x95\x01\n" +
+	"\fUpdateFolder\x12%.arcgate.admin.v1.UpdateFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"D\xdaA\x12folder,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02%:\x06folder2\x1b/v1/{folder.name=folders/*}\x12v\n" +
+	"\fDeleteFolder\x12%.arcgate.admin.v1.DeleteFolderRequest\x1a\x16.google.protobuf.Empty\"'\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=folders/*}\x12\xa6\x01\n" +
+	"\fListServices\x12%.arcgate.admin.v1.ListServicesRequest\x1a&.arcgate.admin.v1.ListServicesResponse\"G\xdaA\x06parent\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x021Z\x0e\x12\f/v1/services\x12\x1f/v1/{parent=folders/*}/services\x90\x02\x01\x12\x9c\x01\n" +
 	"\n" +
-	"GetService\x12#.arcgate.admin.v1.GetServiceRequest\x1a$.arcgate.admin.v1.GetServiceResponse\"G\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02:Z!\x12\x1f/v1/{name=folders/*/services/*}\x12\x15/v1/{name=services/*}\x90\x02\x01\x12\xaf\x01\n" +
-	"\rCreateService\x12&.arcgate.admin.v1.CreateServiceRequest\x1a'.arcgate.admin.v1.CreateServiceResponse\"M\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02C:\aserviceZ*:\aservice\"\x1f/v1/{parent=folders/*}/services\"\f/v1/services\x12\xc8\x01\n" +
-	"\rUpdateService\x12&.arcgate.admin.v1.UpdateServiceRequest\x1a'.arcgate.admin.v1.UpdateServiceResponse\"f\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\aserviceZ2:\aservice2'/v1/{service.name=folders/*/services/*}2\x1d/v1/{service.name=services/*}\x12\xa6\x01\n" +
-	"\rDeleteService\x12&.arcgate.admin.v1.DeleteServiceRequest\x1a'.arcgate.admin.v1.DeleteServiceResponse\"D\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02:Z!*\x1f/v1/{name=folders/*/services/*}*\x15/v1/{name=services/*}\x12\xb5\x01\n" +
-	"\fStartService\x12%.arcgate.admin.v1.StartServiceRequest\x1a&.arcgate.admin.v1.StartServiceResponse\"V\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02L:\x01*Z*:\x01*\"%/v1/{name=folders/*/services/*}:start\"\x1b/v1/{name=services/*}:start\x12\xb0\x01\n" +
-	"\vStopService\x12$.arcgate.admin.v1.StopServiceRequest\x1a%.arcgate.admin.v1.StopServiceResponse\"T\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02J:\x01*Z):\x01*\"$/v1/{name=folders/*/services/*}:stop\"\x1a/v1/{name=services/*}:stopB<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"GetService\x12#.arcgate.admin.v1.GetServiceRequest\x1a\x19.arcgate.admin.v1.Service\"N\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02:Z!\x12\x1f/v1/{name=folders/*/services/*}\x12\x15/v1/{name=services/*}\x90\x02\x01\x12\xb6\x01\n" +
+	"\rCreateService\x12&.arcgate.admin.v1.CreateServiceRequest\x1a\x19.arcgate.admin.v1.Service\"b\xdaA\x12service,service_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02C:\aserviceZ*:\aservice\"\x1f/v1/{parent=folders/*}/services\"\f/v1/services\x12\xd0\x01\n" +
+	"\rUpdateService\x12&.arcgate.admin.v1.UpdateServiceRequest\x1a\x19.arcgate.admin.v1.Service\"|\xdaA\x13service,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\aserviceZ2:\aservice2'/v1/{service.name=folders/*/services/*}2\x1d/v1/{service.name=services/*}\x12\x9c\x01\n" +
+	"\rDeleteService\x12&.arcgate.admin.v1.DeleteServiceRequest\x1a\x16.google.protobuf.Empty\"K\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02:Z!*\x1f/v1/{name=folders/*/services/*}*\x15/v1/{name=services/*}\x12\xbc\x01\n" +
+	"\fStartService\x12%.arcgate.admin.v1.StartServiceRequest\x1a&.arcgate.admin.v1.StartServiceResponse\"]\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02L:\x01*Z*:\x01*\"%/v1/{name=folders/*/services/*}:start\"\x1b/v1/{name=services/*}:start\x12\xb7\x01\n" +
+	"\vStopService\x12$.arcgate.admin.v1.StopServiceRequest\x1a%.arcgate.admin.v1.StopServiceResponse\"[\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02J:\x01*Z):\x01*\"$/v1/{name=folders/*/services/*}:stop\"\x1a/v1/{name=services/*}:stopB<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_services_proto_rawDescOnce sync.Once
@@ -2076,7 +1898,7 @@ func file_arcgate_admin_v1_services_proto_rawDescGZIP() []byte {
 }
 
 var file_arcgate_admin_v1_services_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_arcgate_admin_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_arcgate_admin_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_arcgate_admin_v1_services_proto_goTypes = []any{
 	(ServiceType)(0),              // 0: arcgate.admin.v1.ServiceType
 	(ServiceState)(0),             // 1: arcgate.admin.v1.ServiceState
@@ -2085,94 +1907,81 @@ var file_arcgate_admin_v1_services_proto_goTypes = []any{
 	(*ListFoldersRequest)(nil),    // 4: arcgate.admin.v1.ListFoldersRequest
 	(*ListFoldersResponse)(nil),   // 5: arcgate.admin.v1.ListFoldersResponse
 	(*GetFolderRequest)(nil),      // 6: arcgate.admin.v1.GetFolderRequest
-	(*GetFolderResponse)(nil),     // 7: arcgate.admin.v1.GetFolderResponse
-	(*CreateFolderRequest)(nil),   // 8: arcgate.admin.v1.CreateFolderRequest
-	(*CreateFolderResponse)(nil),  // 9: arcgate.admin.v1.CreateFolderResponse
-	(*UpdateFolderRequest)(nil),   // 10: arcgate.admin.v1.UpdateFolderRequest
-	(*UpdateFolderResponse)(nil),  // 11: arcgate.admin.v1.UpdateFolderResponse
-	(*DeleteFolderRequest)(nil),   // 12: arcgate.admin.v1.DeleteFolderRequest
-	(*DeleteFolderResponse)(nil),  // 13: arcgate.admin.v1.DeleteFolderResponse
-	(*Service)(nil),               // 14: arcgate.admin.v1.Service
-	(*ServiceExtension)(nil),      // 15: arcgate.admin.v1.ServiceExtension
-	(*ListServicesRequest)(nil),   // 16: arcgate.admin.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),  // 17: arcgate.admin.v1.ListServicesResponse
-	(*GetServiceRequest)(nil),     // 18: arcgate.admin.v1.GetServiceRequest
-	(*GetServiceResponse)(nil),    // 19: arcgate.admin.v1.GetServiceResponse
-	(*CreateServiceRequest)(nil),  // 20: arcgate.admin.v1.CreateServiceRequest
-	(*CreateServiceResponse)(nil), // 21: arcgate.admin.v1.CreateServiceResponse
-	(*UpdateServiceRequest)(nil),  // 22: arcgate.admin.v1.UpdateServiceRequest
-	(*UpdateServiceResponse)(nil), // 23: arcgate.admin.v1.UpdateServiceResponse
-	(*DeleteServiceRequest)(nil),  // 24: arcgate.admin.v1.DeleteServiceRequest
-	(*DeleteServiceResponse)(nil), // 25: arcgate.admin.v1.DeleteServiceResponse
-	(*StartServiceRequest)(nil),   // 26: arcgate.admin.v1.StartServiceRequest
-	(*StartServiceResponse)(nil),  // 27: arcgate.admin.v1.StartServiceResponse
-	(*StopServiceRequest)(nil),    // 28: arcgate.admin.v1.StopServiceRequest
-	(*StopServiceResponse)(nil),   // 29: arcgate.admin.v1.StopServiceResponse
-	nil,                           // 30: arcgate.admin.v1.Service.PropertiesEntry
-	nil,                           // 31: arcgate.admin.v1.ServiceExtension.PropertiesEntry
-	(*fieldmaskpb.FieldMask)(nil), // 32: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
+	(*CreateFolderRequest)(nil),   // 7: arcgate.admin.v1.CreateFolderRequest
+	(*UpdateFolderRequest)(nil),   // 8: arcgate.admin.v1.UpdateFolderRequest
+	(*DeleteFolderRequest)(nil),   // 9: arcgate.admin.v1.DeleteFolderRequest
+	(*Service)(nil),               // 10: arcgate.admin.v1.Service
+	(*ServiceExtension)(nil),      // 11: arcgate.admin.v1.ServiceExtension
+	(*ListServicesRequest)(nil),   // 12: arcgate.admin.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),  // 13: arcgate.admin.v1.ListServicesResponse
+	(*GetServiceRequest)(nil),     // 14: arcgate.admin.v1.GetServiceRequest
+	(*CreateServiceRequest)(nil),  // 15: arcgate.admin.v1.CreateServiceRequest
+	(*UpdateServiceRequest)(nil),  // 16: arcgate.admin.v1.UpdateServiceRequest
+	(*DeleteServiceRequest)(nil),  // 17: arcgate.admin.v1.DeleteServiceRequest
+	(*StartServiceRequest)(nil),   // 18: arcgate.admin.v1.StartServiceRequest
+	(*StartServiceResponse)(nil),  // 19: arcgate.admin.v1.StartServiceResponse
+	(*StopServiceRequest)(nil),    // 20: arcgate.admin.v1.StopServiceRequest
+	(*StopServiceResponse)(nil),   // 21: arcgate.admin.v1.StopServiceResponse
+	nil,                           // 22: arcgate.admin.v1.Service.PropertiesEntry
+	nil,                           // 23: arcgate.admin.v1.ServiceExtension.PropertiesEntry
+	(*fieldmaskpb.FieldMask)(nil), // 24: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*emptypb.Empty)(nil),         // 26: google.protobuf.Empty
 }
 var file_arcgate_admin_v1_services_proto_depIdxs = []int32{
 	3,  // 0: arcgate.admin.v1.ListFoldersResponse.folders:type_name -> arcgate.admin.v1.Folder
-	3,  // 1: arcgate.admin.v1.GetFolderResponse.folder:type_name -> arcgate.admin.v1.Folder
-	3,  // 2: arcgate.admin.v1.CreateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
-	3,  // 3: arcgate.admin.v1.CreateFolderResponse.folder:type_name -> arcgate.admin.v1.Folder
-	3,  // 4: arcgate.admin.v1.UpdateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
-	32, // 5: arcgate.admin.v1.UpdateFolderRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 6: arcgate.admin.v1.UpdateFolderResponse.folder:type_name -> arcgate.admin.v1.Folder
-	0,  // 7: arcgate.admin.v1.Service.type:type_name -> arcgate.admin.v1.ServiceType
-	33, // 8: arcgate.admin.v1.Service.max_wait_time:type_name -> google.protobuf.Duration
-	33, // 9: arcgate.admin.v1.Service.max_idle_time:type_name -> google.protobuf.Duration
-	33, // 10: arcgate.admin.v1.Service.max_usage_time:type_name -> google.protobuf.Duration
-	33, // 11: arcgate.admin.v1.Service.max_startup_time:type_name -> google.protobuf.Duration
-	33, // 12: arcgate.admin.v1.Service.recycle_interval:type_name -> google.protobuf.Duration
-	30, // 13: arcgate.admin.v1.Service.properties:type_name -> arcgate.admin.v1.Service.PropertiesEntry
-	15, // 14: arcgate.admin.v1.Service.extensions:type_name -> arcgate.admin.v1.ServiceExtension
-	1,  // 15: arcgate.admin.v1.Service.configured_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 16: arcgate.admin.v1.Service.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	31, // 17: arcgate.admin.v1.ServiceExtension.properties:type_name -> arcgate.admin.v1.ServiceExtension.PropertiesEntry
-	2,  // 18: arcgate.admin.v1.ListServicesRequest.view:type_name -> arcgate.admin.v1.ServiceView
-	14, // 19: arcgate.admin.v1.ListServicesResponse.services:type_name -> arcgate.admin.v1.Service
-	14, // 20: arcgate.admin.v1.GetServiceResponse.service:type_name -> arcgate.admin.v1.Service
-	14, // 21: arcgate.admin.v1.CreateServiceRequest.service:type_name -> arcgate.admin.v1.Service
-	14, // 22: arcgate.admin.v1.CreateServiceResponse.service:type_name -> arcgate.admin.v1.Service
-	14, // 23: arcgate.admin.v1.UpdateServiceRequest.service:type_name -> arcgate.admin.v1.Service
-	32, // 24: arcgate.admin.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	14, // 25: arcgate.admin.v1.UpdateServiceResponse.service:type_name -> arcgate.admin.v1.Service
-	1,  // 26: arcgate.admin.v1.StartServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 27: arcgate.admin.v1.StartServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 28: arcgate.admin.v1.StopServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 29: arcgate.admin.v1.StopServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	4,  // 30: arcgate.admin.v1.ServicesService.ListFolders:input_type -> arcgate.admin.v1.ListFoldersRequest
-	6,  // 31: arcgate.admin.v1.ServicesService.GetFolder:input_type -> arcgate.admin.v1.GetFolderRequest
-	8,  // 32: arcgate.admin.v1.ServicesService.CreateFolder:input_type -> arcgate.admin.v1.CreateFolderRequest
-	10, // 33: arcgate.admin.v1.ServicesService.UpdateFolder:input_type -> arcgate.admin.v1.UpdateFolderRequest
-	12, // 34: arcgate.admin.v1.ServicesService.DeleteFolder:input_type -> arcgate.admin.v1.DeleteFolderRequest
-	16, // 35: arcgate.admin.v1.ServicesService.ListServices:input_type -> arcgate.admin.v1.ListServicesRequest
-	18, // 36: arcgate.admin.v1.ServicesService.GetService:input_type -> arcgate.admin.v1.GetServiceRequest
-	20, // 37: arcgate.admin.v1.ServicesService.CreateService:input_type -> arcgate.admin.v1.CreateServiceRequest
-	22, // 38: arcgate.admin.v1.ServicesService.UpdateService:input_type -> arcgate.admin.v1.UpdateServiceRequest
-	24, // 39: arcgate.admin.v1.ServicesService.DeleteService:input_type -> arcgate.admin.v1.DeleteServiceRequest
-	26, // 40: arcgate.admin.v1.ServicesService.StartService:input_type -> arcgate.admin.v1.StartServiceRequest
-	28, // 41: arcgate.admin.v1.ServicesService.StopService:input_type -> arcgate.admin.v1.StopServiceRequest
-	5,  // 42: arcgate.admin.v1.ServicesService.ListFolders:output_type -> arcgate.admin.v1.ListFoldersResponse
-	7,  // 43: arcgate.admin.v1.ServicesService.GetFolder:output_type -> arcgate.admin.v1.GetFolderResponse
-	9,  // 44: arcgate.admin.v1.ServicesService.CreateFolder:output_type -> arcgate.admin.v1.CreateFolderResponse
-	11, // 45: arcgate.admin.v1.ServicesService.UpdateFolder:output_type -> arcgate.admin.v1.UpdateFolderResponse
-	13, // 46: arcgate.admin.v1.ServicesService.DeleteFolder:output_type -> arcgate.admin.v1.DeleteFolderResponse
-	17, // 47: arcgate.admin.v1.ServicesService.ListServices:output_type -> arcgate.admin.v1.ListServicesResponse
-	19, // 48: arcgate.admin.v1.ServicesService.GetService:output_type -> arcgate.admin.v1.GetServiceResponse
-	21, // 49: arcgate.admin.v1.ServicesService.CreateService:output_type -> arcgate.admin.v1.CreateServiceResponse
-	23, // 50: arcgate.admin.v1.ServicesService.UpdateService:output_type -> arcgate.admin.v1.UpdateServiceResponse
-	25, // 51: arcgate.admin.v1.ServicesService.DeleteService:output_type -> arcgate.admin.v1.DeleteServiceResponse
-	27, // 52: arcgate.admin.v1.ServicesService.StartService:output_type -> arcgate.admin.v1.StartServiceResponse
-	29, // 53: arcgate.admin.v1.ServicesService.StopService:output_type -> arcgate.admin.v1.StopServiceResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	3,  // 1: arcgate.admin.v1.CreateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
+	3,  // 2: arcgate.admin.v1.UpdateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
+	24, // 3: arcgate.admin.v1.UpdateFolderRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 4: arcgate.admin.v1.Service.type:type_name -> arcgate.admin.v1.ServiceType
+	25, // 5: arcgate.admin.v1.Service.max_wait_duration:type_name -> google.protobuf.Duration
+	25, // 6: arcgate.admin.v1.Service.max_idle_duration:type_name -> google.protobuf.Duration
+	25, // 7: arcgate.admin.v1.Service.max_usage_duration:type_name -> google.protobuf.Duration
+	25, // 8: arcgate.admin.v1.Service.max_startup_duration:type_name -> google.protobuf.Duration
+	25, // 9: arcgate.admin.v1.Service.recycle_interval:type_name -> google.protobuf.Duration
+	22, // 10: arcgate.admin.v1.Service.properties:type_name -> arcgate.admin.v1.Service.PropertiesEntry
+	11, // 11: arcgate.admin.v1.Service.extensions:type_name -> arcgate.admin.v1.ServiceExtension
+	1,  // 12: arcgate.admin.v1.Service.configured_state:type_name -> arcgate.admin.v1.ServiceState
+	1,  // 13: arcgate.admin.v1.Service.real_time_state:type_name -> arcgate.admin.v1.ServiceState
+	23, // 14: arcgate.admin.v1.ServiceExtension.properties:type_name -> arcgate.admin.v1.ServiceExtension.PropertiesEntry
+	2,  // 15: arcgate.admin.v1.ListServicesRequest.view:type_name -> arcgate.admin.v1.ServiceView
+	10, // 16: arcgate.admin.v1.ListServicesResponse.services:type_name -> arcgate.admin.v1.Service
+	10, // 17: arcgate.admin.v1.CreateServiceRequest.service:type_name -> arcgate.admin.v1.Service
+	10, // 18: arcgate.admin.v1.UpdateServiceRequest.service:type_name -> arcgate.admin.v1.Service
+	24, // 19: arcgate.admin.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 20: arcgate.admin.v1.StartServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
+	1,  // 21: arcgate.admin.v1.StartServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
+	1,  // 22: arcgate.admin.v1.StopServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
+	1,  // 23: arcgate.admin.v1.StopServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
+	4,  // 24: arcgate.admin.v1.ServicesService.ListFolders:input_type -> arcgate.admin.v1.ListFoldersRequest
+	6,  // 25: arcgate.admin.v1.ServicesService.GetFolder:input_type -> arcgate.admin.v1.GetFolderRequest
+	7,  // 26: arcgate.admin.v1.ServicesService.CreateFolder:input_type -> arcgate.admin.v1.CreateFolderRequest
+	8,  // 27: arcgate.admin.v1.ServicesService.UpdateFolder:input_type -> arcgate.admin.v1.UpdateFolderRequest
+	9,  // 28: arcgate.admin.v1.ServicesService.DeleteFolder:input_type -> arcgate.admin.v1.DeleteFolderRequest
+	12, // 29: arcgate.admin.v1.ServicesService.ListServices:input_type -> arcgate.admin.v1.ListServicesRequest
+	14, // 30: arcgate.admin.v1.ServicesService.GetService:input_type -> arcgate.admin.v1.GetServiceRequest
+	15, // 31: arcgate.admin.v1.ServicesService.CreateService:input_type -> arcgate.admin.v1.CreateServiceRequest
+	16, // 32: arcgate.admin.v1.ServicesService.UpdateService:input_type -> arcgate.admin.v1.UpdateServiceRequest
+	17, // 33: arcgate.admin.v1.ServicesService.DeleteService:input_type -> arcgate.admin.v1.DeleteServiceRequest
+	18, // 34: arcgate.admin.v1.ServicesService.StartService:input_type -> arcgate.admin.v1.StartServiceRequest
+	20, // 35: arcgate.admin.v1.ServicesService.StopService:input_type -> arcgate.admin.v1.StopServiceRequest
+	5,  // 36: arcgate.admin.v1.ServicesService.ListFolders:output_type -> arcgate.admin.v1.ListFoldersResponse
+	3,  // 37: arcgate.admin.v1.ServicesService.GetFolder:output_type -> arcgate.admin.v1.Folder
+	3,  // 38: arcgate.admin.v1.ServicesService.CreateFolder:output_type -> arcgate.admin.v1.Folder
+	3,  // 39: arcgate.admin.v1.ServicesService.UpdateFolder:output_type -> arcgate.admin.v1.Folder
+	26, // 40: arcgate.admin.v1.ServicesService.DeleteFolder:output_type -> google.protobuf.Empty
+	13, // 41: arcgate.admin.v1.ServicesService.ListServices:output_type -> arcgate.admin.v1.ListServicesResponse
+	10, // 42: arcgate.admin.v1.ServicesService.GetService:output_type -> arcgate.admin.v1.Service
+	10, // 43: arcgate.admin.v1.ServicesService.CreateService:output_type -> arcgate.admin.v1.Service
+	10, // 44: arcgate.admin.v1.ServicesService.UpdateService:output_type -> arcgate.admin.v1.Service
+	26, // 45: arcgate.admin.v1.ServicesService.DeleteService:output_type -> google.protobuf.Empty
+	19, // 46: arcgate.admin.v1.ServicesService.StartService:output_type -> arcgate.admin.v1.StartServiceResponse
+	21, // 47: arcgate.admin.v1.ServicesService.StopService:output_type -> arcgate.admin.v1.StopServiceResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_services_proto_init() }
@@ -2187,7 +1996,7 @@ func file_arcgate_admin_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_services_proto_rawDesc), len(file_arcgate_admin_v1_services_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   29,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -54,38 +55,41 @@ type ServicesServiceClient interface {
 	// is not a folder resource: its services are listed under `services`.
 	ListFolders(ctx context.Context, in *ListFoldersRequest, opts ...grpc.CallOption) (*ListFoldersResponse, error)
 	// GetFolder returns one folder. NOT_FOUND if it does not exist.
-	GetFolder(ctx context.Context, in *GetFolderRequest, opts ...grpc.CallOption) (*GetFolderResponse, error)
+	GetFolder(ctx context.Context, in *GetFolderRequest, opts ...grpc.CallOption) (*Folder, error)
 	// CreateFolder creates a folder. ALREADY_EXISTS if a folder of that name
 	// exists (folder names are compared without regard to case).
-	CreateFolder(ctx context.Context, in *CreateFolderRequest, opts ...grpc.CallOption) (*CreateFolderResponse, error)
+	CreateFolder(ctx context.Context, in *CreateFolderRequest, opts ...grpc.CallOption) (*Folder, error)
 	// UpdateFolder changes a folder's description and web encryption. Only the
 	// fields named in `update_mask` change (`*`: both); an empty mask is
 	// INVALID_ARGUMENT.
-	UpdateFolder(ctx context.Context, in *UpdateFolderRequest, opts ...grpc.CallOption) (*UpdateFolderResponse, error)
+	UpdateFolder(ctx context.Context, in *UpdateFolderRequest, opts ...grpc.CallOption) (*Folder, error)
 	// DeleteFolder deletes a folder. Upstream deletes every service inside it,
 	// so a folder that still holds services is refused with
 	// FAILED_PRECONDITION (reason FOLDER_NOT_EMPTY) unless `force` is set. The
 	// default folders (System, Utilities) are refused with FAILED_PRECONDITION
 	// (reason DEFAULT_FOLDER).
-	DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*DeleteFolderResponse, error)
+	DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// ListServices lists the services of the root folder (`parent` empty, or
 	// `GET /v1/services`), of one folder (`folders/{folder}`), or of every
 	// folder, root included (`folders/-`). Results are ordered by resource
 	// name and paged (AIP-158) although upstream is not.
+	// (-- api-linter: core::0132::http-uri-parent=disabled
+	//
+	//	aip.dev/not-precedent: `GET /v1/services` lists the root folder, which has no name. --)
 	ListServices(ctx context.Context, in *ListServicesRequest, opts ...grpc.CallOption) (*ListServicesResponse, error)
 	// GetService returns a service's full configuration and its configured and
 	// real-time state. NOT_FOUND if it does not exist.
-	GetService(ctx context.Context, in *GetServiceRequest, opts ...grpc.CallOption) (*GetServiceResponse, error)
+	GetService(ctx context.Context, in *GetServiceRequest, opts ...grpc.CallOption) (*Service, error)
 	// CreateService creates a service in the root folder or in a folder.
 	// ALREADY_EXISTS if it exists, NOT_FOUND if the folder does not.
-	CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*CreateServiceResponse, error)
+	CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*Service, error)
 	// UpdateService changes a service's configuration: a read-modify-write of
 	// the upstream `edit` operation, so settings this API does not model are
 	// kept. Only the fields named in `update_mask` change; an empty mask is
 	// INVALID_ARGUMENT. Upstream restarts the service.
-	UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*UpdateServiceResponse, error)
+	UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*Service, error)
 	// DeleteService deletes a service. NOT_FOUND if it does not exist.
-	DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*DeleteServiceResponse, error)
+	DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// StartService starts a service and returns its state afterwards.
 	StartService(ctx context.Context, in *StartServiceRequest, opts ...grpc.CallOption) (*StartServiceResponse, error)
 	// StopService stops a service and returns its state afterwards.
@@ -110,9 +114,9 @@ func (c *servicesServiceClient) ListFolders(ctx context.Context, in *ListFolders
 	return out, nil
 }
 
-func (c *servicesServiceClient) GetFolder(ctx context.Context, in *GetFolderRequest, opts ...grpc.CallOption) (*GetFolderResponse, error) {
+func (c *servicesServiceClient) GetFolder(ctx context.Context, in *GetFolderRequest, opts ...grpc.CallOption) (*Folder, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetFolderResponse)
+	out := new(Folder)
 	err := c.cc.Invoke(ctx, ServicesService_GetFolder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -120,9 +124,9 @@ func (c *servicesServiceClient) GetFolder(ctx context.Context, in *GetFolderRequ
 	return out, nil
 }
 
-func (c *servicesServiceClient) CreateFolder(ctx context.Context, in *CreateFolderRequest, opts ...grpc.CallOption) (*CreateFolderResponse, error) {
+func (c *servicesServiceClient) CreateFolder(ctx context.Context, in *CreateFolderRequest, opts ...grpc.CallOption) (*Folder, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateFolderResponse)
+	out := new(Folder)
 	err := c.cc.Invoke(ctx, ServicesService_CreateFolder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -130,9 +134,9 @@ func (c *servicesServiceClient) CreateFolder(ctx context.Context, in *CreateFold
 	return out, nil
 }
 
-func (c *servicesServiceClient) UpdateFolder(ctx context.Context, in *UpdateFolderRequest, opts ...grpc.CallOption) (*UpdateFolderResponse, error) {
+func (c *servicesServiceClient) UpdateFolder(ctx context.Context, in *UpdateFolderRequest, opts ...grpc.CallOption) (*Folder, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateFolderResponse)
+	out := new(Folder)
 	err := c.cc.Invoke(ctx, ServicesService_UpdateFolder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -140,9 +144,9 @@ func (c *servicesServiceClient) UpdateFolder(ctx context.Context, in *UpdateFold
 	return out, nil
 }
 
-func (c *servicesServiceClient) DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*DeleteFolderResponse, error) {
+func (c *servicesServiceClient) DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteFolderResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, ServicesService_DeleteFolder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -160,9 +164,9 @@ func (c *servicesServiceClient) ListServices(ctx context.Context, in *ListServic
 	return out, nil
 }
 
-func (c *servicesServiceClient) GetService(ctx context.Context, in *GetServiceRequest, opts ...grpc.CallOption) (*GetServiceResponse, error) {
+func (c *servicesServiceClient) GetService(ctx context.Context, in *GetServiceRequest, opts ...grpc.CallOption) (*Service, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetServiceResponse)
+	out := new(Service)
 	err := c.cc.Invoke(ctx, ServicesService_GetService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -170,9 +174,9 @@ func (c *servicesServiceClient) GetService(ctx context.Context, in *GetServiceRe
 	return out, nil
 }
 
-func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*CreateServiceResponse, error) {
+func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*Service, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateServiceResponse)
+	out := new(Service)
 	err := c.cc.Invoke(ctx, ServicesService_CreateService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -180,9 +184,9 @@ func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateSer
 	return out, nil
 }
 
-func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*UpdateServiceResponse, error) {
+func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*Service, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateServiceResponse)
+	out := new(Service)
 	err := c.cc.Invoke(ctx, ServicesService_UpdateService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -190,9 +194,9 @@ func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateSer
 	return out, nil
 }
 
-func (c *servicesServiceClient) DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*DeleteServiceResponse, error) {
+func (c *servicesServiceClient) DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteServiceResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, ServicesService_DeleteService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -241,38 +245,41 @@ type ServicesServiceServer interface {
 	// is not a folder resource: its services are listed under `services`.
 	ListFolders(context.Context, *ListFoldersRequest) (*ListFoldersResponse, error)
 	// GetFolder returns one folder. NOT_FOUND if it does not exist.
-	GetFolder(context.Context, *GetFolderRequest) (*GetFolderResponse, error)
+	GetFolder(context.Context, *GetFolderRequest) (*Folder, error)
 	// CreateFolder creates a folder. ALREADY_EXISTS if a folder of that name
 	// exists (folder names are compared without regard to case).
-	CreateFolder(context.Context, *CreateFolderRequest) (*CreateFolderResponse, error)
+	CreateFolder(context.Context, *CreateFolderRequest) (*Folder, error)
 	// UpdateFolder changes a folder's description and web encryption. Only the
 	// fields named in `update_mask` change (`*`: both); an empty mask is
 	// INVALID_ARGUMENT.
-	UpdateFolder(context.Context, *UpdateFolderRequest) (*UpdateFolderResponse, error)
+	UpdateFolder(context.Context, *UpdateFolderRequest) (*Folder, error)
 	// DeleteFolder deletes a folder. Upstream deletes every service inside it,
 	// so a folder that still holds services is refused with
 	// FAILED_PRECONDITION (reason FOLDER_NOT_EMPTY) unless `force` is set. The
 	// default folders (System, Utilities) are refused with FAILED_PRECONDITION
 	// (reason DEFAULT_FOLDER).
-	DeleteFolder(context.Context, *DeleteFolderRequest) (*DeleteFolderResponse, error)
+	DeleteFolder(context.Context, *DeleteFolderRequest) (*emptypb.Empty, error)
 	// ListServices lists the services of the root folder (`parent` empty, or
 	// `GET /v1/services`), of one folder (`folders/{folder}`), or of every
 	// folder, root included (`folders/-`). Results are ordered by resource
 	// name and paged (AIP-158) although upstream is not.
+	// (-- api-linter: core::0132::http-uri-parent=disabled
+	//
+	//	aip.dev/not-precedent: `GET /v1/services` lists the root folder, which has no name. --)
 	ListServices(context.Context, *ListServicesRequest) (*ListServicesResponse, error)
 	// GetService returns a service's full configuration and its configured and
 	// real-time state. NOT_FOUND if it does not exist.
-	GetService(context.Context, *GetServiceRequest) (*GetServiceResponse, error)
+	GetService(context.Context, *GetServiceRequest) (*Service, error)
 	// CreateService creates a service in the root folder or in a folder.
 	// ALREADY_EXISTS if it exists, NOT_FOUND if the folder does not.
-	CreateService(context.Context, *CreateServiceRequest) (*CreateServiceResponse, error)
+	CreateService(context.Context, *CreateServiceRequest) (*Service, error)
 	// UpdateService changes a service's configuration: a read-modify-write of
 	// the upstream `edit` operation, so settings this API does not model are
 	// kept. Only the fields named in `update_mask` change; an empty mask is
 	// INVALID_ARGUMENT. Upstream restarts the service.
-	UpdateService(context.Context, *UpdateServiceRequest) (*UpdateServiceResponse, error)
+	UpdateService(context.Context, *UpdateServiceRequest) (*Service, error)
 	// DeleteService deletes a service. NOT_FOUND if it does not exist.
-	DeleteService(context.Context, *DeleteServiceRequest) (*DeleteServiceResponse, error)
+	DeleteService(context.Context, *DeleteServiceRequest) (*emptypb.Empty, error)
 	// StartService starts a service and returns its state afterwards.
 	StartService(context.Context, *StartServiceRequest) (*StartServiceResponse, error)
 	// StopService stops a service and returns its state afterwards.
@@ -290,31 +297,31 @@ type UnimplementedServicesServiceServer struct{}
 func (UnimplementedServicesServiceServer) ListFolders(context.Context, *ListFoldersRequest) (*ListFoldersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFolders not implemented")
 }
-func (UnimplementedServicesServiceServer) GetFolder(context.Context, *GetFolderRequest) (*GetFolderResponse, error) {
+func (UnimplementedServicesServiceServer) GetFolder(context.Context, *GetFolderRequest) (*Folder, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFolder not implemented")
 }
-func (UnimplementedServicesServiceServer) CreateFolder(context.Context, *CreateFolderRequest) (*CreateFolderResponse, error) {
+func (UnimplementedServicesServiceServer) CreateFolder(context.Context, *CreateFolderRequest) (*Folder, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateFolder not implemented")
 }
-func (UnimplementedServicesServiceServer) UpdateFolder(context.Context, *UpdateFolderRequest) (*UpdateFolderResponse, error) {
+func (UnimplementedServicesServiceServer) UpdateFolder(context.Context, *UpdateFolderRequest) (*Folder, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateFolder not implemented")
 }
-func (UnimplementedServicesServiceServer) DeleteFolder(context.Context, *DeleteFolderRequest) (*DeleteFolderResponse, error) {
+func (UnimplementedServicesServiceServer) DeleteFolder(context.Context, *DeleteFolderRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteFolder not implemented")
 }
 func (UnimplementedServicesServiceServer) ListServices(context.Context, *ListServicesRequest) (*ListServicesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListServices not implemented")
 }
-func (UnimplementedServicesServiceServer) GetService(context.Context, *GetServiceRequest) (*GetServiceResponse, error) {
+func (UnimplementedServicesServiceServer) GetService(context.Context, *GetServiceRequest) (*Service, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetService not implemented")
 }
-func (UnimplementedServicesServiceServer) CreateService(context.Context, *CreateServiceRequest) (*CreateServiceResponse, error) {
+func (UnimplementedServicesServiceServer) CreateService(context.Context, *CreateServiceRequest) (*Service, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateService not implemented")
 }
-func (UnimplementedServicesServiceServer) UpdateService(context.Context, *UpdateServiceRequest) (*UpdateServiceResponse, error) {
+func (UnimplementedServicesServiceServer) UpdateService(context.Context, *UpdateServiceRequest) (*Service, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateService not implemented")
 }
-func (UnimplementedServicesServiceServer) DeleteService(context.Context, *DeleteServiceRequest) (*DeleteServiceResponse, error) {
+func (UnimplementedServicesServiceServer) DeleteService(context.Context, *DeleteServiceRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteService not implemented")
 }
 func (UnimplementedServicesServiceServer) StartService(context.Context, *StartServiceRequest) (*StartServiceResponse, error) {

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -209,7 +210,12 @@ type UsageReport struct {
 	// Objects and arrays nest at most 32 deep: deeper is INVALID_ARGUMENT,
 	// and deeper metadata already stored upstream is returned as a string
 	// holding its JSON text.
-	Metadata      *structpb.Value `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Metadata *structpb.Value `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -298,6 +304,13 @@ func (x *UsageReport) GetMetadata() *structpb.Value {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *UsageReport) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // UsageReportQuery selects resources and metrics.
@@ -529,67 +542,27 @@ func (x *GetUsageReportRequest) GetName() string {
 	return ""
 }
 
-// GetUsageReportResponse carries one usage report.
-type GetUsageReportResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The report.
-	UsageReport   *UsageReport `protobuf:"bytes,1,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetUsageReportResponse) Reset() {
-	*x = GetUsageReportResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetUsageReportResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetUsageReportResponse) ProtoMessage() {}
-
-func (x *GetUsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetUsageReportResponse.ProtoReflect.Descriptor instead.
-func (*GetUsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *GetUsageReportResponse) GetUsageReport() *UsageReport {
-	if x != nil {
-		return x.UsageReport
-	}
-	return nil
-}
-
 // CreateUsageReportRequest creates a usage report.
 type CreateUsageReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new report's id; empty to have one generated (32 hexadecimal
-	// digits).
+	// digits). Over REST a query parameter (`usageReportId`).
 	UsageReportId string `protobuf:"bytes,1,opt,name=usage_report_id,json=usageReportId,proto3" json:"usage_report_id,omitempty"`
 	// The definition; `name` is ignored.
-	UsageReport   *UsageReport `protobuf:"bytes,2,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
+	UsageReport *UsageReport `protobuf:"bytes,2,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateUsageReportRequest) Reset() {
 	*x = CreateUsageReportRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +574,7 @@ func (x *CreateUsageReportRequest) String() string {
 func (*CreateUsageReportRequest) ProtoMessage() {}
 
 func (x *CreateUsageReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[6]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +587,7 @@ func (x *CreateUsageReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUsageReportRequest.ProtoReflect.Descriptor instead.
 func (*CreateUsageReportRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{6}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateUsageReportRequest) GetUsageReportId() string {
@@ -631,50 +604,11 @@ func (x *CreateUsageReportRequest) GetUsageReport() *UsageReport {
 	return nil
 }
 
-// CreateUsageReportResponse carries the created usage report.
-type CreateUsageReportResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The report as upstream reports it after creation.
-	UsageReport   *UsageReport `protobuf:"bytes,1,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateUsageReportResponse) Reset() {
-	*x = CreateUsageReportResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateUsageReportResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateUsageReportResponse) ProtoMessage() {}
-
-func (x *CreateUsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[7]
+func (x *CreateUsageReportRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateUsageReportResponse.ProtoReflect.Descriptor instead.
-func (*CreateUsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *CreateUsageReportResponse) GetUsageReport() *UsageReport {
-	if x != nil {
-		return x.UsageReport
-	}
-	return nil
+	return ""
 }
 
 // UpdateUsageReportRequest changes a usage report.
@@ -685,14 +619,20 @@ type UpdateUsageReportRequest struct {
 	// Fields to change: `since`, `from_time`, `to_time`,
 	// `aggregation_interval`, `queries`, `metadata`, or `*` for all of them.
 	// Required: an empty mask is INVALID_ARGUMENT.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateUsageReportRequest) Reset() {
 	*x = UpdateUsageReportRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +644,7 @@ func (x *UpdateUsageReportRequest) String() string {
 func (*UpdateUsageReportRequest) ProtoMessage() {}
 
 func (x *UpdateUsageReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[8]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +657,7 @@ func (x *UpdateUsageReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUsageReportRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUsageReportRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{8}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateUsageReportRequest) GetUsageReport() *UsageReport {
@@ -734,64 +674,35 @@ func (x *UpdateUsageReportRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-// UpdateUsageReportResponse carries the updated usage report.
-type UpdateUsageReportResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The report as upstream reports it after the change.
-	UsageReport   *UsageReport `protobuf:"bytes,1,opt,name=usage_report,json=usageReport,proto3" json:"usage_report,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateUsageReportResponse) Reset() {
-	*x = UpdateUsageReportResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateUsageReportResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateUsageReportResponse) ProtoMessage() {}
-
-func (x *UpdateUsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[9]
+func (x *UpdateUsageReportRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateUsageReportResponse.ProtoReflect.Descriptor instead.
-func (*UpdateUsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *UpdateUsageReportResponse) GetUsageReport() *UsageReport {
-	if x != nil {
-		return x.UsageReport
-	}
-	return nil
+	return ""
 }
 
 // DeleteUsageReportRequest deletes a usage report.
 type DeleteUsageReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name: `usageReports/{report}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The resource's `etag` from an earlier read: the delete is refused with
+	// ABORTED if the resource changed since. Empty: delete unconditionally.
+	// Reserved: ignored until the server implements it.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteUsageReportRequest) Reset() {
 	*x = DeleteUsageReportRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +714,7 @@ func (x *DeleteUsageReportRequest) String() string {
 func (*DeleteUsageReportRequest) ProtoMessage() {}
 
 func (x *DeleteUsageReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[10]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +727,7 @@ func (x *DeleteUsageReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUsageReportRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUsageReportRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{10}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteUsageReportRequest) GetName() string {
@@ -826,41 +737,18 @@ func (x *DeleteUsageReportRequest) GetName() string {
 	return ""
 }
 
-// DeleteUsageReportResponse is empty.
-type DeleteUsageReportResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteUsageReportResponse) Reset() {
-	*x = DeleteUsageReportResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[11]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteUsageReportResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteUsageReportResponse) ProtoMessage() {}
-
-func (x *DeleteUsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[11]
+func (x *DeleteUsageReportRequest) GetEtag() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.Etag
 	}
-	return mi.MessageOf(x)
+	return ""
 }
 
-// Deprecated: Use DeleteUsageReportResponse.ProtoReflect.Descriptor instead.
-func (*DeleteUsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{11}
+func (x *DeleteUsageReportRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // QueryUsageReportDataRequest runs a usage report.
@@ -877,7 +765,7 @@ type QueryUsageReportDataRequest struct {
 
 func (x *QueryUsageReportDataRequest) Reset() {
 	*x = QueryUsageReportDataRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +777,7 @@ func (x *QueryUsageReportDataRequest) String() string {
 func (*QueryUsageReportDataRequest) ProtoMessage() {}
 
 func (x *QueryUsageReportDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[12]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +790,7 @@ func (x *QueryUsageReportDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryUsageReportDataRequest.ProtoReflect.Descriptor instead.
 func (*QueryUsageReportDataRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{12}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *QueryUsageReportDataRequest) GetName() string {
@@ -938,7 +826,7 @@ type QueryUsageReportDataResponse struct {
 
 func (x *QueryUsageReportDataResponse) Reset() {
 	*x = QueryUsageReportDataResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[13]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +838,7 @@ func (x *QueryUsageReportDataResponse) String() string {
 func (*QueryUsageReportDataResponse) ProtoMessage() {}
 
 func (x *QueryUsageReportDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[13]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +851,7 @@ func (x *QueryUsageReportDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryUsageReportDataResponse.ProtoReflect.Descriptor instead.
 func (*QueryUsageReportDataResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{13}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *QueryUsageReportDataResponse) GetName() string {
@@ -1015,7 +903,7 @@ type UsageSeries struct {
 
 func (x *UsageSeries) Reset() {
 	*x = UsageSeries{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +915,7 @@ func (x *UsageSeries) String() string {
 func (*UsageSeries) ProtoMessage() {}
 
 func (x *UsageSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[14]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +928,7 @@ func (x *UsageSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageSeries.ProtoReflect.Descriptor instead.
 func (*UsageSeries) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{14}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UsageSeries) GetQueryIndex() int32 {
@@ -1090,7 +978,7 @@ type UsageDataPoint struct {
 
 func (x *UsageDataPoint) Reset() {
 	*x = UsageDataPoint{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[15]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +990,7 @@ func (x *UsageDataPoint) String() string {
 func (*UsageDataPoint) ProtoMessage() {}
 
 func (x *UsageDataPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[15]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1003,7 @@ func (x *UsageDataPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageDataPoint.ProtoReflect.Descriptor instead.
 func (*UsageDataPoint) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{15}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UsageDataPoint) GetValue() float64 {
@@ -1138,13 +1026,18 @@ type UsageStatisticsSettings struct {
 	MaxHistory *durationpb.Duration `protobuf:"bytes,4,opt,name=max_history,json=maxHistory,proto3" json:"max_history,omitempty"`
 	// Where the statistics are stored on the server.
 	StatisticsDir string `protobuf:"bytes,5,opt,name=statistics_dir,json=statisticsDir,proto3" json:"statistics_dir,omitempty"`
+	// Checksum of the resource as the server last returned it (AIP-154).
+	// Send it back on Update or Delete to have the call refused with ABORTED
+	// if the resource changed meanwhile. Reserved: always empty and ignored
+	// until the server implements it.
+	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UsageStatisticsSettings) Reset() {
 	*x = UsageStatisticsSettings{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[16]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1049,7 @@ func (x *UsageStatisticsSettings) String() string {
 func (*UsageStatisticsSettings) ProtoMessage() {}
 
 func (x *UsageStatisticsSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[16]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1062,7 @@ func (x *UsageStatisticsSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageStatisticsSettings.ProtoReflect.Descriptor instead.
 func (*UsageStatisticsSettings) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{16}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UsageStatisticsSettings) GetName() string {
@@ -1207,10 +1100,17 @@ func (x *UsageStatisticsSettings) GetStatisticsDir() string {
 	return ""
 }
 
+func (x *UsageStatisticsSettings) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // GetUsageStatisticsSettingsRequest reads the usage statistics settings.
 type GetUsageStatisticsSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// `usageStatisticsSettings` (or empty).
+	// `usageStatisticsSettings` (empty is taken as `usageStatisticsSettings`).
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1218,7 +1118,7 @@ type GetUsageStatisticsSettingsRequest struct {
 
 func (x *GetUsageStatisticsSettingsRequest) Reset() {
 	*x = GetUsageStatisticsSettingsRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1130,7 @@ func (x *GetUsageStatisticsSettingsRequest) String() string {
 func (*GetUsageStatisticsSettingsRequest) ProtoMessage() {}
 
 func (x *GetUsageStatisticsSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1143,7 @@ func (x *GetUsageStatisticsSettingsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use GetUsageStatisticsSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetUsageStatisticsSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{17}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetUsageStatisticsSettingsRequest) GetName() string {
@@ -1253,69 +1153,29 @@ func (x *GetUsageStatisticsSettingsRequest) GetName() string {
 	return ""
 }
 
-// GetUsageStatisticsSettingsResponse carries the settings.
-type GetUsageStatisticsSettingsResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The settings.
-	Settings      *UsageStatisticsSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetUsageStatisticsSettingsResponse) Reset() {
-	*x = GetUsageStatisticsSettingsResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[18]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetUsageStatisticsSettingsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetUsageStatisticsSettingsResponse) ProtoMessage() {}
-
-func (x *GetUsageStatisticsSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[18]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetUsageStatisticsSettingsResponse.ProtoReflect.Descriptor instead.
-func (*GetUsageStatisticsSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{18}
-}
-
-func (x *GetUsageStatisticsSettingsResponse) GetSettings() *UsageStatisticsSettings {
-	if x != nil {
-		return x.Settings
-	}
-	return nil
-}
-
 // UpdateUsageStatisticsSettingsRequest changes the usage statistics
 // settings.
 type UpdateUsageStatisticsSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The settings; `name` is `usageStatisticsSettings` (or empty). Fields
 	// named in `update_mask` are applied.
-	Settings *UsageStatisticsSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	UsageStatisticsSettings *UsageStatisticsSettings `protobuf:"bytes,1,opt,name=usage_statistics_settings,json=usageStatisticsSettings,proto3" json:"usage_statistics_settings,omitempty"`
 	// Fields to change: `enabled`, `sampling_interval`, `max_history`, or
 	// `*` for all of them. Required: an empty mask is INVALID_ARGUMENT.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. Reserved: accepted and ignored until the
+	// server implements it.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateUsageStatisticsSettingsRequest) Reset() {
 	*x = UpdateUsageStatisticsSettingsRequest{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[19]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1187,7 @@ func (x *UpdateUsageStatisticsSettingsRequest) String() string {
 func (*UpdateUsageStatisticsSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateUsageStatisticsSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[19]
+	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,12 +1200,12 @@ func (x *UpdateUsageStatisticsSettingsRequest) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use UpdateUsageStatisticsSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUsageStatisticsSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{19}
+	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *UpdateUsageStatisticsSettingsRequest) GetSettings() *UsageStatisticsSettings {
+func (x *UpdateUsageStatisticsSettingsRequest) GetUsageStatisticsSettings() *UsageStatisticsSettings {
 	if x != nil {
-		return x.Settings
+		return x.UsageStatisticsSettings
 	}
 	return nil
 }
@@ -1357,67 +1217,29 @@ func (x *UpdateUsageStatisticsSettingsRequest) GetUpdateMask() *fieldmaskpb.Fiel
 	return nil
 }
 
-// UpdateUsageStatisticsSettingsResponse carries the settings after the
-// change.
-type UpdateUsageStatisticsSettingsResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The settings as upstream reports them after the change.
-	Settings      *UsageStatisticsSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateUsageStatisticsSettingsResponse) Reset() {
-	*x = UpdateUsageStatisticsSettingsResponse{}
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[20]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateUsageStatisticsSettingsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateUsageStatisticsSettingsResponse) ProtoMessage() {}
-
-func (x *UpdateUsageStatisticsSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_usage_reports_proto_msgTypes[20]
+func (x *UpdateUsageStatisticsSettingsRequest) GetRequestId() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.RequestId
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateUsageStatisticsSettingsResponse.ProtoReflect.Descriptor instead.
-func (*UpdateUsageStatisticsSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *UpdateUsageStatisticsSettingsResponse) GetSettings() *UsageStatisticsSettings {
-	if x != nil {
-		return x.Settings
-	}
-	return nil
+	return ""
 }
 
 var File_arcgate_admin_v1_usage_reports_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"\n" +
-	"$arcgate/admin/v1/usage_reports.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n" +
-	"\vUsageReport\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"$arcgate/admin/v1/usage_reports.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x04\n" +
+	"\vUsageReport\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12+\n" +
 	"\x0fusage_report_id\x18\x02 \x01(\tB\x03\xe0A\x03R\rusageReportId\x129\n" +
 	"\x05since\x18\x03 \x01(\x0e2#.arcgate.admin.v1.UsageReportPeriodR\x05since\x127\n" +
 	"\tfrom_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x123\n" +
 	"\ato_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\x12L\n" +
 	"\x14aggregation_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x13aggregationInterval\x12<\n" +
 	"\aqueries\x18\a \x03(\v2\".arcgate.admin.v1.UsageReportQueryR\aqueries\x122\n" +
-	"\bmetadata\x18\b \x01(\v2\x16.google.protobuf.ValueR\bmetadata\"\x93\x01\n" +
+	"\bmetadata\x18\b \x01(\v2\x16.google.protobuf.ValueR\bmetadata\x12\x12\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag:V\xeaAS\n" +
+	"\x19arcgate.admin/UsageReport\x12\x1busageReports/{usage_report}*\fusageReports2\vusageReport\"\x93\x01\n" +
 	"\x10UsageReportQuery\x12#\n" +
 	"\rresource_uris\x18\x01 \x03(\tR\fresourceUris\x127\n" +
 	"\ametrics\x18\x02 \x03(\x0e2\x1d.arcgate.admin.v1.UsageMetricR\ametrics\x12!\n" +
@@ -1428,30 +1250,34 @@ const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x18ListUsageReportsResponse\x12B\n" +
 	"\rusage_reports\x18\x01 \x03(\v2\x1d.arcgate.admin.v1.UsageReportR\fusageReports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
-	"\x15GetUsageReportRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"Z\n" +
-	"\x16GetUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x89\x01\n" +
-	"\x18CreateUsageReportRequest\x12&\n" +
-	"\x0fusage_report_id\x18\x01 \x01(\tR\rusageReportId\x12E\n" +
-	"\fusage_report\x18\x02 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x03\xe0A\x02R\vusageReport\"]\n" +
-	"\x19CreateUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"\x9e\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x15GetUsageReportRequest\x125\n" +
+	"\x04name\x18\x01 \x01(\tB!\xe0A\x02\xfaA\x1b\n" +
+	"\x19arcgate.admin/UsageReportR\x04name\"\xba\x01\n" +
+	"\x18CreateUsageReportRequest\x12+\n" +
+	"\x0fusage_report_id\x18\x01 \x01(\tB\x03\xe0A\x01R\rusageReportId\x12E\n" +
+	"\fusage_report\x18\x02 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x03\xe0A\x02R\vusageReport\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xca\x01\n" +
 	"\x18UpdateUsageReportRequest\x12E\n" +
 	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportB\x03\xe0A\x02R\vusageReport\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"]\n" +
-	"\x19UpdateUsageReportResponse\x12@\n" +
-	"\fusage_report\x18\x01 \x01(\v2\x1d.arcgate.admin.v1.UsageReportR\vusageReport\"3\n" +
-	"\x18DeleteUsageReportRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x1b\n" +
-	"\x19DeleteUsageReportResponse\"R\n" +
-	"\x1bQueryUsageReportDataRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1a\n" +
-	"\bmachines\x18\x02 \x03(\tR\bmachines\"\xe1\x01\n" +
-	"\x1cQueryUsageReportDataResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"updateMask\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x96\x01\n" +
+	"\x18DeleteUsageReportRequest\x125\n" +
+	"\x04name\x18\x01 \x01(\tB!\xe0A\x02\xfaA\x1b\n" +
+	"\x19arcgate.admin/UsageReportR\x04name\x12\x17\n" +
+	"\x04etag\x18\x02 \x01(\tB\x03\xe0A\x01R\x04etag\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"p\n" +
+	"\x1bQueryUsageReportDataRequest\x125\n" +
+	"\x04name\x18\x01 \x01(\tB!\xe0A\x02\xfaA\x1b\n" +
+	"\x19arcgate.admin/UsageReportR\x04name\x12\x1a\n" +
+	"\bmachines\x18\x02 \x03(\tR\bmachines\"\x81\x02\n" +
+	"\x1cQueryUsageReportDataResponse\x122\n" +
+	"\x04name\x18\x01 \x01(\tB\x1e\xfaA\x1b\n" +
+	"\x19arcgate.admin/UsageReportR\x04name\x122\n" +
 	"\bmetadata\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\bmetadata\x12B\n" +
 	"\x0fslice_end_times\x18\x03 \x03(\v2\x1a.google.protobuf.TimestampR\rsliceEndTimes\x125\n" +
 	"\x06series\x18\x04 \x03(\v2\x1d.arcgate.admin.v1.UsageSeriesR\x06series\"\xe3\x01\n" +
@@ -1465,24 +1291,25 @@ const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"\x06points\x18\x05 \x03(\v2 .arcgate.admin.v1.UsageDataPointR\x06points\"5\n" +
 	"\x0eUsageDataPoint\x12\x19\n" +
 	"\x05value\x18\x01 \x01(\x01H\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xf7\x01\n" +
-	"\x17UsageStatisticsSettings\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\x06_value\"\x87\x03\n" +
+	"\x17UsageStatisticsSettings\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12F\n" +
 	"\x11sampling_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10samplingInterval\x12:\n" +
 	"\vmax_history\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"maxHistory\x12*\n" +
-	"\x0estatistics_dir\x18\x05 \x01(\tB\x03\xe0A\x03R\rstatisticsDir\"7\n" +
-	"!GetUsageStatisticsSettingsRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"k\n" +
-	"\"GetUsageStatisticsSettingsResponse\x12E\n" +
-	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsR\bsettings\"\xaf\x01\n" +
-	"$UpdateUsageStatisticsSettingsRequest\x12J\n" +
-	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsB\x03\xe0A\x02R\bsettings\x12;\n" +
+	"\x0estatistics_dir\x18\x05 \x01(\tB\x03\xe0A\x03R\rstatisticsDir\x12\x12\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag:u\xeaAr\n" +
+	"%arcgate.admin/UsageStatisticsSettings\x12\x17usageStatisticsSettings*\x17usageStatisticsSettings2\x17usageStatisticsSettings\"f\n" +
+	"!GetUsageStatisticsSettingsRequest\x12A\n" +
+	"\x04name\x18\x01 \x01(\tB-\xe0A\x02\xfaA'\n" +
+	"%arcgate.admin/UsageStatisticsSettingsR\x04name\"\xfb\x01\n" +
+	"$UpdateUsageStatisticsSettingsRequest\x12j\n" +
+	"\x19usage_statistics_settings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsB\x03\xe0A\x02R\x17usageStatisticsSettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"n\n" +
-	"%UpdateUsageStatisticsSettingsResponse\x12E\n" +
-	"\bsettings\x18\x01 \x01(\v2).arcgate.admin.v1.UsageStatisticsSettingsR\bsettings*\xe4\x01\n" +
+	"updateMask\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId*\xe4\x01\n" +
 	"\x11UsageReportPeriod\x12#\n" +
 	"\x1fUSAGE_REPORT_PERIOD_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cUSAGE_REPORT_PERIOD_LAST_DAY\x10\x01\x12!\n" +
@@ -1500,17 +1327,16 @@ const file_arcgate_admin_v1_usage_reports_proto_rawDesc = "" +
 	"%USAGE_METRIC_SERVICE_ACTIVE_INSTANCES\x10\x06\x12.\n" +
 	"*USAGE_METRIC_SERVICE_RUNNING_INSTANCES_MAX\x10\a\x12&\n" +
 	"\"USAGE_METRIC_REQUEST_AVG_WAIT_TIME\x10\b\x12&\n" +
-	"\"USAGE_METRIC_REQUEST_MAX_WAIT_TIME\x10\t2\xce\n" +
-	"\n" +
-	"\x13UsageReportsService\x12\x8a\x01\n" +
-	"\x10ListUsageReports\x12).arcgate.admin.v1.ListUsageReportsRequest\x1a*.arcgate.admin.v1.ListUsageReportsResponse\"\x1f\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/usageReports\x90\x02\x01\x12\x8d\x01\n" +
-	"\x0eGetUsageReport\x12'.arcgate.admin.v1.GetUsageReportRequest\x1a(.arcgate.admin.v1.GetUsageReportResponse\"(\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=usageReports/*}\x90\x02\x01\x12\x98\x01\n" +
-	"\x11CreateUsageReport\x12*.arcgate.admin.v1.CreateUsageReportRequest\x1a+.arcgate.admin.v1.CreateUsageReportResponse\"*\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02 :\fusage_report\"\x10/v1/usageReports\x12\xae\x01\n" +
-	"\x11UpdateUsageReport\x12*.arcgate.admin.v1.UpdateUsageReportRequest\x1a+.arcgate.admin.v1.UpdateUsageReportResponse\"@\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x026:\fusage_report2&/v1/{usage_report.name=usageReports/*}\x12\x93\x01\n" +
-	"\x11DeleteUsageReport\x12*.arcgate.admin.v1.DeleteUsageReportRequest\x1a+.arcgate.admin.v1.DeleteUsageReportResponse\"%\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1b*\x19/v1/{name=usageReports/*}\x12\xa4\x01\n" +
-	"\x14QueryUsageReportData\x12-.arcgate.admin.v1.QueryUsageReportDataRequest\x1a..arcgate.admin.v1.QueryUsageReportDataResponse\"-\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=usageReports/*}/data\x90\x02\x01\x12\xba\x01\n" +
-	"\x1aGetUsageStatisticsSettings\x123.arcgate.admin.v1.GetUsageStatisticsSettingsRequest\x1a4.arcgate.admin.v1.GetUsageStatisticsSettingsResponse\"1\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=usageStatisticsSettings}\x90\x02\x01\x12\xd3\x01\n" +
-	"\x1dUpdateUsageStatisticsSettings\x126.arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest\x1a7.arcgate.admin.v1.UpdateUsageStatisticsSettingsResponse\"A\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x027:\bsettings2+/v1/{settings.name=usageStatisticsSettings}B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"\"USAGE_METRIC_REQUEST_MAX_WAIT_TIME\x10\t2\x9d\v\n" +
+	"\x13UsageReportsService\x12\x8d\x01\n" +
+	"\x10ListUsageReports\x12).arcgate.admin.v1.ListUsageReportsRequest\x1a*.arcgate.admin.v1.ListUsageReportsResponse\"\"\xdaA\x00\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/usageReports\x90\x02\x01\x12\x89\x01\n" +
+	"\x0eGetUsageReport\x12'.arcgate.admin.v1.GetUsageReportRequest\x1a\x1d.arcgate.admin.v1.UsageReport\"/\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=usageReports/*}\x90\x02\x01\x12\xa9\x01\n" +
+	"\x11CreateUsageReport\x12*.arcgate.admin.v1.CreateUsageReportRequest\x1a\x1d.arcgate.admin.v1.UsageReport\"I\xdaA\x1cusage_report,usage_report_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02 :\fusage_report\"\x10/v1/usageReports\x12\xbb\x01\n" +
+	"\x11UpdateUsageReport\x12*.arcgate.admin.v1.UpdateUsageReportRequest\x1a\x1d.arcgate.admin.v1.UsageReport\"[\xdaA\x18usage_report,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x026:\fusage_report2&/v1/{usage_report.name=usageReports/*}\x12\x85\x01\n" +
+	"\x11DeleteUsageReport\x12*.arcgate.admin.v1.DeleteUsageReportRequest\x1a\x16.google.protobuf.Empty\",\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1b*\x19/v1/{name=usageReports/*}\x12\xab\x01\n" +
+	"\x14QueryUsageReportData\x12-.arcgate.admin.v1.QueryUsageReportDataRequest\x1a..arcgate.admin.v1.QueryUsageReportDataResponse\"4\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=usageReports/*}/data\x90\x02\x01\x12\xb6\x01\n" +
+	"\x1aGetUsageStatisticsSettings\x123.arcgate.admin.v1.GetUsageStatisticsSettingsRequest\x1a).arcgate.admin.v1.UsageStatisticsSettings\"8\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=usageStatisticsSettings}\x90\x02\x01\x12\x90\x02\n" +
+	"\x1dUpdateUsageStatisticsSettings\x126.arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest\x1a).arcgate.admin.v1.UsageStatisticsSettings\"\x8b\x01\xdaA%usage_statistics_settings,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02Y:\x19usage_statistics_settings2</v1/{usage_statistics_settings.name=usageStatisticsSettings}B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_usage_reports_proto_rawDescOnce sync.Once
@@ -1525,83 +1351,73 @@ func file_arcgate_admin_v1_usage_reports_proto_rawDescGZIP() []byte {
 }
 
 var file_arcgate_admin_v1_usage_reports_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_arcgate_admin_v1_usage_reports_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_arcgate_admin_v1_usage_reports_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_arcgate_admin_v1_usage_reports_proto_goTypes = []any{
-	(UsageReportPeriod)(0),                        // 0: arcgate.admin.v1.UsageReportPeriod
-	(UsageMetric)(0),                              // 1: arcgate.admin.v1.UsageMetric
-	(*UsageReport)(nil),                           // 2: arcgate.admin.v1.UsageReport
-	(*UsageReportQuery)(nil),                      // 3: arcgate.admin.v1.UsageReportQuery
-	(*ListUsageReportsRequest)(nil),               // 4: arcgate.admin.v1.ListUsageReportsRequest
-	(*ListUsageReportsResponse)(nil),              // 5: arcgate.admin.v1.ListUsageReportsResponse
-	(*GetUsageReportRequest)(nil),                 // 6: arcgate.admin.v1.GetUsageReportRequest
-	(*GetUsageReportResponse)(nil),                // 7: arcgate.admin.v1.GetUsageReportResponse
-	(*CreateUsageReportRequest)(nil),              // 8: arcgate.admin.v1.CreateUsageReportRequest
-	(*CreateUsageReportResponse)(nil),             // 9: arcgate.admin.v1.CreateUsageReportResponse
-	(*UpdateUsageReportRequest)(nil),              // 10: arcgate.admin.v1.UpdateUsageReportRequest
-	(*UpdateUsageReportResponse)(nil),             // 11: arcgate.admin.v1.UpdateUsageReportResponse
-	(*DeleteUsageReportRequest)(nil),              // 12: arcgate.admin.v1.DeleteUsageReportRequest
-	(*DeleteUsageReportResponse)(nil),             // 13: arcgate.admin.v1.DeleteUsageReportResponse
-	(*QueryUsageReportDataRequest)(nil),           // 14: arcgate.admin.v1.QueryUsageReportDataRequest
-	(*QueryUsageReportDataResponse)(nil),          // 15: arcgate.admin.v1.QueryUsageReportDataResponse
-	(*UsageSeries)(nil),                           // 16: arcgate.admin.v1.UsageSeries
-	(*UsageDataPoint)(nil),                        // 17: arcgate.admin.v1.UsageDataPoint
-	(*UsageStatisticsSettings)(nil),               // 18: arcgate.admin.v1.UsageStatisticsSettings
-	(*GetUsageStatisticsSettingsRequest)(nil),     // 19: arcgate.admin.v1.GetUsageStatisticsSettingsRequest
-	(*GetUsageStatisticsSettingsResponse)(nil),    // 20: arcgate.admin.v1.GetUsageStatisticsSettingsResponse
-	(*UpdateUsageStatisticsSettingsRequest)(nil),  // 21: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest
-	(*UpdateUsageStatisticsSettingsResponse)(nil), // 22: arcgate.admin.v1.UpdateUsageStatisticsSettingsResponse
-	(*timestamppb.Timestamp)(nil),                 // 23: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),                   // 24: google.protobuf.Duration
-	(*structpb.Value)(nil),                        // 25: google.protobuf.Value
-	(*fieldmaskpb.FieldMask)(nil),                 // 26: google.protobuf.FieldMask
+	(UsageReportPeriod)(0),                       // 0: arcgate.admin.v1.UsageReportPeriod
+	(UsageMetric)(0),                             // 1: arcgate.admin.v1.UsageMetric
+	(*UsageReport)(nil),                          // 2: arcgate.admin.v1.UsageReport
+	(*UsageReportQuery)(nil),                     // 3: arcgate.admin.v1.UsageReportQuery
+	(*ListUsageReportsRequest)(nil),              // 4: arcgate.admin.v1.ListUsageReportsRequest
+	(*ListUsageReportsResponse)(nil),             // 5: arcgate.admin.v1.ListUsageReportsResponse
+	(*GetUsageReportRequest)(nil),                // 6: arcgate.admin.v1.GetUsageReportRequest
+	(*CreateUsageReportRequest)(nil),             // 7: arcgate.admin.v1.CreateUsageReportRequest
+	(*UpdateUsageReportRequest)(nil),             // 8: arcgate.admin.v1.UpdateUsageReportRequest
+	(*DeleteUsageReportRequest)(nil),             // 9: arcgate.admin.v1.DeleteUsageReportRequest
+	(*QueryUsageReportDataRequest)(nil),          // 10: arcgate.admin.v1.QueryUsageReportDataRequest
+	(*QueryUsageReportDataResponse)(nil),         // 11: arcgate.admin.v1.QueryUsageReportDataResponse
+	(*UsageSeries)(nil),                          // 12: arcgate.admin.v1.UsageSeries
+	(*UsageDataPoint)(nil),                       // 13: arcgate.admin.v1.UsageDataPoint
+	(*UsageStatisticsSettings)(nil),              // 14: arcgate.admin.v1.UsageStatisticsSettings
+	(*GetUsageStatisticsSettingsRequest)(nil),    // 15: arcgate.admin.v1.GetUsageStatisticsSettingsRequest
+	(*UpdateUsageStatisticsSettingsRequest)(nil), // 16: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest
+	(*timestamppb.Timestamp)(nil),                // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),                  // 18: google.protobuf.Duration
+	(*structpb.Value)(nil),                       // 19: google.protobuf.Value
+	(*fieldmaskpb.FieldMask)(nil),                // 20: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                        // 21: google.protobuf.Empty
 }
 var file_arcgate_admin_v1_usage_reports_proto_depIdxs = []int32{
 	0,  // 0: arcgate.admin.v1.UsageReport.since:type_name -> arcgate.admin.v1.UsageReportPeriod
-	23, // 1: arcgate.admin.v1.UsageReport.from_time:type_name -> google.protobuf.Timestamp
-	23, // 2: arcgate.admin.v1.UsageReport.to_time:type_name -> google.protobuf.Timestamp
-	24, // 3: arcgate.admin.v1.UsageReport.aggregation_interval:type_name -> google.protobuf.Duration
+	17, // 1: arcgate.admin.v1.UsageReport.from_time:type_name -> google.protobuf.Timestamp
+	17, // 2: arcgate.admin.v1.UsageReport.to_time:type_name -> google.protobuf.Timestamp
+	18, // 3: arcgate.admin.v1.UsageReport.aggregation_interval:type_name -> google.protobuf.Duration
 	3,  // 4: arcgate.admin.v1.UsageReport.queries:type_name -> arcgate.admin.v1.UsageReportQuery
-	25, // 5: arcgate.admin.v1.UsageReport.metadata:type_name -> google.protobuf.Value
+	19, // 5: arcgate.admin.v1.UsageReport.metadata:type_name -> google.protobuf.Value
 	1,  // 6: arcgate.admin.v1.UsageReportQuery.metrics:type_name -> arcgate.admin.v1.UsageMetric
 	2,  // 7: arcgate.admin.v1.ListUsageReportsResponse.usage_reports:type_name -> arcgate.admin.v1.UsageReport
-	2,  // 8: arcgate.admin.v1.GetUsageReportResponse.usage_report:type_name -> arcgate.admin.v1.UsageReport
-	2,  // 9: arcgate.admin.v1.CreateUsageReportRequest.usage_report:type_name -> arcgate.admin.v1.UsageReport
-	2,  // 10: arcgate.admin.v1.CreateUsageReportResponse.usage_report:type_name -> arcgate.admin.v1.UsageReport
-	2,  // 11: arcgate.admin.v1.UpdateUsageReportRequest.usage_report:type_name -> arcgate.admin.v1.UsageReport
-	26, // 12: arcgate.admin.v1.UpdateUsageReportRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 13: arcgate.admin.v1.UpdateUsageReportResponse.usage_report:type_name -> arcgate.admin.v1.UsageReport
-	25, // 14: arcgate.admin.v1.QueryUsageReportDataResponse.metadata:type_name -> google.protobuf.Value
-	23, // 15: arcgate.admin.v1.QueryUsageReportDataResponse.slice_end_times:type_name -> google.protobuf.Timestamp
-	16, // 16: arcgate.admin.v1.QueryUsageReportDataResponse.series:type_name -> arcgate.admin.v1.UsageSeries
-	1,  // 17: arcgate.admin.v1.UsageSeries.metric:type_name -> arcgate.admin.v1.UsageMetric
-	17, // 18: arcgate.admin.v1.UsageSeries.points:type_name -> arcgate.admin.v1.UsageDataPoint
-	24, // 19: arcgate.admin.v1.UsageStatisticsSettings.sampling_interval:type_name -> google.protobuf.Duration
-	24, // 20: arcgate.admin.v1.UsageStatisticsSettings.max_history:type_name -> google.protobuf.Duration
-	18, // 21: arcgate.admin.v1.GetUsageStatisticsSettingsResponse.settings:type_name -> arcgate.admin.v1.UsageStatisticsSettings
-	18, // 22: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest.settings:type_name -> arcgate.admin.v1.UsageStatisticsSettings
-	26, // 23: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	18, // 24: arcgate.admin.v1.UpdateUsageStatisticsSettingsResponse.settings:type_name -> arcgate.admin.v1.UsageStatisticsSettings
-	4,  // 25: arcgate.admin.v1.UsageReportsService.ListUsageReports:input_type -> arcgate.admin.v1.ListUsageReportsRequest
-	6,  // 26: arcgate.admin.v1.UsageReportsService.GetUsageReport:input_type -> arcgate.admin.v1.GetUsageReportRequest
-	8,  // 27: arcgate.admin.v1.UsageReportsService.CreateUsageReport:input_type -> arcgate.admin.v1.CreateUsageReportRequest
-	10, // 28: arcgate.admin.v1.UsageReportsService.UpdateUsageReport:input_type -> arcgate.admin.v1.UpdateUsageReportRequest
-	12, // 29: arcgate.admin.v1.UsageReportsService.DeleteUsageReport:input_type -> arcgate.admin.v1.DeleteUsageReportRequest
-	14, // 30: arcgate.admin.v1.UsageReportsService.QueryUsageReportData:input_type -> arcgate.admin.v1.QueryUsageReportDataRequest
-	19, // 31: arcgate.admin.v1.UsageReportsService.GetUsageStatisticsSettings:input_type -> arcgate.admin.v1.GetUsageStatisticsSettingsRequest
-	21, // 32: arcgate.admin.v1.UsageReportsService.UpdateUsageStatisticsSettings:input_type -> arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest
-	5,  // 33: arcgate.admin.v1.UsageReportsService.ListUsageReports:output_type -> arcgate.admin.v1.ListUsageReportsResponse
-	7,  // 34: arcgate.admin.v1.UsageReportsService.GetUsageReport:output_type -> arcgate.admin.v1.GetUsageReportResponse
-	9,  // 35: arcgate.admin.v1.UsageReportsService.CreateUsageReport:output_type -> arcgate.admin.v1.CreateUsageReportResponse
-	11, // 36: arcgate.admin.v1.UsageReportsService.UpdateUsageReport:output_type -> arcgate.admin.v1.UpdateUsageReportResponse
-	13, // 37: arcgate.admin.v1.UsageReportsService.DeleteUsageReport:output_type -> arcgate.admin.v1.DeleteUsageReportResponse
-	15, // 38: arcgate.admin.v1.UsageReportsService.QueryUsageReportData:output_type -> arcgate.admin.v1.QueryUsageReportDataResponse
-	20, // 39: arcgate.admin.v1.UsageReportsService.GetUsageStatisticsSettings:output_type -> arcgate.admin.v1.GetUsageStatisticsSettingsResponse
-	22, // 40: arcgate.admin.v1.UsageReportsService.UpdateUsageStatisticsSettings:output_type -> arcgate.admin.v1.UpdateUsageStatisticsSettingsResponse
-	33, // [33:41] is the sub-list for method output_type
-	25, // [25:33] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	2,  // 8: arcgate.admin.v1.CreateUsageReportRequest.usage_report:type_name -> arcgate.admin.v1.UsageReport
+	2,  // 9: arcgate.admin.v1.UpdateUsageReportRequest.usage_report:type_name -> arcgate.admin.v1.UsageReport
+	20, // 10: arcgate.admin.v1.UpdateUsageReportRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19, // 11: arcgate.admin.v1.QueryUsageReportDataResponse.metadata:type_name -> google.protobuf.Value
+	17, // 12: arcgate.admin.v1.QueryUsageReportDataResponse.slice_end_times:type_name -> google.protobuf.Timestamp
+	12, // 13: arcgate.admin.v1.QueryUsageReportDataResponse.series:type_name -> arcgate.admin.v1.UsageSeries
+	1,  // 14: arcgate.admin.v1.UsageSeries.metric:type_name -> arcgate.admin.v1.UsageMetric
+	13, // 15: arcgate.admin.v1.UsageSeries.points:type_name -> arcgate.admin.v1.UsageDataPoint
+	18, // 16: arcgate.admin.v1.UsageStatisticsSettings.sampling_interval:type_name -> google.protobuf.Duration
+	18, // 17: arcgate.admin.v1.UsageStatisticsSettings.max_history:type_name -> google.protobuf.Duration
+	14, // 18: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest.usage_statistics_settings:type_name -> arcgate.admin.v1.UsageStatisticsSettings
+	20, // 19: arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 20: arcgate.admin.v1.UsageReportsService.ListUsageReports:input_type -> arcgate.admin.v1.ListUsageReportsRequest
+	6,  // 21: arcgate.admin.v1.UsageReportsService.GetUsageReport:input_type -> arcgate.admin.v1.GetUsageReportRequest
+	7,  // 22: arcgate.admin.v1.UsageReportsService.CreateUsageReport:input_type -> arcgate.admin.v1.CreateUsageReportRequest
+	8,  // 23: arcgate.admin.v1.UsageReportsService.UpdateUsageReport:input_type -> arcgate.admin.v1.UpdateUsageReportRequest
+	9,  // 24: arcgate.admin.v1.UsageReportsService.DeleteUsageReport:input_type -> arcgate.admin.v1.DeleteUsageReportRequest
+	10, // 25: arcgate.admin.v1.UsageReportsService.QueryUsageReportData:input_type -> arcgate.admin.v1.QueryUsageReportDataRequest
+	15, // 26: arcgate.admin.v1.UsageReportsService.GetUsageStatisticsSettings:input_type -> arcgate.admin.v1.GetUsageStatisticsSettingsRequest
+	16, // 27: arcgate.admin.v1.UsageReportsService.UpdateUsageStatisticsSettings:input_type -> arcgate.admin.v1.UpdateUsageStatisticsSettingsRequest
+	5,  // 28: arcgate.admin.v1.UsageReportsService.ListUsageReports:output_type -> arcgate.admin.v1.ListUsageReportsResponse
+	2,  // 29: arcgate.admin.v1.UsageReportsService.GetUsageReport:output_type -> arcgate.admin.v1.UsageReport
+	2,  // 30: arcgate.admin.v1.UsageReportsService.CreateUsageReport:output_type -> arcgate.admin.v1.UsageReport
+	2,  // 31: arcgate.admin.v1.UsageReportsService.UpdateUsageReport:output_type -> arcgate.admin.v1.UsageReport
+	21, // 32: arcgate.admin.v1.UsageReportsService.DeleteUsageReport:output_type -> google.protobuf.Empty
+	11, // 33: arcgate.admin.v1.UsageReportsService.QueryUsageReportData:output_type -> arcgate.admin.v1.QueryUsageReportDataResponse
+	14, // 34: arcgate.admin.v1.UsageReportsService.GetUsageStatisticsSettings:output_type -> arcgate.admin.v1.UsageStatisticsSettings
+	14, // 35: arcgate.admin.v1.UsageReportsService.UpdateUsageStatisticsSettings:output_type -> arcgate.admin.v1.UsageStatisticsSettings
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_usage_reports_proto_init() }
@@ -1610,14 +1426,14 @@ func file_arcgate_admin_v1_usage_reports_proto_init() {
 		return
 	}
 	file_arcgate_admin_v1_options_proto_init()
-	file_arcgate_admin_v1_usage_reports_proto_msgTypes[15].OneofWrappers = []any{}
+	file_arcgate_admin_v1_usage_reports_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_usage_reports_proto_rawDesc), len(file_arcgate_admin_v1_usage_reports_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -231,6 +231,8 @@ func local_request_UsageReportsService_UpdateUsageReport_0(ctx context.Context, 
 	return msg, metadata, err
 }
 
+var filter_UsageReportsService_DeleteUsageReport_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_UsageReportsService_DeleteUsageReport_0(ctx context.Context, marshaler runtime.Marshaler, client UsageReportsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq DeleteUsageReportRequest
@@ -244,6 +246,12 @@ func request_UsageReportsService_DeleteUsageReport_0(ctx context.Context, marsha
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_UsageReportsService_DeleteUsageReport_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -265,6 +273,12 @@ func local_request_UsageReportsService_DeleteUsageReport_0(ctx context.Context, 
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_UsageReportsService_DeleteUsageReport_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.DeleteUsageReport(ctx, &protoReq)
 	return msg, metadata, err
@@ -362,7 +376,7 @@ func local_request_UsageReportsService_GetUsageStatisticsSettings_0(ctx context.
 	return msg, metadata, err
 }
 
-var filter_UsageReportsService_UpdateUsageStatisticsSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{"settings": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
+var filter_UsageReportsService_UpdateUsageStatisticsSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{"usage_statistics_settings": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
 func request_UsageReportsService_UpdateUsageStatisticsSettings_0(ctx context.Context, marshaler runtime.Marshaler, client UsageReportsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
@@ -374,23 +388,23 @@ func request_UsageReportsService_UpdateUsageStatisticsSettings_0(ctx context.Con
 	if berr != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", berr)
 	}
-	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.Settings); err != nil && !errors.Is(err, io.EOF) {
+	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.UsageStatisticsSettings); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if protoReq.UpdateMask == nil || len(protoReq.UpdateMask.GetPaths()) == 0 {
-		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.Settings); err != nil {
+		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.UsageStatisticsSettings); err != nil {
 			return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 		} else {
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["settings.name"]
+	val, ok := pathParams["usage_statistics_settings.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "settings.name")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "usage_statistics_settings.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "settings.name", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "usage_statistics_settings.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "settings.name", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "usage_statistics_settings.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -415,23 +429,23 @@ func local_request_UsageReportsService_UpdateUsageStatisticsSettings_0(ctx conte
 	if berr != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", berr)
 	}
-	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.Settings); err != nil && !errors.Is(err, io.EOF) {
+	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.UsageStatisticsSettings); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if protoReq.UpdateMask == nil || len(protoReq.UpdateMask.GetPaths()) == 0 {
-		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.Settings); err != nil {
+		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.UsageStatisticsSettings); err != nil {
 			return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 		} else {
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["settings.name"]
+	val, ok := pathParams["usage_statistics_settings.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "settings.name")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "usage_statistics_settings.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "settings.name", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "usage_statistics_settings.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "settings.name", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "usage_statistics_settings.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -595,7 +609,7 @@ func RegisterUsageReportsServiceHandlerServer(ctx context.Context, mux *runtime.
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arcgate.admin.v1.UsageReportsService/UpdateUsageStatisticsSettings", runtime.WithHTTPPathPattern("/v1/{settings.name=usageStatisticsSettings}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arcgate.admin.v1.UsageReportsService/UpdateUsageStatisticsSettings", runtime.WithHTTPPathPattern("/v1/{usage_statistics_settings.name=usageStatisticsSettings}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -772,7 +786,7 @@ func RegisterUsageReportsServiceHandlerClient(ctx context.Context, mux *runtime.
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arcgate.admin.v1.UsageReportsService/UpdateUsageStatisticsSettings", runtime.WithHTTPPathPattern("/v1/{settings.name=usageStatisticsSettings}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arcgate.admin.v1.UsageReportsService/UpdateUsageStatisticsSettings", runtime.WithHTTPPathPattern("/v1/{usage_statistics_settings.name=usageStatisticsSettings}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -796,7 +810,7 @@ var (
 	pattern_UsageReportsService_DeleteUsageReport_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "usageReports", "name"}, ""))
 	pattern_UsageReportsService_QueryUsageReportData_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "usageReports", "name", "data"}, ""))
 	pattern_UsageReportsService_GetUsageStatisticsSettings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "usageStatisticsSettings", "name"}, ""))
-	pattern_UsageReportsService_UpdateUsageStatisticsSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "usageStatisticsSettings", "settings.name"}, ""))
+	pattern_UsageReportsService_UpdateUsageStatisticsSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "usageStatisticsSettings", "usage_statistics_settings.name"}, ""))
 )
 
 var (

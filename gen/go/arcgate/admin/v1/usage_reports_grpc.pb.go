@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -54,23 +55,23 @@ type UsageReportsServiceClient interface {
 	ListUsageReports(ctx context.Context, in *ListUsageReportsRequest, opts ...grpc.CallOption) (*ListUsageReportsResponse, error)
 	// GetUsageReport returns one report's definition. INVALID_ARGUMENT for a
 	// malformed name, NOT_FOUND if it does not exist.
-	GetUsageReport(ctx context.Context, in *GetUsageReportRequest, opts ...grpc.CallOption) (*GetUsageReportResponse, error)
+	GetUsageReport(ctx context.Context, in *GetUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error)
 	// CreateUsageReport creates a report under `usage_report_id`, or under a
 	// generated id (32 hexadecimal digits) when it is empty. INVALID_ARGUMENT
 	// when the definition fails validation (see UsageReport), ALREADY_EXISTS
 	// if the id is taken, FAILED_PRECONDITION (reason METRIC_NOT_COMBINABLE)
 	// when ServiceRunningInstancesMax is combined with other metrics and the
 	// upstream is older than 11.1.
-	CreateUsageReport(ctx context.Context, in *CreateUsageReportRequest, opts ...grpc.CallOption) (*CreateUsageReportResponse, error)
+	CreateUsageReport(ctx context.Context, in *CreateUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error)
 	// UpdateUsageReport changes the fields of a report named in `update_mask`
 	// (required): a read-modify-write of the upstream `edit` operation, which
 	// needs the complete definition; keys this API does not model are kept.
 	// INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION as for
 	// CreateUsageReport.
-	UpdateUsageReport(ctx context.Context, in *UpdateUsageReportRequest, opts ...grpc.CallOption) (*UpdateUsageReportResponse, error)
+	UpdateUsageReport(ctx context.Context, in *UpdateUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error)
 	// DeleteUsageReport deletes a report. INVALID_ARGUMENT for a malformed
 	// name, NOT_FOUND if it does not exist.
-	DeleteUsageReport(ctx context.Context, in *DeleteUsageReportRequest, opts ...grpc.CallOption) (*DeleteUsageReportResponse, error)
+	DeleteUsageReport(ctx context.Context, in *DeleteUsageReportRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// QueryUsageReportData runs a report and returns its data: the end time of
 	// every time slice once, and one series per query, resource and metric
 	// whose points distinguish "no data logged" from a logged zero.
@@ -80,12 +81,12 @@ type UsageReportsServiceClient interface {
 	// GetUsageStatisticsSettings returns the usage statistics settings.
 	// INVALID_ARGUMENT if `name` is neither empty nor
 	// `usageStatisticsSettings`.
-	GetUsageStatisticsSettings(ctx context.Context, in *GetUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*GetUsageStatisticsSettingsResponse, error)
+	GetUsageStatisticsSettings(ctx context.Context, in *GetUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UsageStatisticsSettings, error)
 	// UpdateUsageStatisticsSettings changes the settings named in
 	// `update_mask` (required): `enabled`, `sampling_interval`,
 	// `max_history`. INVALID_ARGUMENT for an empty or unknown mask path or a
 	// value upstream cannot express.
-	UpdateUsageStatisticsSettings(ctx context.Context, in *UpdateUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UpdateUsageStatisticsSettingsResponse, error)
+	UpdateUsageStatisticsSettings(ctx context.Context, in *UpdateUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UsageStatisticsSettings, error)
 }
 
 type usageReportsServiceClient struct {
@@ -106,9 +107,9 @@ func (c *usageReportsServiceClient) ListUsageReports(ctx context.Context, in *Li
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) GetUsageReport(ctx context.Context, in *GetUsageReportRequest, opts ...grpc.CallOption) (*GetUsageReportResponse, error) {
+func (c *usageReportsServiceClient) GetUsageReport(ctx context.Context, in *GetUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetUsageReportResponse)
+	out := new(UsageReport)
 	err := c.cc.Invoke(ctx, UsageReportsService_GetUsageReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -116,9 +117,9 @@ func (c *usageReportsServiceClient) GetUsageReport(ctx context.Context, in *GetU
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) CreateUsageReport(ctx context.Context, in *CreateUsageReportRequest, opts ...grpc.CallOption) (*CreateUsageReportResponse, error) {
+func (c *usageReportsServiceClient) CreateUsageReport(ctx context.Context, in *CreateUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateUsageReportResponse)
+	out := new(UsageReport)
 	err := c.cc.Invoke(ctx, UsageReportsService_CreateUsageReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -126,9 +127,9 @@ func (c *usageReportsServiceClient) CreateUsageReport(ctx context.Context, in *C
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) UpdateUsageReport(ctx context.Context, in *UpdateUsageReportRequest, opts ...grpc.CallOption) (*UpdateUsageReportResponse, error) {
+func (c *usageReportsServiceClient) UpdateUsageReport(ctx context.Context, in *UpdateUsageReportRequest, opts ...grpc.CallOption) (*UsageReport, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateUsageReportResponse)
+	out := new(UsageReport)
 	err := c.cc.Invoke(ctx, UsageReportsService_UpdateUsageReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -136,9 +137,9 @@ func (c *usageReportsServiceClient) UpdateUsageReport(ctx context.Context, in *U
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) DeleteUsageReport(ctx context.Context, in *DeleteUsageReportRequest, opts ...grpc.CallOption) (*DeleteUsageReportResponse, error) {
+func (c *usageReportsServiceClient) DeleteUsageReport(ctx context.Context, in *DeleteUsageReportRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteUsageReportResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, UsageReportsService_DeleteUsageReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -156,9 +157,9 @@ func (c *usageReportsServiceClient) QueryUsageReportData(ctx context.Context, in
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) GetUsageStatisticsSettings(ctx context.Context, in *GetUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*GetUsageStatisticsSettingsResponse, error) {
+func (c *usageReportsServiceClient) GetUsageStatisticsSettings(ctx context.Context, in *GetUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UsageStatisticsSettings, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetUsageStatisticsSettingsResponse)
+	out := new(UsageStatisticsSettings)
 	err := c.cc.Invoke(ctx, UsageReportsService_GetUsageStatisticsSettings_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -166,9 +167,9 @@ func (c *usageReportsServiceClient) GetUsageStatisticsSettings(ctx context.Conte
 	return out, nil
 }
 
-func (c *usageReportsServiceClient) UpdateUsageStatisticsSettings(ctx context.Context, in *UpdateUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UpdateUsageStatisticsSettingsResponse, error) {
+func (c *usageReportsServiceClient) UpdateUsageStatisticsSettings(ctx context.Context, in *UpdateUsageStatisticsSettingsRequest, opts ...grpc.CallOption) (*UsageStatisticsSettings, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateUsageStatisticsSettingsResponse)
+	out := new(UsageStatisticsSettings)
 	err := c.cc.Invoke(ctx, UsageReportsService_UpdateUsageStatisticsSettings_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -201,23 +202,23 @@ type UsageReportsServiceServer interface {
 	ListUsageReports(context.Context, *ListUsageReportsRequest) (*ListUsageReportsResponse, error)
 	// GetUsageReport returns one report's definition. INVALID_ARGUMENT for a
 	// malformed name, NOT_FOUND if it does not exist.
-	GetUsageReport(context.Context, *GetUsageReportRequest) (*GetUsageReportResponse, error)
+	GetUsageReport(context.Context, *GetUsageReportRequest) (*UsageReport, error)
 	// CreateUsageReport creates a report under `usage_report_id`, or under a
 	// generated id (32 hexadecimal digits) when it is empty. INVALID_ARGUMENT
 	// when the definition fails validation (see UsageReport), ALREADY_EXISTS
 	// if the id is taken, FAILED_PRECONDITION (reason METRIC_NOT_COMBINABLE)
 	// when ServiceRunningInstancesMax is combined with other metrics and the
 	// upstream is older than 11.1.
-	CreateUsageReport(context.Context, *CreateUsageReportRequest) (*CreateUsageReportResponse, error)
+	CreateUsageReport(context.Context, *CreateUsageReportRequest) (*UsageReport, error)
 	// UpdateUsageReport changes the fields of a report named in `update_mask`
 	// (required): a read-modify-write of the upstream `edit` operation, which
 	// needs the complete definition; keys this API does not model are kept.
 	// INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION as for
 	// CreateUsageReport.
-	UpdateUsageReport(context.Context, *UpdateUsageReportRequest) (*UpdateUsageReportResponse, error)
+	UpdateUsageReport(context.Context, *UpdateUsageReportRequest) (*UsageReport, error)
 	// DeleteUsageReport deletes a report. INVALID_ARGUMENT for a malformed
 	// name, NOT_FOUND if it does not exist.
-	DeleteUsageReport(context.Context, *DeleteUsageReportRequest) (*DeleteUsageReportResponse, error)
+	DeleteUsageReport(context.Context, *DeleteUsageReportRequest) (*emptypb.Empty, error)
 	// QueryUsageReportData runs a report and returns its data: the end time of
 	// every time slice once, and one series per query, resource and metric
 	// whose points distinguish "no data logged" from a logged zero.
@@ -227,12 +228,12 @@ type UsageReportsServiceServer interface {
 	// GetUsageStatisticsSettings returns the usage statistics settings.
 	// INVALID_ARGUMENT if `name` is neither empty nor
 	// `usageStatisticsSettings`.
-	GetUsageStatisticsSettings(context.Context, *GetUsageStatisticsSettingsRequest) (*GetUsageStatisticsSettingsResponse, error)
+	GetUsageStatisticsSettings(context.Context, *GetUsageStatisticsSettingsRequest) (*UsageStatisticsSettings, error)
 	// UpdateUsageStatisticsSettings changes the settings named in
 	// `update_mask` (required): `enabled`, `sampling_interval`,
 	// `max_history`. INVALID_ARGUMENT for an empty or unknown mask path or a
 	// value upstream cannot express.
-	UpdateUsageStatisticsSettings(context.Context, *UpdateUsageStatisticsSettingsRequest) (*UpdateUsageStatisticsSettingsResponse, error)
+	UpdateUsageStatisticsSettings(context.Context, *UpdateUsageStatisticsSettingsRequest) (*UsageStatisticsSettings, error)
 	mustEmbedUnimplementedUsageReportsServiceServer()
 }
 
@@ -246,25 +247,25 @@ type UnimplementedUsageReportsServiceServer struct{}
 func (UnimplementedUsageReportsServiceServer) ListUsageReports(context.Context, *ListUsageReportsRequest) (*ListUsageReportsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsageReports not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) GetUsageReport(context.Context, *GetUsageReportRequest) (*GetUsageReportResponse, error) {
+func (UnimplementedUsageReportsServiceServer) GetUsageReport(context.Context, *GetUsageReportRequest) (*UsageReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUsageReport not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) CreateUsageReport(context.Context, *CreateUsageReportRequest) (*CreateUsageReportResponse, error) {
+func (UnimplementedUsageReportsServiceServer) CreateUsageReport(context.Context, *CreateUsageReportRequest) (*UsageReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUsageReport not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) UpdateUsageReport(context.Context, *UpdateUsageReportRequest) (*UpdateUsageReportResponse, error) {
+func (UnimplementedUsageReportsServiceServer) UpdateUsageReport(context.Context, *UpdateUsageReportRequest) (*UsageReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateUsageReport not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) DeleteUsageReport(context.Context, *DeleteUsageReportRequest) (*DeleteUsageReportResponse, error) {
+func (UnimplementedUsageReportsServiceServer) DeleteUsageReport(context.Context, *DeleteUsageReportRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteUsageReport not implemented")
 }
 func (UnimplementedUsageReportsServiceServer) QueryUsageReportData(context.Context, *QueryUsageReportDataRequest) (*QueryUsageReportDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QueryUsageReportData not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) GetUsageStatisticsSettings(context.Context, *GetUsageStatisticsSettingsRequest) (*GetUsageStatisticsSettingsResponse, error) {
+func (UnimplementedUsageReportsServiceServer) GetUsageStatisticsSettings(context.Context, *GetUsageStatisticsSettingsRequest) (*UsageStatisticsSettings, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUsageStatisticsSettings not implemented")
 }
-func (UnimplementedUsageReportsServiceServer) UpdateUsageStatisticsSettings(context.Context, *UpdateUsageStatisticsSettingsRequest) (*UpdateUsageStatisticsSettingsResponse, error) {
+func (UnimplementedUsageReportsServiceServer) UpdateUsageStatisticsSettings(context.Context, *UpdateUsageStatisticsSettingsRequest) (*UsageStatisticsSettings, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateUsageStatisticsSettings not implemented")
 }
 func (UnimplementedUsageReportsServiceServer) mustEmbedUnimplementedUsageReportsServiceServer() {}
