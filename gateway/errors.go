@@ -9,23 +9,21 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
-// ErrorInfo reasons of the gateway's own errors, derived from the proto
-// enum ErrorReason like the server's (the gateway does not import the
-// server package).
+// ErrorInfo reasons of the gateway's own errors (apierr.Reason).
 var (
-	reasonInvalidArgument  = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.String(), "ERROR_REASON_")
-	reasonUnknownPath      = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH.String(), "ERROR_REASON_")
-	reasonMethodNotAllowed = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED.String(), "ERROR_REASON_")
+	reasonInvalidArgument  = apierr.Reason(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
+	reasonUnknownPath      = apierr.Reason(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH)
+	reasonMethodNotAllowed = apierr.Reason(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
 )
 
 // docsPath is where the API reference is served.
@@ -110,12 +108,9 @@ func routingErrorHandler(ix *routeIndex) runtime.RoutingErrorHandlerFunc {
 	}
 }
 
-// withInfo adds an ErrorInfo detail of arcgate's domain to st.
+// withInfo is st with an ErrorInfo detail of reason (apierr.NewStatus).
 func withInfo(st *status.Status, reason string, md map[string]string) *status.Status {
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Domain: errorDomain, Reason: reason, Metadata: md}); err == nil {
-		return d
-	}
-	return st
+	return apierr.NewStatus(st.Code(), reason, st.Message(), md)
 }
 
 // requestErrorRE matches the message of a requestError after grpc-gateway
@@ -195,26 +190,13 @@ func bodyFieldPath(ctx context.Context, f string) string {
 	return body + "." + f
 }
 
-// fieldStatus is INVALID_ARGUMENT naming field, in the server's shape.
+// fieldStatus is INVALID_ARGUMENT naming field, in the server's shape
+// (apierr.InvalidArgument; without a field, an ErrorInfo only).
 func fieldStatus(field, desc string) *status.Status {
-	msg := desc
-	if field != "" {
-		msg = field + ": " + desc
-	}
-	st := status.New(codes.InvalidArgument, msg)
-	info := &errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonInvalidArgument}
-	var err error
-	var d *status.Status
 	if field == "" {
-		d, err = st.WithDetails(info)
-	} else {
-		info.Metadata = map[string]string{"field": field}
-		d, err = st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}}, info)
+		return apierr.NewStatus(codes.InvalidArgument, reasonInvalidArgument, desc, nil)
 	}
-	if err != nil {
-		return st
-	}
-	return d
+	return status.Convert(apierr.InvalidArgument(field, desc))
 }
 
 // statusNotFound is a NOT_FOUND status with msg.

@@ -30,7 +30,7 @@ type chainProbe struct {
 	hasDeadline bool
 }
 
-func (p *chainProbe) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.GetServiceResponse, error) {
+func (p *chainProbe) GetService(ctx context.Context, req *adminv1.GetServiceRequest) (*adminv1.Service, error) {
 	if req.GetName() == "services/panic.MapServer" {
 		panic(panicValue)
 	}
@@ -39,7 +39,7 @@ func (p *chainProbe) GetService(ctx context.Context, req *adminv1.GetServiceRequ
 	p.mu.Lock()
 	p.caller, p.requestID, p.hasDeadline = c.ID, RequestID(ctx), dl
 	p.mu.Unlock()
-	return &adminv1.GetServiceResponse{Service: &adminv1.Service{Name: req.GetName()}}, nil
+	return &adminv1.Service{Name: req.GetName()}, nil
 }
 
 // TestChainOrder checks the order NewChain sets, on the gRPC server
