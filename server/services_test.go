@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
@@ -53,7 +55,7 @@ func TestListServicesAnswersShareNothing(t *testing.T) {
 		svc.Description = "changed"
 		svc.Name = "folders/F/services/X.MapServer"
 	}
-	if got := list(); !proto.Equal(got, want) {
-		t.Errorf("after a caller changed its answer:\n got  %v\n want %v", got, want)
+	if diff := cmp.Diff(want, list(), protocmp.Transform()); diff != "" {
+		t.Errorf("after a caller changed its answer (-want +got):\n%s", diff)
 	}
 }
