@@ -66,7 +66,7 @@ func (m *MalformedRequests) GetServiceInfo() map[string]grpc.ServiceInfo {
 
 // decodeTarget is what MalformedRequests' handlers decode a request into:
 // the request message (so any protobuf codec can decode into it), and the
-// decode error that listCodec keeps in err rather than returning it.
+// decode error that arcgate's codec keeps in err rather than returning it.
 type decodeTarget struct {
 	proto.Message
 	err error
