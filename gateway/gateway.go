@@ -33,7 +33,7 @@ import (
 func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {
 	// HTTPBodyMarshaler (grpc-gateway's default wrapper) sends a
 	// google.api.HttpBody response body raw, e.g. a thumbnail image.
-	jsonMarshaler := &runtime.HTTPBodyMarshaler{Marshaler: newListMarshaler(&runtime.JSONPb{
+	jsonMarshaler := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 		// Fields holding their default value (0, "", false, empty lists,
 		// UNSPECIFIED enums) are omitted, as in Google's JSON APIs: a
 		// missing field means its default. Writing them (EmitUnpopulated)
@@ -41,7 +41,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 		// marshal, protojson sorting every message's fields by reflection.
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	})}
+	}}
 	// grpc-gateway keeps the query parser in a package variable, which its
 	// option sets: set it once, not while another gateway may be reading it.
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&checkedQueryParser{})(nil) })

@@ -22,8 +22,9 @@ import (
 // into a new INTERNAL status (rpc_util.go, recv), and the server stream's
 // RecvMsg writes that status to the client at once (stream.go), before the
 // handler returns (as of v1.85). So the handlers decode into a
-// decodeTarget, for which a codec wrapped in KeepDecodeErrors keeps the
-// error instead of returning it, and answer it themselves. With another
+// decodeTarget, for which a codec wrapped in KeepDecodeErrors (as
+// CodecOption's is) keeps the error instead of returning it, and answer it
+// themselves. With another
 // codec, a decodeTarget decodes as its message does and errors stay
 // INTERNAL.
 //
@@ -129,4 +130,10 @@ func (c keepDecodeErrors) Unmarshal(data mem.BufferSlice, v any) error {
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
+}
+
+// CodecOption makes a gRPC server use grpc's protobuf codec wrapped in
+// KeepDecodeErrors, for MalformedRequests.
+func CodecOption() grpc.ServerOption {
+	return grpc.ForceServerCodecV2(KeepDecodeErrors(encoding.GetCodecV2("proto")))
 }

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -42,7 +41,7 @@ func TestMalformedRequests(t *testing.T) {
 		opts      []grpc.ServerOption
 		malformed codes.Code
 	}{
-		{"arcgate codec", []grpc.ServerOption{grpc.ForceServerCodecV2(KeepDecodeErrors(encoding.GetCodecV2("proto")))}, codes.InvalidArgument},
+		{"arcgate codec", []grpc.ServerOption{CodecOption()}, codes.InvalidArgument},
 		{"grpc codec", nil, codes.Internal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

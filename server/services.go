@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
-	"google.golang.org/protobuf/types/known/emptypb"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
@@ -18,7 +18,6 @@ type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	up    *upstream.Client
 	locks statestore.Locker
-	lists summaryMemo
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -240,13 +239,13 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		if err != nil {
 			return nil, Status(err, "")
 		}
-		all = s.lists.summaries("", root.Services)
+		all = summaries("", root.Services)
 	case parentAll:
 		root, err := s.up.Services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
-		all = s.lists.summaries("", root.Services)
+		all = summaries("", root.Services)
 		names := root.Folders
 		if len(names) == 0 {
 			for _, f := range root.FoldersDetail {
@@ -262,7 +261,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 				}
 				return err
 			}
-			per[i] = s.lists.summaries(names[i], l.Services)
+			per[i] = summaries(names[i], l.Services)
 			return nil
 		})
 		if err != nil {
@@ -276,7 +275,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		if err != nil {
 			return nil, Status(err, req.GetParent())
 		}
-		all = s.lists.summaries(folder, l.Services)
+		all = summaries(folder, l.Services)
 	}
 	page, next, err := paginate(all, (*adminv1.Service).GetName, query, req.GetPageToken(), req.GetPageSize())
 	if err != nil {
@@ -301,47 +300,16 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	return &adminv1.ListServicesResponse{Services: page, NextPageToken: next}, nil
 }
 
-// summaryMemo remembers the services converted from the last listing of
-// each folder. upstream shares a listing read again byte for byte
-// (ServicesService.ListFolder), so the same listing converts to the same
-// services: they are converted once and shared. Callers get their own
-// slice of the shared messages, which nobody modifies.
-type summaryMemo struct {
-	mu sync.Mutex
-	m  map[string]summaryEntry
-}
-
-type summaryEntry struct {
-	first *upstream.ServiceSummary // the listing's first element: its identity
-	out   []*adminv1.Service
-}
-
-// summaryMemoSize bounds the folders remembered; past it the memo starts
-// again empty.
-const summaryMemoSize = 64
-
-// summaries converts a folder's listing to services (a new slice; the
-// messages may be shared).
-func (m *summaryMemo) summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
+// summaries converts a folder's listing to services.
+func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
 	if len(in) == 0 {
 		return nil
 	}
-	m.mu.Lock()
-	e, ok := m.m[folder]
-	m.mu.Unlock()
-	if !ok || e.first != &in[0] || len(e.out) != len(in) {
-		e = summaryEntry{first: &in[0], out: make([]*adminv1.Service, len(in))}
-		for i, s := range in {
-			e.out[i] = serviceFromSummary(folder, s)
-		}
-		m.mu.Lock()
-		if m.m == nil || len(m.m) >= summaryMemoSize {
-			m.m = make(map[string]summaryEntry)
-		}
-		m.m[folder] = e
-		m.mu.Unlock()
+	out := make([]*adminv1.Service, len(in))
+	for i, s := range in {
+		out[i] = serviceFromSummary(folder, s)
 	}
-	return slices.Clone(e.out)
+	return out
 }
 
 // getService reads a service's configuration and status at once.

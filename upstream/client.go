@@ -32,7 +32,6 @@ type Client struct {
 
 	flights    readFlights // identical reads in flight (coalesce.go)
 	noCoalesce bool
-	memo       *decodeMemo // listings decoded from the same bytes (memo.go)
 
 	common service // reused by every resource service instead of allocating one each
 
@@ -148,7 +147,6 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
 		adminURL: &admin,
 		now:      time.Now,
-		memo:     newDecodeMemo(),
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -271,11 +269,10 @@ type request struct {
 	// tokenInHeader sends a GET's token in the X-Esri-Authorization header
 	// rather than the query string (set per attempt by doOnce).
 	tokenInHeader bool
-	// shared lets a coalesced read's decoded value (of a memoizable type)
+	// shared lets a coalesced read's decoded value (of a shareable type)
 	// be shared with the other callers of its flight: the operation
-	// returns it read-only. remember lets the decode memo keep it for the
-	// later reads of the same bytes too (listings: see memo.go).
-	shared, remember bool
+	// returns it read-only.
+	shared bool
 }
 
 // get performs a GET of path (admin-relative, escaped) with parameters q
@@ -284,11 +281,10 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, v any) 
 	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q}, v)
 }
 
-// getRemembered is get for an operation whose value is read-only for its
-// callers, so that it may be shared and remembered (request.shared and
-// request.remember).
-func (c *Client) getRemembered(ctx context.Context, op, path string, q url.Values, v any) error {
-	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q, shared: true, remember: true}, v)
+// getShared is get for an operation whose value is read-only for its
+// callers, so that the callers of one flight may share it (request.shared).
+func (c *Client) getShared(ctx context.Context, op, path string, q url.Values, v any) error {
+	return c.do(ctx, &request{op: op, method: http.MethodGet, path: path, query: q, shared: true}, v)
 }
 
 // post performs a form-encoded POST of path (admin-relative, escaped) and

@@ -86,8 +86,8 @@ type readFlight struct {
 	// share decodes data for the callers that take the value shared
 	// (request.shared): the flight's goroutine runs it once, before it
 	// wakes the callers, into decoded or decodeErr.
-	share     func(data []byte) (memoizable, error)
-	decoded   memoizable
+	share     func(data []byte) (shareable, error)
+	decoded   shareable
 	decodeErr error
 
 	// notify are called once the flight is done (doAll's waits).
@@ -99,7 +99,7 @@ type readFlight struct {
 // not nil, is how the caller would decode a shared value (the first one
 // given is kept); notify, when not nil, is called once the flight is done.
 // The caller must then wait (or leave).
-func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error), share func([]byte) (memoizable, error), notify func()) *readFlight {
+func (g *readFlights) join(ctx context.Context, key string, fn func(context.Context) ([]byte, error), share func([]byte) (shareable, error), notify func()) *readFlight {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f, ok := g.m[key]
@@ -235,7 +235,7 @@ func (r *request) isWrite() bool {
 
 // sameType reports whether decoded, a flight's shared value, can be given
 // to m (of the same type).
-func sameType(decoded, m memoizable) bool {
+func sameType(decoded, m shareable) bool {
 	return decoded != nil && reflect.TypeOf(decoded) == reflect.TypeOf(m)
 }
 
@@ -285,22 +285,38 @@ func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any)
 }
 
 // sharedDecoder is how a flight decodes r's value once for the callers
-// that take it shared (nil unless r.shared and v can be shared): through
-// the memo for a value it may remember. The memo's key leaves the identity
-// out: a value decoded from the same bytes is the same whoever read them.
-func (c *Client) sharedDecoder(r *request, v any) func([]byte) (memoizable, error) {
-	m, ok := v.(memoizable)
+// that take it shared (nil unless r.shared and v can be shared).
+func (c *Client) sharedDecoder(r *request, v any) func([]byte) (shareable, error) {
+	m, ok := v.(shareable)
 	if !ok || !r.shared {
 		return nil
 	}
-	return func(data []byte) (memoizable, error) {
+	return func(data []byte) (shareable, error) {
 		d := m.fresh()
-		if c.memo != nil && r.remember {
-			return d, c.memo.decode(requestKey(r), data, d)
-		}
 		return d, unmarshalValid(data, d)
 	}
 }
+
+// shareable is a result type whose decoded value the callers of one
+// flight may share (request.shared): the operation returns it read-only.
+type shareable interface {
+	// fresh returns a new, empty value of the same type to decode into.
+	fresh() shareable
+	// setFrom makes the receiver a shallow copy of v, which fresh made.
+	setFrom(v shareable)
+}
+
+func (*FolderListing) fresh() shareable { return new(FolderListing) }
+
+func (l *FolderListing) setFrom(v shareable) { *l = *v.(*FolderListing) }
+
+func (*ServiceConfig) fresh() shareable { return new(ServiceConfig) }
+
+func (c *ServiceConfig) setFrom(v shareable) { *c = *v.(*ServiceConfig) }
+
+func (*ServiceStatus) fresh() shareable { return new(ServiceStatus) }
+
+func (s *ServiceStatus) setFrom(v shareable) { *s = *v.(*ServiceStatus) }
 
 // flightFunc is what a flight of r runs: r sent once, its checked body kept.
 func (c *Client) flightFunc(r *request) func(context.Context) ([]byte, error) {
@@ -323,7 +339,7 @@ func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, da
 	if v == nil {
 		return nil
 	}
-	if m, ok := v.(memoizable); ok && r.shared && (f.decodeErr != nil || sameType(f.decoded, m)) {
+	if m, ok := v.(shareable); ok && r.shared && (f.decodeErr != nil || sameType(f.decoded, m)) {
 		if err = f.decodeErr; err == nil {
 			m.setFrom(f.decoded) // decoded by the flight (sharedDecoder)
 		}

@@ -226,3 +226,39 @@ func TestWritesAreNeverCoalesced(t *testing.T) {
 	site.closeRelease()
 	wg.Wait()
 }
+
+// Two reads one after the other decode their own listings, even when the
+// upstream sends the same bytes: a caller that modifies the listing it got
+// (against ListFolder's contract) changes no later answer.
+func TestListFolder_SequentialReadsShareNothing(t *testing.T) {
+	t.Parallel()
+	c, mux := setupStatic(t)
+	mux.HandleFunc("/services/F", func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, `{"folderName":"F","description":"d","services":[{"folderName":"F","serviceName":"A","type":"MapServer"}]}`)
+	})
+	mux.HandleFunc("/services", func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, `{"folderName":"/","folders":["F"],"services":[{"folderName":"/","serviceName":"R","type":"MapServer"}]}`)
+	})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		list func() (*upstream.FolderListing, error)
+		want string
+	}{
+		{"ListFolder", func() (*upstream.FolderListing, error) { return c.Services.ListFolder(ctx, "F") }, "A"},
+		{"ListRoot", func() (*upstream.FolderListing, error) { return c.Services.ListRoot(ctx) }, "R"},
+	} {
+		first, err := tc.list()
+		if err != nil {
+			t.Fatal(err)
+		}
+		first.Services[0].ServiceName = "changed"
+		again, err := tc.list()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := again.Services[0].ServiceName; got != tc.want {
+			t.Errorf("%s after a caller changed its answer: service %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -23,9 +23,3 @@ func CredentialsOf(c *Client) any {
 	}
 	return c.creds
 }
-
-// MemoHits returns how many reads reused a decoded value (memo.go).
-func MemoHits(c *Client) int64 { return c.memo.hits.Load() }
-
-// MemoMaxBody is the largest body the decode memo keeps.
-const MemoMaxBody = memoMaxBody

@@ -289,7 +289,7 @@ func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
 //upstream:operation GET services
 func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) {
 	var l FolderListing
-	if err := s.client.getRemembered(ctx, "services.listRoot", "services", nil, &l); err != nil {
+	if err := s.client.getShared(ctx, "services.listRoot", "services", nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -297,9 +297,8 @@ func (s *ServicesService) ListRoot(ctx context.Context) (*FolderListing, error) 
 
 // ListFolder returns a folder and the services in it.
 //
-// Listings are shared: a listing read again byte for byte as before is
-// not decoded again, and its slices are those returned before. Callers
-// must not modify them.
+// The listing is shared with the concurrent callers of the same read
+// (coalescing): callers must not modify it.
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/folder/
 //
@@ -310,7 +309,7 @@ func (s *ServicesService) ListFolder(ctx context.Context, folder string) (*Folde
 		return nil, err
 	}
 	var l FolderListing
-	if err := s.client.getRemembered(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
+	if err := s.client.getShared(ctx, op, "services/"+url.PathEscape(folder), nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil

@@ -358,7 +358,7 @@ func Start(cfg Config) (_ *App, err error) {
 	gopts := append(cfg.Telemetry.ServerOptions(), chain.ServerOptions()...)
 	// The header cap makes grpc-go refuse oversized metadata while reading
 	// it (the connection is closed), before anything is kept of it.
-	gopts = append(gopts, server.CodecOption(), grpc.MaxRecvMsgSize(maxMsg), grpc.MaxHeaderListSize(uint32(maxHeader)))
+	gopts = append(gopts, rpc.CodecOption(), grpc.MaxRecvMsgSize(maxMsg), grpc.MaxHeaderListSize(uint32(maxHeader)))
 	if cfg.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}

@@ -29,22 +29,14 @@ type pkg struct {
 
 // rule forbids packages under from (but those under skip) to depend
 // (directly when direct is set, else transitively) on any import path
-// with one of the banned prefixes, unless it has one of the allow
-// prefixes.
+// with one of the banned prefixes.
 type rule struct {
 	from   string
 	skip   []string
 	direct bool
 	banned []string
-	allow  []string
 	why    string
 }
-
-// internalLeaves are the packages under internal/ that the layers import
-// while they are being moved out: internal/listmsg and internal/weakmemo
-// (TODO: drop this allowance once server and gateway no longer import
-// them).
-var internalLeaves = []string{module + "/internal/listmsg", module + "/internal/weakmemo"}
 
 var rules = []rule{
 	{from: module + "/upstream", banned: []string{"google.golang.org/grpc", "google.golang.org/genproto", module + "/server", module + "/gateway", module + "/simulator", module + "/gen", module + "/cmd"},
@@ -61,9 +53,9 @@ var rules = []rule{
 		why: "the gateway only translates REST into calls of arcgate's own gRPC server (it reaches upstream only through rpc's names)"},
 	{from: module + "/statestore", banned: []string{module + "/server", module + "/gateway", module + "/internal", module + "/upstream", module + "/simulator", module + "/gen", module + "/cmd"},
 		why: "the state store (locks shared by calls, later by replicas) is a leaf below server: it knows nothing of the layers that use it"},
-	{from: module + "/server", banned: []string{module + "/internal"}, allow: internalLeaves,
+	{from: module + "/server", banned: []string{module + "/internal"},
 		why: "internal/ holds the wiring above server (app) and its tests; server imports nothing there"},
-	{from: module + "/gateway", banned: []string{module + "/internal"}, allow: internalLeaves,
+	{from: module + "/gateway", banned: []string{module + "/internal"},
 		why: "internal/ holds the wiring above the gateway (app) and its tests; the gateway imports nothing there"},
 	{from: module + "/upstream", banned: []string{module + "/internal", module + "/rpc", module + "/apierr"},
 		why: "upstream is the bottom layer: nothing of arcgate's above it"},
@@ -120,9 +112,6 @@ func TestDependencyDirection(t *testing.T) {
 				edges = p.Imports
 			}
 			for _, d := range edges {
-				if slices.ContainsFunc(r.allow, func(a string) bool { return under(d, a) }) {
-					continue
-				}
 				for _, b := range r.banned {
 					if under(d, b) {
 						t.Errorf("%s imports %s: %s", p.ImportPath, d, r.why)
