@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -61,6 +62,8 @@ const (
 const (
 	DefaultTTL     = 24 * time.Hour
 	DefaultTimeout = 5 * time.Minute
+	// DefaultMaxOutcomeBytes bounds the encoded outcome kept per request id.
+	DefaultMaxOutcomeBytes = 1 << 20
 	// storeTimeout bounds writing an outcome to the store once the handler
 	// has returned (the call's own deadline may have passed by then).
 	storeTimeout = 5 * time.Second
@@ -86,6 +89,10 @@ type Options struct {
 	// handler no longer ends when its caller goes (DefaultTimeout if not
 	// positive). A call's own deadline is kept as is.
 	Timeout time.Duration
+	// MaxOutcomeBytes bounds an outcome kept in the store
+	// (DefaultMaxOutcomeBytes if not positive); a larger one is not kept
+	// (it is logged), so that a retry runs again.
+	MaxOutcomeBytes int
 	// Types resolves the response types of kept outcomes
 	// (protoregistry.GlobalTypes if nil).
 	Types protoregistry.MessageTypeResolver
@@ -155,6 +162,9 @@ func Interceptor(store statestore.Store, opts Options) grpc.UnaryServerIntercept
 	}
 	if i.opts.Keep == nil {
 		i.opts.Keep = DefaultKeep
+	}
+	if i.opts.MaxOutcomeBytes <= 0 {
+		i.opts.MaxOutcomeBytes = DefaultMaxOutcomeBytes
 	}
 	if i.opts.Types == nil {
 		i.opts.Types = protoregistry.GlobalTypes
@@ -430,6 +440,9 @@ func (i *interceptor) save(ctx context.Context, key string, fp []byte, resp any,
 	var b []byte
 	if err == nil {
 		b, err = json.Marshal(rec)
+	}
+	if err == nil && len(b) > i.opts.MaxOutcomeBytes {
+		err = fmt.Errorf("the outcome is %d bytes, more than the %d kept", len(b), i.opts.MaxOutcomeBytes)
 	}
 	if err == nil {
 		// The handler may have used up the call's deadline: the outcome

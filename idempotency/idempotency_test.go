@@ -3,7 +3,9 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,8 +166,10 @@ func (h *harness) serve(t *testing.T, store statestore.Store) *grpc.ClientConn {
 			}
 			return ""
 		},
-		Now:   func() time.Time { return time.Unix(0, h.now.Load()) },
-		Types: testTypes,
+		Now:             func() time.Time { return time.Unix(0, h.now.Load()) },
+		Types:           testTypes,
+		MaxOutcomeBytes: 4 << 10,
+		Logger:          slog.New(slog.DiscardHandler),
 	})
 	// outer notes a caller that went before its call ended.
 	outer := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
@@ -499,6 +503,14 @@ func TestInterceptor(t *testing.T) {
 				t.Errorf("after a final error: %v (replay %v), want the kept UNKNOWN", res.err, res.replay)
 			}
 			h.wantCalls(t, int64(len(errs)))
+		}},
+		{"an outcome over the size bound is not kept", func(t *testing.T, h *harness) {
+			big := strings.Repeat("x", 8<<10)
+			h.mustCall(t, 0, methodWrite, "alice", newWrite(big, idA))
+			if res := h.mustCall(t, 1, methodWrite, "alice", newWrite(big, idA)); res.replay {
+				t.Error("an outcome over MaxOutcomeBytes was replayed")
+			}
+			h.wantCalls(t, 2)
 		}},
 		{"final errors are kept with their details", func(t *testing.T, h *harness) {
 			h.behave = func(context.Context, int64, proto.Message) (proto.Message, error) {
