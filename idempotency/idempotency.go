@@ -16,9 +16,10 @@
 // disconnects mid-call does not abort the write, whose outcome is still
 // kept for the retry.
 //
-// Layering: idempotency imports statestore, gRPC, protobuf and the
-// generated error reasons only; it knows nothing of arcgate's services,
-// callers or upstream (Options.Caller says who calls).
+// Layering: idempotency imports statestore, gRPC, protobuf (with the
+// google.rpc status and error details) and the generated error reasons
+// only; it knows nothing of arcgate's services, callers or upstream
+// (Options.Caller says who calls).
 package idempotency
 
 import (
