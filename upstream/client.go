@@ -27,7 +27,7 @@ type Client struct {
 	creds    *credentials // set by WithCredentials; kept only to scrub the password
 	auth     poolSettings // token pool options (pool.go)
 	pool     *Pool        // tokens of the service and delegated identities (pool.go)
-	hard     hardening    // TLS roots and resilience (resilience.go)
+	hard     hardening    // TLS roots (transport.go) and resilience (retry.go)
 	now      func() time.Time
 
 	flights    readFlights // identical reads in flight (coalesce.go)
@@ -535,12 +535,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	var validJSON bool
-	if bb, ok := resp.Body.(*bufferedBody); ok && bb.Len() == len(bb.data) {
-		data, validJSON = bb.data, bb.validJSON // read whole, and checked, by the resilient transport
-	} else {
-		data, err = io.ReadAll(io.LimitReader(resp.Body, limit))
-	}
+	data, err = readBody(resp, limit)
 	if err != nil {
 		return fail(&Error{Kind: KindTransport, HTTPStatus: resp.StatusCode,
 			Err: contextError(ctx, fmt.Errorf("reading response body: %w", err))})
@@ -550,7 +545,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
 	}
 	if sb, ok := v.(*sharedBody); ok {
-		if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil, validJSON); e != nil {
+		if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil); e != nil {
 			return fail(e)
 		}
 		sb.data = data
@@ -562,8 +557,33 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		}
 		return nil
 	}
-	if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, v, validJSON); e != nil {
+	if e := decodeResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, v); e != nil {
 		return fail(e)
 	}
 	return nil
+}
+
+// readBody reads resp's body, at most limit bytes. A body of known length
+// (the resilient transport's, read whole) is read into a buffer of that
+// size, in one go.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n < limit {
+		buf := make([]byte, 0, n+1) // +1: io.ReadAll then ends without growing it
+		for {
+			m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+			if len(buf) == cap(buf) {
+				break // longer than announced: read the rest below
+			}
+		}
+		rest, err := io.ReadAll(io.LimitReader(resp.Body, limit-int64(len(buf))))
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
