@@ -557,11 +557,11 @@ func (s *ItemInfoService) Thumbnail(ctx context.Context, ref ServiceRef, path st
 	for n, seg := range segs {
 		escaped[n] = url.PathEscape(seg)
 	}
-	var body rawBody
-	if err := s.client.get(ctx, op, ref.Path()+"/iteminfo/"+strings.Join(escaped, "/"), nil, &body); err != nil {
+	contentType, data, err := s.client.doFile(ctx, &request{op: op, method: http.MethodGet, path: ref.Path() + "/iteminfo/" + strings.Join(escaped, "/")})
+	if err != nil {
 		return nil, err
 	}
-	return &Thumbnail{Name: segs[len(segs)-1], ContentType: body.contentType, Data: body.data}, nil
+	return &Thumbnail{Name: segs[len(segs)-1], ContentType: contentType, Data: data}, nil
 }
 
 // maxThumbnailPathLen bounds a thumbnail path.
@@ -662,18 +662,11 @@ func encodeMultipart(params url.Values, files []formFile) (*bytes.Buffer, string
 	return &buf, mw.FormDataContentType(), nil
 }
 
-// rawBody receives a response that is a file rather than JSON: pass a
-// *rawBody as the v of get, post or do.
-type rawBody struct {
-	contentType string
-	data        []byte
-}
-
-// decodeRaw checks a response expected to be a file: an error envelope is
-// an error whatever the status, a non-2xx status is KindHTTP, and an empty
-// body, other JSON or an HTML page (a login page, the html format) is
-// KindDecode. Otherwise the body is stored in dst.
-func decodeRaw(status int, contentType string, body []byte, dst *rawBody) *Error {
+// decodeFile checks a response expected to be a file (doFile): an error
+// envelope is an error whatever the status, a non-2xx status is KindHTTP,
+// and an empty body, other JSON or an HTML page (a login page, the html
+// format) is KindDecode.
+func decodeFile(status int, contentType string, body []byte) *Error {
 	trimmed := bytes.TrimSpace(body)
 	var obj map[string]json.RawMessage
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &obj) == nil && obj != nil {
@@ -692,7 +685,5 @@ func decodeRaw(status int, contentType string, body []byte, dst *rawBody) *Error
 		return &Error{Kind: KindDecode, HTTPStatus: status,
 			Err: fmt.Errorf("expected a file, got %d bytes of %q", len(body), contentType)}
 	}
-	dst.contentType = contentType
-	dst.data = body
 	return nil
 }
