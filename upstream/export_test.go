@@ -29,3 +29,10 @@ func MemoHits(c *Client) int64 { return c.memo.hits.Load() }
 
 // MemoMaxBody is the largest body the decode memo keeps.
 const MemoMaxBody = memoMaxBody
+
+// WithoutSource returns i without the object it was decoded from (what Raw
+// returns), to compare its typed fields.
+func WithoutSource(i ItemInfo) ItemInfo {
+	i.src = nil
+	return i
+}
