@@ -260,14 +260,6 @@ func (e *itemExtent) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// sourceOf keeps a copy of b, an object as received, for Raw; nil for null.
-func sourceOf(b []byte) json.RawMessage {
-	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
-		return nil
-	}
-	return bytes.Clone(b)
-}
-
 // mayFoldNonASCII reports whether b holds, as is or escaped, one of the
 // non-ASCII letters that encoding/json's key matching folds onto an ASCII
 // one (ſ, ı, İ and the Kelvin sign): a key spelled with one is not a
