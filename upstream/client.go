@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -600,6 +602,21 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		return fail(e)
 	}
 	return nil
+}
+
+// truncatedJSON reports whether data looks like the start of a JSON
+// object or array that ends too early (or is otherwise broken). Bodies that
+// are not JSON at all (an HTML page) are not truncated JSON: retrying a
+// misconfigured proxy does not help.
+func truncatedJSON(data []byte) bool {
+	return jsonStart(data) && !json.Valid(data)
+}
+
+// jsonStart reports whether data starts (after spaces) like a JSON object
+// or array.
+func jsonStart(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
 // readBody reads resp's body, at most limit bytes. A body of known length

@@ -3,7 +3,6 @@ package upstream
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -388,7 +387,7 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, t.bufLimit))
 	_ = resp.Body.Close()
 	release()
-	truncated := readErr == nil && status >= 200 && status <= 299 && truncatedJSON(data)
+	truncated := readErr == nil && status >= 200 && status <= 299 && cutShort(data)
 	if readErr != nil || truncated || status >= 500 {
 		t.record(ctx, outcomeFailure)
 	} else {
@@ -443,19 +442,22 @@ func (t *resilientTransport) record(ctx context.Context, o outcome) {
 	t.br.record(o)
 }
 
-// truncatedJSON reports whether data looks like the start of a JSON
-// object or array that ends too early (or is otherwise broken). Bodies that
-// are not JSON at all (an HTML page) are not truncated JSON: retrying a
-// misconfigured proxy does not help.
-func truncatedJSON(data []byte) bool {
-	return jsonStart(data) && !json.Valid(data)
-}
-
-// jsonStart reports whether data starts (after spaces) like a JSON object
-// or array.
-func jsonStart(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n")
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+// cutShort reports whether data, a 2xx body, starts like a JSON object or
+// array but does not end with its closing bracket: it arrived cut short,
+// and another attempt is worth making. It looks at the two ends only.
+// Whether a body is JSON is decided in one place, where the client decodes
+// it (decodeResponse); a body cut right after an inner closing bracket is
+// a decode error there, not a retry here.
+func cutShort(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return false
+	}
+	closer := byte('}')
+	if t[0] == '[' {
+		closer = ']'
+	}
+	return t[len(t)-1] != closer
 }
 
 // errReader returns err after the buffered part of a body that failed.
