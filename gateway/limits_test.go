@@ -207,7 +207,7 @@ func TestGatewayHeadersAndRetryAfter(t *testing.T) {
 }
 
 // TestNewForwardsAPIKeyAndRetryAfter checks that New itself (not only a mux
-// built by hand) forwards X-Api-Key to gRPC metadata and turns a RetryInfo
+// built by hand) forwards X-Api-Key (and Idempotency-Key) to gRPC metadata and turns a RetryInfo
 // into a Retry-After header.
 func TestNewForwardsAPIKeyAndRetryAfter(t *testing.T) {
 	svc := &seenMetadata{}
@@ -235,6 +235,7 @@ func TestNewForwardsAPIKeyAndRetryAfter(t *testing.T) {
 
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/services/A.MapServer", nil)
 	req.Header.Set("X-Api-Key", "key-one")
+	req.Header.Set("Idempotency-Key", "123e4567-e89b-12d3-a456-426614174000")
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -248,5 +249,8 @@ func TestNewForwardsAPIKeyAndRetryAfter(t *testing.T) {
 	defer svc.mu.Unlock()
 	if got := svc.md.Get("x-api-key"); len(got) != 1 || got[0] != "key-one" {
 		t.Errorf("x-api-key metadata = %q", got)
+	}
+	if got := svc.md.Get("idempotency-key"); len(got) != 1 || got[0] != "123e4567-e89b-12d3-a456-426614174000" {
+		t.Errorf("idempotency-key metadata = %q", got)
 	}
 }

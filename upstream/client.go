@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +29,7 @@ type Client struct {
 	creds    *credentials // set by WithCredentials; kept only to scrub the password
 	auth     poolSettings // token pool options (pool.go)
 	pool     *Pool        // tokens of the service and delegated identities (pool.go)
-	hard     hardening    // TLS roots and resilience (resilience.go)
+	hard     hardening    // TLS roots (transport.go) and resilience (retry.go)
 	now      func() time.Time
 
 	flights    readFlights // identical reads in flight (coalesce.go)
@@ -294,9 +296,25 @@ func (c *Client) post(ctx context.Context, op, path string, form url.Values, v a
 	return c.do(ctx, &request{op: op, method: http.MethodPost, path: path, form: form}, v)
 }
 
-// do sends r with a token and, when the upstream rejects the token (code
-// 498 or 499), invalidates it and retries once with a new one. The retry is
-// safe because a rejected token means the operation did not run.
+// A request is sent by one of three methods, one per kind of answer:
+//
+//   - do decodes a JSON answer into a value (a read may be coalesced with
+//     identical reads in flight, coalesce.go);
+//   - doShared keeps a checked JSON answer undecoded, for a coalesced
+//     flight whose callers each decode it;
+//   - doFile keeps an answer that is a file rather than JSON (a thumbnail).
+//
+// Each passes send a decode function that checks the answer and takes from
+// it what the method returns.
+
+// decodeFunc checks an answer (status, Content-Type and body) for error
+// envelopes and takes from it what its caller returns; it returns nil or
+// an *Error with Kind, HTTPStatus, Code, Messages and Err set.
+type decodeFunc func(status int, contentType string, body []byte) *Error
+
+// do sends r and decodes its JSON answer into v (which may be nil: a
+// {"status":"success"} body is then enough). A read joins an identical
+// read in flight (coalesce.go).
 func (c *Client) do(ctx context.Context, r *request, v any) error {
 	if r.isWrite() {
 		// Reads from now on do not join flights sent before (coalesce.go),
@@ -304,16 +322,52 @@ func (c *Client) do(ctx context.Context, r *request, v any) error {
 		c.flights.wrote()
 		defer c.flights.wrote()
 	}
-	if _, raw := v.(*rawBody); !raw {
-		if key := c.coalesceKey(ctx, r); key != "" {
-			return c.doCoalesced(ctx, key, r, v)
-		}
+	if key := c.coalesceKey(ctx, r); key != "" {
+		return c.doCoalesced(ctx, key, r, v)
 	}
-	return c.doOnce(ctx, r, v)
+	return c.doOnce(ctx, r, decodeJSON(v))
 }
 
-// doOnce is do without coalescing.
-func (c *Client) doOnce(ctx context.Context, r *request, v any) error {
+// decodeJSON is the decodeFunc that decodes a JSON answer into v.
+func decodeJSON(v any) decodeFunc {
+	return func(status int, contentType string, body []byte) *Error {
+		return decodeResponse(status, contentType, body, v)
+	}
+}
+
+// doShared sends r and returns its answer checked (no error envelope,
+// valid JSON) but not decoded: the body of a coalesced flight.
+func (c *Client) doShared(ctx context.Context, r *request) ([]byte, error) {
+	var data []byte
+	err := c.doOnce(ctx, r, func(status int, contentType string, body []byte) *Error {
+		if e := decodeResponse(status, contentType, body, nil); e != nil {
+			return e
+		}
+		data = body
+		return nil
+	})
+	return data, err
+}
+
+// doFile sends r, a read whose answer is a file rather than JSON, and
+// returns the file's Content-Type and bytes (see decodeFile). It is never
+// coalesced.
+func (c *Client) doFile(ctx context.Context, r *request) (contentType string, data []byte, err error) {
+	err = c.doOnce(ctx, r, func(status int, ct string, body []byte) *Error {
+		if e := decodeFile(status, ct, body); e != nil {
+			return e
+		}
+		contentType, data = ct, body
+		return nil
+	})
+	return contentType, data, err
+}
+
+// doOnce sends r with a token, its answer checked by decode, and, when the
+// upstream rejects the token (code 498 or 499), invalidates it and retries
+// once with a new one. The retry is safe because a rejected token means
+// the operation did not run.
+func (c *Client) doOnce(ctx context.Context, r *request, decode decodeFunc) error {
 	var rejected *Token
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
@@ -336,12 +390,12 @@ func (c *Client) doOnce(ctx context.Context, r *request, v any) error {
 		rr := *r
 		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
 		secrets := c.secrets(ctx, value)
-		err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, v)
+		err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
 		var e *Error
 		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
 			c.wire.queryToken.Store(true)
 			rr.tokenInHeader = false
-			err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, v)
+			err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
 		}
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
 			c.invalidate(tok) // on every rejection, so the next call starts fresh
@@ -432,14 +486,14 @@ type wire struct {
 	queryToken atomic.Bool
 }
 
-// send performs r against admin (the admin root URL) with token and decodes
-// the answer into v. Every request carries f=json; GET puts parameters in
+// send performs r against admin (the admin root URL) with token and checks
+// the answer with decode. Every request carries f=json; GET puts parameters in
 // the query string and the token in the X-Esri-Authorization header (in the
 // query string when r.tokenInHeader is false), POST puts both in a
 // form-encoded (or multipart) body and never in the URL. Every body is read
 // through the size limit and checked for both error envelopes, whatever the
 // HTTP status.
-func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, v any) (err error) {
+func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, decode decodeFunc) (err error) {
 	defer w.observed(r, time.Now(), &err)
 	// A write's errors say whether it may have reached the upstream (sent)
 	// and whether its answer was cut short, so that a caller can tell
@@ -531,12 +585,7 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	var validJSON bool
-	if bb, ok := resp.Body.(*bufferedBody); ok && bb.Len() == len(bb.data) {
-		data, validJSON = bb.data, bb.validJSON // read whole, and checked, by the resilient transport
-	} else {
-		data, err = io.ReadAll(io.LimitReader(resp.Body, limit))
-	}
+	data, err = readBody(resp, limit)
 	if err != nil {
 		return fail(&Error{Kind: KindTransport, HTTPStatus: resp.StatusCode,
 			Err: contextError(ctx, fmt.Errorf("reading response body: %w", err))})
@@ -545,21 +594,48 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		return fail(&Error{Kind: KindTooLarge, HTTPStatus: resp.StatusCode,
 			Err: fmt.Errorf("response body exceeds the %d-byte limit", w.maxBytes)})
 	}
-	if sb, ok := v.(*sharedBody); ok {
-		if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, nil, validJSON); e != nil {
-			return fail(e)
-		}
-		sb.data = data
-		return nil
-	}
-	if raw, ok := v.(*rawBody); ok {
-		if e := decodeRaw(resp.StatusCode, resp.Header.Get("Content-Type"), data, raw); e != nil {
-			return fail(e)
-		}
-		return nil
-	}
-	if e := decodeChecked(resp.StatusCode, resp.Header.Get("Content-Type"), data, v, validJSON); e != nil {
+	if e := decode(resp.StatusCode, resp.Header.Get("Content-Type"), data); e != nil {
 		return fail(e)
 	}
 	return nil
+}
+
+// truncatedJSON reports whether data looks like the start of a JSON
+// object or array that ends too early (or is otherwise broken). Bodies that
+// are not JSON at all (an HTML page) are not truncated JSON: retrying a
+// misconfigured proxy does not help.
+func truncatedJSON(data []byte) bool {
+	return jsonStart(data) && !json.Valid(data)
+}
+
+// jsonStart reports whether data starts (after spaces) like a JSON object
+// or array.
+func jsonStart(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// readBody reads resp's body, at most limit bytes. A body of known length
+// (the resilient transport's, read whole) is read into a buffer of that
+// size, in one go.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n < limit {
+		buf := make([]byte, 0, n+1) // +1: io.ReadAll then ends without growing it
+		for {
+			m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+			if len(buf) == cap(buf) {
+				break // longer than announced: read the rest below
+			}
+		}
+		rest, err := io.ReadAll(io.LimitReader(resp.Body, limit-int64(len(buf))))
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }

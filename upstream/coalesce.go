@@ -51,10 +51,6 @@ import (
 // flightTimeout bounds a flight that its waiters never give up on.
 const flightTimeout = 2 * time.Minute
 
-// sharedBody receives the checked body of a coalesced response (send checks
-// it for error envelopes and that it is JSON; each caller decodes it).
-type sharedBody struct{ data []byte }
-
 type readFlights struct {
 	mu      sync.Mutex
 	m       map[string]*readFlight
@@ -321,9 +317,7 @@ func (s *ServiceStatus) setFrom(v shareable) { *s = *v.(*ServiceStatus) }
 // flightFunc is what a flight of r runs: r sent once, its checked body kept.
 func (c *Client) flightFunc(r *request) func(context.Context) ([]byte, error) {
 	return func(fctx context.Context) ([]byte, error) {
-		var sb sharedBody
-		err := c.doOnce(fctx, r, &sb)
-		return sb.data, err
+		return c.doShared(fctx, r)
 	}
 }
 

@@ -63,3 +63,25 @@ func BenchmarkDecodeServiceConfig(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeItemInfo measures decoding item info, the answer of
+// GetItemInfo, through the path every response takes, over the recorded
+// variants in turn (key spellings, tag and extent forms differ).
+func BenchmarkDecodeItemInfo(b *testing.B) {
+	bodies := make([][]byte, len(itemInfoVariants))
+	var size int
+	for i, v := range itemInfoVariants {
+		bodies[i] = []byte(v.body)
+		size += len(v.body)
+	}
+	b.SetBytes(int64(size / len(bodies)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		var info upstream.ItemInfo
+		if err := upstream.DecodeResponse(200, "text/plain;charset=UTF-8", bodies[n%len(bodies)], &info); err != nil || info.Title == "" {
+			b.Fatal(err, info.Title)
+		}
+		n++
+	}
+}

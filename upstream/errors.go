@@ -241,13 +241,6 @@ func isTokenRejection(e *Error) bool {
 // not nil). The returned *Error has Kind, HTTPStatus, Code, Messages and Err
 // set; the caller fills in Op, Method and Path.
 func decodeResponse(status int, contentType string, body []byte, v any) *Error {
-	return decodeChecked(status, contentType, body, v, false)
-}
-
-// decodeChecked is decodeResponse for a body that may be known to be valid
-// JSON already (validJSON: the resilient transport checked it whole), which
-// is then not checked again.
-func decodeChecked(status int, contentType string, body []byte, v any, validJSON bool) *Error {
 	// A fast walk of the top-level keys (mayBeEnvelope) spares the common
 	// answer, a body without an error envelope, any decoding beyond the
 	// one into v; only a body that may hold one is decoded as an object to
@@ -264,14 +257,9 @@ func decodeChecked(status int, contentType string, body []byte, v any, validJSON
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
 	if v == nil {
-		if validJSON || json.Valid(body) {
+		if json.Valid(body) {
 			return nil
 		}
-	} else if validJSON {
-		if err := unmarshalValid(body, v); err != nil {
-			return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
-		}
-		return nil
 	} else if err := json.Unmarshal(body, v); err == nil {
 		return nil
 	} else if json.Valid(body) {

@@ -23,3 +23,10 @@ func CredentialsOf(c *Client) any {
 	}
 	return c.creds
 }
+
+// WithoutSource returns i without the object it was decoded from (what Raw
+// returns), to compare its typed fields.
+func WithoutSource(i ItemInfo) ItemInfo {
+	i.src = nil
+	return i
+}

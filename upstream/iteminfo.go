@@ -33,7 +33,7 @@ type ItemInfoService service
 // [[xmin,ymin],[xmax,ymax]]. An extent that is none of these (or lacks a
 // coordinate) decodes as nil.
 //
-// Raw keeps every key exactly as received. MarshalJSON writes the typed
+// Raw returns every key exactly as received. MarshalJSON writes the typed
 // fields over Raw: a field still equal to what was decoded is written back
 // byte for byte, a changed field is written under every spelling upstream
 // used for it and in the form upstream used (a string of tags stays a
@@ -60,9 +60,14 @@ type ItemInfo struct {
 	SpatialReference  string   // "spatialReference" / "spatialreference", a name such as "GCS_WGS_1984"
 	Thumbnail         string   // "thumbnail": path relative to the item info, e.g. "thumbnail/image.jpg"
 
-	// Raw holds every key exactly as received.
-	Raw map[string]json.RawMessage
+	// src is the object as received (see Raw).
+	src json.RawMessage
 }
+
+// Raw returns every key of the item info exactly as received, nil for item
+// info that was not decoded from upstream JSON. Each call decodes the kept
+// bytes again: it is for edits, not for every read.
+func (i *ItemInfo) Raw() map[string]json.RawMessage { return rawObject(i.src) }
 
 // Extent is an item's extent.
 type Extent struct {
@@ -146,9 +151,142 @@ func (k itemKey) find(raw map[string]json.RawMessage) (json.RawMessage, bool) {
 	return raw[keys[0]], true
 }
 
-// UnmarshalJSON decodes item info tolerantly and keeps every key in Raw. It
-// fails only when b is not a JSON object (or null).
+// UnmarshalJSON decodes item info tolerantly and keeps the object as
+// received, for Raw and MarshalJSON. It fails only when b is not a JSON
+// object (or null).
+//
+// It decodes in one pass, into itemInfoWire, whose keys encoding/json
+// matches without regard to case. Where that could choose another value
+// than the spelling rule of ItemInfo (best spelling first: the current
+// docs', then lower case, then byte order), that is when a key arrives in
+// two spellings or could be spelled with one of the few non-ASCII letters
+// encoding/json folds onto ASCII ones, the object is decoded key by key
+// instead (decodeItemInfoByKey).
 func (i *ItemInfo) UnmarshalJSON(b []byte) error {
+	var w itemInfoWire
+	if mayFoldNonASCII(b) {
+		return i.decodeByKey(b)
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if w.repeated() {
+		return i.decodeByKey(b)
+	}
+	*i = ItemInfo{
+		Title:             w.Title.s,
+		Summary:           w.Summary.s,
+		Snippet:           w.Snippet.s,
+		Description:       w.Description.s,
+		Tags:              w.Tags.v,
+		TypeKeywords:      w.TypeKeywords.v,
+		Culture:           w.Culture.s,
+		GUID:              w.GUID.s,
+		AccessInformation: w.AccessInformation.s,
+		LicenseInfo:       w.LicenseInfo.s,
+		Documentation:     w.Documentation.s,
+		URL:               w.URL.s,
+		Extent:            w.Extent.v,
+		SpatialReference:  w.SpatialReference.s,
+		Thumbnail:         w.Thumbnail.s,
+		src:               sourceOf(b),
+	}
+	return nil
+}
+
+// itemInfoWire is the wire shape of ItemInfo. Its field types never fail
+// (a value they do not understand is empty), and count the keys that
+// reached them.
+type itemInfoWire struct {
+	Title             itemText   `json:"title"`
+	Summary           itemText   `json:"summary"`
+	Snippet           itemText   `json:"snippet"`
+	Description       itemText   `json:"description"`
+	Tags              itemList   `json:"tags"`
+	TypeKeywords      itemList   `json:"typeKeywords"`
+	Culture           itemText   `json:"culture"`
+	GUID              itemText   `json:"guid"`
+	AccessInformation itemText   `json:"accessInformation"`
+	LicenseInfo       itemText   `json:"licenseInfo"`
+	Documentation     itemText   `json:"documentation"`
+	URL               itemText   `json:"url"`
+	Extent            itemExtent `json:"extent"`
+	SpatialReference  itemText   `json:"spatialReference"`
+	Thumbnail         itemText   `json:"thumbnail"`
+}
+
+// repeated reports whether a key arrived in more than one spelling.
+func (w *itemInfoWire) repeated() bool {
+	for _, n := range [...]int{w.Title.n, w.Summary.n, w.Snippet.n, w.Description.n, w.Tags.n, w.TypeKeywords.n,
+		w.Culture.n, w.GUID.n, w.AccessInformation.n, w.LicenseInfo.n, w.Documentation.n, w.URL.n, w.Extent.n,
+		w.SpatialReference.n, w.Thumbnail.n} {
+		if n > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// itemText is a text field of itemInfoWire (readItemText).
+type itemText struct {
+	s string
+	n int
+}
+
+func (t *itemText) UnmarshalJSON(b []byte) error {
+	t.s, t.n = readItemText(b), t.n+1
+	return nil
+}
+
+// itemList is a tags field of itemInfoWire (readItemList).
+type itemList struct {
+	v []string
+	n int
+}
+
+func (l *itemList) UnmarshalJSON(b []byte) error {
+	l.v, l.n = readItemList(b), l.n+1
+	return nil
+}
+
+// itemExtent is the extent field of itemInfoWire (readItemExtent).
+type itemExtent struct {
+	v *Extent
+	n int
+}
+
+func (e *itemExtent) UnmarshalJSON(b []byte) error {
+	e.v, e.n = readItemExtent(b), e.n+1
+	return nil
+}
+
+// mayFoldNonASCII reports whether b holds, as is or escaped, one of the
+// non-ASCII letters that encoding/json's key matching folds onto an ASCII
+// one (ſ, ı, İ and the Kelvin sign): a key spelled with one is not a
+// spelling of a modelled key for ItemInfo, which compares keys in ASCII.
+func mayFoldNonASCII(b []byte) bool {
+	for _, r := range [...]string{"\u017f", "\u0131", "\u0130", "\u212a"} {
+		if bytes.Contains(b, []byte(r)) {
+			return true
+		}
+	}
+	for rest := b; ; {
+		n := bytes.Index(rest, []byte(`\u`))
+		if n < 0 || n+6 > len(rest) {
+			return false
+		}
+		switch asciiLower(string(rest[n+2 : n+6])) {
+		case "017f", "0131", "0130", "212a":
+			return true
+		}
+		rest = rest[n+2:]
+	}
+}
+
+// decodeByKey is UnmarshalJSON key by key, through a map of the object's
+// keys: for an object where encoding/json's matching could differ from
+// the spelling rule.
+func (i *ItemInfo) decodeByKey(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
@@ -178,7 +316,7 @@ func (i *ItemInfo) UnmarshalJSON(b []byte) error {
 		Extent:            readItemExtent(ext),
 		SpatialReference:  text(keySpatialReference),
 		Thumbnail:         text(keyThumbnail),
-		Raw:               raw,
+		src:               sourceOf(b),
 	}
 	return nil
 }
@@ -322,7 +460,8 @@ func findFold(obj map[string]json.RawMessage, name string) (json.RawMessage, boo
 // MarshalJSON encodes the item info: Raw, with the typed fields written over
 // it as described on ItemInfo.
 func (i ItemInfo) MarshalJSON() ([]byte, error) {
-	w := itemWriter{raw: i.Raw, out: maps.Clone(i.Raw)}
+	raw := i.Raw()
+	w := itemWriter{raw: raw, out: maps.Clone(raw)}
 	if w.out == nil {
 		w.out = map[string]json.RawMessage{}
 	}
@@ -492,7 +631,7 @@ func (s *ItemInfoService) Get(ctx context.Context, ref ServiceRef) (*ItemInfo, e
 }
 
 // Edit replaces a service's item info with info, sent as the JSON form field
-// "serviceItemInfo" (including the keys kept in info.Raw). Without a
+// "serviceItemInfo" (including the keys info.Raw returns). Without a
 // thumbnail the body is url-encoded; with one it is multipart/form-data
 // with the image in the file field "thumbnail" (the current docs' name; the
 // 10.1 docs say "thumbnailFile", docs/upstream.md#item-info-edits), and the
@@ -557,11 +696,11 @@ func (s *ItemInfoService) Thumbnail(ctx context.Context, ref ServiceRef, path st
 	for n, seg := range segs {
 		escaped[n] = url.PathEscape(seg)
 	}
-	var body rawBody
-	if err := s.client.get(ctx, op, ref.Path()+"/iteminfo/"+strings.Join(escaped, "/"), nil, &body); err != nil {
+	contentType, data, err := s.client.doFile(ctx, &request{op: op, method: http.MethodGet, path: ref.Path() + "/iteminfo/" + strings.Join(escaped, "/")})
+	if err != nil {
 		return nil, err
 	}
-	return &Thumbnail{Name: segs[len(segs)-1], ContentType: body.contentType, Data: body.data}, nil
+	return &Thumbnail{Name: segs[len(segs)-1], ContentType: contentType, Data: data}, nil
 }
 
 // maxThumbnailPathLen bounds a thumbnail path.
@@ -662,18 +801,11 @@ func encodeMultipart(params url.Values, files []formFile) (*bytes.Buffer, string
 	return &buf, mw.FormDataContentType(), nil
 }
 
-// rawBody receives a response that is a file rather than JSON: pass a
-// *rawBody as the v of get, post or do.
-type rawBody struct {
-	contentType string
-	data        []byte
-}
-
-// decodeRaw checks a response expected to be a file: an error envelope is
-// an error whatever the status, a non-2xx status is KindHTTP, and an empty
-// body, other JSON or an HTML page (a login page, the html format) is
-// KindDecode. Otherwise the body is stored in dst.
-func decodeRaw(status int, contentType string, body []byte, dst *rawBody) *Error {
+// decodeFile checks a response expected to be a file (doFile): an error
+// envelope is an error whatever the status, a non-2xx status is KindHTTP,
+// and an empty body, other JSON or an HTML page (a login page, the html
+// format) is KindDecode.
+func decodeFile(status int, contentType string, body []byte) *Error {
 	trimmed := bytes.TrimSpace(body)
 	var obj map[string]json.RawMessage
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &obj) == nil && obj != nil {
@@ -692,7 +824,5 @@ func decodeRaw(status int, contentType string, body []byte, dst *rawBody) *Error
 		return &Error{Kind: KindDecode, HTTPStatus: status,
 			Err: fmt.Errorf("expected a file, got %d bytes of %q", len(body), contentType)}
 	}
-	dst.contentType = contentType
-	dst.data = body
 	return nil
 }

@@ -52,12 +52,9 @@ const itemInfoDirectoryJSON = `{"culture": "en-US", "name": "sanfrancisco_museum
  "extent": {"xmin": "-122.515048", "ymin": "37.632528", "xmax": "-122.293731", "ymax": "37.863433"},
  "spatialreference": "GCS_WGS_1984", "accessinformation": "esri", "licenseinfo": "This is a test service."}`
 
-// typed returns the modelled fields of i (Raw cleared) for comparisons.
-func typed(i *upstream.ItemInfo) upstream.ItemInfo {
-	c := *i
-	c.Raw = nil
-	return c
-}
+// typed returns the modelled fields of i (what Raw returns cleared) for
+// comparisons.
+func typed(i *upstream.ItemInfo) upstream.ItemInfo { return upstream.WithoutSource(*i) }
 
 // itemInfoVariants are the recorded variants and what each decodes to.
 var itemInfoVariants = []struct {
@@ -126,8 +123,8 @@ func TestItemInfo_GetVariants(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.body), &all); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got.Raw, all) {
-				t.Errorf("Raw does not hold every received key:\n%v\nwant\n%v", got.Raw, all)
+			if !reflect.DeepEqual(got.Raw(), all) {
+				t.Errorf("Raw does not hold every received key:\n%v\nwant\n%v", got.Raw(), all)
 			}
 		})
 	}
@@ -694,9 +691,10 @@ func FuzzItemInfoJSON(f *testing.F) {
 		if !reflect.DeepEqual(typed(&info), typed(&again)) {
 			t.Fatalf("typed fields changed:\n in  %s\n out %s\n%+v\n%+v", in, out, typed(&info), typed(&again))
 		}
-		for k, v := range info.Raw {
-			if !modelledKeys[asciiLowerTest(k)] && !sameJSON(v, again.Raw[k]) {
-				t.Fatalf("unmodelled key %q changed: %s -> %s", k, v, again.Raw[k])
+		againRaw := again.Raw()
+		for k, v := range info.Raw() {
+			if !modelledKeys[asciiLowerTest(k)] && !sameJSON(v, againRaw[k]) {
+				t.Fatalf("unmodelled key %q changed: %s -> %s", k, v, againRaw[k])
 			}
 		}
 		// A changed field survives a round trip.
@@ -739,4 +737,35 @@ func asciiLowerTest(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// TestItemInfo_SpellingRule checks that a key arriving in several
+// spellings, or spelled with a non-ASCII letter that encoding/json's key
+// matching would fold onto an ASCII one, decodes by ItemInfo's rule (the
+// current docs' spelling, then lower case, then byte order; keys compared
+// in ASCII), whichever way UnmarshalJSON decodes.
+func TestItemInfo_SpellingRule(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		body         string
+		title, summ  string
+		typeKeywords []string
+	}{
+		{`{"title":"t","Summary":"a","summary":"b","SUMMARY":"c"}`, "t", "b", nil},
+		{`{"SUMMARY":"c","Summary":"a"}`, "", "c", nil},
+		{`{"typekeywords":["low"],"typeKeywords":["docs"],"TypeKeywords":["other"]}`, "", "", []string{"docs"}},
+		{`{"tıtle":"dotless","ſummary":"long s"}`, "", "", nil},
+		{`{"t\u0131tle":"dotless","\u017Fummary":"long s","typeKeyword\u0073":["escaped ASCII"]}`, "", "", []string{"escaped ASCII"}},
+		{`{"type\u212aeywords":["kelvin"],"title":"plain"}`, "plain", "", nil},
+		{`{"title":"a","title":"b"}`, "b", "", nil},
+	} {
+		var got upstream.ItemInfo
+		if err := json.Unmarshal([]byte(tt.body), &got); err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		if got.Title != tt.title || got.Summary != tt.summ || !slices.Equal(got.TypeKeywords, tt.typeKeywords) {
+			t.Errorf("%s: title %q, summary %q, type keywords %q; want %q, %q, %q",
+				tt.body, got.Title, got.Summary, got.TypeKeywords, tt.title, tt.summ, tt.typeKeywords)
+		}
+	}
 }

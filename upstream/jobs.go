@@ -62,8 +62,65 @@ type Job struct {
 	URL string
 }
 
-// UnmarshalJSON decodes a job object tolerantly.
+// UnmarshalJSON decodes a job object tolerantly, in one pass into jobWire,
+// whose keys encoding/json matches without regard to case. Where that
+// could choose another value than the rule below (a key in two spellings,
+// or spelled with a non-ASCII letter that encoding/json folds onto an
+// ASCII one), the object is decoded key by key instead.
 func (j *Job) UnmarshalJSON(b []byte) error {
+	if !mayFoldNonASCII(b) {
+		var w jobWire
+		if err := json.Unmarshal(b, &w); err != nil {
+			return err
+		}
+		if w.ID.n <= 1 && w.Status.n <= 1 && w.Username.n <= 1 && w.MachineName.n <= 1 && w.URL.n <= 1 &&
+			w.SubmittedTime.n <= 1 && w.EndTime.n <= 1 {
+			*j = Job{ID: string(w.ID.jsonText), Status: string(w.Status.jsonText), Username: string(w.Username.jsonText),
+				MachineName: string(w.MachineName.jsonText), URL: string(w.URL.jsonText),
+				SubmittedTime: time.Time(w.SubmittedTime.jobTime), EndTime: time.Time(w.EndTime.jobTime)}
+			return nil
+		}
+	}
+	return j.decodeByKey(b)
+}
+
+// jobWire is the wire shape of Job; its fields count the keys that reached
+// them.
+type jobWire struct {
+	ID            countedText `json:"jobID"`
+	Status        countedText `json:"status"`
+	Username      countedText `json:"username"`
+	MachineName   countedText `json:"machinename"`
+	URL           countedText `json:"url"`
+	SubmittedTime countedTime `json:"submittedTime"`
+	EndTime       countedTime `json:"endTime"`
+}
+
+// countedText is a jsonText that counts the keys decoded into it.
+type countedText struct {
+	jsonText
+	n int
+}
+
+func (t *countedText) UnmarshalJSON(b []byte) error {
+	t.n++
+	return t.jsonText.UnmarshalJSON(b)
+}
+
+// countedTime is a jobTime that counts the keys decoded into it.
+type countedTime struct {
+	jobTime
+	n int
+}
+
+func (t *countedTime) UnmarshalJSON(b []byte) error {
+	t.n++
+	return t.jobTime.UnmarshalJSON(b)
+}
+
+// decodeByKey is UnmarshalJSON key by key, through a map of the object's
+// keys folded to lower case.
+func (j *Job) decodeByKey(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err

@@ -357,3 +357,25 @@ func FuzzJobJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestJob_SpellingRule checks that a key sent in several spellings decodes
+// by Job's rule (the lower-case spelling, else the first in byte order),
+// and that a key spelled with a non-ASCII letter is no spelling of a job
+// key, whichever way UnmarshalJSON decodes.
+func TestJob_SpellingRule(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ body, status, user string }{
+		{`{"Status":"a","status":"b","STATUS":"c","username":"u"}`, "b", "u"},
+		{`{"STATUS":"c","Status":"a"}`, "c", ""},
+		{`{"\u017ftatus":"long s","userName":"u"}`, "", "u"},
+		{`{"ſtatus":"long s","userName":"u","UserName":"v"}`, "", "v"},
+	} {
+		var j upstream.Job
+		if err := json.Unmarshal([]byte(tt.body), &j); err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		if j.Status != tt.status || j.Username != tt.user {
+			t.Errorf("%s: status %q, username %q; want %q, %q", tt.body, j.Status, j.Username, tt.status, tt.user)
+		}
+	}
+}

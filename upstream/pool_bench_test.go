@@ -40,11 +40,11 @@ func benchPool(b *testing.B, fixedClock bool) (*upstream.Pool, context.Context) 
 }
 
 // BenchmarkPoolCached is the cached path of the service identity: no map
-// lookup, one atomic load, one clock read.
+// lookup, the entry's lock, one clock read.
 func BenchmarkPoolCached(b *testing.B) { benchToken(b, false, false) }
 
 // BenchmarkPoolCachedDelegated is the cached path of a delegated identity:
-// the context lookup and a sync.Map load on top.
+// the context lookup and the pool's map lookup (under its lock) on top.
 func BenchmarkPoolCachedDelegated(b *testing.B) { benchToken(b, true, false) }
 
 // BenchmarkPoolCachedFixedClock is BenchmarkPoolCached without the cost of

@@ -134,6 +134,10 @@ func TestResilience_ReadRetries(t *testing.T) {
 		{"reset mid-body three times", []answer{resetMidBody}, 3, upstream.KindTransport},
 		{"truncated JSON then ok", []answer{body(siteRoot[:20]), body(siteRoot)}, 2, 0},
 		{"truncated JSON three times", []answer{body(siteRoot[:20])}, 3, upstream.KindDecode},
+		{"truncated array", []answer{body(`[{"a":1}`), body(siteRoot)}, 2, 0},
+		// The transport looks at a body's ends only: a cut right after an
+		// inner closing bracket is left to the client's decoding.
+		{"cut after an inner bracket", []answer{body(`{"resources":["a"],"x":{"b":1}`), body(siteRoot)}, 1, upstream.KindDecode},
 		// Not worth retrying: the upstream answered, and would again.
 		{"500 page", []answer{status(500), body(siteRoot)}, 1, upstream.KindHTTP},
 		{"501", []answer{status(501), body(siteRoot)}, 1, upstream.KindHTTP},

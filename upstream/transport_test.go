@@ -123,8 +123,8 @@ func TestGETTokenInHeaderWithFallback(t *testing.T) {
 	}
 }
 
-// The transport's small write buffer only splits what it writes: a large
-// form and a long token header arrive whole.
+// The transport's write buffer only splits what it writes: a large form
+// and a long token header arrive whole.
 func TestTransportWritesLargeRequestsWhole(t *testing.T) {
 	tr := upstream.NewTransport(nil, 8)
 	if tr.WriteBufferSize != 1<<10 || tr.MaxConnsPerHost != 8 || tr.MaxIdleConnsPerHost != 8 {
@@ -148,5 +148,69 @@ func TestTransportWritesLargeRequestsWhole(t *testing.T) {
 	}
 	if !strings.Contains(gotToken, token) || !strings.Contains(gotService, description) {
 		t.Fatalf("token %d bytes, service %d bytes arrived; sent %d and %d+", len(gotToken), len(gotService), len(token), len(description))
+	}
+}
+
+// countingConn counts the writes (system calls) of a client connection
+// and the bytes they carry.
+type countingConn struct {
+	net.Conn
+	writes, bytes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	c.bytes.Add(int64(len(p)))
+	return c.Conn.Write(p)
+}
+
+// TestTransportWritesRequestInOneWrite checks that the transport New
+// builds sends a read, a GET with its token in a header as long as a
+// portal's, in one write system call, its 1 KiB write buffer notwithstanding
+// (a form POST larger than the buffer, a write, takes two: the buffer is
+// kept small for the memory of idle connections).
+func TestTransportWritesRequestInOneWrite(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/status") {
+			_, _ = w.Write([]byte(`{"configuredState":"STARTED","realTimeState":"STARTED"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"success"}`))
+	}))
+	defer ts.Close()
+	var writes, written atomic.Int64
+	tr := upstream.NewTransport(nil, 8)
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{conn, &writes, &written}, nil
+	}
+	// A token as long as a portal's (a few hundred bytes).
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithHTTPClient(&http.Client{Transport: tr}),
+		upstream.WithTokenSource(upstream.StaticToken(strings.Repeat("T", 300))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := upstream.ServiceRef{Folder: "Maps", Name: "Seattle", Type: "MapServer"}
+	for _, tc := range []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"GET status", func(ctx context.Context) error { _, err := c.Services.Status(ctx, ref); return err }},
+		{"GET item info", func(ctx context.Context) error { _, err := c.ItemInfo.Get(ctx, ref); return err }},
+	} {
+		for i := 0; i < 3; i++ {
+			writes.Store(0)
+			written.Store(0)
+			if err := tc.call(context.Background()); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if n := writes.Load(); n != 1 {
+				t.Errorf("%s %d: request of %d bytes sent in %d writes, want 1", tc.name, i, written.Load(), n)
+			}
+		}
 	}
 }

@@ -52,8 +52,8 @@ func reportPath(name string) string { return "usagereports/" + url.PathEscape(na
 // resource.
 //
 // Decoding is tolerant: reportname may be a number (it is kept as its
-// text), numbers may arrive as strings. Raw keeps every key exactly as
-// received; MarshalJSON writes the typed fields over Raw, so keys this type
+// text), numbers may arrive as strings, keys are matched without regard to
+// case. Raw returns every key exactly as received; MarshalJSON writes the typed fields over Raw, so keys this type
 // does not model survive an edit, and fields still equal to what was
 // decoded are written back byte for byte.
 type UsageReport struct {
@@ -75,9 +75,14 @@ type UsageReport struct {
 	// itself hold JSON text), an object, or nil when absent. Set it to any
 	// valid JSON value.
 	Metadata json.RawMessage
-	// Raw holds every key exactly as received.
-	Raw map[string]json.RawMessage
+	// src is the object as received (see Raw).
+	src json.RawMessage
 }
+
+// Raw returns every key of the definition exactly as received, nil for a
+// definition that was not decoded from upstream JSON. Each call decodes the
+// kept bytes again: it is for edits, not for every read.
+func (r *UsageReport) Raw() map[string]json.RawMessage { return rawObject(r.src) }
 
 // UsageQuery is one entry of a report's "queries".
 type UsageQuery struct {
@@ -128,34 +133,48 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// UnmarshalJSON decodes a report definition and keeps every key in Raw.
+// UnmarshalJSON decodes a report definition in one pass and keeps the
+// object as received, for Raw and MarshalJSON.
 func (r *UsageReport) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w usageReportWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	var rep UsageReport
-	d := objectDecoder{raw: raw}
-	d.text("reportname", &rep.Name)
-	d.text("since", &rep.Since)
-	d.int("aggregationInterval", &rep.AggregationInterval)
-	d.decode("queries", &rep.Queries)
-	if d.err != nil {
-		return d.err
+	rep := UsageReport{
+		Name:                string(w.Name),
+		Since:               string(w.Since),
+		From:                int64(w.From),
+		To:                  int64(w.To),
+		AggregationInterval: int(w.AggregationInterval),
+		Queries:             w.Queries,
+		src:                 sourceOf(b),
 	}
-	var err error
-	if rep.From, err = epochMillis(raw["from"]); err != nil {
-		return fmt.Errorf("from: %w", err)
+	if w.Metadata != nil && !isJSONNull(w.Metadata) {
+		rep.Metadata = w.Metadata
 	}
-	if rep.To, err = epochMillis(raw["to"]); err != nil {
-		return fmt.Errorf("to: %w", err)
-	}
-	if m, ok := raw["metadata"]; ok && !isJSONNull(m) {
-		rep.Metadata = m
-	}
-	rep.Raw = raw
 	*r = rep
 	return nil
+}
+
+// usageReportWire is the wire shape of UsageReport.
+type usageReportWire struct {
+	Name                jsonText        `json:"reportname"`
+	Since               jsonText        `json:"since"`
+	From                epochMs         `json:"from"`
+	To                  epochMs         `json:"to"`
+	AggregationInterval jsonInt         `json:"aggregationInterval"`
+	Queries             []UsageQuery    `json:"queries"`
+	Metadata            json.RawMessage `json:"metadata"`
+}
+
+// epochMs decodes epoch milliseconds (epochMillis).
+type epochMs int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *epochMs) UnmarshalJSON(b []byte) error {
+	v, err := epochMillis(b)
+	*n = epochMs(v)
+	return err
 }
 
 // MarshalJSON encodes the definition: Raw, with the typed fields written
@@ -163,35 +182,36 @@ func (r *UsageReport) UnmarshalJSON(b []byte) error {
 // CUSTOM period (and dropped otherwise); a zero AggregationInterval and a
 // nil Metadata are left out.
 func (r UsageReport) MarshalJSON() ([]byte, error) {
-	e := newObjectEncoder(r.Raw)
+	e := newObjectEncoder(r.Raw())
 	e.text("reportname", r.Name)
 	e.text("since", r.Since)
 	if r.Since == UsageSinceCustom {
 		e.epoch("from", r.From)
 		e.epoch("to", r.To)
 	} else {
-		delete(e.out, "from")
-		delete(e.out, "to")
+		e.drop("from")
+		e.drop("to")
 	}
 	if r.AggregationInterval == 0 {
-		delete(e.out, "aggregationInterval")
+		e.drop("aggregationInterval")
 	} else {
 		e.int("aggregationInterval", r.AggregationInterval)
 	}
-	old, had := r.Raw["queries"]
+	key, old, had := e.lookup("queries")
 	var oldQueries []UsageQuery
 	if !had || json.Unmarshal(old, &oldQueries) != nil || !queriesEqual(oldQueries, r.Queries) {
-		e.put("queries", queriesOrEmpty(r.Queries))
+		e.put(key, queriesOrEmpty(r.Queries))
 	}
 	switch {
 	case r.Metadata == nil:
-		delete(e.out, "metadata")
+		e.drop("metadata")
 	case !json.Valid(r.Metadata):
 		if e.err == nil {
 			e.err = errors.New("metadata: not valid JSON")
 		}
 	default:
-		e.out["metadata"] = json.RawMessage(compactJSON(r.Metadata))
+		key, _, _ := e.lookup("metadata")
+		e.out[key] = json.RawMessage(compactJSON(r.Metadata))
 	}
 	return e.marshal()
 }
@@ -212,7 +232,8 @@ func queriesEqual(a, b []UsageQuery) bool {
 // epoch writes an epoch-milliseconds number, keeping the received bytes
 // when the value did not change.
 func (e *objectEncoder) epoch(key string, v int64) {
-	if old, had := e.raw[key]; had {
+	key, old, had := e.lookup(key)
+	if had {
 		if n, err := epochMillis(old); err == nil && n == v {
 			return
 		}

@@ -414,3 +414,35 @@ func FuzzUsageReportJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestUsageReport_KeyCase checks that a definition's keys are matched
+// without regard to case, as every family's are, and that writing it back
+// keeps upstream's spelling and every key Raw returns.
+func TestUsageReport_KeyCase(t *testing.T) {
+	t.Parallel()
+	const body = `{"ReportName":"r","Since":"CUSTOM","From":"5","to":6,"Metadata":"m","extra":{"keep":1}}`
+	var r upstream.UsageReport
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Name != "r" || r.Since != upstream.UsageSinceCustom || r.From != 5 || r.To != 6 || string(r.Metadata) != `"m"` {
+		t.Fatalf("decoded %+v", r)
+	}
+	if raw := r.Raw(); len(raw) != 6 || string(raw["extra"]) != `{"keep":1}` {
+		t.Fatalf("Raw() = %v", raw)
+	}
+	out, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := compact(t, out); got != `{"From":"5","Metadata":"m","ReportName":"r","Since":"CUSTOM","extra":{"keep":1},"queries":[],"to":6}` {
+		t.Errorf("unchanged definition written as %s", got)
+	}
+	r.Since, r.Metadata = upstream.UsageSinceLastDay, nil
+	if out, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := compact(t, out); got != `{"ReportName":"r","Since":"LAST_DAY","extra":{"keep":1},"queries":[]}` {
+		t.Errorf("changed definition written as %s", got)
+	}
+}

@@ -295,6 +295,23 @@ func (e *objectEncoder) lookup(key string) (spelling string, old json.RawMessage
 	return spelling, old, had
 }
 
+// drop removes key, in every letter case, from the output.
+func (e *objectEncoder) drop(key string) {
+	for k := range e.out {
+		if strings.EqualFold(k, key) {
+			delete(e.out, k)
+		}
+	}
+}
+
+// sourceOf keeps a copy of b, an object as received, for Raw; nil for null.
+func sourceOf(b []byte) json.RawMessage {
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
 // rawObject decodes a JSON object kept as received into its keys; nil for
 // no object.
 func rawObject(src json.RawMessage) map[string]json.RawMessage {

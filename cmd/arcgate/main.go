@@ -102,6 +102,7 @@ type config struct {
 	Tracing               bool
 	PprofAddr             string
 	StateStore            string // memory or a Redis URL; may hold a password: never printed
+	RequestIDTTL          time.Duration
 
 	rateSet                bool // --rate-limit or --rate-burst given (flag or env)
 	MaxConcurrentPerCaller int
@@ -255,6 +256,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
+	requestIDTTL, err := envDuration(getenv, "ARCGATE_REQUEST_ID_TTL", 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
 	fs := flag.NewFlagSet("arcgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", envDefault(getenv, "ARCGATE_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env ARCGATE_GRPC_ADDR)")
@@ -287,6 +292,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.Tracing, "tracing", tracing, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (env ARCGATE_TRACING=true)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", getenv("ARCGATE_PPROF_ADDR"), "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off (env ARCGATE_PPROF_ADDR)")
 	fs.StringVar(&c.StateStore, "state-store", envDefault(getenv, "ARCGATE_STATE_STORE", "memory"), "where the locks serialising updates of one resource live: memory (one replica) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica (env ARCGATE_STATE_STORE, the better place for a password)")
+	fs.DurationVar(&c.RequestIDTTL, "request-id-ttl", requestIDTTL, "how long the first outcome of a write's request_id (or Idempotency-Key) is kept, so that a retry with it gets that outcome instead of writing again; kept in --state-store (env ARCGATE_REQUEST_ID_TTL)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -302,6 +308,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Visit(func(f *flag.Flag) { c.rateSet = c.rateSet || f.Name == "rate-limit" || f.Name == "rate-burst" })
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	if c.RequestIDTTL <= 0 {
+		return nil, fmt.Errorf("--request-id-ttl must be positive, not %v", c.RequestIDTTL)
 	}
 	c.password = getenv("ARCGATE_PASSWORD")
 	if c.PasswordFile != "" {
@@ -521,6 +530,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		PprofAddr:            cfg.PprofAddr,
 		Telemetry:            tel,
 		Locker:               store,
+		RequestIDTTL:         cfg.RequestIDTTL,
 
 		MaxConcurrentPerCaller: maxPerCaller,
 		MaxHeaderBytes:         cfg.MaxHeaderBytes,

@@ -105,6 +105,12 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad pool size env", env: map[string]string{"ARCGATE_TOKEN_POOL_SIZE": "many"}, wantErr: "ARCGATE_TOKEN_POOL_SIZE"},
 		{name: "bad idle timeout", args: []string{"--token-idle-timeout", "0s"}, wantErr: "--token-idle-timeout"},
 		{name: "bad idle timeout env", env: map[string]string{"ARCGATE_TOKEN_IDLE_TIMEOUT": "soon"}, wantErr: "ARCGATE_TOKEN_IDLE_TIMEOUT"},
+		{name: "request id ttl default", check: func(c *config) bool { return c.RequestIDTTL == 24*time.Hour }},
+		{name: "request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "90m"}, check: func(c *config) bool { return c.RequestIDTTL == 90*time.Minute }},
+		{name: "request id ttl flag beats env", args: []string{"--request-id-ttl", "2h"}, env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "90m"},
+			check: func(c *config) bool { return c.RequestIDTTL == 2*time.Hour }},
+		{name: "bad request id ttl", args: []string{"--request-id-ttl", "0s"}, wantErr: "--request-id-ttl"},
+		{name: "bad request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "a day"}, wantErr: "ARCGATE_REQUEST_ID_TTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseConfig(callerAuthOff(tc.args, tc.env))
@@ -141,7 +147,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		"-upstream-ca-file", "ARCGATE_UPSTREAM_CA_FILE", "-rate-limit", "ARCGATE_RATE_LIMIT", "-rate-burst", "ARCGATE_RATE_BURST",
 		"-max-body-bytes", "ARCGATE_MAX_BODY_BYTES", "-max-header-bytes", "ARCGATE_MAX_HEADER_BYTES",
 		"-max-concurrent-per-caller", "ARCGATE_MAX_CONCURRENT_PER_CALLER", "-upstream-max-concurrent", "ARCGATE_UPSTREAM_MAX_CONCURRENT",
-		"-tracing", "ARCGATE_TRACING", "-version"} {
+		"-tracing", "ARCGATE_TRACING", "-request-id-ttl", "ARCGATE_REQUEST_ID_TTL", "-version"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help does not mention %s", want)
 		}

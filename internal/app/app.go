@@ -157,6 +157,9 @@ type Config struct {
 	// Locker serialises the read-modify-writes of one upstream resource
 	// (default: in memory, which serialises those made through this App).
 	Locker statestore.Locker
+	// RequestIDTTL is how long the first outcome of a mutation's request
+	// id is kept for its retries (default idempotency.DefaultTTL, 24 h).
+	RequestIDTTL time.Duration
 
 	Logger *slog.Logger
 }

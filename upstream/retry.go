@@ -3,9 +3,6 @@ package upstream
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,12 +17,12 @@ import (
 	"time"
 )
 
-// This file holds what keeps a sick upstream from taking arcgate down or
-// making it lie: verified TLS with configurable roots, retries of
-// idempotent reads with backoff and a budget, a circuit breaker and a cap on
-// concurrent requests per site. All of it lives in an http.RoundTripper
-// installed under the client's *http.Client, so the request code (do,
-// token, send) knows nothing of it beyond marking reads idempotent.
+// This file holds the resilient transport that WithResilience installs
+// under the client's *http.Client: retries of idempotent reads with backoff,
+// a retry budget, Retry-After, and a cap on concurrent requests per site
+// (the circuit breaker it consults is in breaker.go, TLS and connection
+// tuning in transport.go). The request code (do, token, send) knows nothing
+// of it beyond marking reads idempotent.
 
 // Defaults of ResilienceConfig, from the anchors in PEERS.md §4 and §(c):
 // gRPC A6 (backoff 0.1 s → 1 s, ×2, full jitter), Envoy (retry budget 20 %
@@ -157,138 +153,6 @@ func WithResilience(cfg ResilienceConfig) Option {
 	}
 }
 
-// WithRootCAs makes the client verify the upstream's TLS certificate
-// against pool instead of the system roots (see LoadRootCAs to add a
-// private CA to the system roots). It builds the client's HTTP transport
-// and so cannot be combined with WithHTTPClient. Certificate verification
-// itself can never be turned off.
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(c *Client) error {
-		if pool == nil {
-			return errors.New("upstream: WithRootCAs: nil pool")
-		}
-		c.hard.rootCAs = pool
-		return nil
-	}
-}
-
-// LoadRootCAs returns the system's root certificates plus the PEM
-// certificates in file (for a site whose certificate is issued by a private
-// CA), for WithRootCAs. It fails when file holds no certificate.
-func LoadRootCAs(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("upstream: reading CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("upstream: CA file %s holds no PEM certificate", file)
-	}
-	return pool, nil
-}
-
-// hardening is the Client's TLS and resilience configuration, applied by
-// harden once every option has run.
-type hardening struct {
-	rootCAs    *x509.CertPool
-	maxConns   int // per host, for the transport New builds
-	resilience *ResilienceConfig
-	rt         *resilientTransport // nil without WithResilience
-}
-
-// harden builds the client's HTTP client from the options: a transport
-// trusting the configured roots, wrapped by the resilient transport. It
-// refuses a caller-supplied transport that skips certificate verification.
-func (c *Client) harden() error {
-	if c.wire.hc != nil && (c.hard.rootCAs != nil || c.hard.maxConns != 0) {
-		return errors.New("upstream: WithRootCAs and WithMaxConnsPerHost cannot be combined with WithHTTPClient (configure your own transport)")
-	}
-	if c.wire.hc == nil {
-		maxConns := c.hard.maxConns
-		if maxConns == 0 {
-			maxConns = DefaultMaxConcurrent
-			if c.hard.resilience != nil && c.hard.resilience.MaxConcurrent > 0 {
-				maxConns = c.hard.resilience.MaxConcurrent
-			}
-		}
-		c.wire.hc = &http.Client{Transport: NewTransport(c.hard.rootCAs, maxConns)}
-		if maxConns > 0 {
-			c.flights.limit = maxConns // more would wait for a connection
-		}
-	}
-	if skipsVerification(c.wire.hc.Transport) {
-		return errors.New("upstream: the HTTP client's transport skips TLS certificate verification, which arcgate never allows")
-	}
-	if c.hard.resilience != nil {
-		base := c.wire.hc.Transport
-		if base == nil {
-			base = http.DefaultTransport
-		}
-		c.hard.rt = newResilientTransport(base, *c.hard.resilience, c.now, c.wire.maxBytes)
-		if n := c.hard.resilience.MaxConcurrent; n > 0 && (c.flights.limit == 0 || n < c.flights.limit) {
-			c.flights.limit = n // more would wait for a place
-		}
-		hc := *c.wire.hc
-		hc.Transport = c.hard.rt
-		c.wire.hc = &hc
-	}
-	return nil
-}
-
-// transportWriteBuffer is the write buffer of each upstream connection.
-const transportWriteBuffer = 1 << 10
-
-// NewTransport returns the transport of a client New builds: a copy of
-// http.DefaultTransport that verifies server certificates (against roots
-// when not nil, else the system's), with TLS 1.2 at least, and that keeps
-// as many idle connections to the site as it may open (maxConns), each with
-// a 1 KiB write buffer. Go's default keeps 2 idle connections per host, so
-// under concurrent load every other request would open, and then close, a
-// new TCP (and TLS) connection.
-func NewTransport(roots *x509.CertPool, maxConns int) *http.Transport {
-	if maxConns == 0 {
-		maxConns = DefaultMaxConcurrent
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	// A request is mostly a GET's line and headers, well under 1 KiB; a
-	// larger one (a form POST) is written in several pieces. Go's default
-	// of 4 KiB is kept by every idle connection.
-	tr.WriteBufferSize = transportWriteBuffer
-	if maxConns > 0 {
-		tr.MaxConnsPerHost = maxConns
-		tr.MaxIdleConnsPerHost = maxConns
-		tr.MaxIdleConns = maxConns
-	}
-	return tr
-}
-
-// WithMaxConnsPerHost bounds the connections the client opens to the site
-// and keeps that many idle for reuse (default: the resilience
-// MaxConcurrent, else DefaultMaxConcurrent; negative: no bound, Go's
-// defaults for idle connections). Build the same transport with
-// NewTransport to wrap it in a client of your own. It applies to the transport New builds,
-// so it cannot be combined with WithHTTPClient.
-func WithMaxConnsPerHost(n int) Option {
-	return func(c *Client) error {
-		c.hard.maxConns = n
-		return nil
-	}
-}
-
-// skipsVerification reports whether rt is an *http.Transport (or our
-// wrapper around one) configured with InsecureSkipVerify.
-func skipsVerification(rt http.RoundTripper) bool {
-	if r, ok := rt.(*resilientTransport); ok {
-		rt = r.base
-	}
-	tr, ok := rt.(*http.Transport)
-	return ok && tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify
-}
-
 // postRead performs a form-encoded POST that changes nothing upstream
 // (the roles store's getRoles, search, getPrivilege, getRolesByPrivilege,
 // getUsersWithinRole and getRolesForUser): it is marked idempotent, so that
@@ -313,90 +177,6 @@ func markIdempotent(ctx context.Context, r *request) context.Context {
 func isIdempotent(req *http.Request) bool {
 	v, _ := req.Context().Value(idempotentKey{}).(bool)
 	return v
-}
-
-// ErrCircuitOpen is matched (errors.Is) by the error of a request refused
-// because the site's circuit breaker is open.
-var ErrCircuitOpen = errors.New("upstream: circuit breaker open")
-
-// CircuitOpenError is the error of a request refused without being sent
-// because the site's circuit breaker is open (or a half-open probe is
-// already in flight). It reaches callers as the Err of an *Error of Kind
-// KindTransport; errors.As and errors.Is(err, ErrCircuitOpen) find it.
-type CircuitOpenError struct {
-	// RetryAfter is the time left before a probe request is let through
-	// (0 when a probe is in flight now).
-	RetryAfter time.Duration
-}
-
-// Error describes the refusal.
-func (e *CircuitOpenError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("circuit breaker open after repeated upstream failures; next probe in %s", e.RetryAfter.Round(time.Millisecond))
-	}
-	return "circuit breaker open after repeated upstream failures; a probe request is in flight"
-}
-
-// Is makes errors.Is(err, ErrCircuitOpen) true.
-func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
-
-// IsCircuitOpen reports whether err says the circuit breaker refused the
-// request, and for how long it will.
-func IsCircuitOpen(err error) (time.Duration, bool) {
-	var e *CircuitOpenError
-	if errors.As(err, &e) {
-		return e.RetryAfter, true
-	}
-	return 0, false
-}
-
-// BreakerState is the state of a site's circuit breaker.
-type BreakerState int
-
-const (
-	// BreakerClosed lets every request through (also reported when
-	// WithResilience is not used).
-	BreakerClosed BreakerState = iota
-	// BreakerOpen refuses every request until the cool-down ends.
-	BreakerOpen
-	// BreakerHalfOpen lets one probe request through; its outcome closes or
-	// reopens the breaker.
-	BreakerHalfOpen
-)
-
-// String returns "closed", "open" or "half-open".
-func (s BreakerState) String() string {
-	switch s {
-	case BreakerClosed:
-		return "closed"
-	case BreakerOpen:
-		return "open"
-	case BreakerHalfOpen:
-		return "half-open"
-	default:
-		return "BreakerState(" + strconv.Itoa(int(s)) + ")"
-	}
-}
-
-// Health is a snapshot of the client's view of its upstream site.
-type Health struct {
-	// Breaker is the circuit breaker's state.
-	Breaker BreakerState
-	// ConsecutiveFailures counts the failed requests since the last success.
-	ConsecutiveFailures int
-	// RetryAfter is, while the breaker is open, the time before a probe.
-	RetryAfter time.Duration
-	// InFlight is the number of requests to the site in progress.
-	InFlight int
-}
-
-// Health reports the state of the site's circuit breaker and the requests
-// in flight. Without WithResilience it reports a closed breaker.
-func (c *Client) Health() Health {
-	if c.hard.rt == nil {
-		return Health{}
-	}
-	return c.hard.rt.health()
 }
 
 // resilientTransport is the http.RoundTripper installed by WithResilience.
@@ -607,7 +387,7 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, t.bufLimit))
 	_ = resp.Body.Close()
 	release()
-	truncated := readErr == nil && status >= 200 && status <= 299 && truncatedJSON(data)
+	truncated := readErr == nil && status >= 200 && status <= 299 && cutShort(data)
 	if readErr != nil || truncated || status >= 500 {
 		t.record(ctx, outcomeFailure)
 	} else {
@@ -616,7 +396,8 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	if readErr != nil {
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(data), errReader{readErr}))
 	} else {
-		resp.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data, validJSON: !truncated && jsonStart(data)}
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		resp.ContentLength = int64(len(data)) // so that the client reads it in one go
 	}
 	res := attemptResult{resp: resp, retryAfter: -1}
 	switch {
@@ -661,32 +442,23 @@ func (t *resilientTransport) record(ctx context.Context, o outcome) {
 	t.br.record(o)
 }
 
-// truncatedJSON reports whether data looks like the start of a JSON
-// object or array that ends too early (or is otherwise broken). Bodies that
-// are not JSON at all (an HTML page) are not truncated JSON: retrying a
-// misconfigured proxy does not help.
-func truncatedJSON(data []byte) bool {
-	return jsonStart(data) && !json.Valid(data)
+// cutShort reports whether data, a 2xx body, starts like a JSON object or
+// array but does not end with its closing bracket: it arrived cut short,
+// and another attempt is worth making. It looks at the two ends only.
+// Whether a body is JSON is decided in one place, where the client decodes
+// it (decodeResponse); a body cut right after an inner closing bracket is
+// a decode error there, not a retry here.
+func cutShort(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return false
+	}
+	closer := byte('}')
+	if t[0] == '[' {
+		closer = ']'
+	}
+	return t[len(t)-1] != closer
 }
-
-// jsonStart reports whether data starts (after spaces) like a JSON object
-// or array.
-func jsonStart(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n")
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
-}
-
-// bufferedBody is a response body the resilient transport read whole. It
-// gives send the bytes and whether they are valid JSON, so that send
-// neither copies them nor checks them again.
-type bufferedBody struct {
-	*bytes.Reader
-	data      []byte
-	validJSON bool
-}
-
-// Close implements io.Closer.
-func (*bufferedBody) Close() error { return nil }
 
 // errReader returns err after the buffered part of a body that failed.
 type errReader struct{ err error }
@@ -742,132 +514,4 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		d = 0
 	}
 	return min(d, 24*time.Hour), true
-}
-
-// breaker is a consecutive-failure circuit breaker for one site. Its open
-// period starts at initial and doubles with each failed probe, up to
-// maxOpen; a successful probe resets it.
-type breaker struct {
-	threshold int
-	initial   time.Duration
-	maxOpen   time.Duration
-	now       func() time.Time
-	onChange  func(BreakerState)
-
-	mu        sync.Mutex
-	state     BreakerState
-	failures  int
-	openUntil time.Time
-	period    time.Duration // the last open period; 0 once closed
-	probing   bool
-
-	notifyMu sync.Mutex   // serialises onChange calls
-	notified BreakerState // last state passed to onChange
-}
-
-// current returns the state, moving open to half-open once the cool-down
-// is over. Call with mu held.
-func (b *breaker) current() BreakerState {
-	if b.state == BreakerOpen && !b.now().Before(b.openUntil) {
-		b.state, b.probing = BreakerHalfOpen, false
-	}
-	return b.state
-}
-
-// allow admits a request or refuses it with a *CircuitOpenError.
-func (b *breaker) allow() error {
-	b.mu.Lock()
-	var err error
-	switch b.current() {
-	case BreakerOpen:
-		err = &CircuitOpenError{RetryAfter: b.openUntil.Sub(b.now())}
-	case BreakerHalfOpen:
-		if b.probing {
-			err = &CircuitOpenError{}
-		} else {
-			b.probing = true
-		}
-	}
-	b.mu.Unlock()
-	b.notify()
-	return err
-}
-
-// record counts the outcome of an admitted request.
-func (b *breaker) record(o outcome) {
-	b.mu.Lock()
-	opened := false
-	st := b.current()
-	if o == outcomeSuccess {
-		b.failures = 0
-		if st == BreakerHalfOpen {
-			b.state, b.probing, b.period = BreakerClosed, false, 0
-		}
-	} else {
-		b.failures++
-		if st == BreakerHalfOpen || (st == BreakerClosed && b.failures >= b.threshold) {
-			b.state, b.probing = BreakerOpen, false
-			b.period = b.nextPeriod(st)
-			b.openUntil = b.now().Add(b.period)
-			opened = true
-		}
-	}
-	period := b.period
-	b.mu.Unlock()
-	if opened && b.onChange != nil {
-		// Report half-open when the cool-down ends, without waiting for a
-		// request to notice it.
-		time.AfterFunc(period, b.notify)
-	}
-	b.notify()
-}
-
-// nextPeriod returns the open period that starts now, the breaker being in
-// state from: the initial period when it opens from closed, else (a probe
-// failed) twice the last one, capped at maxOpen. Call with mu held.
-func (b *breaker) nextPeriod(from BreakerState) time.Duration {
-	if from != BreakerHalfOpen || b.period <= 0 {
-		return b.initial
-	}
-	if b.period >= b.maxOpen/2 {
-		return b.maxOpen
-	}
-	return 2 * b.period
-}
-
-// abandon frees the probe slot of a request whose caller gave up.
-func (b *breaker) abandon() {
-	b.mu.Lock()
-	if b.current() == BreakerHalfOpen {
-		b.probing = false
-	}
-	b.mu.Unlock()
-}
-
-func (b *breaker) snapshot() (BreakerState, int, time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st := b.current()
-	var wait time.Duration
-	if st == BreakerOpen {
-		wait = b.openUntil.Sub(b.now())
-	}
-	return st, b.failures, wait
-}
-
-// notify passes the current state to onChange if it differs from the last
-// state passed.
-func (b *breaker) notify() {
-	if b.onChange == nil {
-		return
-	}
-	b.notifyMu.Lock()
-	defer b.notifyMu.Unlock()
-	b.mu.Lock()
-	st := b.current()
-	b.mu.Unlock()
-	if st != b.notified {
-		b.notified = st
-		b.onChange(st)
-	}
 }
