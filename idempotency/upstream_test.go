@@ -44,8 +44,7 @@ func TestRetriedWriteReachesUpstreamOnce(t *testing.T) {
 	}
 	store := statestore.NewMemory()
 	srv := server.New(up, server.WithLocker(store))
-	chain := append(srv.UnaryInterceptors(), Interceptor(store, Options{IsMutation: func(m string) bool { return m == method }}))
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(chain...))
+	gs := grpc.NewServer(grpc.UnaryInterceptor(Interceptor(store, Options{IsMutation: func(m string) bool { return m == method }})))
 	srv.Register(gs)
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = gs.Serve(lis) }()

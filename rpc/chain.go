@@ -1,10 +1,14 @@
 package rpc
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/arcgate/arcgate/idempotency"
+	"github.com/arcgate/arcgate/statestore"
 )
 
 // ChainConfig configures NewChain.
@@ -30,6 +34,12 @@ type ChainConfig struct {
 	Guard GuardConfig
 	// DelegatedAuth says whether callers may act upstream as themselves.
 	DelegatedAuth DelegatedAuth
+	// Store, when set, keeps the first outcome of each mutation that
+	// carries a request_id (or an Idempotency-Key), for RequestIDTTL
+	// (zero: idempotency.DefaultTTL), so that a retry gets that outcome
+	// instead of a second upstream write (package idempotency).
+	Store        statestore.Store
+	RequestIDTTL time.Duration
 }
 
 // Chain is the ordered list of interceptors every call of arcgate's gRPC
@@ -45,6 +55,9 @@ type ChainConfig struct {
 //     (ratelimit.go), scopes, the open-call cap (concurrency.go), audit
 //     (audit.go), refused calls (rejectlog.go)
 //  6. delegated upstream identities (identity.go)
+//  7. retried mutations (package idempotency, with ChainConfig.Store):
+//     innermost, so that refused calls never reach the store and the
+//     kept outcome is the handler's own
 //
 // In process, ChainConfig.InProcess* run before 1.
 type Chain struct {
@@ -79,11 +92,23 @@ func NewChain(cfg ChainConfig) (*Chain, error) {
 	c := &Chain{guard: guard}
 	c.unary = append(c.unary, cfg.ObserveUnary...)
 	c.unary = append(c.unary, calls.unary, recoverUnary, deadline(timeout), guard.UnaryInterceptor, delegatedUnary)
+	if cfg.Store != nil {
+		c.unary = append(c.unary, idempotency.Interceptor(cfg.Store, idempotency.Options{
+			TTL: cfg.RequestIDTTL, Caller: callerID, Logger: cfg.Logger,
+		}))
+	}
 	c.stream = append(c.stream, cfg.ObserveStream...)
 	c.stream = append(c.stream, calls.stream, recoverStream, guard.StreamInterceptor, delegatedStream)
 	c.inProcessUnary = append(append(c.inProcessUnary, cfg.InProcessUnary...), c.unary...)
 	c.inProcessStream = append(append(c.inProcessStream, cfg.InProcessStream...), c.stream...)
 	return c, nil
+}
+
+// callerID names the caller of a call for the request-id records: its
+// identity from the callers file ("" when there is none: anonymous).
+func callerID(ctx context.Context) string {
+	c, _ := CallerFrom(ctx)
+	return c.ID
 }
 
 // Guard returns the chain's Guard.

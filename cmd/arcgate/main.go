@@ -529,7 +529,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Resilience:           upstream.ResilienceConfig{MaxConcurrent: cfg.UpstreamMaxConcurrent},
 		PprofAddr:            cfg.PprofAddr,
 		Telemetry:            tel,
-		Locker:               store,
+		Store:                store,
 		RequestIDTTL:         cfg.RequestIDTTL,
 
 		MaxConcurrentPerCaller: maxPerCaller,

@@ -154,9 +154,11 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof's profiles on their own
 	// listener (cmd/arcgate keeps it on loopback: profiles are internals).
 	PprofAddr string
-	// Locker serialises the read-modify-writes of one upstream resource
-	// (default: in memory, which serialises those made through this App).
-	Locker statestore.Locker
+	// Store holds the locks that serialise the read-modify-writes of one
+	// upstream resource and the request-id records of retried mutations
+	// (default: in memory, which covers the calls made through this App;
+	// a Redis store shared by replicas covers theirs too).
+	Store statestore.Store
 	// RequestIDTTL is how long the first outcome of a mutation's request
 	// id is kept for its retries (default idempotency.DefaultTTL, 24 h).
 	RequestIDTTL time.Duration
@@ -327,11 +329,11 @@ func Start(cfg Config) (_ *App, err error) {
 	if cfg.JobPollMin > 0 || cfg.JobPollMax > 0 {
 		srvOpts = append(srvOpts, server.WithJobPollInterval(cfg.JobPollMin, cfg.JobPollMax))
 	}
-	locker := cfg.Locker
-	if locker == nil {
-		locker = statestore.NewMemory()
+	store := cfg.Store
+	if store == nil {
+		store = statestore.NewMemory()
 	}
-	srvOpts = append(srvOpts, server.WithLocker(locker))
+	srvOpts = append(srvOpts, server.WithLocker(store))
 	srv := server.New(up, srvOpts...)
 	a.srv = srv
 	rl := cfg.RateLimit
@@ -346,6 +348,7 @@ func Start(cfg Config) (_ *App, err error) {
 		Logger: log, DefaultTimeout: timeout, DelegatedAuth: cfg.DelegatedAuth,
 		Guard: rpc.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl,
 			MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller},
+		Store: store, RequestIDTTL: cfg.RequestIDTTL,
 	})
 	if err != nil {
 		return nil, err

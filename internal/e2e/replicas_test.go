@@ -23,7 +23,7 @@ func startReplicas(t *testing.T, stores []statestore.Store) []*env {
 	t.Helper()
 	var envs []*env
 	for i, s := range stores {
-		cfg := app.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Locker: s}
+		cfg := app.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Store: s}
 		if i > 0 {
 			cfg.UpstreamURL = envs[0].app.UpstreamURL
 			cfg.Username, cfg.Password = app.DemoUsername, app.DemoPassword
