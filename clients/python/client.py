@@ -48,7 +48,7 @@ from google.protobuf import field_mask_pb2
 from arcgate.admin.v1 import jobs_pb2, jobs_pb2_grpc, services_pb2, services_pb2_grpc
 from google.rpc import error_details_pb2, status_pb2
 
-if not hasattr(error_details_pb2, "ErrorInfo"):  # a googleapis copy from before 2019
+if not hasattr(error_details_pb2, "ErrorInfo"):  # an old googleapis copy, e.g. from 2017
     sys.exit("google/rpc/error_details.proto has no ErrorInfo: generate the stubs from current googleapis protos")
 
 PAGE_SIZE = 4  # small, so that even the sample site takes several pages

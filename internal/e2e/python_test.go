@@ -197,6 +197,31 @@ func TestPythonClient(t *testing.T) {
 		}
 	}
 
+	t.Run("every module loads", func(t *testing.T) {
+		// Every family's stubs, not only the two the client uses, load in
+		// Debian's python3-protobuf runtime.
+		var mods []string
+		err := filepath.WalkDir(stubs, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".py") {
+				return err
+			}
+			rel, err := filepath.Rel(stubs, strings.TrimSuffix(path, ".py"))
+			mods = append(mods, strings.ReplaceAll(filepath.ToSlash(rel), "/", "."))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(mods, " "), "arcgate.admin.v1.roles_pb2_grpc") {
+			t.Fatalf("no roles stubs among %q", mods)
+		}
+		cmd := exec.Command(pythonBin, "-c", "import "+strings.Join(mods, ", "))
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("import of %d modules: %v\n%s", len(mods), err, out)
+		}
+	})
+
 	t.Run("submitted job", func(t *testing.T) {
 		id, err := e.sim.SubmitJob(publishingPath, "")
 		if err != nil {
