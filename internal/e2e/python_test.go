@@ -24,13 +24,13 @@ import (
 // Debian's protoc 3.21 generates). Fixed paths: another python3 on PATH
 // (pyenv, a venv) does not see Debian's packages.
 const (
-	pythonBin      = "/usr/bin/python3"
-	protocBin      = "/usr/bin/protoc"
-	grpcPythonBin  = "/usr/bin/grpc_python_plugin"
-	protobufInc    = "/usr/include" // google/protobuf/*.proto
-	repoRoot       = "../.."
-	pythonClient   = "clients/python/client.py" // relative to repoRoot
-	googleapisRoot = "third_party/googleapis"   // relative to repoRoot
+	pyPython          = "/usr/bin/python3"
+	pyProtoc          = "/usr/bin/protoc"
+	pyGRPCPlugin      = "/usr/bin/grpc_python_plugin"
+	pyProtobufInclude = "/usr/include" // google/protobuf/*.proto
+	pyRepoRoot        = "../.."
+	pyClient          = "clients/python/client.py" // relative to pyRepoRoot
+	pyGoogleapis      = "third_party/googleapis"   // relative to pyRepoRoot
 )
 
 // needPython skips the test when the Debian packages or the staged
@@ -40,11 +40,11 @@ func needPython(t *testing.T) {
 	t.Helper()
 	missing := ""
 	for _, f := range []struct{ path, why string }{
-		{protocBin, "protoc is missing (apt-get install protobuf-compiler)"},
-		{grpcPythonBin, "grpc_python_plugin is missing (apt-get install protobuf-compiler-grpc)"},
-		{filepath.Join(protobufInc, "google/protobuf/empty.proto"), "the well-known .proto files are missing (apt-get install libprotobuf-dev)"},
-		{filepath.Join(repoRoot, googleapisRoot, "google/rpc/error_details.proto"), "third_party/googleapis is missing (run scripts/googleapis.sh)"},
-		{pythonBin, pythonBin + " is missing"},
+		{pyProtoc, "protoc is missing (apt-get install protobuf-compiler)"},
+		{pyGRPCPlugin, "grpc_python_plugin is missing (apt-get install protobuf-compiler-grpc)"},
+		{filepath.Join(pyProtobufInclude, "google/protobuf/empty.proto"), "the well-known .proto files are missing (apt-get install libprotobuf-dev)"},
+		{filepath.Join(pyRepoRoot, pyGoogleapis, "google/rpc/error_details.proto"), "third_party/googleapis is missing (run scripts/googleapis.sh)"},
+		{pyPython, pyPython + " is missing"},
 	} {
 		if _, err := os.Stat(f.path); err != nil {
 			missing = f.why
@@ -52,7 +52,7 @@ func needPython(t *testing.T) {
 		}
 	}
 	if missing == "" {
-		if out, err := exec.Command(pythonBin, "-c", "import grpc, google.protobuf").CombinedOutput(); err != nil {
+		if out, err := exec.Command(pyPython, "-c", "import grpc, google.protobuf").CombinedOutput(); err != nil {
 			missing = "python3-grpcio or python3-protobuf is missing (apt-get install python3-grpcio python3-protobuf): " + strings.TrimSpace(string(out))
 		}
 	}
@@ -73,13 +73,13 @@ func genPythonStubs(t *testing.T) string {
 	t.Helper()
 	out := t.TempDir()
 	args := []string{
-		"-I", "proto", "-I", googleapisRoot, "-I", protobufInc,
+		"-I", "proto", "-I", pyGoogleapis, "-I", pyProtobufInclude,
 		"--python_out=" + out, "--grpc_python_out=" + out,
-		"--plugin=protoc-gen-grpc_python=" + grpcPythonBin,
+		"--plugin=protoc-gen-grpc_python=" + pyGRPCPlugin,
 	}
 	// Each file by its name under its -I root.
-	for _, src := range []struct{ root, dir string }{{"proto", "arcgate/admin/v1"}, {googleapisRoot, "."}} {
-		root := filepath.Join(repoRoot, src.root)
+	for _, src := range []struct{ root, dir string }{{"proto", "arcgate/admin/v1"}, {pyGoogleapis, "."}} {
+		root := filepath.Join(pyRepoRoot, src.root)
 		err := filepath.WalkDir(filepath.Join(root, src.dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || filepath.Ext(path) != ".proto" {
 				return err
@@ -92,8 +92,8 @@ func genPythonStubs(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(protocBin, args...)
-	cmd.Dir = repoRoot
+	cmd := exec.Command(pyProtoc, args...)
+	cmd.Dir = pyRepoRoot
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("protoc %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
@@ -106,8 +106,8 @@ func runPython(t *testing.T, stubs string, args ...string) (stdout, stderr strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pythonBin, append([]string{pythonClient}, args...)...)
-	cmd.Dir = repoRoot
+	cmd := exec.CommandContext(ctx, pyPython, append([]string{pyClient}, args...)...)
+	cmd.Dir = pyRepoRoot
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1",
 		"ARCGATE_ADDR=", "ARCGATE_API_KEY=")
 	var out, errOut bytes.Buffer
@@ -124,8 +124,8 @@ func runPython(t *testing.T, stubs string, args ...string) (stdout, stderr strin
 	return out.String(), errOut.String(), code
 }
 
-// linesWith returns the lines of out that start with prefix.
-func linesWith(out, prefix string) []string {
+// pyLinesWith returns the lines of out that start with prefix.
+func pyLinesWith(out, prefix string) []string {
 	var ls []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, prefix) {
@@ -143,7 +143,7 @@ func TestPythonClient(t *testing.T) {
 	// checkSteps checks the list, get, update and error steps of a run.
 	checkSteps := func(t *testing.T, stdout string) {
 		t.Helper()
-		services := linesWith(stdout, "service ")
+		services := pyLinesWith(stdout, "service ")
 		for _, want := range []string{
 			"service services/SampleWorldCities.MapServer MapServer",
 			"service " + publishing + " GPServer",
@@ -190,7 +190,7 @@ func TestPythonClient(t *testing.T) {
 		if !strings.Contains(stdout, "\nerror NOT_FOUND services/NoSuchService.MapServer: ") {
 			t.Errorf("error: stdout lacks the NOT_FOUND:\n%s", stdout)
 		}
-		infos := linesWith(stdout, "error_info ")
+		infos := pyLinesWith(stdout, "error_info ")
 		if len(infos) != 1 || !strings.HasPrefix(infos[0], "error_info NOT_FOUND arcgate.admin.v1 ") ||
 			!strings.Contains(infos[0]+" ", " resource=services/NoSuchService.MapServer ") {
 			t.Errorf("error: ErrorInfo lines %q, want one with reason NOT_FOUND, domain arcgate.admin.v1 and the resource:\n%s", infos, stdout)
@@ -215,7 +215,7 @@ func TestPythonClient(t *testing.T) {
 		if !strings.Contains(strings.Join(mods, " "), "arcgate.admin.v1.roles_pb2_grpc") {
 			t.Fatalf("no roles stubs among %q", mods)
 		}
-		cmd := exec.Command(pythonBin, "-c", "import "+strings.Join(mods, ", "))
+		cmd := exec.Command(pyPython, "-c", "import "+strings.Join(mods, ", "))
 		cmd.Env = append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("import of %d modules: %v\n%s", len(mods), err, out)
@@ -237,7 +237,7 @@ func TestPythonClient(t *testing.T) {
 		// prints the states it sees in that order, then done.
 		order := map[string]int{"JOB_STATE_NEW": 1, "JOB_STATE_SUBMITTED": 2, "JOB_STATE_EXECUTING": 3, "JOB_STATE_SUCCEEDED": 4}
 		prev := 0
-		for _, l := range linesWith(stdout, "job ") {
+		for _, l := range pyLinesWith(stdout, "job ") {
 			f := strings.Fields(l)
 			if len(f) != 3 || f[1] != name || order[f[2]] <= prev {
 				t.Fatalf("watch: line %q out of place:\n%s", l, stdout)
@@ -257,7 +257,7 @@ func TestPythonClient(t *testing.T) {
 			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
 		checkSteps(t, stdout)
-		jobs := linesWith(stdout, "job ")
+		jobs := pyLinesWith(stdout, "job ")
 		if len(jobs) != 1 || !strings.HasPrefix(jobs[0], "job folders/") || !strings.HasSuffix(jobs[0], " JOB_STATE_SUCCEEDED") ||
 			!strings.Contains(stdout, "\ndone JOB_STATE_SUCCEEDED\n") {
 			t.Errorf("watch: want one SUCCEEDED job line, then done:\n%s", stdout)
