@@ -47,6 +47,8 @@ var rules = []rule{
 		why: "the gateway only translates REST into calls of arcgate's own gRPC server"},
 	{from: module + "/statestore", banned: []string{module + "/server", module + "/gateway", module + "/internal", module + "/upstream", module + "/simulator", module + "/gen", module + "/cmd"},
 		why: "the state store (locks shared by calls, later by replicas) is a leaf below server: it knows nothing of the layers that use it"},
+	{from: module + "/operations", banned: []string{module + "/server", module + "/gateway", module + "/internal", module + "/upstream", module + "/simulator", module + "/cmd"},
+		why: "long-running operations sit beside server: they run work the server hands them and know nothing of the layers around them"},
 	{from: module + "/gen", banned: []string{module + "/upstream", module + "/server", module + "/gateway", module + "/simulator", module + "/cmd"},
 		why: "generated code depends on nothing of ours"},
 }
