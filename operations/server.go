@@ -15,7 +15,6 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/arcgate/arcgate/statestore"
@@ -417,12 +416,4 @@ func (s *Server) CancelOperation(ctx context.Context, req *longrunningpb.CancelO
 	}
 	// Another replica's runner sees the request at its next lease renewal.
 	return &emptypb.Empty{}, nil
-}
-
-// durationOrNil is d as a Duration, nil for 0 (tests and REST use it).
-func durationOrNil(d time.Duration) *durationpb.Duration {
-	if d == 0 {
-		return nil
-	}
-	return durationpb.New(d)
 }
