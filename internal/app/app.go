@@ -156,6 +156,9 @@ type Config struct {
 	// Locker serialises the read-modify-writes of one upstream resource
 	// (default: in memory, which serialises those made through this App).
 	Locker statestore.Locker
+	// OperationTimeout bounds the work of each long-running operation
+	// (default operations.DefaultTimeout).
+	OperationTimeout time.Duration
 
 	Logger *slog.Logger
 }
