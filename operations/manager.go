@@ -338,7 +338,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec, work Work) (*longrunning
 		m.mu.Unlock()
 		cancelBase(nil)
 		m.opts.Logger.WarnContext(ctx, "operation not started: the state store did not answer", "target", spec.Target, "verb", spec.Verb, "error", err)
-		return nil, storeUnavailable("start the operation")
+		return nil, storeError(ctx, err, "start the operation")
 	}
 	out, err := rec.operation()
 	if err != nil {
