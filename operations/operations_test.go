@@ -293,7 +293,7 @@ func TestProgressRecorded(t *testing.T) {
 // the same target runs.
 func TestKilledRunnerFinishedAsOutcomeUnknown(t *testing.T) {
 	forEachStore(t, func(t *testing.T, a, b statestore.Store) {
-		lease := Options{LeaseTTL: 600 * time.Millisecond, LeaseRenew: 100 * time.Millisecond}
+		lease := Options{LeaseTTL: 2 * time.Second, LeaseRenew: 200 * time.Millisecond}
 		ma := New(a, lease)
 		mb := newManager(t, b, lease)
 		sb := NewServer(mb)
