@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
 )
 
@@ -416,4 +417,20 @@ func (s *Server) CancelOperation(ctx context.Context, req *longrunningpb.CancelO
 	}
 	// Another replica's runner sees the request at its next lease renewal.
 	return &emptypb.Empty{}, nil
+}
+
+// MethodScopes returns the scope each method of the Operations service
+// requires, keyed by full gRPC method name, for the caller guard (the
+// standard service declares none): reading and waiting need read,
+// cancelling and deleting need write. A caller sees only its own
+// operations unless Options.CallerOf says it sees all.
+func MethodScopes() map[string]adminv1.Scope {
+	const svc = "/google.longrunning.Operations/"
+	return map[string]adminv1.Scope{
+		svc + "GetOperation":    adminv1.Scope_SCOPE_READ,
+		svc + "ListOperations":  adminv1.Scope_SCOPE_READ,
+		svc + "WaitOperation":   adminv1.Scope_SCOPE_READ,
+		svc + "CancelOperation": adminv1.Scope_SCOPE_WRITE,
+		svc + "DeleteOperation": adminv1.Scope_SCOPE_WRITE,
+	}
 }

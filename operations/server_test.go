@@ -301,3 +301,18 @@ func TestCallerScoping(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodScopesCoverTheService: every method of the Operations service
+// has a scope, and nothing else is listed.
+func TestMethodScopesCoverTheService(t *testing.T) {
+	scopes := MethodScopes()
+	methods := longrunningpb.Operations_ServiceDesc.Methods
+	if len(scopes) != len(methods) {
+		t.Errorf("%d scopes for %d methods", len(scopes), len(methods))
+	}
+	for _, md := range methods {
+		if _, ok := scopes["/"+longrunningpb.Operations_ServiceDesc.ServiceName+"/"+md.MethodName]; !ok {
+			t.Errorf("no scope for %s", md.MethodName)
+		}
+	}
+}
