@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,14 +207,14 @@ func (r *runner) Name() string { return r.name }
 
 func (r *runner) SetUpstreamState(s string) {
 	r.mu.Lock()
-	r.state = s
+	r.state = clip(s)
 	r.mu.Unlock()
 	r.poke()
 }
 
 func (r *runner) SetUpstreamJob(id string) {
 	r.mu.Lock()
-	r.job = id
+	r.job = clip(id)
 	r.mu.Unlock()
 	r.poke()
 }
@@ -224,6 +225,17 @@ func (r *runner) SetCancel(cancel func()) {
 	r.mu.Unlock()
 	r.poke()
 	r.maybeCancel()
+}
+
+// maxProgressLen bounds the progress strings an operation records.
+const maxProgressLen = 1024
+
+// clip cuts s to at most maxProgressLen bytes of valid UTF-8.
+func clip(s string) string {
+	if len(s) <= maxProgressLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxProgressLen], "")
 }
 
 func (r *runner) poke() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -257,6 +258,7 @@ func TestProgressRecorded(t *testing.T) {
 		release := make(chan struct{})
 		op, err := m.Start(context.Background(), Spec{Target: "t", Verb: "start"}, func(_ context.Context, p Progress) (proto.Message, error) {
 			p.SetUpstreamJob("j1")
+			p.SetUpstreamState(strings.Repeat("x", 5000)) // clipped
 			for i := range 5 {
 				p.SetUpstreamState(fmt.Sprintf("step %d", i))
 			}
@@ -415,4 +417,17 @@ func checkBadRequest(t *testing.T, err error, field string) {
 		}
 	}
 	t.Errorf("error %v names no field %q", err, field)
+}
+
+// TestClip: progress strings are bounded, and stay valid UTF-8.
+func TestClip(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"STARTING", "STARTING"},
+		{strings.Repeat("x", 5000), strings.Repeat("x", maxProgressLen)},
+		{strings.Repeat("x", maxProgressLen-1) + "é", strings.Repeat("x", maxProgressLen-1)},
+	} {
+		if got := clip(tc.in); got != tc.want {
+			t.Errorf("clip(%d bytes) = %d bytes, want %d", len(tc.in), len(got), len(tc.want))
+		}
+	}
 }
