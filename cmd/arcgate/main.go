@@ -39,6 +39,7 @@ import (
 	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/internal/telemetry"
 	"github.com/arcgate/arcgate/internal/version"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
@@ -103,6 +104,7 @@ type config struct {
 	PprofAddr             string
 	StateStore            string // memory or a Redis URL; may hold a password: never printed
 	RequestIDTTL          time.Duration
+	OperationTimeout      time.Duration
 
 	rateSet                bool // --rate-limit or --rate-burst given (flag or env)
 	MaxConcurrentPerCaller int
@@ -224,6 +226,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
+	opTimeout, err := envDuration(getenv, "ARCGATE_OPERATION_TIMEOUT", operations.DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
 	rate, err := envFloat(getenv, "ARCGATE_RATE_LIMIT", rpc.DefaultRateLimit.PerSecond)
 	if err != nil {
 		return nil, err
@@ -293,6 +299,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.PprofAddr, "pprof-addr", getenv("ARCGATE_PPROF_ADDR"), "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off (env ARCGATE_PPROF_ADDR)")
 	fs.StringVar(&c.StateStore, "state-store", envDefault(getenv, "ARCGATE_STATE_STORE", "memory"), "where the locks serialising updates of one resource live: memory (one replica) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica (env ARCGATE_STATE_STORE, the better place for a password)")
 	fs.DurationVar(&c.RequestIDTTL, "request-id-ttl", requestIDTTL, "how long the first outcome of a write's request_id (or Idempotency-Key) is kept, so that a retry with it gets that outcome instead of writing again; kept in --state-store (env ARCGATE_REQUEST_ID_TTL)")
+	fs.DurationVar(&c.OperationTimeout, "operation-timeout", opTimeout, "bounds the work of each long-running operation, which runs detached from its caller's deadline; past it the operation fails with DEADLINE_EXCEEDED, outcome unknown (env ARCGATE_OPERATION_TIMEOUT)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -409,6 +416,8 @@ func (c *config) parseTokenSettings(getenv func(string) string) error {
 		return fmt.Errorf("--token-pool-size must be at least 1, not %d", c.TokenPoolSize)
 	case c.TokenIdleTimeout <= 0:
 		return fmt.Errorf("--token-idle-timeout must be positive, not %v", c.TokenIdleTimeout)
+	case c.OperationTimeout <= 0:
+		return fmt.Errorf("--operation-timeout must be positive, not %v", c.OperationTimeout)
 	}
 	c.token = getenv("ARCGATE_TOKEN")
 	if c.TokenFile != "" {
@@ -531,6 +540,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Telemetry:            tel,
 		Store:                store,
 		RequestIDTTL:         cfg.RequestIDTTL,
+		OperationTimeout:     cfg.OperationTimeout,
 
 		MaxConcurrentPerCaller: maxPerCaller,
 		MaxHeaderBytes:         cfg.MaxHeaderBytes,

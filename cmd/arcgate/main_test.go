@@ -111,6 +111,11 @@ func TestParseConfig(t *testing.T) {
 			check: func(c *config) bool { return c.RequestIDTTL == 2*time.Hour }},
 		{name: "bad request id ttl", args: []string{"--request-id-ttl", "0s"}, wantErr: "--request-id-ttl"},
 		{name: "bad request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "a day"}, wantErr: "ARCGATE_REQUEST_ID_TTL"},
+		{name: "operation timeout default", check: func(c *config) bool { return c.OperationTimeout == 10*time.Minute }},
+		{name: "operation timeout flag", args: []string{"--operation-timeout", "90s"}, check: func(c *config) bool { return c.OperationTimeout == 90*time.Second }},
+		{name: "operation timeout env", env: map[string]string{"ARCGATE_OPERATION_TIMEOUT": "20m"}, check: func(c *config) bool { return c.OperationTimeout == 20*time.Minute }},
+		{name: "bad operation timeout", args: []string{"--operation-timeout", "0s"}, wantErr: "--operation-timeout"},
+		{name: "bad operation timeout env", env: map[string]string{"ARCGATE_OPERATION_TIMEOUT": "soon"}, wantErr: "ARCGATE_OPERATION_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseConfig(callerAuthOff(tc.args, tc.env))
@@ -142,6 +147,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		"-portal-url", "ARCGATE_PORTAL_URL", "-token-file", "ARCGATE_TOKEN_FILE", "ARCGATE_TOKEN)",
 		"-delegated-auth", "ARCGATE_DELEGATED_AUTH", "-token-pool-size", "ARCGATE_TOKEN_POOL_SIZE",
 		"-token-idle-timeout", "ARCGATE_TOKEN_IDLE_TIMEOUT", "-default-timeout", "ARCGATE_DEFAULT_TIMEOUT",
+		"-operation-timeout", "ARCGATE_OPERATION_TIMEOUT",
 		"-callers-file", "ARCGATE_CALLERS_FILE", "-insecure-no-caller-auth", "ARCGATE_INSECURE_NO_CALLER_AUTH",
 		"-tls-cert", "ARCGATE_TLS_CERT", "-tls-key", "ARCGATE_TLS_KEY", "-client-ca", "ARCGATE_CLIENT_CA",
 		"-upstream-ca-file", "ARCGATE_UPSTREAM_CA_FILE", "-rate-limit", "ARCGATE_RATE_LIMIT", "-rate-burst", "ARCGATE_RATE_BURST",

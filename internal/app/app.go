@@ -162,6 +162,9 @@ type Config struct {
 	// RequestIDTTL is how long the first outcome of a mutation's request
 	// id is kept for its retries (default idempotency.DefaultTTL, 24 h).
 	RequestIDTTL time.Duration
+	// OperationTimeout bounds the work of each long-running operation
+	// (default operations.DefaultTimeout).
+	OperationTimeout time.Duration
 
 	Logger *slog.Logger
 }

@@ -66,6 +66,8 @@ var rules = []rule{
 	{from: module + "/internal", skip: []string{module + "/internal/app", module + "/internal/e2e", module + "/internal/depcheck"},
 		banned: []string{module + "/internal/app", module + "/server", module + "/rpc", module + "/gateway", module + "/simulator"},
 		why:    "the packages under internal/ other than app (the wiring) and the tests are leaves: imports do not run back up to the layers"},
+	{from: module + "/operations", banned: []string{module + "/server", module + "/gateway", module + "/internal", module + "/upstream", module + "/simulator", module + "/cmd"},
+		why: "long-running operations sit beside server: they run work the server hands them and know nothing of the layers around them"},
 	{from: module + "/gen", banned: []string{module + "/upstream", module + "/server", module + "/gateway", module + "/simulator", module + "/cmd"},
 		why: "generated code depends on nothing of ours"},
 }
