@@ -137,10 +137,11 @@ type ItemInfo struct {
 	// `thumbnail/thumbnail.png`; empty when there is none. Set it with
 	// UpdateThumbnail.
 	Thumbnail string `protobuf:"bytes,16,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update to have the call refused with ABORTED
+	// (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing written if
+	// the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
