@@ -25,7 +25,7 @@ func TestUpdatePaths(t *testing.T) {
 		{[]string{"*"}, all},
 		{[]string{"*", "description"}, all},
 		{[]string{"*", "other"}, []string{"description", "web_encrypted", "other"}}, // checked by the caller
-		{[]string{"description", "etag"}, []string{"description"}}, // a condition, not a field to change
+		{[]string{"description", "etag"}, []string{"description"}},                  // a condition, not a field to change
 		{[]string{"etag"}, nil},
 	} {
 		got, err := updatePaths(tc.paths, all)

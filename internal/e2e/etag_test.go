@@ -55,7 +55,9 @@ var etagCases = []etagCase{
 			return f.GetEtag(), err
 		},
 		restPath: "/v1/folders/EtagFolder",
-		restBody: func(etag string, n int) map[string]any { return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag} },
+		restBody: func(etag string, n int) map[string]any {
+			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
+		},
 		del: func(c context.Context, conn *grpc.ClientConn, etag string) error {
 			_, err := adminv1.NewServicesServiceClient(conn).DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/EtagFolder", Etag: etag})
 			return err
@@ -77,7 +79,9 @@ var etagCases = []etagCase{
 			return s.GetEtag(), err
 		},
 		restPath: "/v1/services/EtagService.MapServer",
-		restBody: func(etag string, n int) map[string]any { return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag} },
+		restBody: func(etag string, n int) map[string]any {
+			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
+		},
 		del: func(c context.Context, conn *grpc.ClientConn, etag string) error {
 			_, err := adminv1.NewServicesServiceClient(conn).DeleteService(c, &adminv1.DeleteServiceRequest{Name: "services/EtagService.MapServer", Etag: etag})
 			return err
@@ -95,7 +99,9 @@ var etagCases = []etagCase{
 			return i.GetEtag(), err
 		},
 		restPath: "/v1/folders/Maps/services/Roads.MapServer/itemInfo",
-		restBody: func(etag string, n int) map[string]any { return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag} },
+		restBody: func(etag string, n int) map[string]any {
+			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
+		},
 	},
 	{
 		name: "usage report",
@@ -157,7 +163,9 @@ var etagCases = []etagCase{
 			return r.GetEtag(), err
 		},
 		restPath: "/v1/roles/etagrole",
-		restBody: func(etag string, n int) map[string]any { return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag} },
+		restBody: func(etag string, n int) map[string]any {
+			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
+		},
 		del: func(c context.Context, conn *grpc.ClientConn, etag string) error {
 			_, err := adminv1.NewRolesServiceClient(conn).DeleteRole(c, &adminv1.DeleteRoleRequest{Name: "roles/etagrole", Etag: etag})
 			return err
