@@ -71,6 +71,7 @@ func itemInfoFromUpstream(ref serviceRef, in *upstream.ItemInfo) *adminv1.ItemIn
 		Url:               in.URL,
 		SpatialReference:  in.SpatialReference,
 		Thumbnail:         in.Thumbnail,
+		Etag:              etagOf(in),
 	}
 	if e := in.Extent; e != nil {
 		out.Extent = &adminv1.Envelope{Xmin: e.XMin, Ymin: e.YMin, Xmax: e.XMax, Ymax: e.YMax}

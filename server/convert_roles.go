@@ -180,7 +180,7 @@ func privilegeFromUpstream(s string) adminv1.Privilege {
 
 // roleFromUpstream converts a role entry of getRoles or search.
 func roleFromUpstream(r upstream.Role) *adminv1.Role {
-	return &adminv1.Role{Name: roleResourceName(r.Name), RoleId: r.Name, Description: r.Description}
+	return &adminv1.Role{Name: roleResourceName(r.Name), RoleId: r.Name, Description: r.Description, Etag: etagOf(r)}
 }
 
 // rolesFromUpstream converts role entries.

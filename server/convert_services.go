@@ -52,6 +52,7 @@ func folderFromInfo(fi upstream.FolderInfo) *adminv1.Folder {
 		WebEncrypted: fi.WebEncrypted,
 		IsDefault:    fi.IsDefault,
 		Uid:          fi.ID,
+		Etag:         etagOf(fi),
 	}
 }
 
@@ -123,6 +124,7 @@ func serviceFromConfig(ref serviceRef, c *upstream.ServiceConfig, st *upstream.S
 		Private:               c.Private,
 		Properties:            c.Properties,
 		Uid:                   c.ID,
+		Etag:                  etagOf(c),
 	}
 	for _, e := range c.Extensions {
 		out.Extensions = append(out.Extensions, &adminv1.ServiceExtension{

@@ -126,6 +126,7 @@ func usageReportFromUpstream(r *upstream.UsageReport) *adminv1.UsageReport {
 		UsageReportId: r.Name,
 		Since:         usagePeriods[r.Since],
 		Metadata:      metadataValue(r.Metadata),
+		Etag:          etagOf(r),
 	}
 	if r.Since == upstream.UsageSinceCustom {
 		if r.From != 0 {
@@ -462,6 +463,7 @@ func usageSettingsFromUpstream(s *upstream.UsageSettings) *adminv1.UsageStatisti
 		SamplingInterval: durationpb.New(time.Duration(s.SamplingInterval) * time.Minute),
 		MaxHistory:       durationpb.New(time.Duration(s.MaxHistory) * 24 * time.Hour),
 		StatisticsDir:    s.StatisticsDir,
+		Etag:             etagOf(s),
 	}
 }
 

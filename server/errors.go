@@ -58,6 +58,7 @@ var (
 	ReasonUpstreamOutcomeUnknown  = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
 	ReasonUnknownPath             = reasonName(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH)
 	ReasonMethodNotAllowed        = reasonName(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
+	ReasonEtagMismatch            = reasonName(adminv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH)
 )
 
 // reasonName is the ErrorInfo.reason for r (apierr.Reason).

@@ -12,9 +12,11 @@ import (
 // REST gateway infers from an empty body (`PATCH -d '{}'`), is
 // INVALID_ARGUMENT naming update_mask, and nothing is changed: a partial
 // update names its fields, a full one says `*`. Checking each path is the
-// caller's business.
+// caller's business. `etag` is a condition of the update (AIP-154), not a
+// field it changes: the path the REST gateway infers from an etag in the
+// body is dropped.
 func updatePaths(paths, all []string, mapFields ...string) ([]string, error) {
-	out := maskPaths(paths, mapFields...)
+	out := slices.DeleteFunc(maskPaths(paths, mapFields...), func(p string) bool { return p == "etag" })
 	if len(out) == 0 {
 		return nil, invalidArgument("update_mask", "is required: name the fields to change, or * to replace them all")
 	}

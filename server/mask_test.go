@@ -25,6 +25,8 @@ func TestUpdatePaths(t *testing.T) {
 		{[]string{"*"}, all},
 		{[]string{"*", "description"}, all},
 		{[]string{"*", "other"}, []string{"description", "web_encrypted", "other"}}, // checked by the caller
+		{[]string{"description", "etag"}, []string{"description"}},                  // a condition, not a field to change
+		{[]string{"etag"}, nil},
 	} {
 		got, err := updatePaths(tc.paths, all)
 		if tc.want == nil {

@@ -402,6 +402,9 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err != nil {
 		return nil, Status(err, resource)
 	}
+	if err := checkEtag(req.GetRole().GetEtag(), etagOf(cur), resource); err != nil {
+		return nil, err
+	}
 	if err := s.up.Roles.Update(ctx, cur.Name, desc); err != nil {
 		return nil, s.writeError(err, resource)
 	}
@@ -426,6 +429,15 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 	if err := s.checkWritable(ctx, req.GetName()); err != nil {
 		return nil, err
 	}
+	if req.GetEtag() != "" {
+		cur, err := s.findRole(ctx, name)
+		if err != nil {
+			return nil, Status(err, req.GetName())
+		}
+		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.up.Roles.Remove(ctx, name); err != nil {
 		return nil, s.writeError(err, req.GetName())
 	}
@@ -442,7 +454,7 @@ func (s *rolesServer) GetRolePrivilege(ctx context.Context, req *adminv1.GetRole
 	if err != nil {
 		return nil, Status(err, role)
 	}
-	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
+	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv, Etag: etagOf(priv)}, nil
 }
 
 // parseRolePrivilegeName parses `roles/{role}/privilege` and returns the
@@ -477,7 +489,7 @@ func (s *rolesServer) SetRolePrivilege(ctx context.Context, req *adminv1.SetRole
 	if err != nil {
 		return nil, Status(err, role)
 	}
-	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv}, nil
+	return &adminv1.RolePrivilege{Name: req.GetName(), Privilege: privilegeFromUpstream(priv), PrivilegeName: priv, Etag: etagOf(priv)}, nil
 }
 
 // ListRolesByPrivilege implements adminv1.RolesServiceServer.

@@ -165,6 +165,9 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
 	}
+	if err := checkEtag(req.GetFolder().GetEtag(), etagOf(cur), req.GetFolder().GetName()); err != nil {
+		return nil, err
+	}
 	desc, enc := cur.Description, cur.WebEncrypted
 	if setDesc {
 		desc = req.GetFolder().GetDescription()
@@ -196,6 +199,9 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 	cur, err := s.findFolder(ctx, folder)
 	if err != nil {
 		return nil, Status(err, req.GetName())
+	}
+	if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+		return nil, err
 	}
 	if cur.IsDefault {
 		return nil, failedPrecondition(ReasonDefaultFolder, req.GetName()+" is a default folder of the site and cannot be deleted",
@@ -468,6 +474,9 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
+	if err := checkEtag(req.GetService().GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
+		return nil, err
+	}
 	for _, p := range paths {
 		if key, ok := strings.CutPrefix(p, "properties."); ok && key != "" {
 			if cfg.Properties == nil {
@@ -508,6 +517,15 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 		return nil, err
 	}
 	defer unlock()
+	if req.GetEtag() != "" {
+		cfg, err := s.up.Services.Get(ctx, ref.upstream())
+		if err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		if err := checkEtag(req.GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}

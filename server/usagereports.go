@@ -236,6 +236,12 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, Status(err, name)
 	}
+	if cur.Name == "" { // as getReport does, so that the etags agree
+		cur.Name = id
+	}
+	if err := checkEtag(req.GetUsageReport().GetEtag(), etagOf(cur), name); err != nil {
+		return nil, err
+	}
 	for _, p := range usageReportPaths {
 		if mask[p] {
 			_ = usageReportFields[p](cur, req.GetUsageReport()) // validated above
@@ -271,6 +277,18 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 		return nil, err
 	}
 	defer unlock()
+	if req.GetEtag() != "" {
+		cur, err := s.up.UsageReports.Get(ctx, id)
+		if err != nil {
+			return nil, Status(err, req.GetName())
+		}
+		if cur.Name == "" {
+			cur.Name = id
+		}
+		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.up.UsageReports.Delete(ctx, id); err != nil {
 		return nil, Status(err, req.GetName())
 	}
@@ -358,6 +376,9 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	cur, err := s.up.UsageReports.Settings(ctx)
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
+	}
+	if err := checkEtag(in.GetEtag(), etagOf(cur), usageSettingsName); err != nil {
+		return nil, err
 	}
 	if setEnabled {
 		cur.Enabled = in.GetEnabled()

@@ -133,6 +133,11 @@ const (
 	// ListUserRoles query than one call reads from upstream (metadata
 	// `limit`); narrow the filter.
 	ErrorReason_ERROR_REASON_ROLE_QUERY_TOO_LARGE ErrorReason = 52
+	// The request's `etag` is not the resource's current one: the resource
+	// changed since the client read it (ABORTED, HTTP 409; AIP-154). Nothing
+	// was written. Metadata `currentEtag` is the current etag and `resource`
+	// the resource name: read the resource again and retry on that.
+	ErrorReason_ERROR_REASON_ETAG_MISMATCH ErrorReason = 53
 )
 
 // Enum value maps for ErrorReason.
@@ -171,6 +176,7 @@ var (
 		50: "ERROR_REASON_ROLE_STORE_READ_ONLY",
 		51: "ERROR_REASON_ROLE_LIST_CHANGED",
 		52: "ERROR_REASON_ROLE_QUERY_TOO_LARGE",
+		53: "ERROR_REASON_ETAG_MISMATCH",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -206,6 +212,7 @@ var (
 		"ERROR_REASON_ROLE_STORE_READ_ONLY":           50,
 		"ERROR_REASON_ROLE_LIST_CHANGED":              51,
 		"ERROR_REASON_ROLE_QUERY_TOO_LARGE":           52,
+		"ERROR_REASON_ETAG_MISMATCH":                  53,
 	}
 )
 
@@ -240,7 +247,8 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xe1\t\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\x81\n" +
+	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -275,7 +283,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\"ERROR_REASON_METRIC_NOT_COMBINABLE\x10(\x12%\n" +
 	"!ERROR_REASON_ROLE_STORE_READ_ONLY\x102\x12\"\n" +
 	"\x1eERROR_REASON_ROLE_LIST_CHANGED\x103\x12%\n" +
-	"!ERROR_REASON_ROLE_QUERY_TOO_LARGE\x104B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"!ERROR_REASON_ROLE_QUERY_TOO_LARGE\x104\x12\x1e\n" +
+	"\x1aERROR_REASON_ETAG_MISMATCH\x105B<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_errors_proto_rawDescOnce sync.Once

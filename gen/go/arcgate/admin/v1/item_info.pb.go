@@ -137,10 +137,11 @@ type ItemInfo struct {
 	// `thumbnail/thumbnail.png`; empty when there is none. Set it with
 	// UpdateThumbnail.
 	Thumbnail string `protobuf:"bytes,16,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update to have the call refused with ABORTED
+	// (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing written if
+	// the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -358,8 +359,8 @@ type UpdateItemInfoRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -525,8 +526,8 @@ type UpdateThumbnailRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -464,8 +464,8 @@ type CancelJobRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -570,8 +570,8 @@ type DeleteJobRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -630,8 +630,8 @@ type PurgeJobsRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -203,10 +203,11 @@ type Role struct {
 	RoleId string `protobuf:"bytes,2,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
 	// Free-text description.
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update or Delete to have the call refused with
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing
+	// written if the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -561,8 +562,8 @@ type CreateRoleRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -630,8 +631,8 @@ type UpdateRoleRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -697,14 +698,14 @@ type DeleteRoleRequest struct {
 	// Resource name: `roles/{role}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The resource's `etag` from an earlier read: the delete is refused with
-	// ABORTED if the resource changed since. Empty: delete unconditionally.
-	// Reserved: ignored until the server implements it.
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing is
+	// deleted if the resource changed since. Empty: delete unconditionally.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -772,10 +773,9 @@ type RolePrivilege struct {
 	Privilege Privilege `protobuf:"varint,2,opt,name=privilege,proto3,enum=arcgate.admin.v1.Privilege" json:"privilege,omitempty"`
 	// The upstream privilege string, as sent (for example `PUBLISH`).
 	PrivilegeName string `protobuf:"bytes,3,opt,name=privilege_name,json=privilegeName,proto3" json:"privilege_name,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. SetRolePrivilege sets the privilege unconditionally.
 	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -895,8 +895,8 @@ type SetRolePrivilegeRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1238,8 +1238,8 @@ type AddRoleUsersRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1344,8 +1344,8 @@ type RemoveRoleUsersRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -256,10 +256,11 @@ type Folder struct {
 	IsDefault bool `protobuf:"varint,5,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
 	// Upstream identifier, when the server reports one (newer releases).
 	Uid string `protobuf:"bytes,6,opt,name=uid,proto3" json:"uid,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update or Delete to have the call refused with
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing
+	// written if the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -513,8 +514,8 @@ type CreateFolderRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -582,8 +583,8 @@ type UpdateFolderRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -648,14 +649,14 @@ type DeleteFolderRequest struct {
 	// Delete the folder even though it holds services (they are deleted too).
 	Force bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	// The resource's `etag` from an earlier read: the delete is refused with
-	// ABORTED if the resource changed since. Empty: delete unconditionally.
-	// Reserved: ignored until the server implements it.
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing is
+	// deleted if the resource changed since. Empty: delete unconditionally.
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -776,10 +777,12 @@ type Service struct {
 	RealTimeState ServiceState `protobuf:"varint,25,opt,name=real_time_state,json=realTimeState,proto3,enum=arcgate.admin.v1.ServiceState" json:"real_time_state,omitempty"`
 	// Upstream identifier, when the server reports one (newer releases).
 	Uid string `protobuf:"bytes,26,opt,name=uid,proto3" json:"uid,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update or Delete to have the call refused with
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing
+	// written if the resource changed since; empty: no check. It covers the
+	// configuration, not the state, and is empty in the BASIC list view.
 	Etag          string `protobuf:"bytes,27,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1273,8 +1276,8 @@ type CreateServiceRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1350,8 +1353,8 @@ type UpdateServiceRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1414,14 +1417,14 @@ type DeleteServiceRequest struct {
 	// Resource name of the service.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The resource's `etag` from an earlier read: the delete is refused with
-	// ABORTED if the resource changed since. Empty: delete unconditionally.
-	// Reserved: ignored until the server implements it.
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing is
+	// deleted if the resource changed since. Empty: delete unconditionally.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1486,8 +1489,8 @@ type StartServiceRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1600,8 +1603,8 @@ type StopServiceRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

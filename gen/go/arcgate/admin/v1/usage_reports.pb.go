@@ -211,10 +211,11 @@ type UsageReport struct {
 	// and deeper metadata already stored upstream is returned as a string
 	// holding its JSON text.
 	Metadata *structpb.Value `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update or Delete to have the call refused with
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing
+	// written if the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -553,8 +554,8 @@ type CreateUsageReportRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -623,8 +624,8 @@ type UpdateUsageReportRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -687,14 +688,14 @@ type DeleteUsageReportRequest struct {
 	// Resource name: `usageReports/{report}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The resource's `etag` from an earlier read: the delete is refused with
-	// ABORTED if the resource changed since. Empty: delete unconditionally.
-	// Reserved: ignored until the server implements it.
+	// ABORTED (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing is
+	// deleted if the resource changed since. Empty: delete unconditionally.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1026,10 +1027,11 @@ type UsageStatisticsSettings struct {
 	MaxHistory *durationpb.Duration `protobuf:"bytes,4,opt,name=max_history,json=maxHistory,proto3" json:"max_history,omitempty"`
 	// Where the statistics are stored on the server.
 	StatisticsDir string `protobuf:"bytes,5,opt,name=statistics_dir,json=statisticsDir,proto3" json:"statistics_dir,omitempty"`
-	// Checksum of the resource as the server last returned it (AIP-154).
-	// Send it back on Update or Delete to have the call refused with ABORTED
-	// if the resource changed meanwhile. Reserved: always empty and ignored
-	// until the server implements it.
+	// Checksum of the resource as read from upstream (AIP-154): a weak entity
+	// tag, `W/"..."`, that every replica computes alike for the same upstream
+	// state. Send it back on Update to have the call refused with ABORTED
+	// (reason ETAG_MISMATCH, metadata `currentEtag`) and nothing written if
+	// the resource changed since; empty: no check.
 	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1166,8 +1168,8 @@ type UpdateUsageStatisticsSettingsRequest struct {
 	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
-	// `Idempotency-Key` header. Reserved: accepted and ignored until the
-	// server implements it.
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

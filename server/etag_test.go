@@ -1,0 +1,136 @@
+package server
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// ignoreEtags leaves the etags out of a comparison of converted resources:
+// converter tests compare what the fields say, the etag tests below what
+// the etag is.
+var ignoreEtags = cmp.Options{
+	protocmp.IgnoreFields(&adminv1.ItemInfo{}, "etag"),
+	protocmp.IgnoreFields(&adminv1.UsageReport{}, "etag"),
+}
+
+// decodeAs decodes body into a fresh T, as a replica reading upstream does.
+func decodeAs[T any](t *testing.T, body string) *T {
+	t.Helper()
+	v := new(T)
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
+
+var etagShape = regexp.MustCompile(`^W/"[A-Za-z0-9_-]{22}"$`)
+
+// TestEtagOfDeterministic: the etag of one upstream state is the same for
+// every fresh decode of it (what two replicas do), whatever order upstream
+// sent the keys in, at any depth; it changes when a value changes,
+// modelled by arcgate or not.
+func TestEtagOfDeterministic(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		etag      func(t *testing.T, body string) string
+		a, b      string // the same state, keys in another order
+		different string // another state
+	}{
+		{
+			name: "service configuration",
+			etag: func(t *testing.T, s string) string { return etagOf(decodeAs[upstream.ServiceConfig](t, s)) },
+			a:    `{"serviceName":"World","type":"MapServer","maxWaitTime":60,"properties":{"a":"1","b":"2"},"unmodelled":{"x":1,"y":[1,2]}}`,
+			b:    `{"unmodelled":{"y":[1,2],"x":1},"properties":{"b":"2","a":"1"},"maxWaitTime":60,"type":"MapServer","serviceName":"World"}`,
+			// A key arcgate does not model changed: still another state.
+			different: `{"serviceName":"World","type":"MapServer","maxWaitTime":60,"properties":{"a":"1","b":"2"},"unmodelled":{"x":2,"y":[1,2]}}`,
+		},
+		{
+			name:      "item info",
+			etag:      func(t *testing.T, s string) string { return etagOf(decodeAs[upstream.ItemInfo](t, s)) },
+			a:         `{"title":"Roads","tags":["a","b"],"extent":[[1,2],[3,4]]}`,
+			b:         `{"extent":[[1,2],[3,4]],"tags":["a","b"],"title":"Roads"}`,
+			different: `{"title":"Roads","tags":["b","a"],"extent":[[1,2],[3,4]]}`,
+		},
+		{
+			name:      "usage report",
+			etag:      func(t *testing.T, s string) string { return etagOf(decodeAs[upstream.UsageReport](t, s)) },
+			a:         `{"reportname":"weekly","since":"LAST_WEEK","queries":[{"resourceURIs":["services/"],"metrics":["RequestCount"]}],"metadata":{"k":"v","w":1}}`,
+			b:         `{"metadata":{"w":1,"k":"v"},"queries":[{"metrics":["RequestCount"],"resourceURIs":["services/"]}],"since":"LAST_WEEK","reportname":"weekly"}`,
+			different: `{"reportname":"weekly","since":"LAST_DAY","queries":[{"resourceURIs":["services/"],"metrics":["RequestCount"]}],"metadata":{"k":"v","w":1}}`,
+		},
+		{
+			name:      "usage statistics settings",
+			etag:      func(t *testing.T, s string) string { return etagOf(decodeAs[upstream.UsageSettings](t, s)) },
+			a:         `{"enabled":true,"samplingInterval":1,"maxHistory":0}`,
+			b:         `{"maxHistory":0,"samplingInterval":"1","enabled":"true"}`,
+			different: `{"enabled":true,"samplingInterval":5,"maxHistory":0}`,
+		},
+		{
+			name:      "role",
+			etag:      func(t *testing.T, s string) string { return etagOf(decodeAs[upstream.Role](t, s)) },
+			a:         `{"rolename":"editors","description":"Edit"}`,
+			b:         `{"description":"Edit","rolename":"editors"}`,
+			different: `{"rolename":"editors","description":"Edit all"}`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, again, reordered, other := tc.etag(t, tc.a), tc.etag(t, tc.a), tc.etag(t, tc.b), tc.etag(t, tc.different)
+			if !etagShape.MatchString(first) {
+				t.Fatalf("etag %q is not a weak entity tag of 22 base64url characters", first)
+			}
+			if again != first {
+				t.Errorf("two decodes of one body: etags %q and %q", first, again)
+			}
+			if reordered != first {
+				t.Errorf("keys in another order: etag %q, want %q", reordered, first)
+			}
+			if other == first {
+				t.Errorf("another state has the same etag %q", other)
+			}
+		})
+	}
+	folder := upstream.FolderInfo{FolderName: "Maps", Description: "d"}
+	if etagOf(folder) != etagOf(upstream.FolderInfo{FolderName: "Maps", Description: "d"}) {
+		t.Error("folder: two equal values have different etags")
+	}
+	if etagOf(folder) == etagOf(upstream.FolderInfo{FolderName: "Maps", Description: "e"}) {
+		t.Error("folder: another description has the same etag")
+	}
+}
+
+// TestCheckEtag: no etag or the current one passes; another is ABORTED
+// with reason ETAG_MISMATCH and the current etag in the metadata.
+func TestCheckEtag(t *testing.T) {
+	cur := etagOf(upstream.Role{Name: "editors"})
+	for _, given := range []string{"", cur} {
+		if err := checkEtag(given, cur, "roles/editors"); err != nil {
+			t.Errorf("checkEtag(%q) = %v, want nil", given, err)
+		}
+	}
+	err := checkEtag(`W/"stale"`, cur, "roles/editors")
+	st := status.Convert(err)
+	if st.Code() != codes.Aborted {
+		t.Fatalf("code %v, want ABORTED (AIP-154)", st.Code())
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	want := &errdetails.ErrorInfo{Domain: ErrorDomain, Reason: "ETAG_MISMATCH",
+		Metadata: map[string]string{"currentEtag": cur, "resource": "roles/editors"}}
+	if diff := cmp.Diff(want, info, protocmp.Transform()); diff != "" {
+		t.Errorf("ErrorInfo (-want +got):\n%s", diff)
+	}
+}
