@@ -33,7 +33,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,7 +42,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/apierr"
 	"github.com/arcgate/arcgate/statestore"
 )
 
@@ -122,13 +121,6 @@ func DefaultKeep(st *status.Status) bool {
 	}
 	return true
 }
-
-// errorDomain and reasonInvalidArgument are the google.rpc.ErrorInfo of
-// this package's INVALID_ARGUMENT errors, as arcgate's other errors have.
-var (
-	errorDomain           = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
-	reasonInvalidArgument = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.String(), "ERROR_REASON_")
-)
 
 // keyPrefix namespaces this package's records and locks in the store.
 const keyPrefix = "request-id/"
@@ -273,16 +265,7 @@ func isUUID(s string) bool {
 
 // invalidArgument is INVALID_ARGUMENT about request_id, with a BadRequest
 // naming the field and an ErrorInfo, as arcgate's validation errors.
-func invalidArgument(desc string) error {
-	st := status.New(codes.InvalidArgument, Field+": "+desc)
-	if d, err := st.WithDetails(
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: Field, Description: desc}}},
-		&errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonInvalidArgument, Metadata: map[string]string{"field": Field}},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
-}
+func invalidArgument(desc string) error { return apierr.InvalidArgument(Field, desc) }
 
 // fingerprint identifies a request: the method and the request's
 // deterministic encoding without its request id.
