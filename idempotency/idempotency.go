@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,6 +44,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/arcgate/arcgate/apierr"
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
 )
 
@@ -114,12 +116,27 @@ type Options struct {
 // UPSTREAM_OUTCOME_UNKNOWN; RESOURCE_EXHAUSTED, including RATE_LIMITED;
 // DEADLINE_EXCEEDED, ABORTED, CANCELED), so that the retry runs again.
 func DefaultKeep(st *status.Status) bool {
+	if writeApplied(st) {
+		return true // the write was applied: a repeat must not apply it again
+	}
 	switch st.Code() {
 	case codes.InvalidArgument, codes.Unauthenticated, codes.PermissionDenied,
 		codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
 		return false
 	}
 	return true
+}
+
+// writeApplied reports whether st says that the write was applied although
+// the call failed (reason WRITE_APPLIED: reading the result back failed).
+func writeApplied(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == apierr.Domain &&
+			info.GetReason() == apierr.Reason(adminv1.ErrorReason_ERROR_REASON_WRITE_APPLIED) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyPrefix namespaces this package's records and locks in the store.

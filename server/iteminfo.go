@@ -103,7 +103,7 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 	}
 	after, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return itemInfoFromUpstream(ref, after), nil
 }
@@ -187,7 +187,7 @@ func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.Updat
 	}
 	after, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return itemInfoFromUpstream(ref, after), nil
 }

@@ -362,7 +362,7 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 	}
 	r, err := s.findRole(ctx, req.GetRoleId())
 	if err != nil {
-		return nil, Status(err, resource)
+		return nil, readBackFailed(err, resource)
 	}
 	return roleFromUpstream(r), nil
 }
@@ -410,7 +410,7 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	}
 	r, err := s.findRole(ctx, cur.Name)
 	if err != nil {
-		return nil, Status(err, resource)
+		return nil, readBackFailed(err, resource)
 	}
 	return roleFromUpstream(r), nil
 }

@@ -122,12 +122,13 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 	// when asked for.
 	if req.GetFolder().GetWebEncrypted() {
 		if err := s.up.Services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
-			return nil, Status(err, name)
+			// The folder exists: only its encryption flag may be unset.
+			return nil, readBackFailed(err, name)
 		}
 	}
 	f, err := s.findFolder(ctx, req.GetFolderId())
 	if err != nil {
-		return nil, Status(err, name)
+		return nil, readBackFailed(err, name)
 	}
 	return folderFromInfo(f), nil
 }
@@ -180,7 +181,7 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	}
 	f, err := s.findFolder(ctx, cur.FolderName)
 	if err != nil {
-		return nil, Status(err, req.GetFolder().GetName())
+		return nil, readBackFailed(err, req.GetFolder().GetName())
 	}
 	return folderFromInfo(f), nil
 }

@@ -115,11 +115,7 @@ func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.Ge
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.getReport(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.getReport(ctx, id)
 }
 
 // CreateUsageReport implements adminv1.UsageReportsServiceServer.
@@ -164,7 +160,7 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	}
 	r, err := s.getReport(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return r, nil
 }
@@ -261,7 +257,7 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	}
 	r, err := s.getReport(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return r, nil
 }
@@ -394,7 +390,7 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	}
 	st, err := s.up.UsageReports.Settings(ctx)
 	if err != nil {
-		return nil, Status(err, usageSettingsName)
+		return nil, readBackFailed(err, usageSettingsName)
 	}
 	return usageSettingsFromUpstream(st), nil
 }
