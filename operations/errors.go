@@ -16,11 +16,11 @@ var errorDomain = apierr.Domain
 var reasonName = apierr.Reason
 
 var (
-	reasonNotFound            = reasonName(adminv1.ErrorReason_ERROR_REASON_NOT_FOUND)
-	reasonFailedPrecondition  = reasonName(adminv1.ErrorReason_ERROR_REASON_FAILED_PRECONDITION)
-	reasonOutcomeUnknown      = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
-	reasonShuttingDown        = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
-	reasonRateLimited         = reasonName(adminv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
+	reasonNotFound           = reasonName(adminv1.ErrorReason_ERROR_REASON_NOT_FOUND)
+	reasonFailedPrecondition = reasonName(adminv1.ErrorReason_ERROR_REASON_FAILED_PRECONDITION)
+	reasonOutcomeUnknown     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
+	reasonShuttingDown       = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
+	reasonRateLimited        = reasonName(adminv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
 )
 
 // newStatus builds a status with an ErrorInfo detail.
