@@ -16,8 +16,8 @@ import (
 // servicesServer implements adminv1.ServicesServiceServer.
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
-	up    *upstream.Client
-	locks statestore.Locker
+	services servicesAPI
+	locks    statestore.Locker
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -35,7 +35,7 @@ func (r serviceRef) upstream() upstream.ServiceRef {
 // folders returns the site's folders with their settings. Servers that do
 // not report foldersDetail get one call per folder.
 func (s *servicesServer) folders(ctx context.Context) ([]upstream.FolderInfo, error) {
-	root, err := s.up.Services.ListRoot(ctx)
+	root, err := s.services.ListRoot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (s *servicesServer) folders(ctx context.Context) ([]upstream.FolderInfo, er
 	}
 	out := make([]upstream.FolderInfo, len(root.Folders))
 	err = forEach(ctx, len(root.Folders), func(ctx context.Context, i int) error {
-		l, err := s.up.Services.ListFolder(ctx, root.Folders[i])
+		l, err := s.services.ListFolder(ctx, root.Folders[i])
 		if err != nil {
 			return err
 		}
@@ -114,14 +114,14 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 		return nil, err
 	}
 	defer unlock()
-	if err := s.up.Services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
+	if err := s.services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
 		return nil, Status(err, name)
 	}
 	// createFolder has no webEncrypted parameter
 	// (docs/upstream.md#services-and-folders): set it with a second call
 	// when asked for.
 	if req.GetFolder().GetWebEncrypted() {
-		if err := s.up.Services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
+		if err := s.services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
 			// The folder exists: only its encryption flag may be unset.
 			return nil, readBackFailed(err, name)
 		}
@@ -176,7 +176,7 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if setEnc {
 		enc = req.GetFolder().GetWebEncrypted()
 	}
-	if err := s.up.Services.EditFolder(ctx, cur.FolderName, desc, enc); err != nil {
+	if err := s.services.EditFolder(ctx, cur.FolderName, desc, enc); err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
 	}
 	f, err := s.findFolder(ctx, cur.FolderName)
@@ -209,7 +209,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 			map[string]string{"resource": req.GetName()})
 	}
 	if !req.GetForce() {
-		l, err := s.up.Services.ListFolder(ctx, cur.FolderName)
+		l, err := s.services.ListFolder(ctx, cur.FolderName)
 		if err != nil {
 			return nil, Status(err, req.GetName())
 		}
@@ -219,7 +219,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 				map[string]string{"resource": req.GetName(), "serviceCount": itoa(n)})
 		}
 	}
-	if err := s.up.Services.DeleteFolder(ctx, cur.FolderName); err != nil {
+	if err := s.services.DeleteFolder(ctx, cur.FolderName); err != nil {
 		return nil, Status(err, req.GetName())
 	}
 	return &emptypb.Empty{}, nil
@@ -242,13 +242,13 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	var all []*adminv1.Service
 	switch folder {
 	case "":
-		root, err := s.up.Services.ListRoot(ctx)
+		root, err := s.services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
 		all = summaries("", root.Services)
 	case parentAll:
-		root, err := s.up.Services.ListRoot(ctx)
+		root, err := s.services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
@@ -261,7 +261,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		}
 		per := make([][]*adminv1.Service, len(names))
 		err = forEach(ctx, len(names), func(ctx context.Context, i int) error {
-			l, err := s.up.Services.ListFolder(ctx, names[i])
+			l, err := s.services.ListFolder(ctx, names[i])
 			if err != nil {
 				if upstream.IsNotFound(err) { // deleted meanwhile
 					return nil
@@ -278,7 +278,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 			all = append(all, p...)
 		}
 	default:
-		l, err := s.up.Services.ListFolder(ctx, folder)
+		l, err := s.services.ListFolder(ctx, folder)
 		if err != nil {
 			return nil, Status(err, req.GetParent())
 		}
@@ -291,7 +291,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	if view == adminv1.ServiceView_SERVICE_VIEW_FULL {
 		err := forEach(ctx, len(page), func(ctx context.Context, i int) error {
 			ref := serviceRef{Folder: page[i].GetFolder(), Name: page[i].GetServiceName(), Type: page[i].GetTypeName()}
-			cfg, err := s.up.Services.Get(ctx, ref.upstream())
+			cfg, err := s.services.Get(ctx, ref.upstream())
 			if err != nil {
 				return err
 			}
@@ -321,7 +321,7 @@ func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
 
 // getService reads a service's configuration and status at once.
 func (s *servicesServer) getService(ctx context.Context, ref serviceRef) (*adminv1.Service, error) {
-	cfg, st, err := s.up.Services.GetWithStatus(ctx, ref.upstream())
+	cfg, st, err := s.services.GetWithStatus(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
@@ -390,7 +390,7 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 		return nil, err
 	}
 	defer unlock()
-	if err := s.up.Services.Create(ctx, folder, &cfg); err != nil {
+	if err := s.services.Create(ctx, folder, &cfg); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
 	svc, err := s.getService(ctx, ref)
@@ -471,7 +471,7 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 		return nil, err
 	}
 	defer unlock()
-	cfg, err := s.up.Services.Get(ctx, ref.upstream())
+	cfg, err := s.services.Get(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
@@ -497,7 +497,7 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 	if err := checkServiceConfig(cfg); err != nil {
 		return nil, err
 	}
-	if err := s.up.Services.Edit(ctx, ref.upstream(), cfg); err != nil {
+	if err := s.services.Edit(ctx, ref.upstream(), cfg); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
 	svc, err := s.getService(ctx, ref)
@@ -519,7 +519,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 	}
 	defer unlock()
 	if req.GetEtag() != "" {
-		cfg, err := s.up.Services.Get(ctx, ref.upstream())
+		cfg, err := s.services.Get(ctx, ref.upstream())
 		if err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
@@ -527,7 +527,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 			return nil, err
 		}
 	}
-	if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
+	if err := s.services.Delete(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
 	return &emptypb.Empty{}, nil
@@ -535,7 +535,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 
 // StartService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
-	st, err := s.changeState(ctx, req.GetName(), s.up.Services.Start)
+	st, err := s.changeState(ctx, req.GetName(), s.services.Start)
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +544,7 @@ func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartSer
 
 // StopService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*adminv1.StopServiceResponse, error) {
-	st, err := s.changeState(ctx, req.GetName(), s.up.Services.Stop)
+	st, err := s.changeState(ctx, req.GetName(), s.services.Stop)
 	if err != nil {
 		return nil, err
 	}
@@ -566,7 +566,7 @@ func (s *servicesServer) changeState(ctx context.Context, name string, change fu
 	if err := change(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
-	st, err := s.up.Services.Status(ctx, ref.upstream())
+	st, err := s.services.Status(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
