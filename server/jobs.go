@@ -41,15 +41,12 @@ const (
 func newJobsServer(s *Server) *jobsServer {
 	hub := newWatchHub(s.jobPollMin, s.jobPollMax, s.timeout)
 	hub.stopping = s.watchStop
-	js := &jobsServer{
+	return &jobsServer{
+		jobs:          jobsOf(s.up),
 		hub:           hub,
 		queryPageSize: defaultJobQueryPageSize,
 		queryMaxPages: defaultJobQueryMaxPages,
 	}
-	if s.up != nil {
-		js.jobs = s.up.Jobs
-	}
-	return js
 }
 
 // jobIDLen is the length of a job id: "j" and 32 hexadecimal digits.

@@ -91,7 +91,7 @@ func TestUpdateServiceReadsAfresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServicesServer(up, statestore.NewMemory())
+	s := &servicesServer{services: up.Services, locks: statestore.NewMemory()}
 	const name = "services/World.MapServer"
 	update := func(ctx context.Context, key string) <-chan error {
 		done := make(chan error, 1)

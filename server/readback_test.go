@@ -32,18 +32,18 @@ func TestReadBackFailureSaysTheWriteWasApplied(t *testing.T) {
 		call     func(ctx context.Context, up *upstream.Client) error
 	}{
 		{"CreateFolder", "/createFolder", "folders/Fresh", func(ctx context.Context, up *upstream.Client) error {
-			s := newServicesServer(up, statestore.NewMemory())
+			s := &servicesServer{services: up.Services, locks: statestore.NewMemory()}
 			_, err := s.CreateFolder(ctx, &adminv1.CreateFolderRequest{FolderId: "Fresh", Folder: &adminv1.Folder{Description: "d"}})
 			return err
 		}},
 		{"UpdateFolder", "/editFolder", "folders/Maps", func(ctx context.Context, up *upstream.Client) error {
-			s := newServicesServer(up, statestore.NewMemory())
+			s := &servicesServer{services: up.Services, locks: statestore.NewMemory()}
 			_, err := s.UpdateFolder(ctx, &adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/Maps", Description: "d"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
 			return err
 		}},
 		{"UpdateItemInfo", "/iteminfo/edit", "services/SampleWorldCities.MapServer/itemInfo", func(ctx context.Context, up *upstream.Client) error {
-			s := newItemInfoServer(up, statestore.NewMemory())
+			s := &itemInfoServer{itemInfo: up.ItemInfo, locks: statestore.NewMemory()}
 			_, err := s.UpdateItemInfo(ctx, &adminv1.UpdateItemInfoRequest{ItemInfo: &adminv1.ItemInfo{Name: "services/SampleWorldCities.MapServer/itemInfo", Title: "t"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 			return err

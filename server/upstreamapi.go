@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 
-	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -92,12 +91,11 @@ var (
 	_ siteAPI         = (*upstream.Client)(nil)
 )
 
-// newServicesServer returns the services service calling up.
-func newServicesServer(up *upstream.Client, locks statestore.Locker) *servicesServer {
-	return &servicesServer{services: up.Services, locks: locks}
-}
-
-// newItemInfoServer returns the item info service calling up.
-func newItemInfoServer(up *upstream.Client, locks statestore.Locker) *itemInfoServer {
-	return &itemInfoServer{itemInfo: up.ItemInfo, locks: locks}
+// jobsOf returns the jobs family of up, nil for a nil client (a Server
+// made with New(nil) still builds its jobs service).
+func jobsOf(up *upstream.Client) jobsAPI {
+	if up == nil {
+		return nil
+	}
+	return up.Jobs
 }
