@@ -146,3 +146,16 @@ func BenchmarkMarshalListServices(b *testing.B) {
 		})
 	}
 }
+
+// TestFastJSONAllocations checks that a list of services is written with
+// one allocation (protojson made 162 for 20 services).
+func TestFastJSONAllocations(t *testing.T) {
+	resp := &adminv1.ListServicesResponse{}
+	for range 20 {
+		resp.Services = append(resp.Services, &adminv1.Service{Name: "services/A.MapServer", Type: adminv1.ServiceType_SERVICE_TYPE_MAP_SERVER, Description: "A map service."})
+	}
+	m := fastJSON{protojsonMarshaler()}
+	if got := testing.AllocsPerRun(20, func() { _, _ = m.Marshal(resp) }); got > 2 {
+		t.Errorf("marshaling 20 services: %v allocations, want at most 2", got)
+	}
+}

@@ -87,3 +87,29 @@ func FuzzFolderListingJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeListingAllocations checks that a 200-service listing decodes
+// with a few allocations (the body's copy, the slices), not several per
+// service as json.Unmarshal did (1229).
+func TestDecodeListingAllocations(t *testing.T) {
+	var b []byte
+	b = append(b, `{"folderName":"Bulk","description":"d","services":[`...)
+	for i := range 200 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"folderName":"Bulk","serviceName":"S`...)
+		b = append(b, byte('0'+i%10))
+		b = append(b, `","type":"MapServer","description":"A map service.","id":"id"}`...)
+	}
+	b = append(b, `]}`...)
+	got := testing.AllocsPerRun(20, func() {
+		var l FolderListing
+		if err := l.UnmarshalJSON(b); err != nil || len(l.Services) != 200 {
+			t.Fatal(err, len(l.Services))
+		}
+	})
+	if got > 20 {
+		t.Errorf("decoding 200 services: %v allocations, want at most 20", got)
+	}
+}
