@@ -55,9 +55,10 @@ func folderFromInfo(fi upstream.FolderInfo) *adminv1.Folder {
 	}
 }
 
-// serviceFromSummary converts a listing entry. folder is the folder the
-// listing was of, used when the entry does not say ("" or "/" = root).
-func serviceFromSummary(folder string, s upstream.ServiceSummary) *adminv1.Service {
+// fillFromSummary sets svc, a new Service, from a listing entry. folder is
+// the folder the listing was of, used when the entry does not say ("" or
+// "/" = root).
+func fillFromSummary(svc *adminv1.Service, folder string, s upstream.ServiceSummary) {
 	f := s.FolderName
 	if f == "/" {
 		f = ""
@@ -66,15 +67,13 @@ func serviceFromSummary(folder string, s upstream.ServiceSummary) *adminv1.Servi
 		f = folder
 	}
 	ref := serviceRef{Folder: f, Name: s.ServiceName, Type: s.Type}
-	return &adminv1.Service{
-		Name:        ref.resourceName(),
-		Folder:      f,
-		ServiceName: s.ServiceName,
-		Type:        serviceTypes[s.Type],
-		TypeName:    s.Type,
-		Description: s.Description,
-		Uid:         s.ID,
-	}
+	svc.Name = ref.resourceName()
+	svc.Folder = f
+	svc.ServiceName = s.ServiceName
+	svc.Type = serviceTypes[s.Type]
+	svc.TypeName = s.Type
+	svc.Description = s.Description
+	svc.Uid = s.ID
 }
 
 func seconds(n int) *durationpb.Duration { return durationpb.New(time.Duration(n) * time.Second) }
