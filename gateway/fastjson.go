@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,23 +14,35 @@ import (
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
-// fastJSON writes the JSON of a service list itself, the answer of
-// ListServices, and leaves every other message to its Marshaler
+// fastJSON writes the JSON of a service and of a service list itself, the
+// answers of GetService and ListServices, and leaves every other message
+// to its Marshaler
 // (protojson). protojson walks each message by reflection and sorts its
 // fields; on a 20-service page that was a fifth of a REST call's CPU. The
 // output is the same JSON as protojson's with the options New sets (JSON
 // field names, default values omitted); TestFastJSONMatchesProtojson
-// checks it field by field. A service with properties or extensions, a
-// string that is not UTF-8, or a Service message with fields this file
-// does not know goes to protojson.
+// checks it field by field. A string that is not UTF-8, a duration
+// out of range, unknown fields, or a Service message with fields this
+// file does not know go to protojson.
 type fastJSON struct {
 	runtime.Marshaler
 }
 
 // Marshal implements runtime.Marshaler.
 func (m fastJSON) Marshal(v any) ([]byte, error) {
-	if r, ok := v.(*adminv1.ListServicesResponse); ok && serviceFieldsKnown {
+	switch r := v.(type) {
+	case *adminv1.ListServicesResponse:
+		if !serviceFieldsKnown {
+			break
+		}
 		if b, ok := appendListServices(make([]byte, 0, 256*len(r.GetServices())+64), r); ok {
+			return b, nil
+		}
+	case *adminv1.Service:
+		if !serviceFieldsKnown {
+			break
+		}
+		if b, ok := appendService(make([]byte, 0, 1024), r); ok {
 			return b, nil
 		}
 	}
@@ -45,7 +59,8 @@ var serviceFields = []string{"name", "folder", "service_name", "type", "type_nam
 	"real_time_state", "uid", "etag"}
 
 var serviceFieldsKnown = fieldsAre((&adminv1.Service{}).ProtoReflect().Descriptor(), serviceFields) &&
-	fieldsAre((&adminv1.ListServicesResponse{}).ProtoReflect().Descriptor(), []string{"services", "next_page_token"})
+	fieldsAre((&adminv1.ListServicesResponse{}).ProtoReflect().Descriptor(), []string{"services", "next_page_token"}) &&
+	fieldsAre((&adminv1.ServiceExtension{}).ProtoReflect().Descriptor(), []string{"type_name", "capabilities", "enabled", "properties"})
 
 // fieldsAre reports whether md has exactly the fields names, numbered 1 to
 // len(names) in that order, none of them a oneof member.
@@ -84,7 +99,7 @@ func appendListServices(b []byte, r *adminv1.ListServicesResponse) ([]byte, bool
 }
 
 func appendService(b []byte, s *adminv1.Service) ([]byte, bool) {
-	if len(s.GetProperties()) > 0 || len(s.GetExtensions()) > 0 || len(s.ProtoReflect().GetUnknown()) > 0 {
+	if len(s.ProtoReflect().GetUnknown()) > 0 {
 		return nil, false
 	}
 	w := jsonObject{b: b}
@@ -94,17 +109,7 @@ func appendService(b []byte, s *adminv1.Service) ([]byte, bool) {
 	w.enum("type", s.GetType())
 	w.str("typeName", s.GetTypeName())
 	w.str("description", s.GetDescription())
-	if caps := s.GetCapabilities(); len(caps) > 0 {
-		w.key("capabilities")
-		w.b = append(w.b, '[')
-		for i, c := range caps {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.quote(c)
-		}
-		w.b = append(w.b, ']')
-	}
+	w.list("capabilities", s.GetCapabilities())
 	w.str("clusterName", s.GetClusterName())
 	w.int("minInstancesPerNode", s.GetMinInstancesPerNode())
 	w.int("maxInstancesPerNode", s.GetMaxInstancesPerNode())
@@ -118,9 +123,30 @@ func appendService(b []byte, s *adminv1.Service) ([]byte, bool) {
 	w.str("loadBalancing", s.GetLoadBalancing())
 	w.str("isolationLevel", s.GetIsolationLevel())
 	w.str("provider", s.GetProvider())
-	if s.GetPrivate() {
-		w.key("private")
-		w.b = append(w.b, "true"...)
+	w.bool("private", s.GetPrivate())
+	w.props("properties", s.GetProperties())
+	if exts := s.GetExtensions(); len(exts) > 0 {
+		w.key("extensions")
+		w.b = append(w.b, '[')
+		for i, x := range exts {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			if x == nil || len(x.ProtoReflect().GetUnknown()) > 0 {
+				w.bad = true
+				break
+			}
+			e := jsonObject{b: w.b}
+			e.str("typeName", x.GetTypeName())
+			e.list("capabilities", x.GetCapabilities())
+			e.bool("enabled", x.GetEnabled())
+			e.props("properties", x.GetProperties())
+			var ok bool
+			if w.b, ok = e.end(); !ok {
+				w.bad = true
+			}
+		}
+		w.b = append(w.b, ']')
 	}
 	w.enum("configuredState", s.GetConfiguredState())
 	w.enum("realTimeState", s.GetRealTimeState())
@@ -165,6 +191,46 @@ func (w *jsonObject) str(k, v string) {
 		w.key(k)
 		w.quote(v)
 	}
+}
+
+func (w *jsonObject) bool(k string, v bool) {
+	if v {
+		w.key(k)
+		w.b = append(w.b, "true"...)
+	}
+}
+
+func (w *jsonObject) list(k string, v []string) {
+	if len(v) == 0 {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.quote(s)
+	}
+	w.b = append(w.b, ']')
+}
+
+// props writes a string map with its keys in order, as protojson does.
+func (w *jsonObject) props(k string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '{')
+	for i, key := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.quote(key)
+		w.b = append(w.b, ':')
+		w.quote(m[key])
+	}
+	w.b = append(w.b, '}')
 }
 
 func (w *jsonObject) int(k string, v int32) {

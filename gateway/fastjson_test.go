@@ -62,6 +62,24 @@ func randomService(r *rand.Rand) *adminv1.Service {
 	for range r.IntN(3) {
 		s.Capabilities = append(s.Capabilities, str())
 	}
+	props := func() map[string]string {
+		if r.IntN(3) == 0 {
+			return nil
+		}
+		m := map[string]string{}
+		for range r.IntN(5) {
+			m[str()] = str()
+		}
+		return m
+	}
+	s.Properties = props()
+	for range r.IntN(3) {
+		x := &adminv1.ServiceExtension{TypeName: str(), Enabled: r.IntN(2) == 0, Properties: props()}
+		for range r.IntN(3) {
+			x.Capabilities = append(x.Capabilities, str())
+		}
+		s.Extensions = append(s.Extensions, x)
+	}
 	return s
 }
 
@@ -84,7 +102,14 @@ func TestFastJSONMatchesProtojson(t *testing.T) {
 		}
 		cases = append(cases, resp)
 	}
-	for i, resp := range cases {
+	var msgs []any
+	for _, resp := range cases {
+		msgs = append(msgs, resp)
+		for _, s := range resp.GetServices() {
+			msgs = append(msgs, s) // as GetService answers
+		}
+	}
+	for i, resp := range msgs {
 		want, err := pj.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)
@@ -104,11 +129,11 @@ func TestFastJSONMatchesProtojson(t *testing.T) {
 func TestFastJSONLeavesToProtojson(t *testing.T) {
 	pj, fast := protojsonMarshaler(), fastJSON{protojsonMarshaler()}
 	for name, m := range map[string]any{
-		"properties":   &adminv1.ListServicesResponse{Services: []*adminv1.Service{{Name: "a", Properties: map[string]string{"b": "1", "a": "2"}}}},
-		"extensions":   &adminv1.ListServicesResponse{Services: []*adminv1.Service{{Extensions: []*adminv1.ServiceExtension{{TypeName: "FeatureServer"}}}}},
-		"bad utf-8":    &adminv1.ListServicesResponse{Services: []*adminv1.Service{{Name: "a\xffb"}}},
-		"bad duration": &adminv1.ListServicesResponse{Services: []*adminv1.Service{{MaxWaitDuration: &durationpb.Duration{Seconds: 1, Nanos: -1}}}},
-		"other":        &adminv1.Service{Name: "services/A.MapServer"},
+		"nil extension": &adminv1.Service{Extensions: []*adminv1.ServiceExtension{nil}},
+		"bad utf-8 key": &adminv1.Service{Properties: map[string]string{"a\xffb": "c"}},
+		"bad utf-8":     &adminv1.ListServicesResponse{Services: []*adminv1.Service{{Name: "a\xffb"}}},
+		"bad duration":  &adminv1.ListServicesResponse{Services: []*adminv1.Service{{MaxWaitDuration: &durationpb.Duration{Seconds: 1, Nanos: -1}}}},
+		"other":         &adminv1.Folder{Name: "folders/Maps"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, wantErr := pj.Marshal(m)
