@@ -47,7 +47,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&checkedQueryParser{})(nil) })
 	routes := newRouteIndex()
 	opts := append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{jsonMarshaler}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{fastJSON{jsonMarshaler}}),
 		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
