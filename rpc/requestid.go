@@ -42,10 +42,10 @@ func newRequestID() string { return rand.Text() }
 // requestIDFrom returns the request id of an incoming call: the caller's
 // x-request-id metadata when it is valid (the first value), else a new one.
 func requestIDFrom(ctx context.Context) string {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ids := md.Get(RequestIDMetadata); len(ids) > 0 && validRequestID(ids[0]) {
-			return ids[0]
-		}
+	// ValueFromIncomingContext reads the one key; FromIncomingContext would
+	// copy all the call's metadata (3 % of a call's CPU in arcgate-bench).
+	if ids := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(ids) > 0 && validRequestID(ids[0]) {
+		return ids[0]
 	}
 	return newRequestID()
 }
@@ -67,13 +67,14 @@ func withRequestID(ctx context.Context) context.Context {
 // waiting on the upstream holds no header metadata (unary headers go out
 // with the response or the status anyway).
 func setRequestIDHeader(ctx context.Context) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, RequestID(ctx)))
+	// A literal MD: metadata.Pairs lower-cases and copies its keys.
+	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadata: {RequestID(ctx)}})
 }
 
 // withRequestIDStream is withRequestID for a streaming call.
 func withRequestIDStream(ss grpc.ServerStream) grpc.ServerStream {
 	id := requestIDFrom(ss.Context())
-	_ = ss.SetHeader(metadata.Pairs(RequestIDMetadata, id))
+	_ = ss.SetHeader(metadata.MD{RequestIDMetadata: {id}})
 	return &contextStream{ServerStream: ss, ctx: withCallLog(upstream.WithRequestID(ss.Context(), id))}
 }
 
