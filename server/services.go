@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -18,6 +19,7 @@ type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	up    *upstream.Client
 	locks statestore.Locker
+	ops   *operations.Manager
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
