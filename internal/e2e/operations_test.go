@@ -113,7 +113,7 @@ func TestStartServiceOutlivesCallerDeadline(t *testing.T) {
 	// The same over REST: GET /v1/operations/{id}, POST ...:wait, and
 	// ListOperations filtered by target and done.
 	r := e.do(t, http.MethodGet, "/v1/"+op.GetName(), nil)
-	if r.Status != http.StatusOK || r.Body["done"] != true || !strings.Contains(r.Raw, `"realTimeState":"SERVICE_STATE_STARTED"`) {
+	if resp, _ := r.Body["response"].(map[string]any); r.Status != http.StatusOK || r.Body["done"] != true || resp["realTimeState"] != "SERVICE_STATE_STARTED" {
 		t.Fatalf("GET /v1/%s: %d %s", op.GetName(), r.Status, r.Raw)
 	}
 	r = e.do(t, http.MethodPost, "/v1/"+op.GetName()+":wait", map[string]any{"timeout": "5s"})
@@ -141,7 +141,8 @@ func TestBatchStartStopServices(t *testing.T) {
 	names := []string{"services/SampleWorldCities.MapServer", "folders/Maps/services/Roads.MapServer"}
 
 	r := e.do(t, http.MethodPost, "/v1/"+names[0]+":stop", map[string]any{})
-	if n, _ := r.Body["name"].(string); r.Status != http.StatusOK || !strings.HasPrefix(n, "operations/") || !strings.Contains(r.Raw, `"verb":"stop"`) {
+	md, _ := r.Body["metadata"].(map[string]any)
+	if n, _ := r.Body["name"].(string); r.Status != http.StatusOK || !strings.HasPrefix(n, "operations/") || md["verb"] != "stop" {
 		t.Fatalf("POST :stop: %d %s; want an Operation", r.Status, r.Raw)
 	}
 	waitAllOps(t, c, e.conn)
