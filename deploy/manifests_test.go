@@ -289,9 +289,13 @@ func TestManifests(t *testing.T) {
 	})
 
 	t.Run("every ARCGATE_ variable is one arcgate reads", func(t *testing.T) {
-		src, err := os.ReadFile("../cmd/arcgate/main.go")
-		if err != nil {
-			t.Fatal(err)
+		var src []byte
+		for _, f := range []string{"../cmd/arcgate/main.go", "../cmd/arcgate/settings.go"} {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src = append(src, b...)
 		}
 		names := []string{}
 		for _, e := range c.Env {
@@ -303,7 +307,10 @@ func TestManifests(t *testing.T) {
 			}
 		}
 		for _, n := range names {
-			if strings.HasPrefix(n, "ARCGATE_") && !bytes.Contains(src, []byte(`"`+n+`"`)) {
+			// A variable of a setting is named after its flag (cmd/arcgate's
+			// envName): ARCGATE_CALLERS_FILE is --callers-file's.
+			flagName := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(n, "ARCGATE_"), "_", "-"))
+			if strings.HasPrefix(n, "ARCGATE_") && !bytes.Contains(src, []byte(`"`+n+`"`)) && !bytes.Contains(src, []byte(`"`+flagName+`"`)) {
 				t.Errorf("%s is not read by cmd/arcgate", n)
 			} else if !strings.HasPrefix(n, "ARCGATE_") && !strings.HasPrefix(n, "OTEL_") && n != "GOMEMLIMIT" {
 				t.Errorf("%s is neither an ARCGATE_ nor an OTEL_ variable, nor GOMEMLIMIT", n)

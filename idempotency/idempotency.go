@@ -43,6 +43,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/statestore"
 )
@@ -115,6 +116,9 @@ type Options struct {
 // UPSTREAM_OUTCOME_UNKNOWN; RESOURCE_EXHAUSTED, including RATE_LIMITED;
 // DEADLINE_EXCEEDED, ABORTED, CANCELED), so that the retry runs again.
 func DefaultKeep(st *status.Status) bool {
+	if writeApplied(st) {
+		return true // the write was applied: a repeat must not apply it again
+	}
 	switch st.Code() {
 	case codes.InvalidArgument, codes.Unauthenticated, codes.PermissionDenied,
 		codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
@@ -123,12 +127,17 @@ func DefaultKeep(st *status.Status) bool {
 	return true
 }
 
-// errorDomain and reasonInvalidArgument are the google.rpc.ErrorInfo of
-// this package's INVALID_ARGUMENT errors, as arcgate's other errors have.
-var (
-	errorDomain           = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
-	reasonInvalidArgument = strings.TrimPrefix(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.String(), "ERROR_REASON_")
-)
+// writeApplied reports whether st says that the write was applied although
+// the call failed (reason WRITE_APPLIED: reading the result back failed).
+func writeApplied(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == apierr.Domain &&
+			info.GetReason() == apierr.Reason(adminv1.ErrorReason_ERROR_REASON_WRITE_APPLIED) {
+			return true
+		}
+	}
+	return false
+}
 
 // keyPrefix namespaces this package's records and locks in the store.
 const keyPrefix = "request-id/"
@@ -273,16 +282,7 @@ func isUUID(s string) bool {
 
 // invalidArgument is INVALID_ARGUMENT about request_id, with a BadRequest
 // naming the field and an ErrorInfo, as arcgate's validation errors.
-func invalidArgument(desc string) error {
-	st := status.New(codes.InvalidArgument, Field+": "+desc)
-	if d, err := st.WithDetails(
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: Field, Description: desc}}},
-		&errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonInvalidArgument, Metadata: map[string]string{"field": Field}},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
-}
+func invalidArgument(desc string) error { return apierr.InvalidArgument(Field, desc) }
 
 // fingerprint identifies a request: the method and the request's
 // deterministic encoding without its request id.

@@ -1,56 +1,36 @@
 package operations
 
 import (
-	"strings"
-
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/arcgate/arcgate/apierr"
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
-// errorDomain is the domain of every google.rpc.ErrorInfo arcgate returns,
-// the proto package of the ErrorReason enum (as in the server package).
-var errorDomain = string(adminv1.File_arcgate_admin_v1_errors_proto.Package())
+// errorDomain is the domain of every google.rpc.ErrorInfo arcgate returns.
+var errorDomain = apierr.Domain
 
-// reasonName is the ErrorInfo.reason for r: its enum value name without the
-// ERROR_REASON_ prefix.
-func reasonName(r adminv1.ErrorReason) string {
-	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
-}
+// reasonName is the ErrorInfo.reason for r.
+var reasonName = apierr.Reason
 
 var (
-	reasonInvalidArgument     = reasonName(adminv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
-	reasonNotFound            = reasonName(adminv1.ErrorReason_ERROR_REASON_NOT_FOUND)
-	reasonFailedPrecondition  = reasonName(adminv1.ErrorReason_ERROR_REASON_FAILED_PRECONDITION)
-	reasonOutcomeUnknown      = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
-	reasonShuttingDown        = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
-	reasonRateLimited         = reasonName(adminv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
-	reasonUpstreamUnavailable = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_UNAVAILABLE)
+	reasonNotFound           = reasonName(adminv1.ErrorReason_ERROR_REASON_NOT_FOUND)
+	reasonFailedPrecondition = reasonName(adminv1.ErrorReason_ERROR_REASON_FAILED_PRECONDITION)
+	reasonOutcomeUnknown     = reasonName(adminv1.ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN)
+	reasonShuttingDown       = reasonName(adminv1.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
+	reasonRateLimited        = reasonName(adminv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
 )
 
 // newStatus builds a status with an ErrorInfo detail.
 func newStatus(code codes.Code, reason, msg string, md map[string]string) *status.Status {
-	st := status.New(code, msg)
-	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Domain: errorDomain, Reason: reason, Metadata: md}); err == nil {
-		st = withInfo
-	}
-	return st
+	return apierr.NewStatus(code, reason, msg, md)
 }
 
 // invalidArgument is INVALID_ARGUMENT with a BadRequest naming the field
 // and an ErrorInfo.
-func invalidArgument(field, desc string) error {
-	st := status.New(codes.InvalidArgument, field+": "+desc)
-	if d, err := st.WithDetails(
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}},
-		&errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonInvalidArgument, Metadata: map[string]string{"field": field}},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
-}
+var invalidArgument = apierr.InvalidArgument
 
 // notFound is NOT_FOUND for an operation that does not exist (or that the
 // caller may not see).

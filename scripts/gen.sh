@@ -11,3 +11,4 @@ buf() { go tool -modfile=tools/buf.mod buf "$@"; }
 buf format -d --exit-code proto
 buf lint
 buf generate
+go run ./scripts/openapi-fix gen/openapiv2/arcgate.swagger.json

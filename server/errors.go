@@ -59,6 +59,7 @@ var (
 	ReasonUnknownPath             = reasonName(adminv1.ErrorReason_ERROR_REASON_UNKNOWN_PATH)
 	ReasonMethodNotAllowed        = reasonName(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
 	ReasonEtagMismatch            = reasonName(adminv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH)
+	ReasonWriteApplied            = reasonName(adminv1.ErrorReason_ERROR_REASON_WRITE_APPLIED)
 )
 
 // reasonName is the ErrorInfo.reason for r (apierr.Reason).
@@ -82,6 +83,18 @@ func failedPrecondition(reason, msg string, md map[string]string) error {
 // notFound is NOT_FOUND for a resource arcgate found missing itself.
 func notFound(resource string) error {
 	return newStatus(codes.NotFound, ReasonNotFound, resource+" not found", map[string]string{"resource": resource})
+}
+
+// readBackFailed is the answer of a call whose write upstream succeeded
+// but whose read of the result, for the answer, then failed (err): the
+// change was applied, so the caller is told so (reason WRITE_APPLIED,
+// with the read's code) and to read the resource rather than repeat the
+// write.
+func readBackFailed(err error, resource string) error {
+	st := status.Convert(Status(err, resource))
+	return apierr.New(st.Code(), ReasonWriteApplied,
+		"the change to "+resource+" was applied, but reading it back failed ("+st.Message()+"): read "+resource+" rather than repeating the write",
+		map[string]string{"resource": resource})
 }
 
 // Status converts any error an RPC is about to return into a gRPC status

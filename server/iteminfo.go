@@ -19,8 +19,8 @@ import (
 // itemInfoServer implements adminv1.ItemInfoServiceServer.
 type itemInfoServer struct {
 	adminv1.UnimplementedItemInfoServiceServer
-	up    *upstream.Client
-	locks statestore.Locker
+	itemInfo itemInfoAPI
+	locks    statestore.Locker
 }
 
 var _ adminv1.ItemInfoServiceServer = (*itemInfoServer)(nil)
@@ -28,7 +28,7 @@ var _ adminv1.ItemInfoServiceServer = (*itemInfoServer)(nil)
 // getItemInfo reads a service's item info; errors are statuses about
 // resource.
 func (s *itemInfoServer) getItemInfo(ctx context.Context, ref serviceRef, resource string) (*upstream.ItemInfo, error) {
-	info, err := s.up.ItemInfo.Get(ctx, ref.upstream())
+	info, err := s.itemInfo.Get(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, resource)
 	}
@@ -98,12 +98,12 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 			return nil, err
 		}
 	}
-	if err := s.up.ItemInfo.Edit(ctx, ref.upstream(), cur, nil); err != nil {
+	if err := s.itemInfo.Edit(ctx, ref.upstream(), cur, nil); err != nil {
 		return nil, Status(err, name)
 	}
 	after, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return itemInfoFromUpstream(ref, after), nil
 }
@@ -133,7 +133,7 @@ func (s *itemInfoServer) GetThumbnail(ctx context.Context, req *adminv1.GetThumb
 		return nil, failedPrecondition(ReasonUnsafeThumbnailPath, name+": "+why+"; it is not followed",
 			map[string]string{"resource": name, "thumbnail": truncateRunes(info.Thumbnail, 256)})
 	}
-	th, err := s.up.ItemInfo.Thumbnail(ctx, ref.upstream(), info.Thumbnail)
+	th, err := s.itemInfo.Thumbnail(ctx, ref.upstream(), info.Thumbnail)
 	if err != nil {
 		return nil, Status(err, name)
 	}
@@ -182,12 +182,12 @@ func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.Updat
 		return nil, err
 	}
 	thumb := &upstream.Thumbnail{Name: "thumbnail." + ext, ContentType: ct, Data: data}
-	if err := s.up.ItemInfo.Edit(ctx, ref.upstream(), cur, thumb); err != nil {
+	if err := s.itemInfo.Edit(ctx, ref.upstream(), cur, thumb); err != nil {
 		return nil, Status(err, name)
 	}
 	after, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return itemInfoFromUpstream(ref, after), nil
 }

@@ -44,7 +44,7 @@ func TestItemInfoTagFormsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := &itemInfoServer{up: up, locks: statestore.NewMemory()}
+			srv := &itemInfoServer{itemInfo: up.ItemInfo, locks: statestore.NewMemory()}
 			ctx := context.Background()
 			const name = "services/SampleWorldCities.MapServer/itemInfo"
 			itemInfoURL := ts.URL + sim.AdminPath() + "services/SampleWorldCities.MapServer/iteminfo"

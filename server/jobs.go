@@ -20,8 +20,8 @@ import (
 // jobsServer implements adminv1.JobsServiceServer.
 type jobsServer struct {
 	adminv1.UnimplementedJobsServiceServer
-	up  *upstream.Client
-	hub *watchHub
+	jobs jobsAPI
+	hub  *watchHub
 
 	// queryPageSize is the upstream page size ("number") ListJobs asks for,
 	// queryMaxPages the most upstream pages one ListJobs call may read.
@@ -42,7 +42,7 @@ func newJobsServer(s *Server) *jobsServer {
 	hub := newWatchHub(s.jobPollMin, s.jobPollMax, s.timeout)
 	hub.stopping = s.watchStop
 	return &jobsServer{
-		up:            s.up,
+		jobs:          jobsOf(s.up),
 		hub:           hub,
 		queryPageSize: defaultJobQueryPageSize,
 		queryMaxPages: defaultJobQueryMaxPages,
@@ -261,7 +261,7 @@ func (s *jobsServer) ListJobs(ctx context.Context, req *adminv1.ListJobsRequest)
 				map[string]string{"resource": parent, "limit": itoa(s.queryMaxPages * s.queryPageSize)})
 		}
 		uq.Start = start
-		page, err := s.up.Jobs.Query(ctx, q.ref.upstream(), uq)
+		page, err := s.jobs.Query(ctx, q.ref.upstream(), uq)
 		if err != nil {
 			return nil, Status(err, parent)
 		}
@@ -304,7 +304,7 @@ func (s *jobsServer) GetJob(ctx context.Context, req *adminv1.GetJobRequest) (*a
 
 // getJob reads one job.
 func (s *jobsServer) getJob(ctx context.Context, ref serviceRef, id string) (*adminv1.Job, error) {
-	j, err := s.up.Jobs.Get(ctx, ref.upstream(), id)
+	j, err := s.jobs.Get(ctx, ref.upstream(), id)
 	if err != nil {
 		return nil, Status(err, jobResourceName(ref, id))
 	}
@@ -322,7 +322,7 @@ func (s *jobsServer) CancelJob(ctx context.Context, req *adminv1.CancelJobReques
 	if err != nil {
 		return nil, err
 	}
-	if err := s.up.Jobs.Cancel(ctx, ref.upstream(), id); err != nil {
+	if err := s.jobs.Cancel(ctx, ref.upstream(), id); err != nil {
 		if upstream.IsJobRefusal(err) {
 			return nil, s.refused(ctx, ref, id, err, ReasonJobNotCancellable)
 		}
@@ -341,7 +341,7 @@ func (s *jobsServer) DeleteJob(ctx context.Context, req *adminv1.DeleteJobReques
 	if err != nil {
 		return nil, err
 	}
-	if err := s.up.Jobs.Delete(ctx, ref.upstream(), id); err != nil {
+	if err := s.jobs.Delete(ctx, ref.upstream(), id); err != nil {
 		if upstream.IsJobRefusal(err) {
 			return nil, s.refused(ctx, ref, id, err, ReasonJobNotDeletable)
 		}
@@ -356,7 +356,7 @@ func (s *jobsServer) DeleteJob(ctx context.Context, req *adminv1.DeleteJobReques
 // while the job is in a cancellable state keeps upstream's error.
 func (s *jobsServer) refused(ctx context.Context, ref serviceRef, id string, refusal error, reason string) error {
 	name := jobResourceName(ref, id)
-	j, err := s.up.Jobs.Get(ctx, ref.upstream(), id)
+	j, err := s.jobs.Get(ctx, ref.upstream(), id)
 	if err != nil {
 		if upstream.IsNotFound(err) {
 			return Status(err, name)
@@ -385,7 +385,7 @@ func (s *jobsServer) PurgeJobs(ctx context.Context, req *adminv1.PurgeJobsReques
 	if err != nil {
 		return nil, err
 	}
-	if err := s.up.Jobs.PurgeQueue(ctx, ref.upstream()); err != nil {
+	if err := s.jobs.PurgeQueue(ctx, ref.upstream()); err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
 	return &adminv1.PurgeJobsResponse{}, nil

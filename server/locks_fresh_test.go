@@ -100,7 +100,7 @@ func TestUpdateServiceReadsAfresh(t *testing.T) {
 	ops := operations.New(statestore.NewMemory(), operations.Options{})
 	t.Cleanup(func() { _ = ops.Shutdown(context.Background()) })
 	opsSrv := operations.NewServer(ops)
-	s := &servicesServer{up: up, locks: statestore.NewMemory(), ops: ops}
+	s := &servicesServer{services: up.Services, locks: statestore.NewMemory(), ops: ops}
 	const name = "services/World.MapServer"
 	update := func(ctx context.Context, key string) <-chan error {
 		done := make(chan error, 1)

@@ -2,13 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -53,9 +50,8 @@ func (s *servicesServer) startOp(ctx context.Context, target, verb string, keys 
 // readBack reads the service ref after a write of it that succeeded (what
 // says what was written, e.g. "the start"), retrying a failed read a few
 // times within the operation's timeout. When every read fails, the error
-// says that the change was applied: the operation ends with UNAVAILABLE
-// (reason UPSTREAM_UNAVAILABLE, metadata applied=true), never as if the
-// write had failed.
+// says that the change was applied (reason WRITE_APPLIED, with the read's
+// code), never as if the write had failed.
 func (s *servicesServer) readBack(ctx context.Context, p operations.Progress, ref serviceRef, what string) (*adminv1.Service, error) {
 	var err error
 	for i := 0; i < readBackAttempts; i++ {
@@ -80,17 +76,10 @@ func (s *servicesServer) readBack(ctx context.Context, p operations.Progress, re
 }
 
 // appliedNotRead is the error of an operation whose write was applied but
-// whose resource could not be read back.
-func appliedNotRead(resource, what string, err error) error {
-	msg := err.Error()
-	if st, ok := status.FromError(err); ok {
-		msg = st.Message()
-	} else if errors.Is(err, context.DeadlineExceeded) {
-		msg = "the operation's timeout ran out"
-	}
-	return newStatus(codes.Unavailable, ReasonUpstreamUnavailable,
-		what+" of "+resource+" was applied upstream, but reading it back failed ("+msg+"); read "+resource+" to see it",
-		map[string]string{"resource": resource, "applied": "true"})
+// whose resource could not be read back (readBackFailed: reason
+// WRITE_APPLIED, with the read's code).
+func appliedNotRead(resource, _ string, err error) error {
+	return readBackFailed(err, resource)
 }
 
 // upstreamStateName is the upstream spelling of a service state, for an
@@ -114,14 +103,14 @@ const maxBatch = 100
 
 // BatchStartServices implements adminv1.ServicesServiceServer.
 func (s *servicesServer) BatchStartServices(ctx context.Context, req *adminv1.BatchStartServicesRequest) (*longrunningpb.Operation, error) {
-	return s.batchState(ctx, req.GetNames(), "batchStart", s.up.Services.StartMany, func(svcs []*adminv1.Service) proto.Message {
+	return s.batchState(ctx, req.GetNames(), "batchStart", s.services.StartMany, func(svcs []*adminv1.Service) proto.Message {
 		return &adminv1.BatchStartServicesResponse{Services: svcs}
 	})
 }
 
 // BatchStopServices implements adminv1.ServicesServiceServer.
 func (s *servicesServer) BatchStopServices(ctx context.Context, req *adminv1.BatchStopServicesRequest) (*longrunningpb.Operation, error) {
-	return s.batchState(ctx, req.GetNames(), "batchStop", s.up.Services.StopMany, func(svcs []*adminv1.Service) proto.Message {
+	return s.batchState(ctx, req.GetNames(), "batchStop", s.services.StopMany, func(svcs []*adminv1.Service) proto.Message {
 		return &adminv1.BatchStopServicesResponse{Services: svcs}
 	})
 }

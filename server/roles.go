@@ -21,7 +21,7 @@ import (
 // rolesServer implements adminv1.RolesServiceServer.
 type rolesServer struct {
 	adminv1.UnimplementedRolesServiceServer
-	up    *upstream.Client
+	roles rolesAPI
 	now   func() time.Time
 	locks statestore.Locker
 
@@ -53,7 +53,7 @@ type roleStoreState struct {
 }
 
 func newRolesServer(up *upstream.Client) *rolesServer {
-	return &rolesServer{up: up, now: time.Now, locks: statestore.NewMemory()}
+	return &rolesServer{roles: up.Roles, now: time.Now, locks: statestore.NewMemory()}
 }
 
 // remember records what upstream said about the store.
@@ -76,7 +76,7 @@ func (s *rolesServer) storeIsReadOnly(ctx context.Context) (bool, error) {
 	if !st.at.IsZero() && s.now().Sub(st.at) < roleStoreTTL {
 		return st.known && st.readOnly, nil
 	}
-	res, err := s.up.Roles.Store(ctx)
+	res, err := s.roles.Store(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -131,7 +131,7 @@ func (s *rolesServer) GetRoleStore(ctx context.Context, req *adminv1.GetRoleStor
 	if n := req.GetName(); n != "" && n != roleStoreName {
 		return nil, invalidArgument("name", "must be "+roleStoreName+" (or empty), got "+quoteName(n))
 	}
-	st, err := s.up.Roles.Store(ctx)
+	st, err := s.roles.Store(ctx)
 	if err != nil {
 		return nil, Status(err, roleStoreName)
 	}
@@ -154,7 +154,7 @@ func (s *rolesServer) ListRoles(ctx context.Context, req *adminv1.ListRolesReque
 		return nil, err
 	}
 	if offset == 0 {
-		p, err := s.up.Roles.List(ctx, 0, n)
+		p, err := s.roles.List(ctx, 0, n)
 		if err != nil {
 			return nil, Status(err, "roles")
 		}
@@ -189,7 +189,7 @@ func (s *rolesServer) ListRoles(ctx context.Context, req *adminv1.ListRolesReque
 // the role before it, which must be the anchor last; ok is false when it is
 // not.
 func (s *rolesServer) rolesAfter(ctx context.Context, offset int, last string, n int) (roles []upstream.Role, more, ok bool, err error) {
-	p, err := s.up.Roles.List(ctx, offset-1, n+1)
+	p, err := s.roles.List(ctx, offset-1, n+1)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -204,7 +204,7 @@ func (s *rolesServer) rolesAfter(ctx context.Context, offset int, last string, n
 func (s *rolesServer) indexOfRole(ctx context.Context, name string) (int, bool, error) {
 	start := 0
 	for range roleScanMaxPages {
-		p, err := s.up.Roles.List(ctx, start, roleScanPageSize)
+		p, err := s.roles.List(ctx, start, roleScanPageSize)
 		if err != nil {
 			return 0, false, err
 		}
@@ -243,7 +243,7 @@ func (s *rolesServer) SearchRoles(ctx context.Context, req *adminv1.SearchRolesR
 	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	p, err := s.up.Roles.Search(ctx, req.GetFilter(), maxRoleMaxCount)
+	p, err := s.roles.Search(ctx, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, "roles")
 	}
@@ -273,7 +273,7 @@ func roleQueryFits(resource string, n int, more bool) error {
 // search was cut short without an exact match, the role pages. An exact
 // match wins, else a single match that differs only in case.
 func (s *rolesServer) findRole(ctx context.Context, name string) (upstream.Role, error) {
-	p, err := s.up.Roles.Search(ctx, name, findRoleSearchMax)
+	p, err := s.roles.Search(ctx, name, findRoleSearchMax)
 	if err != nil {
 		return upstream.Role{}, err
 	}
@@ -282,7 +282,7 @@ func (s *rolesServer) findRole(ctx context.Context, name string) (upstream.Role,
 		candidates = nil
 		start := 0
 		for range roleScanMaxPages {
-			page, err := s.up.Roles.List(ctx, start, roleScanPageSize)
+			page, err := s.roles.List(ctx, start, roleScanPageSize)
 			if err != nil {
 				return upstream.Role{}, err
 			}
@@ -357,12 +357,12 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 	if err := s.checkWritable(ctx, resource); err != nil {
 		return nil, err
 	}
-	if err := s.up.Roles.Add(ctx, req.GetRoleId(), desc); err != nil {
+	if err := s.roles.Add(ctx, req.GetRoleId(), desc); err != nil {
 		return nil, s.writeError(err, resource)
 	}
 	r, err := s.findRole(ctx, req.GetRoleId())
 	if err != nil {
-		return nil, Status(err, resource)
+		return nil, readBackFailed(err, resource)
 	}
 	return roleFromUpstream(r), nil
 }
@@ -405,12 +405,12 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err := checkEtag(req.GetRole().GetEtag(), etagOf(cur), resource); err != nil {
 		return nil, err
 	}
-	if err := s.up.Roles.Update(ctx, cur.Name, desc); err != nil {
+	if err := s.roles.Update(ctx, cur.Name, desc); err != nil {
 		return nil, s.writeError(err, resource)
 	}
 	r, err := s.findRole(ctx, cur.Name)
 	if err != nil {
-		return nil, Status(err, resource)
+		return nil, readBackFailed(err, resource)
 	}
 	return roleFromUpstream(r), nil
 }
@@ -438,7 +438,7 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 			return nil, err
 		}
 	}
-	if err := s.up.Roles.Remove(ctx, name); err != nil {
+	if err := s.roles.Remove(ctx, name); err != nil {
 		return nil, s.writeError(err, req.GetName())
 	}
 	return &emptypb.Empty{}, nil
@@ -450,7 +450,7 @@ func (s *rolesServer) GetRolePrivilege(ctx context.Context, req *adminv1.GetRole
 	if err != nil {
 		return nil, err
 	}
-	priv, err := s.up.Roles.Privilege(ctx, name)
+	priv, err := s.roles.Privilege(ctx, name)
 	if err != nil {
 		return nil, Status(err, role)
 	}
@@ -482,10 +482,10 @@ func (s *rolesServer) SetRolePrivilege(ctx context.Context, req *adminv1.SetRole
 	if !ok {
 		return nil, invalidArgument("privilege", "must be PRIVILEGE_ADMINISTER, PRIVILEGE_PUBLISH or PRIVILEGE_ACCESS")
 	}
-	if err := s.up.Roles.AssignPrivilege(ctx, name, up); err != nil {
+	if err := s.roles.AssignPrivilege(ctx, name, up); err != nil {
 		return nil, Status(err, role)
 	}
-	priv, err := s.up.Roles.Privilege(ctx, name)
+	priv, err := s.roles.Privilege(ctx, name)
 	if err != nil {
 		return nil, Status(err, role)
 	}
@@ -502,7 +502,7 @@ func (s *rolesServer) ListRolesByPrivilege(ctx context.Context, req *adminv1.Lis
 	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	names, err := s.up.Roles.RolesByPrivilege(ctx, privilegeNames[p])
+	names, err := s.roles.RolesByPrivilege(ctx, privilegeNames[p])
 	if err != nil {
 		return nil, Status(err, "roles")
 	}
@@ -526,7 +526,7 @@ func (s *rolesServer) ListRoleUsers(ctx context.Context, req *adminv1.ListRoleUs
 	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	l, err := s.up.Roles.UsersInRole(ctx, name, req.GetFilter(), maxRoleMaxCount)
+	l, err := s.roles.UsersInRole(ctx, name, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, req.GetRole())
 	}
@@ -545,7 +545,7 @@ func identity(s string) string { return s }
 
 // AddRoleUsers implements adminv1.RolesServiceServer.
 func (s *rolesServer) AddRoleUsers(ctx context.Context, req *adminv1.AddRoleUsersRequest) (*adminv1.AddRoleUsersResponse, error) {
-	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.up.Roles.AddUsers); err != nil {
+	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.roles.AddUsers); err != nil {
 		return nil, err
 	}
 	return &adminv1.AddRoleUsersResponse{}, nil
@@ -553,7 +553,7 @@ func (s *rolesServer) AddRoleUsers(ctx context.Context, req *adminv1.AddRoleUser
 
 // RemoveRoleUsers implements adminv1.RolesServiceServer.
 func (s *rolesServer) RemoveRoleUsers(ctx context.Context, req *adminv1.RemoveRoleUsersRequest) (*adminv1.RemoveRoleUsersResponse, error) {
-	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.up.Roles.RemoveUsers); err != nil {
+	if err := s.changeMembership(ctx, req.GetRole(), req.GetUsers(), s.roles.RemoveUsers); err != nil {
 		return nil, err
 	}
 	return &adminv1.RemoveRoleUsersResponse{}, nil
@@ -603,7 +603,7 @@ func (s *rolesServer) ListUserRoles(ctx context.Context, req *adminv1.ListUserRo
 	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	l, err := s.up.Roles.RolesForUser(ctx, user, req.GetFilter(), maxRoleMaxCount)
+	l, err := s.roles.RolesForUser(ctx, user, req.GetFilter(), maxRoleMaxCount)
 	if err != nil {
 		return nil, Status(err, req.GetUser())
 	}

@@ -19,9 +19,9 @@ import (
 // servicesServer implements adminv1.ServicesServiceServer.
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
-	up    *upstream.Client
-	locks statestore.Locker
-	ops   *operations.Manager
+	services servicesAPI
+	locks    statestore.Locker
+	ops      *operations.Manager
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -39,7 +39,7 @@ func (r serviceRef) upstream() upstream.ServiceRef {
 // folders returns the site's folders with their settings. Servers that do
 // not report foldersDetail get one call per folder.
 func (s *servicesServer) folders(ctx context.Context) ([]upstream.FolderInfo, error) {
-	root, err := s.up.Services.ListRoot(ctx)
+	root, err := s.services.ListRoot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *servicesServer) folders(ctx context.Context) ([]upstream.FolderInfo, er
 	}
 	out := make([]upstream.FolderInfo, len(root.Folders))
 	err = forEach(ctx, len(root.Folders), func(ctx context.Context, i int) error {
-		l, err := s.up.Services.ListFolder(ctx, root.Folders[i])
+		l, err := s.services.ListFolder(ctx, root.Folders[i])
 		if err != nil {
 			return err
 		}
@@ -118,20 +118,21 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 		return nil, err
 	}
 	defer unlock()
-	if err := s.up.Services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
+	if err := s.services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
 		return nil, Status(err, name)
 	}
 	// createFolder has no webEncrypted parameter
 	// (docs/upstream.md#services-and-folders): set it with a second call
 	// when asked for.
 	if req.GetFolder().GetWebEncrypted() {
-		if err := s.up.Services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
-			return nil, Status(err, name)
+		if err := s.services.EditFolder(ctx, req.GetFolderId(), desc, true); err != nil {
+			// The folder exists: only its encryption flag may be unset.
+			return nil, readBackFailed(err, name)
 		}
 	}
 	f, err := s.findFolder(ctx, req.GetFolderId())
 	if err != nil {
-		return nil, Status(err, name)
+		return nil, readBackFailed(err, name)
 	}
 	return folderFromInfo(f), nil
 }
@@ -179,12 +180,12 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if setEnc {
 		enc = req.GetFolder().GetWebEncrypted()
 	}
-	if err := s.up.Services.EditFolder(ctx, cur.FolderName, desc, enc); err != nil {
+	if err := s.services.EditFolder(ctx, cur.FolderName, desc, enc); err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
 	}
 	f, err := s.findFolder(ctx, cur.FolderName)
 	if err != nil {
-		return nil, Status(err, req.GetFolder().GetName())
+		return nil, readBackFailed(err, req.GetFolder().GetName())
 	}
 	return folderFromInfo(f), nil
 }
@@ -209,7 +210,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 				map[string]string{"resource": req.GetName()})
 		}
 		if !req.GetForce() {
-			l, err := s.up.Services.ListFolder(ctx, cur.FolderName)
+			l, err := s.services.ListFolder(ctx, cur.FolderName)
 			if err != nil {
 				return cur, Status(err, req.GetName())
 			}
@@ -229,7 +230,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 		if err != nil {
 			return nil, err
 		}
-		if err := s.up.Services.DeleteFolder(ctx, cur.FolderName); err != nil {
+		if err := s.services.DeleteFolder(ctx, cur.FolderName); err != nil {
 			return nil, Status(err, req.GetName())
 		}
 		return &emptypb.Empty{}, nil
@@ -253,13 +254,13 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	var all []*adminv1.Service
 	switch folder {
 	case "":
-		root, err := s.up.Services.ListRoot(ctx)
+		root, err := s.services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
 		all = summaries("", root.Services)
 	case parentAll:
-		root, err := s.up.Services.ListRoot(ctx)
+		root, err := s.services.ListRoot(ctx)
 		if err != nil {
 			return nil, Status(err, "")
 		}
@@ -272,7 +273,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 		}
 		per := make([][]*adminv1.Service, len(names))
 		err = forEach(ctx, len(names), func(ctx context.Context, i int) error {
-			l, err := s.up.Services.ListFolder(ctx, names[i])
+			l, err := s.services.ListFolder(ctx, names[i])
 			if err != nil {
 				if upstream.IsNotFound(err) { // deleted meanwhile
 					return nil
@@ -289,7 +290,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 			all = append(all, p...)
 		}
 	default:
-		l, err := s.up.Services.ListFolder(ctx, folder)
+		l, err := s.services.ListFolder(ctx, folder)
 		if err != nil {
 			return nil, Status(err, req.GetParent())
 		}
@@ -302,7 +303,7 @@ func (s *servicesServer) ListServices(ctx context.Context, req *adminv1.ListServ
 	if view == adminv1.ServiceView_SERVICE_VIEW_FULL {
 		err := forEach(ctx, len(page), func(ctx context.Context, i int) error {
 			ref := serviceRef{Folder: page[i].GetFolder(), Name: page[i].GetServiceName(), Type: page[i].GetTypeName()}
-			cfg, err := s.up.Services.Get(ctx, ref.upstream())
+			cfg, err := s.services.Get(ctx, ref.upstream())
 			if err != nil {
 				return err
 			}
@@ -332,7 +333,7 @@ func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
 
 // getService reads a service's configuration and status at once.
 func (s *servicesServer) getService(ctx context.Context, ref serviceRef) (*adminv1.Service, error) {
-	cfg, st, err := s.up.Services.GetWithStatus(ctx, ref.upstream())
+	cfg, st, err := s.services.GetWithStatus(ctx, ref.upstream())
 	if err != nil {
 		return nil, Status(err, ref.resourceName())
 	}
@@ -397,7 +398,7 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 	}
 	cfg.ServiceName, cfg.Type = name, typ
 	return s.startOp(ctx, ref.resourceName(), "create", []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
-		if err := s.up.Services.Create(ctx, folder, &cfg); err != nil {
+		if err := s.services.Create(ctx, folder, &cfg); err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
 		return s.readBack(ctx, p, ref, "the create")
@@ -474,7 +475,7 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 	// at once (NOT_FOUND, ABORTED and INVALID_ARGUMENT come back before any
 	// operation starts), again under the lock in the work.
 	edit := func(ctx context.Context) (*upstream.ServiceConfig, error) {
-		cfg, err := s.up.Services.Get(ctx, ref.upstream())
+		cfg, err := s.services.Get(ctx, ref.upstream())
 		if err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
@@ -494,7 +495,7 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 		if err != nil {
 			return nil, err
 		}
-		if err := s.up.Services.Edit(ctx, ref.upstream(), cfg); err != nil {
+		if err := s.services.Edit(ctx, ref.upstream(), cfg); err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
 		return s.readBack(ctx, p, ref, "the update")
@@ -532,7 +533,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 		if req.GetEtag() == "" {
 			return nil
 		}
-		cfg, err := s.up.Services.Get(ctx, ref.upstream())
+		cfg, err := s.services.Get(ctx, ref.upstream())
 		if err != nil {
 			return Status(err, ref.resourceName())
 		}
@@ -545,7 +546,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 		if err := check(ctx); err != nil {
 			return nil, err
 		}
-		if err := s.up.Services.Delete(ctx, ref.upstream()); err != nil {
+		if err := s.services.Delete(ctx, ref.upstream()); err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
 		return &emptypb.Empty{}, nil
@@ -554,12 +555,12 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 
 // StartService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*longrunningpb.Operation, error) {
-	return s.changeState(ctx, req.GetName(), "start", s.up.Services.Start)
+	return s.changeState(ctx, req.GetName(), "start", s.services.Start)
 }
 
 // StopService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*longrunningpb.Operation, error) {
-	return s.changeState(ctx, req.GetName(), "stop", s.up.Services.Stop)
+	return s.changeState(ctx, req.GetName(), "stop", s.services.Stop)
 }
 
 // changeState starts the operation that starts or stops (change, verb) the

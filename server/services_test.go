@@ -37,7 +37,7 @@ func TestListServicesAnswersShareNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &servicesServer{up: up, locks: statestore.NewMemory()}
+	s := &servicesServer{services: up.Services, locks: statestore.NewMemory()}
 	list := func() *adminv1.ListServicesResponse {
 		t.Helper()
 		resp, err := s.ListServices(context.Background(), &adminv1.ListServicesRequest{Parent: "folders/F"})

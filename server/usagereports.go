@@ -20,9 +20,10 @@ const versionTTL = 5 * time.Minute
 // usageReportsServer implements adminv1.UsageReportsServiceServer.
 type usageReportsServer struct {
 	adminv1.UnimplementedUsageReportsServiceServer
-	up    *upstream.Client
-	now   func() time.Time
-	locks statestore.Locker
+	usageReports usageReportsAPI
+	site         siteAPI // the site root (currentVersion)
+	now          func() time.Time
+	locks        statestore.Locker
 
 	mu        sync.Mutex
 	version   float64   // upstream currentVersion, 0 until read
@@ -32,7 +33,7 @@ type usageReportsServer struct {
 var _ adminv1.UsageReportsServiceServer = (*usageReportsServer)(nil)
 
 func newUsageReportsServer(up *upstream.Client) *usageReportsServer {
-	return &usageReportsServer{up: up, now: time.Now, locks: statestore.NewMemory()}
+	return &usageReportsServer{usageReports: up.UsageReports, site: up, now: time.Now, locks: statestore.NewMemory()}
 }
 
 // siteVersion returns the upstream's currentVersion, read from the site
@@ -44,7 +45,7 @@ func (s *usageReportsServer) siteVersion(ctx context.Context) (float64, error) {
 	if v != 0 && s.now().Sub(at) < versionTTL {
 		return v, nil
 	}
-	info, err := s.up.SiteInfo(ctx)
+	info, err := s.site.SiteInfo(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -82,7 +83,7 @@ func (s *usageReportsServer) ListUsageReports(ctx context.Context, req *adminv1.
 	if _, err := checkPage(req.GetPageSize(), req.GetPageToken(), query); err != nil {
 		return nil, err
 	}
-	all, err := s.up.UsageReports.List(ctx)
+	all, err := s.usageReports.List(ctx)
 	if err != nil {
 		return nil, Status(err, query)
 	}
@@ -99,7 +100,7 @@ func (s *usageReportsServer) ListUsageReports(ctx context.Context, req *adminv1.
 
 // getReport reads a report's definition and converts it.
 func (s *usageReportsServer) getReport(ctx context.Context, id string) (*adminv1.UsageReport, error) {
-	r, err := s.up.UsageReports.Get(ctx, id)
+	r, err := s.usageReports.Get(ctx, id)
 	if err != nil {
 		return nil, Status(err, usageReportResourceName(id))
 	}
@@ -115,11 +116,7 @@ func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.Ge
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.getReport(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.getReport(ctx, id)
 }
 
 // CreateUsageReport implements adminv1.UsageReportsServiceServer.
@@ -159,12 +156,12 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 		return nil, err
 	}
 	defer unlock()
-	if err := s.up.UsageReports.Add(ctx, def); err != nil {
+	if err := s.usageReports.Add(ctx, def); err != nil {
 		return nil, Status(err, name)
 	}
 	r, err := s.getReport(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return r, nil
 }
@@ -232,7 +229,7 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 		return nil, err
 	}
 	defer unlock()
-	cur, err := s.up.UsageReports.Get(ctx, id)
+	cur, err := s.usageReports.Get(ctx, id)
 	if err != nil {
 		return nil, Status(err, name)
 	}
@@ -256,12 +253,12 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 		}
 	}
 	cur.Name = id
-	if err := s.up.UsageReports.Edit(ctx, id, cur); err != nil {
+	if err := s.usageReports.Edit(ctx, id, cur); err != nil {
 		return nil, Status(err, name)
 	}
 	r, err := s.getReport(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, readBackFailed(err, name)
 	}
 	return r, nil
 }
@@ -278,7 +275,7 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 	}
 	defer unlock()
 	if req.GetEtag() != "" {
-		cur, err := s.up.UsageReports.Get(ctx, id)
+		cur, err := s.usageReports.Get(ctx, id)
 		if err != nil {
 			return nil, Status(err, req.GetName())
 		}
@@ -289,7 +286,7 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 			return nil, err
 		}
 	}
-	if err := s.up.UsageReports.Delete(ctx, id); err != nil {
+	if err := s.usageReports.Delete(ctx, id); err != nil {
 		return nil, Status(err, req.GetName())
 	}
 	return &emptypb.Empty{}, nil
@@ -306,7 +303,7 @@ func (s *usageReportsServer) QueryUsageReportData(ctx context.Context, req *admi
 			return nil, invalidArgument("machines["+itoa(i)+"]", why)
 		}
 	}
-	d, err := s.up.UsageReports.Data(ctx, id, upstream.UsageDataFilter{Machines: req.GetMachines()})
+	d, err := s.usageReports.Data(ctx, id, upstream.UsageDataFilter{Machines: req.GetMachines()})
 	if err != nil {
 		return nil, Status(err, req.GetName())
 	}
@@ -326,7 +323,7 @@ func (s *usageReportsServer) GetUsageStatisticsSettings(ctx context.Context, req
 	if err := checkSettingsName("name", req.GetName()); err != nil {
 		return nil, err
 	}
-	st, err := s.up.UsageReports.Settings(ctx)
+	st, err := s.usageReports.Settings(ctx)
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
@@ -373,7 +370,7 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 		return nil, err
 	}
 	defer unlock()
-	cur, err := s.up.UsageReports.Settings(ctx)
+	cur, err := s.usageReports.Settings(ctx)
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
@@ -389,12 +386,12 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	if setHistory {
 		cur.MaxHistory = history
 	}
-	if err := s.up.UsageReports.EditSettings(ctx, *cur); err != nil {
+	if err := s.usageReports.EditSettings(ctx, *cur); err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
-	st, err := s.up.UsageReports.Settings(ctx)
+	st, err := s.usageReports.Settings(ctx)
 	if err != nil {
-		return nil, Status(err, usageSettingsName)
+		return nil, readBackFailed(err, usageSettingsName)
 	}
 	return usageSettingsFromUpstream(st), nil
 }

@@ -24,8 +24,11 @@ type Store interface {
 
 var _ Store = (*Memory)(nil)
 
+// MemorySpec is the spec that names the in-memory store, Open's default.
+const MemorySpec = "memory"
+
 // String implements Store.
-func (m *Memory) String() string { return "memory" }
+func (m *Memory) String() string { return MemorySpec }
 
 // Close implements Store: there is nothing to release.
 func (m *Memory) Close() error { return nil }
@@ -40,7 +43,7 @@ const pingTimeout = 5 * time.Second
 // same database; Open checks that Redis answers. Its errors name the URL
 // without its password.
 func Open(ctx context.Context, spec string, opts ...RedisOption) (Store, error) {
-	if spec == "" || spec == "memory" {
+	if spec == "" || spec == MemorySpec {
 		return NewMemory(), nil
 	}
 	u, err := url.Parse(spec)

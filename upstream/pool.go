@@ -12,6 +12,13 @@ import (
 	"time"
 )
 
+// DefaultPoolSize is PoolConfig.Size's default, DefaultPoolIdleTimeout
+// IdleTimeout's (cmd/arcgate's --token-pool-size and --token-idle-timeout).
+const (
+	DefaultPoolSize        = 1000
+	DefaultPoolIdleTimeout = 30 * time.Minute
+)
+
 // Pool defaults and tier bounds. The tiers follow the AWS SDK's advisory
 // and mandatory windows, scaled with the token's real lifetime L:
 //
@@ -23,8 +30,6 @@ import (
 // so a 60-minute token is refreshed in the background between T−15 and
 // T−7.5 minutes, and callers block only from T−1 minute.
 const (
-	defaultPoolSize       = 1000
-	defaultIdleTimeout    = 30 * time.Minute
 	defaultRefreshTimeout = 30 * time.Second
 	maxAdvisoryWindow     = time.Hour
 	minMandatoryWindow    = 5 * time.Second
@@ -178,10 +183,10 @@ type flight struct {
 // to stop background refreshes.
 func NewPool(m Minter, cfg PoolConfig) *Pool {
 	if cfg.Size <= 0 {
-		cfg.Size = defaultPoolSize
+		cfg.Size = DefaultPoolSize
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = defaultIdleTimeout
+		cfg.IdleTimeout = DefaultPoolIdleTimeout
 	}
 	if cfg.RefreshTimeout <= 0 {
 		cfg.RefreshTimeout = defaultRefreshTimeout

@@ -78,31 +78,13 @@ type Role struct {
 func (r *Role) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
-		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(b, &raw); err != nil {
+		var w roleWire
+		if err := json.Unmarshal(b, &w); err != nil {
 			return err
 		}
-		var role Role
-		var name, desc, alt jsonText
-		for k, v := range raw {
-			var dst *jsonText
-			switch strings.ToLower(k) {
-			case "rolename":
-				dst = &name
-			case "name":
-				dst = &alt
-			case "description":
-				dst = &desc
-			default:
-				continue
-			}
-			if err := json.Unmarshal(v, dst); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-		}
-		role.Name, role.Description = string(name), string(desc)
+		role := Role{Name: string(w.RoleName), Description: string(w.Description)}
 		if role.Name == "" {
-			role.Name = string(alt)
+			role.Name = string(w.Name)
 		}
 		if role.Name == "" {
 			return errors.New("role object without a rolename")
@@ -119,6 +101,15 @@ func (r *Role) UnmarshalJSON(b []byte) error {
 	}
 	*r = Role{Name: string(name)}
 	return nil
+}
+
+// roleWire is a role object as upstream sends it; encoding/json matches
+// its keys without regard to case, so "roleName" and "RoleName" are
+// "rolename".
+type roleWire struct {
+	RoleName    jsonText `json:"rolename"`
+	Name        jsonText `json:"name"`
+	Description jsonText `json:"description"`
 }
 
 // RolePage is an answer of getRoles or search.
@@ -173,28 +164,31 @@ func decodeNames(raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// nameListWire decodes {"<key>":[...],"hasMore":bool}.
+// nameListWire decodes {"users":[...],"hasMore":bool} (key "users") or
+// {"roles":[...],"hasMore":bool} (key "roles").
 type nameListWire struct {
 	key  string
 	list NameList
 }
 
 func (w *nameListWire) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var wire struct {
+		Users   json.RawMessage `json:"users"`
+		Roles   json.RawMessage `json:"roles"`
+		HasMore jsonBool        `json:"hasMore"`
+	}
+	if err := json.Unmarshal(b, &wire); err != nil {
 		return err
 	}
-	names, err := decodeNames(raw[w.key])
+	raw := wire.Users
+	if w.key == "roles" {
+		raw = wire.Roles
+	}
+	names, err := decodeNames(raw)
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.key, err)
 	}
-	var more jsonBool
-	if m, ok := raw["hasMore"]; ok {
-		if err := json.Unmarshal(m, &more); err != nil {
-			return fmt.Errorf("hasMore: %w", err)
-		}
-	}
-	w.list = NameList{Names: names, HasMore: bool(more)}
+	w.list = NameList{Names: names, HasMore: bool(wire.HasMore)}
 	return nil
 }
 

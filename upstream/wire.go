@@ -237,12 +237,6 @@ func (d *objectDecoder) text(key string, dst *string) {
 	*dst = string(t)
 }
 
-func (d *objectDecoder) int(key string, dst *int) {
-	var n jsonInt
-	d.decode(key, &n)
-	*dst = int(n)
-}
-
 // decodeProps decodes a property object whose values should be strings;
 // other scalars become their text, null becomes "".
 func decodeProps(raw json.RawMessage) (map[string]string, error) {

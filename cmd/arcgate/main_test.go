@@ -52,44 +52,44 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(c *config) bool {
-			return c.GRPCAddr == "127.0.0.1:9090" && c.HTTPAddr == "127.0.0.1:8080" && c.UpstreamURL == "" && c.Timeout == 15*time.Second
+			return c.App.GRPCAddr == "127.0.0.1:9090" && c.App.HTTPAddr == "127.0.0.1:8080" && c.App.UpstreamURL == "" && c.App.DefaultTimeout == 15*time.Second
 		}},
 		{name: "env sets defaults", env: map[string]string{"ARCGATE_GRPC_ADDR": "127.0.0.1:1", "ARCGATE_UPSTREAM_URL": "https://h/arcgis", "ARCGATE_USERNAME": "u", "ARCGATE_PASSWORD": "p"},
 			check: func(c *config) bool {
-				return c.GRPCAddr == "127.0.0.1:1" && c.UpstreamURL == "https://h/arcgis" && c.password == "p"
+				return c.App.GRPCAddr == "127.0.0.1:1" && c.App.UpstreamURL == "https://h/arcgis" && c.App.Password == "p"
 			}},
 		{name: "flags beat env", args: []string{"--grpc-addr", "127.0.0.1:2"}, env: map[string]string{"ARCGATE_GRPC_ADDR": "127.0.0.1:1"},
-			check: func(c *config) bool { return c.GRPCAddr == "127.0.0.1:2" }},
+			check: func(c *config) bool { return c.App.GRPCAddr == "127.0.0.1:2" }},
 		{name: "password file", args: []string{"--upstream-url", "https://h/arcgis", "--username", "u", "--password-file", pw},
-			check: func(c *config) bool { return c.password == "s3cret-from-file" }},
+			check: func(c *config) bool { return c.App.Password == "s3cret-from-file" }},
 		{name: "password file from env", env: map[string]string{"ARCGATE_UPSTREAM_URL": "https://h/arcgis", "ARCGATE_USERNAME": "u", "ARCGATE_PASSWORD_FILE": pw},
-			check: func(c *config) bool { return c.password == "s3cret-from-file" }},
+			check: func(c *config) bool { return c.App.Password == "s3cret-from-file" }},
 		{name: "upstream without credentials", args: []string{"--upstream-url", "https://h/arcgis"}, wantErr: "needs --username"},
 		{name: "no password flag", args: []string{"--password", "x"}, wantErr: "not defined"},
 		{name: "missing password file", args: []string{"--password-file", filepath.Join(dir, "none")}, wantErr: "password-file"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "log-format"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected"},
 		{name: "token defaults", check: func(c *config) bool {
-			return c.tokenService == upstream.TokenServiceAdmin && c.tokenClient == upstream.TokenClientRequestIP &&
-				c.delegatedAuth == rpc.DelegatedAuthOff && c.TokenPoolSize == 1000 && c.TokenIdleTimeout == 30*time.Minute
+			return c.App.TokenService == upstream.TokenServiceAdmin && c.App.TokenClient == upstream.TokenClientRequestIP &&
+				c.App.DelegatedAuth == rpc.DelegatedAuthOff && c.App.TokenPoolSize == 1000 && c.App.TokenIdleTimeout == 30*time.Minute
 		}},
 		{name: "token flags", args: []string{"--token-source", "tokens", "--token-client", "referer", "--token-referer", "https://gw",
 			"--delegated-auth", "required", "--token-pool-size", "5", "--token-idle-timeout", "2m"},
 			check: func(c *config) bool {
-				return c.tokenService == upstream.TokenServiceTokens && c.tokenClient == upstream.TokenClientReferer &&
-					c.TokenReferer == "https://gw" && c.delegatedAuth == rpc.DelegatedAuthRequired &&
-					c.TokenPoolSize == 5 && c.TokenIdleTimeout == 2*time.Minute
+				return c.App.TokenService == upstream.TokenServiceTokens && c.App.TokenClient == upstream.TokenClientReferer &&
+					c.App.TokenReferer == "https://gw" && c.App.DelegatedAuth == rpc.DelegatedAuthRequired &&
+					c.App.TokenPoolSize == 5 && c.App.TokenIdleTimeout == 2*time.Minute
 			}},
 		{name: "token env", env: map[string]string{"ARCGATE_TOKEN_SOURCE": "portal", "ARCGATE_PORTAL_URL": "https://h/portal",
 			"ARCGATE_DELEGATED_AUTH": "optional", "ARCGATE_TOKEN_POOL_SIZE": "7", "ARCGATE_TOKEN_IDLE_TIMEOUT": "90s"},
 			check: func(c *config) bool {
-				return c.tokenService == upstream.TokenServicePortal && c.PortalURL == "https://h/portal" &&
-					c.delegatedAuth == rpc.DelegatedAuthOptional && c.TokenPoolSize == 7 && c.TokenIdleTimeout == 90*time.Second
+				return c.App.TokenService == upstream.TokenServicePortal && c.App.PortalURL == "https://h/portal" &&
+					c.App.DelegatedAuth == rpc.DelegatedAuthOptional && c.App.TokenPoolSize == 7 && c.App.TokenIdleTimeout == 90*time.Second
 			}},
 		{name: "fixed token from a file, no password needed", args: []string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed", "--token-file", tok},
-			check: func(c *config) bool { return c.TokenSource == "fixed" && c.token == "s3cret-token-from-file" }},
+			check: func(c *config) bool { return c.TokenSource == "fixed" && c.App.Token == "s3cret-token-from-file" }},
 		{name: "fixed token from env", env: map[string]string{"ARCGATE_UPSTREAM_URL": "https://h/arcgis", "ARCGATE_TOKEN_SOURCE": "fixed", "ARCGATE_TOKEN": "s3cret-env-token"},
-			check: func(c *config) bool { return c.token == "s3cret-env-token" }},
+			check: func(c *config) bool { return c.App.Token == "s3cret-env-token" }},
 		{name: "fixed without a token", args: []string{"--upstream-url", "https://h/arcgis", "--token-source", "fixed"}, wantErr: "needs a token"},
 		{name: "token without fixed", env: map[string]string{"ARCGATE_TOKEN": "s3cret-env-token"}, wantErr: "only used with --token-source fixed"},
 		{name: "missing token file", args: []string{"--token-source", "fixed", "--token-file", filepath.Join(dir, "none")}, wantErr: "token-file"},
@@ -105,15 +105,15 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad pool size env", env: map[string]string{"ARCGATE_TOKEN_POOL_SIZE": "many"}, wantErr: "ARCGATE_TOKEN_POOL_SIZE"},
 		{name: "bad idle timeout", args: []string{"--token-idle-timeout", "0s"}, wantErr: "--token-idle-timeout"},
 		{name: "bad idle timeout env", env: map[string]string{"ARCGATE_TOKEN_IDLE_TIMEOUT": "soon"}, wantErr: "ARCGATE_TOKEN_IDLE_TIMEOUT"},
-		{name: "request id ttl default", check: func(c *config) bool { return c.RequestIDTTL == 24*time.Hour }},
-		{name: "request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "90m"}, check: func(c *config) bool { return c.RequestIDTTL == 90*time.Minute }},
+		{name: "request id ttl default", check: func(c *config) bool { return c.App.RequestIDTTL == 24*time.Hour }},
+		{name: "request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "90m"}, check: func(c *config) bool { return c.App.RequestIDTTL == 90*time.Minute }},
 		{name: "request id ttl flag beats env", args: []string{"--request-id-ttl", "2h"}, env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "90m"},
-			check: func(c *config) bool { return c.RequestIDTTL == 2*time.Hour }},
+			check: func(c *config) bool { return c.App.RequestIDTTL == 2*time.Hour }},
 		{name: "bad request id ttl", args: []string{"--request-id-ttl", "0s"}, wantErr: "--request-id-ttl"},
 		{name: "bad request id ttl env", env: map[string]string{"ARCGATE_REQUEST_ID_TTL": "a day"}, wantErr: "ARCGATE_REQUEST_ID_TTL"},
-		{name: "operation timeout default", check: func(c *config) bool { return c.OperationTimeout == 10*time.Minute }},
-		{name: "operation timeout flag", args: []string{"--operation-timeout", "90s"}, check: func(c *config) bool { return c.OperationTimeout == 90*time.Second }},
-		{name: "operation timeout env", env: map[string]string{"ARCGATE_OPERATION_TIMEOUT": "20m"}, check: func(c *config) bool { return c.OperationTimeout == 20*time.Minute }},
+		{name: "operation timeout default", check: func(c *config) bool { return c.App.OperationTimeout == 10*time.Minute }},
+		{name: "operation timeout flag", args: []string{"--operation-timeout", "90s"}, check: func(c *config) bool { return c.App.OperationTimeout == 90*time.Second }},
+		{name: "operation timeout env", env: map[string]string{"ARCGATE_OPERATION_TIMEOUT": "20m"}, check: func(c *config) bool { return c.App.OperationTimeout == 20*time.Minute }},
 		{name: "bad operation timeout", args: []string{"--operation-timeout", "0s"}, wantErr: "--operation-timeout"},
 		{name: "bad operation timeout env", env: map[string]string{"ARCGATE_OPERATION_TIMEOUT": "soon"}, wantErr: "ARCGATE_OPERATION_TIMEOUT"},
 	} {
@@ -209,7 +209,7 @@ func TestConfigRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.password = "s3cret-cmd-password"
+	c.App.Password = "s3cret-cmd-password"
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "c", c)
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "c", c)
@@ -360,7 +360,7 @@ func TestVersionFlag(t *testing.T) {
 
 func TestDefaultTimeoutAndTracingFromEnvironment(t *testing.T) {
 	c, err := parseConfig(nil, env(map[string]string{"ARCGATE_DEFAULT_TIMEOUT": "3s", "ARCGATE_TRACING": "true"}), io.Discard)
-	if err != nil || c.Timeout != 3*time.Second || !c.Tracing {
+	if err != nil || c.App.DefaultTimeout != 3*time.Second || !c.Tracing {
 		t.Fatalf("config %+v, err %v", c, err)
 	}
 	if _, err := parseConfig(nil, env(map[string]string{"ARCGATE_DEFAULT_TIMEOUT": "soon"}), io.Discard); err == nil {
@@ -559,7 +559,7 @@ func TestLimitDefaults(t *testing.T) {
 		{"demo mode with a burst set in env", nil, map[string]string{"ARCGATE_RATE_BURST": "7"}, rpc.RateLimit{PerSecond: 100, Burst: 7}, 500, 65536},
 		{"real upstream", up, map[string]string{"ARCGATE_PASSWORD": "p"}, rpc.RateLimit{PerSecond: 100, Burst: 200}, 500, 65536},
 		{"real upstream, rate off", append(up, "--rate-limit", "0"), map[string]string{"ARCGATE_PASSWORD": "p"}, rpc.NoRateLimit, 500, 65536},
-		{"flags", []string{"--max-concurrent-per-caller", "0", "--max-header-bytes", "8192"}, nil, rpc.NoRateLimit, 0, 8192},
+		{"flags", []string{"--max-concurrent-per-caller", "0", "--max-header-bytes", "8192"}, nil, rpc.NoRateLimit, -1, 8192}, // 0: no cap, app.Config's -1
 		{"env", nil, map[string]string{"ARCGATE_MAX_CONCURRENT_PER_CALLER": "9", "ARCGATE_MAX_HEADER_BYTES": "4096"}, rpc.NoRateLimit, 9, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -567,11 +567,11 @@ func TestLimitDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.rateLimit(); got != tc.rate {
+			if got := c.App.RateLimit; got != tc.rate {
 				t.Errorf("rate limit %+v, want %+v", got, tc.rate)
 			}
-			if c.MaxConcurrentPerCaller != tc.perCaller || c.MaxHeaderBytes != tc.header {
-				t.Errorf("open calls per caller %d, header bytes %d; want %d, %d", c.MaxConcurrentPerCaller, c.MaxHeaderBytes, tc.perCaller, tc.header)
+			if c.App.MaxConcurrentPerCaller != tc.perCaller || c.App.MaxHeaderBytes != tc.header {
+				t.Errorf("open calls per caller %d, header bytes %d; want %d, %d", c.App.MaxConcurrentPerCaller, c.App.MaxHeaderBytes, tc.perCaller, tc.header)
 			}
 		})
 	}

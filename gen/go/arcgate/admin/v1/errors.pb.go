@@ -98,6 +98,11 @@ const (
 	// outcome, or retry with the same request id. Reads never get this
 	// reason, and UPSTREAM_UNAVAILABLE on a write means it was not applied.
 	ErrorReason_ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN ErrorReason = 76
+	// The write was applied upstream, but reading the resource back for the
+	// answer then failed (metadata `resource`; the code is the read's, e.g.
+	// UNAVAILABLE). Read the resource; do not repeat the write. A retry with
+	// the same request id gets this same answer.
+	ErrorReason_ERROR_REASON_WRITE_APPLIED ErrorReason = 77
 	// No REST route has this path (NOT_FOUND, HTTP 404; metadata `path`). The
 	// API reference is served at `/docs`.
 	ErrorReason_ERROR_REASON_UNKNOWN_PATH ErrorReason = 90
@@ -165,6 +170,7 @@ var (
 		74: "ERROR_REASON_REQUEST_TOO_LARGE",
 		75: "ERROR_REASON_SHUTTING_DOWN",
 		76: "ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN",
+		77: "ERROR_REASON_WRITE_APPLIED",
 		90: "ERROR_REASON_UNKNOWN_PATH",
 		91: "ERROR_REASON_METHOD_NOT_ALLOWED",
 		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
@@ -201,6 +207,7 @@ var (
 		"ERROR_REASON_REQUEST_TOO_LARGE":              74,
 		"ERROR_REASON_SHUTTING_DOWN":                  75,
 		"ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN":       76,
+		"ERROR_REASON_WRITE_APPLIED":                  77,
 		"ERROR_REASON_UNKNOWN_PATH":                   90,
 		"ERROR_REASON_METHOD_NOT_ALLOWED":             91,
 		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
@@ -247,7 +254,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\x81\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xa1\n" +
 	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
@@ -272,7 +279,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\x19ERROR_REASON_CIRCUIT_OPEN\x10I\x12\"\n" +
 	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12)\n" +
-	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12\x1d\n" +
+	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12\x1e\n" +
+	"\x1aERROR_REASON_WRITE_APPLIED\x10M\x12\x1d\n" +
 	"\x19ERROR_REASON_UNKNOWN_PATH\x10Z\x12#\n" +
 	"\x1fERROR_REASON_METHOD_NOT_ALLOWED\x10[\x12$\n" +
 	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +

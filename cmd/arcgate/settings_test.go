@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHelpListsEverySetting: --help lists every flag of the table with
+// its environment variable, and the variables without a flag.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, env(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	help := out.String()
+	for _, s := range (&config{}).settings() {
+		if !strings.Contains(help, "  -"+s.name+" ") && !strings.Contains(help, "  -"+s.name+"\n") {
+			t.Errorf("--help does not list -%s", s.name)
+		}
+		if !strings.Contains(help, "(env "+envName(s.name)) {
+			t.Errorf("--help does not give -%s's environment variable %s", s.name, envName(s.name))
+		}
+	}
+	for _, e := range []string{passwordEnv, tokenEnv} {
+		if !regexp.MustCompile(`\b` + e + `\b`).MatchString(help) {
+			t.Errorf("--help does not mention %s", e)
+		}
+	}
+}
+
+// TestREADMEListsEverySetting: README's configuration table has a row for
+// every flag of the table, with its environment variable and its default,
+// and names no flag or ARCGATE_ variable arcgate does not have.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "\n## Configuration\n")
+	if start < 0 {
+		t.Fatal("README has no Configuration section")
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	var rows []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| `--") || strings.HasPrefix(line, "| | `ARCGATE_") {
+			rows = append(rows, line)
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no rows in README's configuration table")
+	}
+	known := map[string]bool{passwordEnv: true, tokenEnv: true}
+	flags := map[string]bool{"version": true} // --version has no environment variable
+	for _, s := range (&config{}).settings() {
+		key := envName(s.name)
+		known[key], flags[s.name] = true, true
+		var row string
+		for _, r := range rows {
+			if cols := strings.Split(r, "|"); len(cols) > 2 && strings.Contains(cols[1], "`--"+s.name+"`") {
+				row = r
+			}
+		}
+		if row == "" {
+			t.Errorf("README's configuration table has no row for --%s", s.name)
+			continue
+		}
+		cols := strings.Split(row, "|")
+		if !strings.Contains(cols[2], "`"+key+"`") && !strings.Contains(cols[2], "`"+key+"=true`") {
+			t.Errorf("README's row of --%s does not give %s: %s", s.name, key, row)
+		}
+		if def := readmeDefault(s.def); def != "" && !strings.Contains(cols[3], "`"+def+"`") {
+			t.Errorf("README's row of --%s does not give its default `%s`: %s", s.name, def, row)
+		}
+	}
+	for _, r := range rows {
+		cols := strings.Split(r, "|")
+		for _, m := range regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(cols[1], -1) {
+			if !flags[m[1]] {
+				t.Errorf("README's configuration table lists --%s, which arcgate does not have", m[1])
+			}
+		}
+		for _, m := range regexp.MustCompile(`ARCGATE_[A-Z0-9_]+`).FindAllString(cols[2], -1) {
+			if !known[m] {
+				t.Errorf("README's configuration table lists %s, which arcgate does not read", m)
+			}
+		}
+	}
+}
+
+// readmeDefault spells a default as README does: durations without
+// trailing zero units (30m, not 30m0s).
+func readmeDefault(def string) string {
+	if _, err := time.ParseDuration(def); err != nil {
+		return def
+	}
+	if strings.HasSuffix(def, "m0s") {
+		def = strings.TrimSuffix(def, "0s") // 30m0s: 30m
+	}
+	if strings.HasSuffix(def, "h0m") {
+		def = strings.TrimSuffix(def, "0m") // 24h0m0s: 24h
+	}
+	return def
+}
+
+// TestSettingEnvironmentErrors: an environment variable that is not of its
+// setting's kind is an error naming the variable and the kind.
+func TestSettingEnvironmentErrors(t *testing.T) {
+	for key, want := range map[string]string{
+		"ARCGATE_RATE_BURST":              `ARCGATE_RATE_BURST must be an integer, not "x"`,
+		"ARCGATE_MAX_BODY_BYTES":          `ARCGATE_MAX_BODY_BYTES must be an integer, not "x"`,
+		"ARCGATE_RATE_LIMIT":              `ARCGATE_RATE_LIMIT must be a number, not "x"`,
+		"ARCGATE_TRACING":                 `ARCGATE_TRACING must be true or false, not "x"`,
+		"ARCGATE_INSECURE_NO_CALLER_AUTH": `ARCGATE_INSECURE_NO_CALLER_AUTH must be true or false, not "x"`,
+		"ARCGATE_REQUEST_ID_TTL":          `ARCGATE_REQUEST_ID_TTL must be a duration such as 30m, not "x"`,
+	} {
+		if _, err := parseConfig(nil, env(map[string]string{key: "x"}), io.Discard); err == nil || err.Error() != want {
+			t.Errorf("%s=x: err %v, want %s", key, err, want)
+		}
+	}
+}
