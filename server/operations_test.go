@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,5 +84,83 @@ func TestOperationReadBackFailureSaysApplied(t *testing.T) {
 	}
 	if n := readsAfter.Load(); n < int32(readBackAttempts) {
 		t.Errorf("%d requests after the start, want the read-back tried %d times at least", n, readBackAttempts)
+	}
+}
+
+// A StartService operation's read-back must not join a read of the
+// service that was in flight before the start (it would answer the state
+// before the start, and wait for it): the upstream client's count of
+// writes and the lock's fresh reads both see to it. Here a GetService's read of the definition is held
+// while the operation starts the service; the operation must finish,
+// answering STARTED, with that read still held.
+func TestOperationReadBackIsFresh(t *testing.T) {
+	const svc = "/arcgis/admin/services/World.MapServer"
+	gate := make(chan struct{})
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	var reads atomic.Int32
+	var started atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		switch r.URL.Path {
+		case svc:
+			if reads.Add(1) == 1 {
+				<-gate
+			}
+			_, _ = io.WriteString(w, `{"serviceName":"World","type":"MapServer"}`)
+		case svc + "/status":
+			state := "STOPPED"
+			if started.Load() {
+				state = "STARTED"
+			}
+			_, _ = io.WriteString(w, `{"configuredState":"`+state+`","realTimeState":"`+state+`"}`)
+		case svc + "/start":
+			started.Store(true)
+			_, _ = io.WriteString(w, `{"status":"success"}`)
+		default:
+			_, _ = io.WriteString(w, `{"status":"error","messages":["not found"],"code":404}`)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	up, err := upstream.New(ts.URL+"/arcgis", upstream.WithHTTPClient(ts.Client()), upstream.WithTokenSource(upstream.StaticToken("t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	ops := operations.New(statestore.NewMemory(), operations.Options{})
+	defer func() { _ = ops.Shutdown(context.Background()) }()
+	s := &servicesServer{services: up.Services, locks: statestore.NewMemory(), ops: ops}
+	const name = "services/World.MapServer"
+	ctx := context.Background()
+
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.GetService(ctx, &adminv1.GetServiceRequest{Name: name})
+		got <- err
+	}()
+	waitUntil(t, func() bool { return reads.Load() == 1 }) // the read is held upstream
+	op, err := s.StartService(ctx, &adminv1.StartServiceRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not a timing assertion: the operation either finishes, or waits for
+	// the held read as long as it is held (then it is let go at the end).
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for err == nil && !op.GetDone() {
+		op, err = operations.NewServer(ops).WaitOperation(wctx, &longrunningpb.WaitOperationRequest{Name: op.GetName()})
+	}
+	if err != nil || !op.GetDone() {
+		open()
+		t.Fatalf("the operation did not finish while an older read of the service was held (%v): its read-back joined that read", err)
+	}
+	svcOut := &adminv1.Service{}
+	if op.GetError() != nil || op.GetResponse().UnmarshalTo(svcOut) != nil || svcOut.GetRealTimeState() != adminv1.ServiceState_SERVICE_STATE_STARTED {
+		t.Fatalf("operation %v; want the service STARTED", op)
+	}
+	open()
+	if err := <-got; err != nil {
+		t.Fatalf("GetService: %v", err)
 	}
 }
