@@ -3,6 +3,15 @@
 // process through rpc.InProcess so that every gRPC interceptor
 // (logging, deadlines, caller authentication, scopes, rate limits) runs
 // for REST callers too.
+//
+// One custom encoder, paid for by its figures: fastJSON (fastjson.go)
+// writes GetService and ListServices answers without protojson's
+// reflection, byte for byte the same JSON (TestFastJSONMatchesProtojson),
+// and leaves every other message, and anything unusual, to protojson.
+// BenchmarkMarshalListServices, 20 services: protojson 202 µs and 162
+// allocations, fastJSON 26 µs and 1; arcgate-bench on distinct reads
+// (ListServices over 100 folders, 2-CPU VM), REST CPU per call 255–269 →
+// 167–185 µs together with the listing decode of package upstream.
 package gateway
 
 import (
@@ -49,7 +58,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&checkedQueryParser{})(nil) })
 	routes := newRouteIndex()
 	opts := append([]runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{jsonMarshaler}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, checkedJSON{fastJSON{jsonMarshaler}}),
 		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),

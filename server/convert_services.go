@@ -56,9 +56,10 @@ func folderFromInfo(fi upstream.FolderInfo) *adminv1.Folder {
 	}
 }
 
-// serviceFromSummary converts a listing entry. folder is the folder the
+// fillFromSummary sets svc, a new Service, from a listing entry, all but
+// its resource name (see setSummaryNames). folder is the folder the
 // listing was of, used when the entry does not say ("" or "/" = root).
-func serviceFromSummary(folder string, s upstream.ServiceSummary) *adminv1.Service {
+func fillFromSummary(svc *adminv1.Service, folder string, s upstream.ServiceSummary) {
 	f := s.FolderName
 	if f == "/" {
 		f = ""
@@ -66,15 +67,49 @@ func serviceFromSummary(folder string, s upstream.ServiceSummary) *adminv1.Servi
 	if f == "" {
 		f = folder
 	}
-	ref := serviceRef{Folder: f, Name: s.ServiceName, Type: s.Type}
-	return &adminv1.Service{
-		Name:        ref.resourceName(),
-		Folder:      f,
-		ServiceName: s.ServiceName,
-		Type:        serviceTypes[s.Type],
-		TypeName:    s.Type,
-		Description: s.Description,
-		Uid:         s.ID,
+	svc.Folder = f
+	svc.ServiceName = s.ServiceName
+	svc.Type = serviceTypes[s.Type]
+	svc.TypeName = s.Type
+	svc.Description = s.Description
+	svc.Uid = s.ID
+}
+
+// setSummaryNames sets the resource names of services filled by
+// fillFromSummary, as serviceRef.resourceName spells them, slicing them
+// from one string: one allocation for a listing's names, not one each.
+func setSummaryNames(svcs []adminv1.Service) {
+	nameLen := func(s *adminv1.Service) int {
+		n := len(s.ServiceName) + 1 + len(s.TypeName)
+		if s.Folder == "" {
+			return n + len("services/")
+		}
+		return n + len("folders/") + len(s.Folder) + len("/services/")
+	}
+	total := 0
+	for i := range svcs {
+		total += nameLen(&svcs[i])
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for i := range svcs {
+		s := &svcs[i]
+		if s.Folder == "" {
+			b.WriteString("services/")
+		} else {
+			b.WriteString("folders/")
+			b.WriteString(s.Folder)
+			b.WriteString("/services/")
+		}
+		b.WriteString(s.ServiceName)
+		b.WriteByte('.')
+		b.WriteString(s.TypeName)
+	}
+	all, off := b.String(), 0
+	for i := range svcs {
+		n := nameLen(&svcs[i])
+		svcs[i].Name = all[off : off+n]
+		off += n
 	}
 }
 

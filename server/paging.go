@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -77,7 +78,7 @@ func paginate[T any](items []T, key func(T) string, query, token string, size in
 	if err != nil {
 		return nil, "", err
 	}
-	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
+	slices.SortStableFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 	start := 0
 	if after != "" {
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > after })

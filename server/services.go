@@ -324,10 +324,15 @@ func summaries(folder string, in []upstream.ServiceSummary) []*adminv1.Service {
 	if len(in) == 0 {
 		return nil
 	}
+	// One allocation for all the messages and one for all their names,
+	// not two each.
+	block := make([]adminv1.Service, len(in))
 	out := make([]*adminv1.Service, len(in))
-	for i, s := range in {
-		out[i] = serviceFromSummary(folder, s)
+	for i := range in {
+		fillFromSummary(&block[i], folder, in[i])
+		out[i] = &block[i]
 	}
+	setSummaryNames(block)
 	return out
 }
 

@@ -78,6 +78,16 @@
 // request is sent by the method for its kind of answer: JSON decoded into
 // a value, a checked JSON body shared by coalesced callers, or a file.
 //
+// One exception, paid for by its figures: a folder listing, the largest
+// answer read on every ListServices, is walked once by decodeListingFast
+// (listingdecode.go), which cuts plain strings from one copy of the body
+// and hands anything unusual (keys differing only in case, escapes,
+// unexpected kinds) back to encoding/json, so results and errors are the
+// same (TestDecodeListingFastMatchesJSON, FuzzFolderListingJSON).
+// BenchmarkDecodeFolderListing, 200 services: 1229 → 11 allocations;
+// arcgate-bench ListServices on distinct reads: 370 → 252 allocations per
+// gRPC call.
+//
 // # Hand-written parts
 //
 // Two mechanisms are written here rather than taken from a library, because

@@ -112,8 +112,13 @@ type FolderListing struct {
 	Services []ServiceSummary
 }
 
-// UnmarshalJSON decodes the upstream folder JSON tolerantly.
+// UnmarshalJSON decodes the upstream folder JSON tolerantly: in one pass
+// (decodeListingFast) when it has the usual shape, else by json.Unmarshal.
 func (l *FolderListing) UnmarshalJSON(b []byte) error {
+	if fast, ok := decodeListingFast(b); ok {
+		*l = fast
+		return nil
+	}
 	var w folderListingWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
