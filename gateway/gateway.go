@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"sync"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -28,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/rpc"
 )
 
@@ -92,6 +94,7 @@ func register(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnIn
 		adminv1.RegisterRolesServiceHandlerClient(ctx, mux, adminv1.NewRolesServiceClient(conn)),
 		adminv1.RegisterUsageReportsServiceHandlerClient(ctx, mux, adminv1.NewUsageReportsServiceClient(conn)),
 		adminv1.RegisterJobsServiceHandlerClient(ctx, mux, adminv1.NewJobsServiceClient(conn)),
+		operations.RegisterREST(ctx, mux, longrunningpb.NewOperationsClient(conn)),
 	} {
 		if err != nil {
 			return err

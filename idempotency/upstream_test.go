@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/statestore"
@@ -26,8 +27,9 @@ import (
 // front of the simulator, with the interceptor covering it (its request
 // id sent as idempotency-key metadata, as the REST gateway forwards
 // Idempotency-Key): a write retried with its request id reaches the
-// upstream once, by the simulator's request log, also when the first
-// caller disconnected while the upstream request was in flight.
+// upstream once, by the simulator's request log. StopService returns a
+// long-running operation at once: a retry while the first call's upstream
+// request is still in flight gets the same operation.
 func TestRetriedWriteReachesUpstreamOnce(t *testing.T) {
 	const (
 		svcName  = "services/SampleWorldCities.MapServer"
@@ -43,9 +45,12 @@ func TestRetriedWriteReachesUpstreamOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := statestore.NewMemory()
-	srv := server.New(up, server.WithLocker(store))
+	ops := operations.New(store, operations.Options{})
+	defer func() { _ = ops.Shutdown(context.Background()) }()
+	srv := server.New(up, server.WithLocker(store), server.WithOperations(ops))
 	gs := grpc.NewServer(grpc.UnaryInterceptor(Interceptor(store, Options{IsMutation: func(m string) bool { return m == method }})))
 	srv.Register(gs)
+	longrunningpb.RegisterOperationsServer(gs, operations.NewServer(ops))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
@@ -66,17 +71,28 @@ func TestRetriedWriteReachesUpstreamOnce(t *testing.T) {
 		}
 		return n
 	}
-	stop := func(ctx context.Context, id string) (bool, error) {
+	opsClient := longrunningpb.NewOperationsClient(conn)
+	// stop calls StopService and returns whether the answer was a replay,
+	// the operation's name, and an error of the call or of the operation,
+	// which it waits for.
+	stop := func(ctx context.Context, id string) (bool, string, error) {
 		var hdr metadata.MD
-		_, err := client.StopService(metadata.AppendToOutgoingContext(ctx, MetadataKey, id),
+		op, err := client.StopService(metadata.AppendToOutgoingContext(ctx, MetadataKey, id),
 			&adminv1.StopServiceRequest{Name: svcName}, grpc.Header(&hdr))
-		return len(hdr.Get(ReplayHeader)) > 0, err
+		replay := len(hdr.Get(ReplayHeader)) > 0
+		for err == nil && !op.GetDone() {
+			op, err = opsClient.WaitOperation(ctx, &longrunningpb.WaitOperationRequest{Name: op.GetName()})
+		}
+		if err == nil && op.GetError() != nil {
+			err = status.ErrorProto(op.GetError())
+		}
+		return replay, op.GetName(), err
 	}
 
 	t.Run("repeat", func(t *testing.T) {
 		sim.ResetRequests()
 		for i := range 3 {
-			replay, err := stop(context.Background(), idA)
+			replay, _, err := stop(context.Background(), idA)
 			if err != nil || replay != (i > 0) {
 				t.Errorf("call %d: replay %v, %v", i, replay, err)
 			}
@@ -86,25 +102,23 @@ func TestRetriedWriteReachesUpstreamOnce(t *testing.T) {
 		}
 	})
 
-	t.Run("first caller gone mid-call", func(t *testing.T) {
+	t.Run("retry while the upstream request is in flight", func(t *testing.T) {
 		sim.ResetRequests()
-		// The upstream holds the stop request a while, then serves it
-		// (unless its client goes first).
+		// The upstream holds the stop request a while, then serves it.
 		sim.InjectFault(simulator.Fault{Kind: simulator.FaultLatency, Path: stopPath, Delay: 300 * time.Millisecond})
 		defer sim.ClearFaults()
-		ctx, cancel := context.WithCancel(context.Background())
-		first := make(chan error, 1)
-		go func() { _, err := stop(ctx, idB); first <- err }()
+		var hdr metadata.MD
+		first, err := client.StopService(metadata.AppendToOutgoingContext(context.Background(), MetadataKey, idB),
+			&adminv1.StopServiceRequest{Name: svcName}, grpc.Header(&hdr))
+		if err != nil || first.GetDone() {
+			t.Fatalf("first call: %v, %v; want the operation, not done", first, err)
+		}
 		for sim.FaultHits(stopPath) == 0 { // the stop request is at the upstream
 			time.Sleep(time.Millisecond)
 		}
-		cancel()
-		if err := <-first; status.Code(err) != codes.Canceled {
-			t.Fatalf("first call: %v, want CANCELED", err)
-		}
-		replay, err := stop(context.Background(), idB)
-		if err != nil || !replay {
-			t.Errorf("retry: replay %v, %v; want the first call's outcome", replay, err)
+		replay, name, err := stop(context.Background(), idB)
+		if err != nil || !replay || name != first.GetName() {
+			t.Errorf("retry: replay %v, operation %q, %v; want the first call's operation %q", replay, name, err, first.GetName())
 		}
 		if n := stops(); n != 1 {
 			t.Errorf("%d stop requests reached the upstream, want 1", n)

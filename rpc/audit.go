@@ -103,6 +103,15 @@ func resourceOf(m proto.Message) (resource, id string) {
 	case parent != "":
 		resource = parent
 	}
+	if fd := fields.ByName("names"); resource == "" && fd != nil && fd.IsList() && fd.Kind() == protoreflect.StringKind {
+		// A batch request (BatchStartServices): the resources it names.
+		l := msg.Get(fd).List()
+		names := make([]string, l.Len())
+		for i := range names {
+			names[i] = l.Get(i).String()
+		}
+		resource = strings.Join(names, ",")
+	}
 	for i := 0; i < fields.Len() && resource == ""; i++ {
 		fd := fields.Get(i)
 		if fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() || !msg.Has(fd) {

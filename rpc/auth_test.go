@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -155,9 +156,9 @@ func (f *fakeServices) GetService(ctx context.Context, req *adminv1.GetServiceRe
 	return &adminv1.Service{Name: req.GetName()}, nil
 }
 
-func (f *fakeServices) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
+func (f *fakeServices) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*longrunningpb.Operation, error) {
 	f.record(ctx)
-	return &adminv1.StartServiceResponse{}, nil
+	return &longrunningpb.Operation{Name: "operations/fake"}, nil
 }
 
 func (f *fakeServices) last() Caller {

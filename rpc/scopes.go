@@ -118,6 +118,10 @@ type GuardConfig struct {
 	// Clock is the rate limiters' and the rejection log's clock (default
 	// time.Now).
 	Clock func() time.Time
+	// ExtraScopes gives the scope of methods served next to arcgate's API
+	// whose protos declare none, keyed by full method name (the standard
+	// google.longrunning.Operations service: operations.MethodScopes).
+	ExtraScopes map[string]adminv1.Scope
 }
 
 // Guard authenticates arcgate's callers, authorizes each call by the scope
@@ -165,7 +169,13 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		rejects:  newRejectLog(cfg.Logger, cfg.Clock, cfg.RejectLogInterval),
 		log:      cfg.Logger,
 	}
-	for m, s := range MethodScopes() {
+	scopes := MethodScopes()
+	for m, s := range cfg.ExtraScopes {
+		if _, ok := scopes[m]; !ok {
+			scopes[m] = s
+		}
+	}
+	for m, s := range scopes {
 		if s == adminv1.Scope_SCOPE_UNSPECIFIED {
 			g.rules[m] = methodRule{access: accessDenied}
 			continue

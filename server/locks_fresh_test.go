@@ -10,20 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
 
 // gatedService is an httptest upstream holding one service. A read of its
 // definition answers what was stored when it arrived; the second such read
-// is held until readGate closes, the first edit until editGate closes.
+// numbered gate (counting from 1) is held until readGate closes, the first
+// edit until editGate closes.
 type gatedService struct {
 	mu       sync.Mutex
 	config   string
 	reads    int // reads of the definition that arrived
+	gate     int // the read held until readGate closes
 	edits    int // edits applied
 	readGate chan struct{}
 	editGate chan struct{}
@@ -44,7 +49,7 @@ func (u *gatedService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.reads++
 		n, body := u.reads, u.config
 		u.mu.Unlock()
-		if n == 2 {
+		if n == u.gate {
 			<-u.readGate
 		}
 		_, _ = io.WriteString(w, body)
@@ -75,12 +80,13 @@ func (u *gatedService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // previous update's edit: that read answers what the edit replaced, and
 // the update built on it would undo the edit. Here a GetService's read of
 // the definition arrives before update W's edit is applied and is held;
-// W's own read after its edit, were it to join that read, is cancelled
-// (its caller gave up), so W releases the lock with the held read still in
-// flight; update B then takes the lock and must read afresh.
+// W's operation finishes (its reads under the lock are fresh) with the
+// held read still in flight; update B's operation then takes the lock and
+// must read afresh. (B's check of its request, made at once outside the
+// lock, may join the held read: it only validates.)
 func TestUpdateServiceReadsAfresh(t *testing.T) {
 	u := &gatedService{config: `{"serviceName":"World","type":"MapServer","properties":{}}`,
-		readGate: make(chan struct{}), editGate: make(chan struct{})}
+		readGate: make(chan struct{}), editGate: make(chan struct{}), gate: 3}
 	var readOnce, editOnce sync.Once
 	openRead := func() { readOnce.Do(func() { close(u.readGate) }) }
 	openEdit := func() { editOnce.Do(func() { close(u.editGate) }) }
@@ -91,34 +97,41 @@ func TestUpdateServiceReadsAfresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &servicesServer{services: up.Services, locks: statestore.NewMemory()}
+	ops := operations.New(statestore.NewMemory(), operations.Options{})
+	t.Cleanup(func() { _ = ops.Shutdown(context.Background()) })
+	opsSrv := operations.NewServer(ops)
+	s := &servicesServer{services: up.Services, locks: statestore.NewMemory(), ops: ops}
 	const name = "services/World.MapServer"
 	update := func(ctx context.Context, key string) <-chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.UpdateService(ctx, &adminv1.UpdateServiceRequest{
+			op, err := s.UpdateService(ctx, &adminv1.UpdateServiceRequest{
 				Service:    &adminv1.Service{Name: name, Properties: map[string]string{key: "set"}},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"properties." + key}},
 			})
+			for err == nil && !op.GetDone() {
+				op, err = opsSrv.WaitOperation(ctx, &longrunningpb.WaitOperationRequest{Name: op.GetName()})
+			}
+			if err == nil && op.GetError() != nil {
+				err = status.ErrorProto(op.GetError())
+			}
 			done <- err
 		}()
 		return done
 	}
 
-	wCtx, cancelW := context.WithCancel(context.Background())
-	defer cancelW()
-	wDone := update(wCtx, "w") // reads, then its edit is held
-	waitUntil(t, func() bool { r, _ := u.counts(); return r == 1 })
+	wDone := update(context.Background(), "w") // reads (checks, then under the lock), then its edit is held
+	waitUntil(t, func() bool { r, _ := u.counts(); return r == 2 })
 	rDone := make(chan error, 1)
 	go func() {
 		_, err := s.GetService(context.Background(), &adminv1.GetServiceRequest{Name: name})
 		rDone <- err
 	}()
-	waitUntil(t, func() bool { r, _ := u.counts(); return r == 2 })
+	waitUntil(t, func() bool { r, _ := u.counts(); return r == 3 })
 	openEdit()
-	waitUntil(t, func() bool { _, e := u.counts(); return e == 1 })
-	cancelW() // W's caller gives up after the edit
-	<-wDone
+	if err := <-wDone; err != nil {
+		t.Fatalf("update w: %v", err)
+	}
 	bDone := update(context.Background(), "b")
 	select {
 	case err := <-bDone: // read afresh: done without the held read

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -20,7 +21,8 @@ const DefaultTimeout = 15 * time.Second
 type Server struct {
 	up      *upstream.Client
 	timeout time.Duration
-	locks   statestore.Locker // serialises the writes to one resource (locks.go)
+	locks   statestore.Locker   // serialises the writes to one resource (locks.go)
+	ops     *operations.Manager // runs the long-running operations (services.go)
 
 	jobPollMin, jobPollMax time.Duration // WatchJob poll intervals (watch.go)
 
@@ -40,11 +42,19 @@ func WithDefaultTimeout(d time.Duration) Option { return func(s *Server) { s.tim
 // writes made through this Server only).
 func WithLocker(l statestore.Locker) Option { return func(s *Server) { s.locks = l } }
 
+// WithOperations sets the Manager that runs the long-running operations
+// (AIP-151) of the methods that return a google.longrunning.Operation
+// (default: one keeping its operations in memory).
+func WithOperations(m *operations.Manager) Option { return func(s *Server) { s.ops = m } }
+
 // New returns a Server whose services call up.
 func New(up *upstream.Client, opts ...Option) *Server {
 	s := &Server{up: up, timeout: DefaultTimeout, watchStop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.ops == nil {
+		s.ops = operations.New(statestore.NewMemory(), operations.Options{})
 	}
 	if s.locks == nil {
 		s.locks = statestore.NewMemory()
@@ -54,7 +64,7 @@ func New(up *upstream.Client, opts ...Option) *Server {
 
 // Register registers every arcgate service on r.
 func (s *Server) Register(r grpc.ServiceRegistrar) {
-	adminv1.RegisterServicesServiceServer(r, &servicesServer{services: s.up.Services, locks: s.locks})
+	adminv1.RegisterServicesServiceServer(r, &servicesServer{services: s.up.Services, locks: s.locks, ops: s.ops})
 	adminv1.RegisterItemInfoServiceServer(r, &itemInfoServer{itemInfo: s.up.ItemInfo, locks: s.locks})
 	roles := newRolesServer(s.up)
 	roles.locks = s.locks

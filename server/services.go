@@ -6,9 +6,12 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -18,6 +21,7 @@ type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	services servicesAPI
 	locks    statestore.Locker
+	ops      *operations.Manager
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -187,42 +191,50 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 }
 
 // DeleteFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFolderRequest) (*emptypb.Empty, error) {
+func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFolderRequest) (*longrunningpb.Operation, error) {
 	folder, err := parseFolderName("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	ctx, unlock, err := lockResource(ctx, s.locks, folderLockKey(folder), req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	cur, err := s.findFolder(ctx, folder)
-	if err != nil {
-		return nil, Status(err, req.GetName())
-	}
-	if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
-		return nil, err
-	}
-	if cur.IsDefault {
-		return nil, failedPrecondition(ReasonDefaultFolder, req.GetName()+" is a default folder of the site and cannot be deleted",
-			map[string]string{"resource": req.GetName()})
-	}
-	if !req.GetForce() {
-		l, err := s.services.ListFolder(ctx, cur.FolderName)
+	// The refusals come at once; the work checks again under the lock.
+	check := func(ctx context.Context) (upstream.FolderInfo, error) {
+		cur, err := s.findFolder(ctx, folder)
 		if err != nil {
+			return cur, Status(err, req.GetName())
+		}
+		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+			return cur, err
+		}
+		if cur.IsDefault {
+			return cur, failedPrecondition(ReasonDefaultFolder, req.GetName()+" is a default folder of the site and cannot be deleted",
+				map[string]string{"resource": req.GetName()})
+		}
+		if !req.GetForce() {
+			l, err := s.services.ListFolder(ctx, cur.FolderName)
+			if err != nil {
+				return cur, Status(err, req.GetName())
+			}
+			if n := len(l.Services); n > 0 {
+				return cur, failedPrecondition(ReasonFolderNotEmpty,
+					req.GetName()+" holds "+itoa(n)+" services that upstream would delete with it; set force to delete them too",
+					map[string]string{"resource": req.GetName(), "serviceCount": itoa(n)})
+			}
+		}
+		return cur, nil
+	}
+	if _, err := check(ctx); err != nil {
+		return nil, err
+	}
+	return s.startOp(ctx, req.GetName(), "delete", []string{folderLockKey(folder)}, func(ctx context.Context, _ operations.Progress) (proto.Message, error) {
+		cur, err := check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.services.DeleteFolder(ctx, cur.FolderName); err != nil {
 			return nil, Status(err, req.GetName())
 		}
-		if n := len(l.Services); n > 0 {
-			return nil, failedPrecondition(ReasonFolderNotEmpty,
-				req.GetName()+" holds "+itoa(n)+" services that upstream would delete with it; set force to delete them too",
-				map[string]string{"resource": req.GetName(), "serviceCount": itoa(n)})
-		}
-	}
-	if err := s.services.DeleteFolder(ctx, cur.FolderName); err != nil {
-		return nil, Status(err, req.GetName())
-	}
-	return &emptypb.Empty{}, nil
+		return &emptypb.Empty{}, nil
+	})
 }
 
 // ListServices implements adminv1.ServicesServiceServer.
@@ -362,7 +374,7 @@ var createDefaults = upstream.ServiceConfig{
 }
 
 // CreateService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateServiceRequest) (*adminv1.Service, error) {
+func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateServiceRequest) (*longrunningpb.Operation, error) {
 	folder, err := parseParent("parent", req.GetParent(), false)
 	if err != nil {
 		return nil, err
@@ -390,19 +402,12 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 		return nil, err
 	}
 	cfg.ServiceName, cfg.Type = name, typ
-	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := s.services.Create(ctx, folder, &cfg); err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	svc, err := s.getService(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return svc, nil
+	return s.startOp(ctx, ref.resourceName(), "create", []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+		if err := s.services.Create(ctx, folder, &cfg); err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		return s.readBack(ctx, p, ref, "the create")
+	})
 }
 
 // isZeroField reports whether the field at path was left unset by a create
@@ -451,7 +456,7 @@ func checkServiceConfig(c *upstream.ServiceConfig) error {
 }
 
 // UpdateService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateServiceRequest) (*adminv1.Service, error) {
+func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateServiceRequest) (*longrunningpb.Operation, error) {
 	if req.GetService() == nil {
 		return nil, invalidArgument("service", "is required")
 	}
@@ -471,111 +476,111 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 			return nil, invalidArgument("update_mask", "unknown or read-only field "+quoteName(p))
 		}
 	}
-	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
-	if err != nil {
+	// edit reads the service, checks the etag and applies the request: once
+	// at once (NOT_FOUND, ABORTED and INVALID_ARGUMENT come back before any
+	// operation starts), again under the lock in the work.
+	edit := func(ctx context.Context) (*upstream.ServiceConfig, error) {
+		cfg, err := s.services.Get(ctx, ref.upstream())
+		if err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		if err := checkEtag(req.GetService().GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
+			return nil, err
+		}
+		if err := applyServiceUpdate(cfg, req.GetService(), paths); err != nil {
+			return nil, err
+		}
+		return cfg, nil
+	}
+	if _, err := edit(ctx); err != nil {
 		return nil, err
 	}
-	defer unlock()
-	cfg, err := s.services.Get(ctx, ref.upstream())
-	if err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	if err := checkEtag(req.GetService().GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
-		return nil, err
-	}
+	return s.startOp(ctx, ref.resourceName(), "update", []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+		cfg, err := edit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.services.Edit(ctx, ref.upstream(), cfg); err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		return s.readBack(ctx, p, ref, "the update")
+	})
+}
+
+// applyServiceUpdate applies the fields of svc named by paths to cfg.
+func applyServiceUpdate(cfg *upstream.ServiceConfig, svc *adminv1.Service, paths []string) error {
 	for _, p := range paths {
 		if key, ok := strings.CutPrefix(p, "properties."); ok && key != "" {
 			if cfg.Properties == nil {
 				cfg.Properties = map[string]string{}
 			}
-			if v, ok := req.GetService().GetProperties()[key]; ok {
+			if v, ok := svc.GetProperties()[key]; ok {
 				cfg.Properties[key] = v
 			} else {
 				delete(cfg.Properties, key)
 			}
 			continue
 		}
-		if err := serviceFields[p](cfg, req.GetService()); err != nil {
-			return nil, err
+		if err := serviceFields[p](cfg, svc); err != nil {
+			return err
 		}
 	}
-	if err := checkServiceConfig(cfg); err != nil {
-		return nil, err
-	}
-	if err := s.services.Edit(ctx, ref.upstream(), cfg); err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	svc, err := s.getService(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return svc, nil
+	return checkServiceConfig(cfg)
 }
 
 // DeleteService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteServiceRequest) (*emptypb.Empty, error) {
+func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteServiceRequest) (*longrunningpb.Operation, error) {
 	ref, err := parseServiceName("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if req.GetEtag() != "" {
+	check := func(ctx context.Context) error {
+		if req.GetEtag() == "" {
+			return nil
+		}
 		cfg, err := s.services.Get(ctx, ref.upstream())
 		if err != nil {
-			return nil, Status(err, ref.resourceName())
+			return Status(err, ref.resourceName())
 		}
-		if err := checkEtag(req.GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
+		return checkEtag(req.GetEtag(), etagOf(cfg), ref.resourceName())
+	}
+	if err := check(ctx); err != nil {
+		return nil, err
+	}
+	return s.startOp(ctx, ref.resourceName(), "delete", []string{serviceLockKey(ref)}, func(ctx context.Context, _ operations.Progress) (proto.Message, error) {
+		if err := check(ctx); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.services.Delete(ctx, ref.upstream()); err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	return &emptypb.Empty{}, nil
+		if err := s.services.Delete(ctx, ref.upstream()); err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		return &emptypb.Empty{}, nil
+	})
 }
 
 // StartService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*adminv1.StartServiceResponse, error) {
-	st, err := s.changeState(ctx, req.GetName(), s.services.Start)
-	if err != nil {
-		return nil, err
-	}
-	return &adminv1.StartServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*longrunningpb.Operation, error) {
+	return s.changeState(ctx, req.GetName(), "start", s.services.Start)
 }
 
 // StopService implements adminv1.ServicesServiceServer.
-func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*adminv1.StopServiceResponse, error) {
-	st, err := s.changeState(ctx, req.GetName(), s.services.Stop)
-	if err != nil {
-		return nil, err
-	}
-	return &adminv1.StopServiceResponse{ConfiguredState: serviceState(st.ConfiguredState), RealTimeState: serviceState(st.RealTimeState)}, nil
+func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*longrunningpb.Operation, error) {
+	return s.changeState(ctx, req.GetName(), "stop", s.services.Stop)
 }
 
-// changeState starts or stops (change) the named service and returns its
-// status afterwards.
-func (s *servicesServer) changeState(ctx context.Context, name string, change func(context.Context, upstream.ServiceRef) error) (*upstream.ServiceStatus, error) {
+// changeState starts the operation that starts or stops (change, verb) the
+// named service; its response is the service as read back afterwards.
+func (s *servicesServer) changeState(ctx context.Context, name, verb string, change func(context.Context, upstream.ServiceRef) error) (*longrunningpb.Operation, error) {
 	ref, err := parseServiceName("name", name)
 	if err != nil {
 		return nil, err
 	}
-	ctx, unlock, err := lockResource(ctx, s.locks, serviceLockKey(ref), ref.resourceName())
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := change(ctx, ref.upstream()); err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	st, err := s.services.Status(ctx, ref.upstream())
-	if err != nil {
-		return nil, Status(err, ref.resourceName())
-	}
-	return st, nil
+	return s.startOp(ctx, ref.resourceName(), verb, []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+		if err := change(ctx, ref.upstream()); err != nil {
+			return nil, Status(err, ref.resourceName())
+		}
+		return s.readBack(ctx, p, ref, "the "+verb)
+	})
 }
 
 // forEach runs fn for 0..n-1 with at most fanOut calls at once and returns

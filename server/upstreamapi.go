@@ -28,6 +28,8 @@ type servicesAPI interface {
 	Delete(ctx context.Context, ref upstream.ServiceRef) error
 	Start(ctx context.Context, ref upstream.ServiceRef) error
 	Stop(ctx context.Context, ref upstream.ServiceRef) error
+	StartMany(ctx context.Context, refs []upstream.ServiceRef) error
+	StopMany(ctx context.Context, refs []upstream.ServiceRef) error
 }
 
 // jobsAPI is what the jobs handlers call: *upstream.JobsService.

@@ -74,6 +74,8 @@ var servicesRoutes = routeTable[func(s *Server, c *call, rest []string)]{
 	"createFolder":  {operation: true, handle: (*Server).createFolder},
 	"createService": {operation: true, handle: (*Server).createRootService},
 	"exists":        {handle: (*Server).serviceExists},
+	"startServices": {operation: true, handle: (*Server).startServices},
+	"stopServices":  {operation: true, handle: (*Server).stopServices},
 	"types":         {nested: true, handle: (*Server).serveTypes},
 }
 

@@ -144,6 +144,45 @@ func (s *Server) stopService(c *call, ref serviceRef, _ []string) {
 	s.setState(c, ref, stateStopped)
 }
 
+// startServices implements POST services/startServices.
+func (s *Server) startServices(c *call, _ []string) { s.setStates(c, stateStarted) }
+
+// stopServices implements POST services/stopServices.
+func (s *Server) stopServices(c *call, _ []string) { s.setStates(c, stateStopped) }
+
+// setStates sets the state of every service of the services parameter
+// ({"services":[{"folderName","serviceName","type"}]}, the root folder
+// being ""), all or none: an unknown service fails the whole request.
+func (s *Server) setStates(c *call, state string) {
+	var p struct {
+		Services []struct {
+			FolderName  string `json:"folderName"`
+			ServiceName string `json:"serviceName"`
+			Type        string `json:"type"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(c.param("services")), &p); err != nil || len(p.Services) == 0 {
+		c.fail(400, "The 'services' parameter must be a JSON object listing the services.")
+		return
+	}
+	s.mu.Lock()
+	svcs := make([]*service, len(p.Services))
+	for i, ps := range p.Services {
+		ref := serviceRef{folderKey: strings.ToLower(ps.FolderName), key: serviceKey(ps.ServiceName, ps.Type), seg: ps.ServiceName + "." + ps.Type}
+		if _, svcs[i] = s.lookup(ref); svcs[i] == nil {
+			s.mu.Unlock()
+			c.notFound(ref.seg)
+			return
+		}
+	}
+	for _, svc := range svcs {
+		svc.configuredState, svc.realTimeState = state, state
+	}
+	s.mu.Unlock()
+	s.logEvent("simulator: %d services %s", len(svcs), state)
+	c.success()
+}
+
 // setState sets both the configured and the real-time state.
 func (s *Server) setState(c *call, ref serviceRef, state string) {
 	s.mu.Lock()

@@ -509,6 +509,58 @@ func (s *ServicesService) Stop(ctx context.Context, ref ServiceRef) error {
 	return s.serviceOp(ctx, "services.stop", ref, "stop")
 }
 
+// StartMany starts several services with one request.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/startservices/
+//
+//upstream:operation POST services/startServices
+func (s *ServicesService) StartMany(ctx context.Context, refs []ServiceRef) error {
+	return s.manyOp(ctx, "services.startServices", refs, "startServices")
+}
+
+// StopMany stops several services with one request.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/stopservices/
+//
+//upstream:operation POST services/stopServices
+func (s *ServicesService) StopMany(ctx context.Context, refs []ServiceRef) error {
+	return s.manyOp(ctx, "services.stopServices", refs, "stopServices")
+}
+
+// manyService is one service of the `services` parameter of the batch
+// operations; the root folder is "".
+type manyService struct {
+	FolderName  string `json:"folderName"`
+	ServiceName string `json:"serviceName"`
+	Type        string `json:"type"`
+}
+
+// manyOp POSTs a batch operation (startServices, stopServices) over refs:
+// services={"services":[{"folderName","serviceName","type"}...]}.
+func (s *ServicesService) manyOp(ctx context.Context, op string, refs []ServiceRef, name string) error {
+	if len(refs) == 0 {
+		return invalid(op, "no services")
+	}
+	list := make([]manyService, len(refs))
+	for i, r := range refs {
+		if err := r.check(op); err != nil {
+			return err
+		}
+		folder := r.Folder
+		if isRoot(folder) {
+			folder = ""
+		}
+		list[i] = manyService{FolderName: folder, ServiceName: r.Name, Type: r.Type}
+	}
+	b, err := json.Marshal(struct {
+		Services []manyService `json:"services"`
+	}{list})
+	if err != nil {
+		return invalid(op, err.Error())
+	}
+	return s.client.post(ctx, op, "services/"+name, url.Values{"services": {string(b)}}, nil)
+}
+
 // serviceOp POSTs a parameterless operation on a service.
 func (s *ServicesService) serviceOp(ctx context.Context, op string, ref ServiceRef, name string) error {
 	if err := ref.check(op); err != nil {

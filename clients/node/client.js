@@ -4,6 +4,9 @@
 //
 //   node client.js list                  folders and services, every page
 //   node client.js watch <job name>      stream a job's states until it ends
+//   node client.js start <service name>  start a service: StartService returns
+//                                        a long-running operation at once, the
+//                                        client waits for it (WaitOperation)
 //
 // The server address is --addr host:port, else ARCGATE_ADDR, else
 // 127.0.0.1:9090. With caller authentication on, set ARCGATE_API_KEY: it is
@@ -17,6 +20,8 @@
 //   service folders/System/services/PublishingTools.GPServer GPServer
 //   job folders/System/services/PublishingTools.GPServer/jobs/j… JOB_STATE_EXECUTING
 //   done JOB_STATE_SUCCEEDED
+//   operation operations/… start folders/Maps/services/Roads.MapServer
+//   started folders/Maps/services/Roads.MapServer SERVICE_STATE_STARTED
 // and the request id arcgate gave each call on stderr. Exit status: 0 on
 // success, 1 on a gRPC error (its code name and message on stderr, then one
 // line per google.rpc.ErrorInfo in the error's details:
@@ -29,7 +34,7 @@ const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
-const usage = 'usage: node client.js [--addr host:port] list | watch <job name>';
+const usage = 'usage: node client.js [--addr host:port] list | watch <job name> | start <service name>';
 
 function parseArgs(argv) {
   const args = { addr: process.env.ARCGATE_ADDR || '127.0.0.1:9090', rest: [] };
@@ -59,6 +64,7 @@ function loadAPI() {
     'arcgate/admin/v1/jobs.proto',
     'google/rpc/status.proto',
     'google/rpc/error_details.proto',
+    'google/longrunning/operations.proto',
   ];
   const def = protoLoader.loadSync(files, {
     includeDirs: [protoDir, googleapis],
@@ -71,7 +77,8 @@ function loadAPI() {
   for (const t of ['google.rpc.Status', 'google.rpc.ErrorInfo']) {
     if (!def[t]) throw new Error(`${googleapis} has no ${t}: run scripts/googleapis.sh for current protos`);
   }
-  return { api: grpc.loadPackageDefinition(def).arcgate.admin.v1, types: def };
+  const pkg = grpc.loadPackageDefinition(def);
+  return { api: pkg.arcgate.admin.v1, longrunning: pkg.google.longrunning, types: def };
 }
 
 // errorInfoLines decodes the google.rpc.Status that arcgate sends in an
@@ -144,6 +151,42 @@ async function list(api, addr) {
   }
 }
 
+// unpackAny decodes a google.protobuf.Any of a type among types.
+function unpackAny(types, any) {
+  const typeUrl = any.type_url !== undefined ? any.type_url : any.typeUrl;
+  const t = types[typeUrl.slice(typeUrl.lastIndexOf('/') + 1)];
+  if (!t) throw new Error(`cannot decode a ${typeUrl}`);
+  return t.deserialize(any.value);
+}
+
+// start starts a service: StartService answers a google.longrunning.Operation
+// at once; WaitOperation answers when it is done (or after its timeout, then
+// the client asks again). The operation's response is the started Service;
+// its error, a google.rpc.Status, is thrown as a gRPC error would be.
+async function start(api, longrunning, types, addr, name) {
+  const services = new api.ServicesService(addr, grpc.credentials.createInsecure());
+  const ops = new longrunning.Operations(addr, grpc.credentials.createInsecure());
+  try {
+    let op = await unary(services, 'StartService', { name });
+    const md = unpackAny(types, op.metadata);
+    console.log(`operation ${op.name} ${md.verb} ${md.target}`);
+    while (!op.done) {
+      op = await unary(ops, 'WaitOperation', { name: op.name, timeout: { seconds: 20 } });
+    }
+    if (op.error) {
+      const err = new Error(op.error.message);
+      err.code = op.error.code;
+      err.details = op.error.message;
+      throw err;
+    }
+    const svc = unpackAny(types, op.response);
+    console.log(`started ${svc.name} ${svc.realTimeState}`);
+  } finally {
+    services.close();
+    ops.close();
+  }
+}
+
 function watch(api, addr, name) {
   const jobs = new api.JobsService(addr, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
@@ -173,9 +216,10 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const [cmd, ...rest] = args.rest;
   let api;
+  let longrunning;
   let types;
   try {
-    ({ api, types } = loadAPI());
+    ({ api, longrunning, types } = loadAPI());
   } catch (err) {
     console.error(String(err.message || err));
     return 1;
@@ -185,6 +229,8 @@ async function main() {
       await list(api, args.addr);
     } else if (cmd === 'watch' && rest.length === 1) {
       await watch(api, args.addr, rest[0]);
+    } else if (cmd === 'start' && rest.length === 1) {
+      await start(api, longrunning, types, args.addr, rest[0]);
     } else {
       console.error(usage);
       return 2;

@@ -9,7 +9,8 @@ The client runs five steps, one function each:
   list    every service, page by page (ListServices on folders/-)
   get     the first service listed (GetService)
   update  its description, with a field mask, then puts the old one back
-          (UpdateService)
+          (UpdateService, which returns a long-running operation: the
+          client waits for it with WaitOperation and prints its response)
   watch   JOB, or else a finished job of the first GPServer listed
           (ListJobs), streamed until it ends (WatchJob)
   error   a GetService of a service that does not exist: the NOT_FOUND's
@@ -43,7 +44,8 @@ import os
 import sys
 
 import grpc
-from google.protobuf import field_mask_pb2
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import duration_pb2, field_mask_pb2
 
 from arcgate.admin.v1 import jobs_pb2, jobs_pb2_grpc, services_pb2, services_pb2_grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -91,10 +93,34 @@ def get_service(services, name):
     return svc
 
 
-def set_description(services, name, description):
+class OperationFailed(Exception):
+    """A long-running operation ended with an error (a google.rpc.Status)."""
+
+    def __init__(self, op):
+        super().__init__(f"operation {op.name} failed: code {op.error.code}: {op.error.message}")
+        self.error = op.error
+
+
+def wait_operation(ops, op, response):
+    """Waits for a long-running operation (WaitOperation, which answers when
+    the operation is done or its timeout passes) and returns its response
+    unpacked into response, or raises OperationFailed."""
+    while not op.done:
+        op = ops.WaitOperation(
+            operations_pb2.WaitOperationRequest(name=op.name, timeout=duration_pb2.Duration(seconds=TIMEOUT)),
+            metadata=call_metadata(),
+            timeout=TIMEOUT + 5,
+        )
+    if op.HasField("error"):
+        raise OperationFailed(op)
+    op.response.Unpack(response)
+    return response
+
+
+def set_description(ops, services, name, description):
     """Changes only a service's description: the update mask names it, so
     the other fields of the Service sent (all empty here) are left alone."""
-    return services.UpdateService(
+    op = services.UpdateService(
         services_pb2.UpdateServiceRequest(
             service=services_pb2.Service(name=name, description=description),
             update_mask=field_mask_pb2.FieldMask(paths=["description"]),
@@ -102,13 +128,14 @@ def set_description(services, name, description):
         metadata=call_metadata(),
         timeout=TIMEOUT,
     )
+    return wait_operation(ops, op, services_pb2.Service())
 
 
-def update_service(services, svc):
+def update_service(ops, services, svc):
     """Sets a service's description, then puts the old one back."""
-    updated = set_description(services, svc.name, "Set by the Python client.")
+    updated = set_description(ops, services, svc.name, "Set by the Python client.")
     print(f"updated {updated.name} description {updated.description!r}")
-    restored = set_description(services, svc.name, svc.description)
+    restored = set_description(ops, services, svc.name, svc.description)
     print(f"restored {restored.name} description {restored.description!r}")
 
 
@@ -184,12 +211,13 @@ def main(argv):
     with grpc.insecure_channel(addr) as channel:
         services = services_pb2_grpc.ServicesServiceStub(channel)
         jobs = jobs_pb2_grpc.JobsServiceStub(channel)
+        ops = operations_pb2_grpc.OperationsStub(channel)
         try:
             listed = list_services(services)
             if not listed:
                 print("no services to get and update", file=sys.stderr)
                 return 1
-            update_service(services, get_service(services, listed[0].name))
+            update_service(ops, services, get_service(services, listed[0].name))
             job = job or find_job(jobs, listed)
             if job:
                 watch_job(jobs, job)
@@ -199,6 +227,9 @@ def main(argv):
             print(f"{err.code().name}: {err.details()}", file=sys.stderr)
             for line in error_info_lines(err):
                 print(line, file=sys.stderr)
+            return 1
+        except OperationFailed as err:
+            print(err, file=sys.stderr)
             return 1
         return 0 if show_error(services) else 1
 

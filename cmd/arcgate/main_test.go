@@ -424,8 +424,8 @@ func TestStartupFailures(t *testing.T) {
 
 // TestRunStateStore runs the entry point with a Redis state store named by
 // ARCGATE_STATE_STORE, password and all: it logs which store it uses,
-// without the password, and its updates wait for a lock held in that
-// store by another replica.
+// without the password, and its updates (long-running operations) wait
+// for a lock held in that store by another replica.
 func TestRunStateStore(t *testing.T) {
 	srv := testredis.Start(t, "--requirepass", "s3cret-redis")
 	storeURL := "redis://:s3cret-redis@" + srv.Addr + "/2"
@@ -435,7 +435,7 @@ func TestRunStateStore(t *testing.T) {
 	ready := make(chan *app.App, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--default-timeout", "1s"},
+		done <- run(ctx, []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--default-timeout", "1s", "--operation-timeout", "1s"},
 			env(map[string]string{"ARCGATE_STATE_STORE": storeURL}), &logs,
 			func(a *app.App) { ready <- a })
 	}()
@@ -449,10 +449,9 @@ func TestRunStateStore(t *testing.T) {
 	}
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	patch := func() (int, string) {
+	call := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPatch, "http://"+a.HTTPAddr+"/v1/services/SampleWorldCities.MapServer?updateMask=properties.k",
-			strings.NewReader(`{"properties":{"k":"under a Redis lock"}}`))
+		req, err := http.NewRequest(method, "http://"+a.HTTPAddr+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -460,13 +459,33 @@ func TestRunStateStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode, string(body)
+		return resp.StatusCode, string(b)
+	}
+	// patch updates the service and waits for the operation it returns:
+	// 200 and the operation when it is done.
+	patch := func() (int, string) {
+		t.Helper()
+		code, body := call(http.MethodPatch, "/v1/services/SampleWorldCities.MapServer?updateMask=properties.k", `{"properties":{"k":"under a Redis lock"}}`)
+		var op struct {
+			Name string `json:"name"`
+			Done bool   `json:"done"`
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &op) != nil || !strings.HasPrefix(op.Name, "operations/") {
+			return code, body
+		}
+		for i := 0; !op.Done && i < 10; i++ {
+			code, body = call(http.MethodPost, "/v1/"+op.Name+":wait", `{"timeout":"10s"}`)
+			if code != http.StatusOK || json.Unmarshal([]byte(body), &op) != nil {
+				return code, body
+			}
+		}
+		return code, body
 	}
 	// Another replica holds the service's lock (its key is the service's
 	// admin path in lower case, see server/locks.go): the update waits
-	// for it until its deadline.
+	// for it until the operation's timeout.
 	other, err := statestore.Open(context.Background(), storeURL)
 	if err != nil {
 		t.Fatal(err)
@@ -476,9 +495,15 @@ func TestRunStateStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := patch(); code != http.StatusGatewayTimeout || !strings.Contains(body, "waiting for another write") {
+	var ended struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if code, body := patch(); code != http.StatusOK || json.Unmarshal([]byte(body), &ended) != nil || ended.Error.Code != 4 || !strings.Contains(ended.Error.Message, "timeout") {
 		unlock()
-		t.Fatalf("PATCH while another replica holds the lock: %d %s, want 504 waiting for another write", code, body)
+		t.Fatalf("PATCH while another replica holds the lock: %d %s, want an operation ended DEADLINE_EXCEEDED (code 4) at its timeout", code, body)
 	}
 	unlock()
 	if code, body := patch(); code != 200 || !strings.Contains(body, "under a Redis lock") {

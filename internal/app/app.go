@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/grpclog"
@@ -27,8 +28,10 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/arcgate/arcgate/gateway"
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/metrics"
 	"github.com/arcgate/arcgate/internal/telemetry"
+	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/server"
 	"github.com/arcgate/arcgate/simulator"
@@ -214,6 +217,7 @@ type App struct {
 
 	up  *upstream.Client
 	srv *server.Server
+	ops *operations.Manager
 
 	log     *slog.Logger
 	grpc    *grpc.Server
@@ -337,6 +341,16 @@ func Start(cfg Config) (_ *App, err error) {
 		store = statestore.NewMemory()
 	}
 	srvOpts = append(srvOpts, server.WithLocker(store))
+	// Long-running operations (AIP-151) live in the same store: a shared
+	// store lets any replica answer about any operation.
+	a.ops = operations.New(store, operations.Options{
+		Timeout: cfg.OperationTimeout, Logger: log,
+		CallerOf: func(ctx context.Context) (string, bool) {
+			c, _ := rpc.CallerFrom(ctx)
+			return c.ID, c.Has(adminv1.Scope_SCOPE_ADMIN)
+		},
+	})
+	srvOpts = append(srvOpts, server.WithOperations(a.ops))
 	srv := server.New(up, srvOpts...)
 	a.srv = srv
 	rl := cfg.RateLimit
@@ -350,7 +364,7 @@ func Start(cfg Config) (_ *App, err error) {
 		InProcessUnary: cfg.Telemetry.InProcessInterceptors(), InProcessStream: cfg.Telemetry.InProcessStreamInterceptors(),
 		Logger: log, DefaultTimeout: timeout, DelegatedAuth: cfg.DelegatedAuth,
 		Guard: rpc.GuardConfig{Credentials: cfg.Credentials, InsecureNoCallerAuth: insecureAuth, RateLimit: rl,
-			MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller},
+			MaxConcurrentPerCaller: cfg.MaxConcurrentPerCaller, ExtraScopes: operations.MethodScopes()},
 		Store: store, RequestIDTTL: cfg.RequestIDTTL,
 	})
 	if err != nil {
@@ -377,6 +391,7 @@ func Start(cfg Config) (_ *App, err error) {
 	both := rpc.Registrars(gs, inproc)
 	srv.Register(both)
 	grpc_health_v1.RegisterHealthServer(both, a.health)
+	longrunningpb.RegisterOperationsServer(both, operations.NewServer(a.ops))
 	reflection.Register(gs)
 	a.Metrics.InitializeMetrics(a.grpc)
 	if err := a.Metrics.RegisterTokenPool(up.Pool().Stats); err != nil {
@@ -480,6 +495,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = nil
 	}
 	<-grpcDone
+	// Operations still running end (recorded as interrupted) before the
+	// upstream client and the store close.
+	if err := a.ops.Shutdown(ctx); err != nil {
+		a.log.Warn("operations still running at shutdown", "error", err)
+	}
 	a.closeAll()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 	"github.com/arcgate/arcgate/internal/app"
@@ -74,6 +76,52 @@ func Example_grpcClient() {
 	// Roads SERVICE_STATE_STOPPED
 	// true
 	// InvalidArgument
+}
+
+// Starting a service returns a long-running operation at once; the
+// caller waits for it with WaitOperation (which answers when the operation
+// is done or its timeout passes) and reads the started service from the
+// operation's response.
+func Example_longRunningOperation() {
+	a, stop := demo()
+	defer stop()
+
+	conn, err := grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	services := adminv1.NewServicesServiceClient(conn)
+	ops := longrunningpb.NewOperationsClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	op, err := services.StartService(ctx, &adminv1.StartServiceRequest{Name: "folders/Maps/services/Roads.MapServer"})
+	if err != nil {
+		panic(err)
+	}
+	md := &adminv1.OperationMetadata{}
+	if err := op.GetMetadata().UnmarshalTo(md); err != nil {
+		panic(err)
+	}
+	fmt.Println(md.GetVerb(), md.GetTarget())
+	for !op.GetDone() {
+		op, err = ops.WaitOperation(ctx, &longrunningpb.WaitOperationRequest{Name: op.GetName(), Timeout: durationpb.New(5 * time.Second)})
+		if err != nil {
+			panic(err)
+		}
+	}
+	if op.GetError() != nil {
+		panic(status.ErrorProto(op.GetError()))
+	}
+	svc := &adminv1.Service{}
+	if err := op.GetResponse().UnmarshalTo(svc); err != nil {
+		panic(err)
+	}
+	fmt.Println(svc.GetServiceName(), svc.GetRealTimeState())
+	// Output:
+	// start folders/Maps/services/Roads.MapServer
+	// Roads SERVICE_STATE_STARTED
 }
 
 // A GP job is watched as a server stream: one message per state change,

@@ -67,10 +67,10 @@ func TestConcurrentServiceUpdatesAllKept(t *testing.T) {
 		key, val := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
 		if i%2 == 0 {
 			calls[i] = func() error {
-				_, err := e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
+				_, err := done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
 					Service:    &adminv1.Service{Name: "services/SampleWorldCities.MapServer", Properties: map[string]string{key: val}},
 					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"properties." + key}},
-				})
+				}))
 				return err
 			}
 			continue
@@ -92,6 +92,7 @@ func TestConcurrentServiceUpdatesAllKept(t *testing.T) {
 		})
 	}
 	runAll(t, calls)
+	waitAllOps(t, c, e.conn) // the REST updates returned their operations at once
 	got, err := e.services.GetService(c, &adminv1.GetServiceRequest{Name: "services/SampleWorldCities.MapServer"})
 	if err != nil {
 		t.Fatal(err)

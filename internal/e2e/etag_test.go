@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -60,14 +61,14 @@ var etagCases = []etagCase{
 			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
 		},
 		del: func(c context.Context, conn *grpc.ClientConn, etag string) error {
-			_, err := adminv1.NewServicesServiceClient(conn).DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/EtagFolder", Etag: etag})
+			_, err := done[emptypb.Empty](c, conn)(adminv1.NewServicesServiceClient(conn).DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/EtagFolder", Etag: etag}))
 			return err
 		},
 	},
 	{
 		name: "service",
 		create: func(c context.Context, conn *grpc.ClientConn) error {
-			_, err := adminv1.NewServicesServiceClient(conn).CreateService(c, &adminv1.CreateServiceRequest{ServiceId: "EtagService.MapServer", Service: &adminv1.Service{Description: "etag 0"}})
+			_, err := done[adminv1.Service](c, conn)(adminv1.NewServicesServiceClient(conn).CreateService(c, &adminv1.CreateServiceRequest{ServiceId: "EtagService.MapServer", Service: &adminv1.Service{Description: "etag 0"}}))
 			return err
 		},
 		get: func(c context.Context, conn *grpc.ClientConn) (string, error) {
@@ -75,8 +76,8 @@ var etagCases = []etagCase{
 			return s.GetEtag(), err
 		},
 		update: func(c context.Context, conn *grpc.ClientConn, etag string, n int) (string, error) {
-			s, err := adminv1.NewServicesServiceClient(conn).UpdateService(c, &adminv1.UpdateServiceRequest{
-				Service: &adminv1.Service{Name: "services/EtagService.MapServer", Description: fmt.Sprint("etag ", n), Etag: etag}, UpdateMask: mask("description")})
+			s, err := done[adminv1.Service](c, conn)(adminv1.NewServicesServiceClient(conn).UpdateService(c, &adminv1.UpdateServiceRequest{
+				Service: &adminv1.Service{Name: "services/EtagService.MapServer", Description: fmt.Sprint("etag ", n), Etag: etag}, UpdateMask: mask("description")}))
 			return s.GetEtag(), err
 		},
 		restPath: "/v1/services/EtagService.MapServer",
@@ -84,7 +85,7 @@ var etagCases = []etagCase{
 			return map[string]any{"description": fmt.Sprint("etag ", n), "etag": etag}
 		},
 		del: func(c context.Context, conn *grpc.ClientConn, etag string) error {
-			_, err := adminv1.NewServicesServiceClient(conn).DeleteService(c, &adminv1.DeleteServiceRequest{Name: "services/EtagService.MapServer", Etag: etag})
+			_, err := done[emptypb.Empty](c, conn)(adminv1.NewServicesServiceClient(conn).DeleteService(c, &adminv1.DeleteServiceRequest{Name: "services/EtagService.MapServer", Etag: etag}))
 			return err
 		},
 	},
@@ -259,7 +260,7 @@ func TestEtags(t *testing.T) {
 			}
 
 			// The REST update with the current etag goes through.
-			r = e.do(t, http.MethodPatch, tc.restPath, tc.restBody(etag1, 4))
+			r = e.doOp(t, http.MethodPatch, tc.restPath, tc.restBody(etag1, 4))
 			if r.Status != http.StatusOK {
 				t.Fatalf("REST PATCH with the current etag: HTTP %d %s", r.Status, r.Raw)
 			}

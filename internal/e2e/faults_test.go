@@ -151,6 +151,7 @@ type hardEnv struct {
 	sim      *simulator.Server
 	health   grpc_health_v1.HealthClient
 	services adminv1.ServicesServiceClient
+	conn     *grpc.ClientConn
 	rest     string
 	hc       *http.Client
 	logs     *logSink
@@ -166,6 +167,9 @@ type hardOptions struct {
 	// timeout, when set, is arcgate's deadline for calls that carry none
 	// (app.Config.DefaultTimeout; 10 s otherwise).
 	timeout time.Duration
+	// opTimeout, when set, bounds each long-running operation's work
+	// (app.Config.OperationTimeout).
+	opTimeout time.Duration
 }
 
 func startHard(t *testing.T, opt hardOptions) *hardEnv {
@@ -217,6 +221,7 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond,
 		},
 		Credentials: creds, RateLimit: opt.rateLimit, DefaultTimeout: timeout, Logger: logger, Clock: opt.clock,
+		OperationTimeout: opt.opTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -243,12 +248,42 @@ func startHard(t *testing.T, opt hardOptions) *hardEnv {
 		_ = conn.Close()
 		restTr.CloseIdleConnections()
 	})
-	return &hardEnv{app: a, sim: sim, health: grpc_health_v1.NewHealthClient(conn), services: adminv1.NewServicesServiceClient(conn),
+	return &hardEnv{app: a, sim: sim, conn: conn, health: grpc_health_v1.NewHealthClient(conn), services: adminv1.NewServicesServiceClient(conn),
 		rest: "http://" + a.HTTPAddr, hc: &http.Client{Transport: restTr, Timeout: 20 * time.Second}, logs: logs, wire: wire}
 }
 
 // restCall sends a REST request with the caller's API key (as Authorization
 // or X-Api-Key) and optional extra headers.
+// restOutcome waits over REST (POST /v1/operations/{id}:wait) for the
+// operation op (a decoded Operation) and returns what the call would have
+// answered had it not returned an operation: its response with 200, or
+// its error with the error's HTTP status.
+func (e *hardEnv) restOutcome(t *testing.T, op map[string]any) (int, map[string]any, string) {
+	t.Helper()
+	name, _ := op["name"].(string)
+	if !strings.HasPrefix(name, "operations/") {
+		t.Fatalf("not an operation: %v", op)
+	}
+	for i := 0; op["done"] != true; i++ {
+		if i == 10 {
+			t.Fatalf("operation %s not done", name)
+		}
+		st, body, raw := e.restCall(t, http.MethodPost, "/v1/"+name+":wait", `{"timeout":"10s"}`, "Content-Type", "application/json")
+		if st != http.StatusOK {
+			t.Fatalf("POST /v1/%s:wait: %d %s", name, st, raw)
+		}
+		op = body
+	}
+	if e, ok := op["error"].(map[string]any); ok {
+		raw, _ := json.Marshal(e)
+		c, _ := e["code"].(float64)
+		return httpStatus(codes.Code(c)), e, string(raw)
+	}
+	raw, _ := json.Marshal(op["response"])
+	resp, _ := op["response"].(map[string]any)
+	return http.StatusOK, resp, string(raw)
+}
+
 func (e *hardEnv) restCall(t *testing.T, method, path string, body string, hdr ...string) (int, map[string]any, string) {
 	t.Helper()
 	var rd io.Reader
@@ -470,7 +505,11 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 func runFault(t *testing.T, fc faultCase, write, rest bool) {
-	e := startHard(t, hardOptions{timeout: fc.timeout})
+	// The write (StopService) is a long-running operation: the call
+	// returns it at once and its work is bounded by the operation's own
+	// timeout, which plays the part of the rows' deadlines; the matrix
+	// checks the outcome the operation ends with.
+	e := startHard(t, hardOptions{timeout: fc.timeout, opTimeout: max(fc.deadline, fc.timeout)})
 	if fc.setup != nil {
 		fc.setup(t, e)
 	}
@@ -525,6 +564,9 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 			h = []string{faultRESTHeader, grpcTimeout(fc.deadline)}
 		}
 		st, body, raw := e.restCall(t, method, p, "", h...)
+		if write && st == http.StatusOK {
+			st, body, raw = e.restOutcome(t, body)
+		}
 		if want := httpStatus(code); st != want {
 			t.Fatalf("HTTP %d, want %d: %s", st, want, raw)
 		}
@@ -538,7 +580,9 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 	} else {
 		var err error
 		if write {
-			_, err = e.services.StopService(ctx, &adminv1.StopServiceRequest{Name: faultSvcName})
+			wctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err = done[adminv1.Service](wctx, e.conn)(e.services.StopService(ctx, &adminv1.StopServiceRequest{Name: faultSvcName}))
 		} else {
 			_, err = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: faultSvcName})
 		}
@@ -572,8 +616,10 @@ func runFault(t *testing.T, fc faultCase, write, rest bool) {
 		if reasonWant != "" && reason != reasonWant {
 			t.Errorf("reason %q, want %q", reason, reasonWant)
 		}
-		if reason == server.ReasonUpstreamOutcomeUnknown && (!write || !strings.Contains(msg, "same request_id") || !strings.Contains(msg, "read "+faultSvcName)) {
-			t.Errorf("outcome unknown on a %s, or the message %q does not say to read %s or retry with the same request_id",
+		// The operation's outcome says to read the service; retrying with
+		// the same request_id would give the same operation.
+		if reason == server.ReasonUpstreamOutcomeUnknown && (!write || !strings.Contains(msg, "read "+faultSvcName)) {
+			t.Errorf("outcome unknown on a %s, or the message %q does not say to read %s",
 				map[bool]string{true: "write", false: "read"}[write], msg, faultSvcName)
 		}
 		_, tokens := e.wire.snapshot()
@@ -733,7 +779,7 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 			return err
 		},
 		func() error {
-			_, err := e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName})
+			_, err := done[adminv1.Service](ctx, e.conn)(e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName}))
 			return err
 		},
 	} {
@@ -764,7 +810,7 @@ func TestCircuitBreakerEndToEnd(t *testing.T) {
 	}
 	// One upstream request (GetService sends two at once, and half-open
 	// lets one through).
-	if _, err := e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName}); err != nil {
+	if _, err := done[adminv1.Service](ctx, e.conn)(e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName})); err != nil {
 		t.Fatalf("first call after the upstream came back: %v", err)
 	}
 	if h := e.app.UpstreamHealth(); h.Breaker != upstream.BreakerClosed || h.ConsecutiveFailures != 0 {

@@ -87,7 +87,7 @@ func updateCases(e *env) []updateCase {
 				return r, err
 			},
 			update: func(c context.Context, m proto.Message, mask *fieldmaskpb.FieldMask) (proto.Message, error) {
-				r, err := svc.UpdateService(c, &adminv1.UpdateServiceRequest{Service: m.(*adminv1.Service), UpdateMask: mask})
+				r, err := done[adminv1.Service](c, e.conn)(svc.UpdateService(c, &adminv1.UpdateServiceRequest{Service: m.(*adminv1.Service), UpdateMask: mask}))
 				return r, err
 			},
 			replacement: func(cur proto.Message) proto.Message {

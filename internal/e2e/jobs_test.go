@@ -364,7 +364,7 @@ func TestJobNamesRefusedBeforeUpstream(t *testing.T) {
 func TestJobsREST(t *testing.T) {
 	e, clock, jobs := startJobs(t)
 	// A GP service in the root folder, for the services/{service} bindings.
-	if _, err := e.services.CreateService(ctx(t), &adminv1.CreateServiceRequest{ServiceId: "Buffer.GPServer", Service: &adminv1.Service{}}); err != nil {
+	if _, err := done[adminv1.Service](ctx(t), e.conn)(e.services.CreateService(ctx(t), &adminv1.CreateServiceRequest{ServiceId: "Buffer.GPServer", Service: &adminv1.Service{}})); err != nil {
 		t.Fatal(err)
 	}
 	running, err := e.sim.SubmitJob("Buffer.GPServer", "")

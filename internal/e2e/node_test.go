@@ -118,6 +118,23 @@ func TestNodeClient(t *testing.T) {
 		}
 	})
 
+	t.Run("start", func(t *testing.T) {
+		const name = "folders/Maps/services/Roads.MapServer"
+		stdout, stderr, code := runNode(t, e, "start", name)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if !strings.HasPrefix(stdout, "operation operations/") || !strings.Contains(stdout, " start "+name+"\n") ||
+			!strings.HasSuffix(stdout, "\nstarted "+name+" SERVICE_STATE_STARTED\n") {
+			t.Fatalf("start: want the operation, then the started service:\n%s", stdout)
+		}
+		// An upstream error is the operation's: NOT_FOUND, exit 1.
+		_, stderr, code = runNode(t, e, "start", "services/Missing.MapServer")
+		if code != 1 || !strings.Contains(stderr, "NOT_FOUND: ") {
+			t.Errorf("start of a missing service: exit %d, stderr %q", code, stderr)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		// The client decodes the google.rpc.ErrorInfo in the error's
 		// grpc-status-details-bin trailer with the vendored

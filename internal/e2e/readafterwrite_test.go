@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -77,7 +78,7 @@ func TestReadAfterWriteWhileListing(t *testing.T) {
 			updateMisses = append(updateMisses, id+": "+got)
 		}
 		// Keep the root listing small, so that the listing loops go fast.
-		if _, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/" + id}); err != nil {
+		if _, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/" + id})); err != nil {
 			t.Fatalf("DeleteFolder %s: %v", id, err)
 		}
 	}

@@ -83,10 +83,10 @@ func TestConcurrentUpdatesThroughReplicasSharingRedis(t *testing.T) {
 		key, val := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
 		if i%2 == 0 {
 			calls[i] = func() error {
-				_, err := e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
+				_, err := done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
 					Service:    &adminv1.Service{Name: "services/SampleWorldCities.MapServer", Properties: map[string]string{key: val}},
 					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"properties." + key}},
-				})
+				}))
 				return err
 			}
 			continue
@@ -97,6 +97,9 @@ func TestConcurrentUpdatesThroughReplicasSharingRedis(t *testing.T) {
 		}
 	}
 	runAll(t, calls)
+	// The REST updates returned their operations at once; the replicas
+	// share them through the store.
+	waitAllOps(t, c, envs[0].conn)
 	for _, e := range envs { // every replica reads them all
 		got, err := e.services.GetService(c, &adminv1.GetServiceRequest{Name: "services/SampleWorldCities.MapServer"})
 		if err != nil {

@@ -52,9 +52,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	_, err = e.services.UpdateFolder(ctx, &adminv1.UpdateFolderRequest{Folder: &adminv1.Folder{Name: "folders/Vault", Description: "no"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
 	grpcErr(err)
-	_, err = e.services.StopService(ctx, &adminv1.StopServiceRequest{Name: faultSvcName})
+	_, err = done[adminv1.Service](ctx, e.conn)(e.services.StopService(ctx, &adminv1.StopServiceRequest{Name: faultSvcName}))
 	grpcErr(err)
-	_, err = e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName})
+	_, err = done[adminv1.Service](ctx, e.conn)(e.services.StartService(ctx, &adminv1.StartServiceRequest{Name: faultSvcName}))
 	grpcErr(err)
 	// Errors: not found, invalid argument.
 	_, err = e.services.GetService(ctx, &adminv1.GetServiceRequest{Name: "services/Missing.MapServer"})

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -60,7 +61,7 @@ func TestFoldersGRPC(t *testing.T) {
 	if err != nil || g.GetName() != "folders/Planning" {
 		t.Fatalf("GetFolder = %v, %v", g, err)
 	}
-	if _, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Planning"}); err != nil {
+	if _, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Planning"})); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.services.GetFolder(c, &adminv1.GetFolderRequest{Name: "folders/Planning"})
@@ -71,7 +72,7 @@ func TestDeleteFolderGuards(t *testing.T) {
 	e := start(t, simulator.Config{})
 	c := ctx(t)
 
-	_, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Maps"})
+	_, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Maps"}))
 	info := wantCode(t, err, codes.FailedPrecondition)
 	if info.GetReason() != "FOLDER_NOT_EMPTY" || info.GetMetadata()["serviceCount"] == "" {
 		t.Fatalf("ErrorInfo %v", info)
@@ -81,11 +82,11 @@ func TestDeleteFolderGuards(t *testing.T) {
 	if err != nil || len(l.GetServices()) == 0 {
 		t.Fatalf("Maps after refused delete: %v, %v", l, err)
 	}
-	_, err = e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/System", Force: true})
+	_, err = done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/System", Force: true}))
 	if info := wantCode(t, err, codes.FailedPrecondition); info.GetReason() != "DEFAULT_FOLDER" {
 		t.Fatalf("ErrorInfo %v", info)
 	}
-	if _, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Maps", Force: true}); err != nil {
+	if _, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/Maps", Force: true})); err != nil {
 		t.Fatal(err)
 	}
 	all, err := e.services.ListServices(c, &adminv1.ListServicesRequest{Parent: "folders/-", PageSize: 1000})
@@ -172,20 +173,20 @@ func TestServicesGRPC(t *testing.T) {
 	}
 
 	// Start and stop a stopped service.
-	st, err := e.services.StartService(c, &adminv1.StartServiceRequest{Name: "folders/Maps/services/Roads.MapServer"})
+	st, err := done[adminv1.Service](c, e.conn)(e.services.StartService(c, &adminv1.StartServiceRequest{Name: "folders/Maps/services/Roads.MapServer"}))
 	if err != nil || st.GetRealTimeState() != adminv1.ServiceState_SERVICE_STATE_STARTED {
 		t.Fatalf("start: %v, %v", st, err)
 	}
-	sp, err := e.services.StopService(c, &adminv1.StopServiceRequest{Name: "folders/Maps/services/Roads.MapServer"})
+	sp, err := done[adminv1.Service](c, e.conn)(e.services.StopService(c, &adminv1.StopServiceRequest{Name: "folders/Maps/services/Roads.MapServer"}))
 	if err != nil || sp.GetConfiguredState() != adminv1.ServiceState_SERVICE_STATE_STOPPED {
 		t.Fatalf("stop: %v, %v", sp, err)
 	}
 
 	// Create in a folder, update with a mask (unmodelled upstream keys survive), delete.
-	cr, err := e.services.CreateService(c, &adminv1.CreateServiceRequest{
+	cr, err := done[adminv1.Service](c, e.conn)(e.services.CreateService(c, &adminv1.CreateServiceRequest{
 		Parent: "folders/Maps", ServiceId: "Zoning.MapServer",
 		Service: &adminv1.Service{Description: "zones", Capabilities: []string{"Map", "Query"}, Properties: map[string]string{"maxRecordCount": "2000"}},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,15 +194,15 @@ func TestServicesGRPC(t *testing.T) {
 		s.GetMaxWaitDuration().AsDuration().Seconds() != 60 || s.GetProperties()["maxRecordCount"] != "2000" {
 		t.Fatalf("created %v", s)
 	}
-	_, err = e.services.CreateService(c, &adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer", Service: &adminv1.Service{}})
+	_, err = done[adminv1.Service](c, e.conn)(e.services.CreateService(c, &adminv1.CreateServiceRequest{Parent: "folders/Maps", ServiceId: "Zoning.MapServer", Service: &adminv1.Service{}}))
 	wantCode(t, err, codes.AlreadyExists)
 
 	before := rawService(t, e, "services/Maps/Zoning.MapServer")
-	u, err := e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
+	u, err := done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{
 		Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer", Description: "changed", MaxWaitDuration: durationpb.New(90e9),
 			Properties: map[string]string{"maxImageWidth": "4096"}},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description", "max_wait_duration", "properties.maxImageWidth"}},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,23 +216,23 @@ func TestServicesGRPC(t *testing.T) {
 			t.Errorf("upstream key %q lost by the read-modify-write edit", k)
 		}
 	}
-	_, err = e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer"}})
+	_, err = done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer"}}))
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer"},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"real_time_state"}}})
+	_, err = done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "folders/Maps/services/Zoning.MapServer"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"real_time_state"}}}))
 	wantCode(t, err, codes.InvalidArgument)
 
-	if _, err := e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "folders/Maps/services/Zoning.MapServer"}); err != nil {
+	if _, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "folders/Maps/services/Zoning.MapServer"})); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.services.GetService(c, &adminv1.GetServiceRequest{Name: "folders/Maps/services/Zoning.MapServer"})
 	wantCode(t, err, codes.NotFound)
 
 	// Root folder create and delete.
-	if _, err := e.services.CreateService(c, &adminv1.CreateServiceRequest{ServiceId: "Tmp.GPServer", Service: &adminv1.Service{}}); err != nil {
+	if _, err := done[adminv1.Service](c, e.conn)(e.services.CreateService(c, &adminv1.CreateServiceRequest{ServiceId: "Tmp.GPServer", Service: &adminv1.Service{}})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "services/Tmp.GPServer"}); err != nil {
+	if _, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "services/Tmp.GPServer"})); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -262,15 +263,15 @@ func TestServicesREST(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Raw, `"name":"folders/Parks"`) {
 		t.Fatalf("POST folder: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPatch, "/v1/folders/Parks", map[string]any{"webEncrypted": true})
+	r = e.doOp(t, http.MethodPatch, "/v1/folders/Parks", map[string]any{"webEncrypted": true})
 	if f := r.Body; r.Status != 200 || f["webEncrypted"] != true || f["description"] != "green" {
 		t.Fatalf("PATCH folder (mask from body): %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodDelete, "/v1/folders/Parks", nil)
+	r = e.doOp(t, http.MethodDelete, "/v1/folders/Parks", nil)
 	if r.Status != 200 {
 		t.Fatalf("DELETE folder: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodDelete, "/v1/folders/Maps", nil)
+	r = e.doOp(t, http.MethodDelete, "/v1/folders/Maps", nil)
 	if reason, _ := restError(t, r, 400, codes.FailedPrecondition); reason != "FOLDER_NOT_EMPTY" {
 		t.Fatalf("reason %s", reason)
 	}
@@ -299,39 +300,39 @@ func TestServicesREST(t *testing.T) {
 	if reason, md := restError(t, r, 404, codes.NotFound); reason != "NOT_FOUND" || md["upstreamCode"] != "404" {
 		t.Fatalf("reason %s %v", reason, md)
 	}
-	r = e.do(t, http.MethodPost, "/v1/folders/Maps/services?serviceId=Trails.MapServer", map[string]any{"description": "trails"})
+	r = e.doOp(t, http.MethodPost, "/v1/folders/Maps/services?serviceId=Trails.MapServer", map[string]any{"description": "trails"})
 	if r.Status != 200 || !strings.Contains(r.Raw, `"name":"folders/Maps/services/Trails.MapServer"`) {
 		t.Fatalf("POST service: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPost, "/v1/services?serviceId=Top.MapServer", map[string]any{})
+	r = e.doOp(t, http.MethodPost, "/v1/services?serviceId=Top.MapServer", map[string]any{})
 	if r.Status != 200 || !strings.Contains(r.Raw, `"name":"services/Top.MapServer"`) {
 		t.Fatalf("POST root service: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPatch, "/v1/folders/Maps/services/Trails.MapServer", map[string]any{"description": "paths", "minInstancesPerNode": 2, "maxInstancesPerNode": 3})
+	r = e.doOp(t, http.MethodPatch, "/v1/folders/Maps/services/Trails.MapServer", map[string]any{"description": "paths", "minInstancesPerNode": 2, "maxInstancesPerNode": 3})
 	if s := r.Body; r.Status != 200 || s["description"] != "paths" || s["minInstancesPerNode"] != float64(2) {
 		t.Fatalf("PATCH service: %d %s", r.Status, r.Raw)
 	}
-	r = e.do(t, http.MethodPatch, "/v1/services/Top.MapServer?updateMask=description,maxWaitDuration", map[string]any{"description": "top", "maxWaitDuration": "75s"})
+	r = e.doOp(t, http.MethodPatch, "/v1/services/Top.MapServer?updateMask=description,maxWaitDuration", map[string]any{"description": "top", "maxWaitDuration": "75s"})
 	if r.Status != 200 || !strings.Contains(r.Raw, `"description":"top"`) || !strings.Contains(r.Raw, `"maxWaitDuration":"75s"`) {
 		t.Fatalf("PATCH root service: %d %s", r.Status, r.Raw)
 	}
 	for _, path := range []string{"/v1/services/Top.MapServer", "/v1/folders/Maps/services/Trails.MapServer"} {
-		r = e.do(t, http.MethodPost, path+":stop", map[string]any{})
-		if r.Status != 200 || r.Body["configuredState"] != "SERVICE_STATE_STOPPED" {
+		r = e.doOp(t, http.MethodPost, path+":stop", map[string]any{})
+		if r.Status != 200 || r.Body["configuredState"] != "SERVICE_STATE_STOPPED" || r.Body["name"] != path[len("/v1/"):] {
 			t.Fatalf("POST %s:stop: %d %s", path, r.Status, r.Raw)
 		}
-		r = e.do(t, http.MethodPost, path+":start", map[string]any{})
+		r = e.doOp(t, http.MethodPost, path+":start", map[string]any{})
 		if r.Status != 200 || r.Body["realTimeState"] != "SERVICE_STATE_STARTED" {
 			t.Fatalf("POST %s:start: %d %s", path, r.Status, r.Raw)
 		}
-		r = e.do(t, http.MethodDelete, path, nil)
+		r = e.doOp(t, http.MethodDelete, path, nil)
 		if r.Status != 200 {
 			t.Fatalf("DELETE %s: %d %s", path, r.Status, r.Raw)
 		}
 		r = e.do(t, http.MethodGet, path, nil)
 		restError(t, r, 404, codes.NotFound)
 	}
-	r = e.do(t, http.MethodDelete, "/v1/folders/Maps?force=true", nil)
+	r = e.doOp(t, http.MethodDelete, "/v1/folders/Maps?force=true", nil)
 	if r.Status != 200 {
 		t.Fatalf("DELETE folder force: %d %s", r.Status, r.Raw)
 	}
@@ -364,7 +365,7 @@ func TestBadNamesNeverReachUpstream(t *testing.T) {
 				return err
 			}},
 			{"name", func() error {
-				_, err := e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/" + b, Force: true})
+				_, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteFolder(c, &adminv1.DeleteFolderRequest{Name: "folders/" + b, Force: true}))
 				return err
 			}},
 			{"name", func() error {
@@ -376,19 +377,19 @@ func TestBadNamesNeverReachUpstream(t *testing.T) {
 				return err
 			}},
 			{"name", func() error {
-				_, err := e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "folders/Maps/services/" + b})
+				_, err := done[emptypb.Empty](c, e.conn)(e.services.DeleteService(c, &adminv1.DeleteServiceRequest{Name: "folders/Maps/services/" + b}))
 				return err
 			}},
 			{"name", func() error {
-				_, err := e.services.StartService(c, &adminv1.StartServiceRequest{Name: "services/" + b})
+				_, err := done[adminv1.Service](c, e.conn)(e.services.StartService(c, &adminv1.StartServiceRequest{Name: "services/" + b}))
 				return err
 			}},
 			{"name", func() error {
-				_, err := e.services.StopService(c, &adminv1.StopServiceRequest{Name: "services/" + b})
+				_, err := done[adminv1.Service](c, e.conn)(e.services.StopService(c, &adminv1.StopServiceRequest{Name: "services/" + b}))
 				return err
 			}},
 			{"service_id", func() error {
-				_, err := e.services.CreateService(c, &adminv1.CreateServiceRequest{ServiceId: b, Service: &adminv1.Service{}})
+				_, err := done[adminv1.Service](c, e.conn)(e.services.CreateService(c, &adminv1.CreateServiceRequest{ServiceId: b, Service: &adminv1.Service{}}))
 				return err
 			}},
 			{"parent", func() error {
@@ -396,8 +397,8 @@ func TestBadNamesNeverReachUpstream(t *testing.T) {
 				return err
 			}},
 			{"service.name", func() error {
-				_, err := e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "services/" + b},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
+				_, err := done[adminv1.Service](c, e.conn)(e.services.UpdateService(c, &adminv1.UpdateServiceRequest{Service: &adminv1.Service{Name: "services/" + b},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}}))
 				return err
 			}},
 			{"folder.name", func() error {

@@ -1,6 +1,7 @@
 // An example client of arcgate's REST API with types generated from the
 // OpenAPI document it serves (generate.mjs) and openapi-fetch: it lists
-// services, gets one, patches it with an update mask, and reads the
+// services, gets one, patches it with an update mask (a long-running
+// operation, waited for with POST /v1/operations/{id}:wait), and reads the
 // google.rpc.ErrorInfo of an error.
 //
 //   ARCGATE_URL=http://127.0.0.1:8080 ARCGATE_API_KEY=... node dist/client.js
@@ -8,6 +9,8 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/arcgate.js";
 
 type Status = components["schemas"]["rpcStatus"];
+type Operation = components["schemas"]["longrunningOperation"];
+type Service = components["schemas"]["v1Service"];
 
 const baseUrl = process.env.ARCGATE_URL || "http://127.0.0.1:8080";
 const key = process.env.ARCGATE_API_KEY;
@@ -21,6 +24,23 @@ function errorInfo(status: Status | undefined): string {
 
 function fail(what: string, status: Status | undefined): never {
   throw new Error(`${what}: ${status?.message ?? "no error body"} (${errorInfo(status)})`);
+}
+
+// wait waits for a long-running operation until it is done:
+// POST /v1/operations/{id}:wait answers when it is done or after the
+// timeout. (The Operations routes are not in the OpenAPI document: plain
+// fetch.)
+async function wait(op: Operation): Promise<Operation> {
+  while (!op.done) {
+    const r = await fetch(`${baseUrl}/v1/${op.name}:wait`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(key ? { "X-Api-Key": key } : {}) },
+      body: JSON.stringify({ timeout: "30s" }),
+    });
+    if (!r.ok) fail("wait", (await r.json()) as Status);
+    op = (await r.json()) as Operation;
+  }
+  return op;
 }
 
 // List: every folder's services, one page.
@@ -46,7 +66,10 @@ const patched = await client.PATCH("/v1/services/{service}", {
   body: { description },
 });
 if (patched.error) fail("patch", patched.error);
-console.log(`patched ${patched.data.name} description=${JSON.stringify(patched.data.description ?? "")}`);
+const done = await wait(patched.data);
+if (done.error) fail("patch", done.error as Status);
+const svc = done.response as unknown as Service;
+console.log(`patched ${svc.name} description=${JSON.stringify(svc.description ?? "")}`);
 
 // An error: a service that does not exist.
 const missing = await client.GET("/v1/services/{service}", {

@@ -7,11 +7,11 @@
 package adminv1
 
 import (
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
-	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
@@ -1540,61 +1540,6 @@ func (x *StartServiceRequest) GetRequestId() string {
 	return ""
 }
 
-// StartServiceResponse reports the service's state after the start.
-type StartServiceResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Configured state.
-	ConfiguredState ServiceState `protobuf:"varint,1,opt,name=configured_state,json=configuredState,proto3,enum=arcgate.admin.v1.ServiceState" json:"configured_state,omitempty"`
-	// Real-time state.
-	RealTimeState ServiceState `protobuf:"varint,2,opt,name=real_time_state,json=realTimeState,proto3,enum=arcgate.admin.v1.ServiceState" json:"real_time_state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *StartServiceResponse) Reset() {
-	*x = StartServiceResponse{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *StartServiceResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*StartServiceResponse) ProtoMessage() {}
-
-func (x *StartServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use StartServiceResponse.ProtoReflect.Descriptor instead.
-func (*StartServiceResponse) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *StartServiceResponse) GetConfiguredState() ServiceState {
-	if x != nil {
-		return x.ConfiguredState
-	}
-	return ServiceState_SERVICE_STATE_UNSPECIFIED
-}
-
-func (x *StartServiceResponse) GetRealTimeState() ServiceState {
-	if x != nil {
-		return x.RealTimeState
-	}
-	return ServiceState_SERVICE_STATE_UNSPECIFIED
-}
-
 // StopServiceRequest stops a service.
 type StopServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1612,7 +1557,7 @@ type StopServiceRequest struct {
 
 func (x *StopServiceRequest) Reset() {
 	*x = StopServiceRequest{}
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1569,7 @@ func (x *StopServiceRequest) String() string {
 func (*StopServiceRequest) ProtoMessage() {}
 
 func (x *StopServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1582,7 @@ func (x *StopServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopServiceRequest.ProtoReflect.Descriptor instead.
 func (*StopServiceRequest) Descriptor() ([]byte, []int) {
-	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{17}
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StopServiceRequest) GetName() string {
@@ -1654,31 +1599,88 @@ func (x *StopServiceRequest) GetRequestId() string {
 	return ""
 }
 
-// StopServiceResponse reports the service's state after the stop.
-type StopServiceResponse struct {
+// BatchStartServicesRequest starts several services.
+type BatchStartServicesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Configured state.
-	ConfiguredState ServiceState `protobuf:"varint,1,opt,name=configured_state,json=configuredState,proto3,enum=arcgate.admin.v1.ServiceState" json:"configured_state,omitempty"`
-	// Real-time state.
-	RealTimeState ServiceState `protobuf:"varint,2,opt,name=real_time_state,json=realTimeState,proto3,enum=arcgate.admin.v1.ServiceState" json:"real_time_state,omitempty"`
+	// Resource names of the services, 1 to 100, each at most once.
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *StopServiceResponse) Reset() {
-	*x = StopServiceResponse{}
+func (x *BatchStartServicesRequest) Reset() {
+	*x = BatchStartServicesRequest{}
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStartServicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStartServicesRequest) ProtoMessage() {}
+
+func (x *BatchStartServicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStartServicesRequest.ProtoReflect.Descriptor instead.
+func (*BatchStartServicesRequest) Descriptor() ([]byte, []int) {
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchStartServicesRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *BatchStartServicesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// BatchStartServicesResponse is the response of a BatchStartServices operation.
+type BatchStartServicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The services, as read back after the start, in the order requested.
+	Services      []*Service `protobuf:"bytes,1,rep,name=services,proto3" json:"services,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchStartServicesResponse) Reset() {
+	*x = BatchStartServicesResponse{}
 	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *StopServiceResponse) String() string {
+func (x *BatchStartServicesResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*StopServiceResponse) ProtoMessage() {}
+func (*BatchStartServicesResponse) ProtoMessage() {}
 
-func (x *StopServiceResponse) ProtoReflect() protoreflect.Message {
+func (x *BatchStartServicesResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_arcgate_admin_v1_services_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1690,30 +1692,128 @@ func (x *StopServiceResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use StopServiceResponse.ProtoReflect.Descriptor instead.
-func (*StopServiceResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use BatchStartServicesResponse.ProtoReflect.Descriptor instead.
+func (*BatchStartServicesResponse) Descriptor() ([]byte, []int) {
 	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *StopServiceResponse) GetConfiguredState() ServiceState {
+func (x *BatchStartServicesResponse) GetServices() []*Service {
 	if x != nil {
-		return x.ConfiguredState
+		return x.Services
 	}
-	return ServiceState_SERVICE_STATE_UNSPECIFIED
+	return nil
 }
 
-func (x *StopServiceResponse) GetRealTimeState() ServiceState {
+// BatchStopServicesRequest stops several services.
+type BatchStopServicesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource names of the services, 1 to 100, each at most once.
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// Idempotency key: a UUID (version 4) chosen by the client. A retry with
+	// the same id within the server's window gets the first call's answer
+	// instead of being applied twice. Over REST it may also be sent as the
+	// `Idempotency-Key` header. The same id on a different
+	// request is INVALID_ARGUMENT (see the README, "Retries").
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchStopServicesRequest) Reset() {
+	*x = BatchStopServicesRequest{}
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStopServicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStopServicesRequest) ProtoMessage() {}
+
+func (x *BatchStopServicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[19]
 	if x != nil {
-		return x.RealTimeState
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
 	}
-	return ServiceState_SERVICE_STATE_UNSPECIFIED
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStopServicesRequest.ProtoReflect.Descriptor instead.
+func (*BatchStopServicesRequest) Descriptor() ([]byte, []int) {
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BatchStopServicesRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *BatchStopServicesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// BatchStopServicesResponse is the response of a BatchStopServices operation.
+type BatchStopServicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The services, as read back after the stop, in the order requested.
+	Services      []*Service `protobuf:"bytes,1,rep,name=services,proto3" json:"services,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchStopServicesResponse) Reset() {
+	*x = BatchStopServicesResponse{}
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStopServicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStopServicesResponse) ProtoMessage() {}
+
+func (x *BatchStopServicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arcgate_admin_v1_services_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStopServicesResponse.ProtoReflect.Descriptor instead.
+func (*BatchStopServicesResponse) Descriptor() ([]byte, []int) {
+	return file_arcgate_admin_v1_services_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BatchStopServicesResponse) GetServices() []*Service {
+	if x != nil {
+		return x.Services
+	}
+	return nil
 }
 
 var File_arcgate_admin_v1_services_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\x97\x02\n" +
+	"\x1farcgate/admin/v1/services.proto\x12\x10arcgate.admin.v1\x1a!arcgate/admin/v1/operations.proto\x1a\x1earcgate/admin/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a#google/longrunning/operations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\"\x97\x02\n" +
 	"\x06Folder\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12 \n" +
 	"\tfolder_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bfolderId\x12 \n" +
@@ -1834,18 +1934,26 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
 	"\x15arcgate.admin/ServiceR\x04name\x12*\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb3\x01\n" +
-	"\x14StartServiceResponse\x12N\n" +
-	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
-	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState\"s\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"s\n" +
 	"\x12StopServiceRequest\x121\n" +
 	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
 	"\x15arcgate.admin/ServiceR\x04name\x12*\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb2\x01\n" +
-	"\x13StopServiceResponse\x12N\n" +
-	"\x10configured_state\x18\x01 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\x0fconfiguredState\x12K\n" +
-	"\x0freal_time_state\x18\x02 \x01(\x0e2\x1e.arcgate.admin.v1.ServiceStateB\x03\xe0A\x03R\rrealTimeState*\xe8\x03\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"|\n" +
+	"\x19BatchStartServicesRequest\x123\n" +
+	"\x05names\x18\x01 \x03(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x05names\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"S\n" +
+	"\x1aBatchStartServicesResponse\x125\n" +
+	"\bservices\x18\x01 \x03(\v2\x19.arcgate.admin.v1.ServiceR\bservices\"{\n" +
+	"\x18BatchStopServicesRequest\x123\n" +
+	"\x05names\x18\x01 \x03(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15arcgate.admin/ServiceR\x05names\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xe0A\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"R\n" +
+	"\x19BatchStopServicesResponse\x125\n" +
+	"\bservices\x18\x01 \x03(\v2\x19.arcgate.admin.v1.ServiceR\bservices*\xe8\x03\n" +
 	"\vServiceType\x12\x1c\n" +
 	"\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SERVICE_TYPE_MAP_SERVER\x10\x01\x12\x1f\n" +
@@ -1872,21 +1980,31 @@ const file_arcgate_admin_v1_services_proto_rawDesc = "" +
 	"\vServiceView\x12\x1c\n" +
 	"\x18SERVICE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SERVICE_VIEW_BASIC\x10\x01\x12\x15\n" +
-	"\x11SERVICE_VIEW_FULL\x10\x022\x85\x0f\n" +
+	"\x11SERVICE_VIEW_FULL\x10\x022\xe0\x13\n" +
 	"\x0fServicesService\x12y\n" +
 	"\vListFolders\x12$.arcgate.admin.v1.ListFoldersRequest\x1a%.arcgate.admin.v1.ListFoldersResponse\"\x1d\xdaA\x00\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\r\x12\v/v1/folders\x90\x02\x01\x12u\n" +
 	"\tGetFolder\x12\".arcgate.admin.v1.GetFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"*\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=folders/*}\x90\x02\x01\x12\x83\x01\n" +
 	"\fCreateFolder\x12%.arcgate.admin.v1.CreateFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"2\xdaA\x10folder,folder_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x15:\x06folder\"\v/v1/folders\x12\x95\x01\n" +
-	"\fUpdateFolder\x12%.arcgate.admin.v1.UpdateFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"D\xdaA\x12folder,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02%:\x06folder2\x1b/v1/{folder.name=folders/*}\x12v\n" +
-	"\fDeleteFolder\x12%.arcgate.admin.v1.DeleteFolderRequest\x1a\x16.google.protobuf.Empty\"'\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=folders/*}\x12\xa6\x01\n" +
+	"\fUpdateFolder\x12%.arcgate.admin.v1.UpdateFolderRequest\x1a\x18.arcgate.admin.v1.Folder\"D\xdaA\x12folder,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02%:\x06folder2\x1b/v1/{folder.name=folders/*}\x12\xaa\x01\n" +
+	"\fDeleteFolder\x12%.arcgate.admin.v1.DeleteFolderRequest\x1a\x1d.google.longrunning.Operation\"T\xcaA*\n" +
+	"\x15google.protobuf.Empty\x12\x11OperationMetadata\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=folders/*}\x12\xa6\x01\n" +
 	"\fListServices\x12%.arcgate.admin.v1.ListServicesRequest\x1a&.arcgate.admin.v1.ListServicesResponse\"G\xdaA\x06parent\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x021Z\x0e\x12\f/v1/services\x12\x1f/v1/{parent=folders/*}/services\x90\x02\x01\x12\x9c\x01\n" +
 	"\n" +
-	"GetService\x12#.arcgate.admin.v1.GetServiceRequest\x1a\x19.arcgate.admin.v1.Service\"N\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02:Z!\x12\x1f/v1/{name=folders/*/services/*}\x12\x15/v1/{name=services/*}\x90\x02\x01\x12\xb6\x01\n" +
-	"\rCreateService\x12&.arcgate.admin.v1.CreateServiceRequest\x1a\x19.arcgate.admin.v1.Service\"b\xdaA\x12service,service_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02C:\aserviceZ*:\aservice\"\x1f/v1/{parent=folders/*}/services\"\f/v1/services\x12\xd0\x01\n" +
-	"\rUpdateService\x12&.arcgate.admin.v1.UpdateServiceRequest\x1a\x19.arcgate.admin.v1.Service\"|\xdaA\x13service,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\aserviceZ2:\aservice2'/v1/{service.name=folders/*/services/*}2\x1d/v1/{service.name=services/*}\x12\x9c\x01\n" +
-	"\rDeleteService\x12&.arcgate.admin.v1.DeleteServiceRequest\x1a\x16.google.protobuf.Empty\"K\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02:Z!*\x1f/v1/{name=folders/*/services/*}*\x15/v1/{name=services/*}\x12\xbc\x01\n" +
-	"\fStartService\x12%.arcgate.admin.v1.StartServiceRequest\x1a&.arcgate.admin.v1.StartServiceResponse\"]\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02L:\x01*Z*:\x01*\"%/v1/{name=folders/*/services/*}:start\"\x1b/v1/{name=services/*}:start\x12\xb7\x01\n" +
-	"\vStopService\x12$.arcgate.admin.v1.StopServiceRequest\x1a%.arcgate.admin.v1.StopServiceResponse\"[\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02J:\x01*Z):\x01*\"$/v1/{name=folders/*/services/*}:stop\"\x1a/v1/{name=services/*}:stopB<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
+	"GetService\x12#.arcgate.admin.v1.GetServiceRequest\x1a\x19.arcgate.admin.v1.Service\"N\xdaA\x04name\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02:Z!\x12\x1f/v1/{name=folders/*/services/*}\x12\x15/v1/{name=services/*}\x90\x02\x01\x12\xe1\x01\n" +
+	"\rCreateService\x12&.arcgate.admin.v1.CreateServiceRequest\x1a\x1d.google.longrunning.Operation\"\x88\x01\xcaA\x1c\n" +
+	"\aService\x12\x11OperationMetadata\xdaA\x19parent,service,service_id\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02C:\aserviceZ*:\aservice\"\x1f/v1/{parent=folders/*}/services\"\f/v1/services\x12\xf4\x01\n" +
+	"\rUpdateService\x12&.arcgate.admin.v1.UpdateServiceRequest\x1a\x1d.google.longrunning.Operation\"\x9b\x01\xcaA\x1c\n" +
+	"\aService\x12\x11OperationMetadata\xdaA\x13service,update_mask\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\\:\aserviceZ2:\aservice2'/v1/{service.name=folders/*/services/*}2\x1d/v1/{service.name=services/*}\x12\xd0\x01\n" +
+	"\rDeleteService\x12&.arcgate.admin.v1.DeleteServiceRequest\x1a\x1d.google.longrunning.Operation\"x\xcaA*\n" +
+	"\x15google.protobuf.Empty\x12\x11OperationMetadata\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02:Z!*\x1f/v1/{name=folders/*/services/*}*\x15/v1/{name=services/*}\x12\xd2\x01\n" +
+	"\fStartService\x12%.arcgate.admin.v1.StartServiceRequest\x1a\x1d.google.longrunning.Operation\"|\xcaA\x1c\n" +
+	"\aService\x12\x11OperationMetadata\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02L:\x01*Z*:\x01*\"%/v1/{name=folders/*/services/*}:start\"\x1b/v1/{name=services/*}:start\x12\xce\x01\n" +
+	"\vStopService\x12$.arcgate.admin.v1.StopServiceRequest\x1a\x1d.google.longrunning.Operation\"z\xcaA\x1c\n" +
+	"\aService\x12\x11OperationMetadata\xdaA\x04name\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02J:\x01*Z):\x01*\"$/v1/{name=folders/*/services/*}:stop\"\x1a/v1/{name=services/*}:stop\x12\xba\x01\n" +
+	"\x12BatchStartServices\x12+.arcgate.admin.v1.BatchStartServicesRequest\x1a\x1d.google.longrunning.Operation\"X\xcaA/\n" +
+	"\x1aBatchStartServicesResponse\x12\x11OperationMetadata\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/services:batchStart\x12\xb6\x01\n" +
+	"\x11BatchStopServices\x12*.arcgate.admin.v1.BatchStopServicesRequest\x1a\x1d.google.longrunning.Operation\"V\xcaA.\n" +
+	"\x19BatchStopServicesResponse\x12\x11OperationMetadata\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/services:batchStopB<Z:github.com/arcgate/arcgate/gen/go/arcgate/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_arcgate_admin_v1_services_proto_rawDescOnce sync.Once
@@ -1901,90 +2019,94 @@ func file_arcgate_admin_v1_services_proto_rawDescGZIP() []byte {
 }
 
 var file_arcgate_admin_v1_services_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_arcgate_admin_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_arcgate_admin_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_arcgate_admin_v1_services_proto_goTypes = []any{
-	(ServiceType)(0),              // 0: arcgate.admin.v1.ServiceType
-	(ServiceState)(0),             // 1: arcgate.admin.v1.ServiceState
-	(ServiceView)(0),              // 2: arcgate.admin.v1.ServiceView
-	(*Folder)(nil),                // 3: arcgate.admin.v1.Folder
-	(*ListFoldersRequest)(nil),    // 4: arcgate.admin.v1.ListFoldersRequest
-	(*ListFoldersResponse)(nil),   // 5: arcgate.admin.v1.ListFoldersResponse
-	(*GetFolderRequest)(nil),      // 6: arcgate.admin.v1.GetFolderRequest
-	(*CreateFolderRequest)(nil),   // 7: arcgate.admin.v1.CreateFolderRequest
-	(*UpdateFolderRequest)(nil),   // 8: arcgate.admin.v1.UpdateFolderRequest
-	(*DeleteFolderRequest)(nil),   // 9: arcgate.admin.v1.DeleteFolderRequest
-	(*Service)(nil),               // 10: arcgate.admin.v1.Service
-	(*ServiceExtension)(nil),      // 11: arcgate.admin.v1.ServiceExtension
-	(*ListServicesRequest)(nil),   // 12: arcgate.admin.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),  // 13: arcgate.admin.v1.ListServicesResponse
-	(*GetServiceRequest)(nil),     // 14: arcgate.admin.v1.GetServiceRequest
-	(*CreateServiceRequest)(nil),  // 15: arcgate.admin.v1.CreateServiceRequest
-	(*UpdateServiceRequest)(nil),  // 16: arcgate.admin.v1.UpdateServiceRequest
-	(*DeleteServiceRequest)(nil),  // 17: arcgate.admin.v1.DeleteServiceRequest
-	(*StartServiceRequest)(nil),   // 18: arcgate.admin.v1.StartServiceRequest
-	(*StartServiceResponse)(nil),  // 19: arcgate.admin.v1.StartServiceResponse
-	(*StopServiceRequest)(nil),    // 20: arcgate.admin.v1.StopServiceRequest
-	(*StopServiceResponse)(nil),   // 21: arcgate.admin.v1.StopServiceResponse
-	nil,                           // 22: arcgate.admin.v1.Service.PropertiesEntry
-	nil,                           // 23: arcgate.admin.v1.ServiceExtension.PropertiesEntry
-	(*fieldmaskpb.FieldMask)(nil), // 24: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*emptypb.Empty)(nil),         // 26: google.protobuf.Empty
+	(ServiceType)(0),                   // 0: arcgate.admin.v1.ServiceType
+	(ServiceState)(0),                  // 1: arcgate.admin.v1.ServiceState
+	(ServiceView)(0),                   // 2: arcgate.admin.v1.ServiceView
+	(*Folder)(nil),                     // 3: arcgate.admin.v1.Folder
+	(*ListFoldersRequest)(nil),         // 4: arcgate.admin.v1.ListFoldersRequest
+	(*ListFoldersResponse)(nil),        // 5: arcgate.admin.v1.ListFoldersResponse
+	(*GetFolderRequest)(nil),           // 6: arcgate.admin.v1.GetFolderRequest
+	(*CreateFolderRequest)(nil),        // 7: arcgate.admin.v1.CreateFolderRequest
+	(*UpdateFolderRequest)(nil),        // 8: arcgate.admin.v1.UpdateFolderRequest
+	(*DeleteFolderRequest)(nil),        // 9: arcgate.admin.v1.DeleteFolderRequest
+	(*Service)(nil),                    // 10: arcgate.admin.v1.Service
+	(*ServiceExtension)(nil),           // 11: arcgate.admin.v1.ServiceExtension
+	(*ListServicesRequest)(nil),        // 12: arcgate.admin.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),       // 13: arcgate.admin.v1.ListServicesResponse
+	(*GetServiceRequest)(nil),          // 14: arcgate.admin.v1.GetServiceRequest
+	(*CreateServiceRequest)(nil),       // 15: arcgate.admin.v1.CreateServiceRequest
+	(*UpdateServiceRequest)(nil),       // 16: arcgate.admin.v1.UpdateServiceRequest
+	(*DeleteServiceRequest)(nil),       // 17: arcgate.admin.v1.DeleteServiceRequest
+	(*StartServiceRequest)(nil),        // 18: arcgate.admin.v1.StartServiceRequest
+	(*StopServiceRequest)(nil),         // 19: arcgate.admin.v1.StopServiceRequest
+	(*BatchStartServicesRequest)(nil),  // 20: arcgate.admin.v1.BatchStartServicesRequest
+	(*BatchStartServicesResponse)(nil), // 21: arcgate.admin.v1.BatchStartServicesResponse
+	(*BatchStopServicesRequest)(nil),   // 22: arcgate.admin.v1.BatchStopServicesRequest
+	(*BatchStopServicesResponse)(nil),  // 23: arcgate.admin.v1.BatchStopServicesResponse
+	nil,                                // 24: arcgate.admin.v1.Service.PropertiesEntry
+	nil,                                // 25: arcgate.admin.v1.ServiceExtension.PropertiesEntry
+	(*fieldmaskpb.FieldMask)(nil),      // 26: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
+	(*longrunningpb.Operation)(nil),    // 28: google.longrunning.Operation
 }
 var file_arcgate_admin_v1_services_proto_depIdxs = []int32{
 	3,  // 0: arcgate.admin.v1.ListFoldersResponse.folders:type_name -> arcgate.admin.v1.Folder
 	3,  // 1: arcgate.admin.v1.CreateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
 	3,  // 2: arcgate.admin.v1.UpdateFolderRequest.folder:type_name -> arcgate.admin.v1.Folder
-	24, // 3: arcgate.admin.v1.UpdateFolderRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 3: arcgate.admin.v1.UpdateFolderRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 4: arcgate.admin.v1.Service.type:type_name -> arcgate.admin.v1.ServiceType
-	25, // 5: arcgate.admin.v1.Service.max_wait_duration:type_name -> google.protobuf.Duration
-	25, // 6: arcgate.admin.v1.Service.max_idle_duration:type_name -> google.protobuf.Duration
-	25, // 7: arcgate.admin.v1.Service.max_usage_duration:type_name -> google.protobuf.Duration
-	25, // 8: arcgate.admin.v1.Service.max_startup_duration:type_name -> google.protobuf.Duration
-	25, // 9: arcgate.admin.v1.Service.recycle_interval:type_name -> google.protobuf.Duration
-	22, // 10: arcgate.admin.v1.Service.properties:type_name -> arcgate.admin.v1.Service.PropertiesEntry
+	27, // 5: arcgate.admin.v1.Service.max_wait_duration:type_name -> google.protobuf.Duration
+	27, // 6: arcgate.admin.v1.Service.max_idle_duration:type_name -> google.protobuf.Duration
+	27, // 7: arcgate.admin.v1.Service.max_usage_duration:type_name -> google.protobuf.Duration
+	27, // 8: arcgate.admin.v1.Service.max_startup_duration:type_name -> google.protobuf.Duration
+	27, // 9: arcgate.admin.v1.Service.recycle_interval:type_name -> google.protobuf.Duration
+	24, // 10: arcgate.admin.v1.Service.properties:type_name -> arcgate.admin.v1.Service.PropertiesEntry
 	11, // 11: arcgate.admin.v1.Service.extensions:type_name -> arcgate.admin.v1.ServiceExtension
 	1,  // 12: arcgate.admin.v1.Service.configured_state:type_name -> arcgate.admin.v1.ServiceState
 	1,  // 13: arcgate.admin.v1.Service.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	23, // 14: arcgate.admin.v1.ServiceExtension.properties:type_name -> arcgate.admin.v1.ServiceExtension.PropertiesEntry
+	25, // 14: arcgate.admin.v1.ServiceExtension.properties:type_name -> arcgate.admin.v1.ServiceExtension.PropertiesEntry
 	2,  // 15: arcgate.admin.v1.ListServicesRequest.view:type_name -> arcgate.admin.v1.ServiceView
 	10, // 16: arcgate.admin.v1.ListServicesResponse.services:type_name -> arcgate.admin.v1.Service
 	10, // 17: arcgate.admin.v1.CreateServiceRequest.service:type_name -> arcgate.admin.v1.Service
 	10, // 18: arcgate.admin.v1.UpdateServiceRequest.service:type_name -> arcgate.admin.v1.Service
-	24, // 19: arcgate.admin.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 20: arcgate.admin.v1.StartServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 21: arcgate.admin.v1.StartServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 22: arcgate.admin.v1.StopServiceResponse.configured_state:type_name -> arcgate.admin.v1.ServiceState
-	1,  // 23: arcgate.admin.v1.StopServiceResponse.real_time_state:type_name -> arcgate.admin.v1.ServiceState
-	4,  // 24: arcgate.admin.v1.ServicesService.ListFolders:input_type -> arcgate.admin.v1.ListFoldersRequest
-	6,  // 25: arcgate.admin.v1.ServicesService.GetFolder:input_type -> arcgate.admin.v1.GetFolderRequest
-	7,  // 26: arcgate.admin.v1.ServicesService.CreateFolder:input_type -> arcgate.admin.v1.CreateFolderRequest
-	8,  // 27: arcgate.admin.v1.ServicesService.UpdateFolder:input_type -> arcgate.admin.v1.UpdateFolderRequest
-	9,  // 28: arcgate.admin.v1.ServicesService.DeleteFolder:input_type -> arcgate.admin.v1.DeleteFolderRequest
-	12, // 29: arcgate.admin.v1.ServicesService.ListServices:input_type -> arcgate.admin.v1.ListServicesRequest
-	14, // 30: arcgate.admin.v1.ServicesService.GetService:input_type -> arcgate.admin.v1.GetServiceRequest
-	15, // 31: arcgate.admin.v1.ServicesService.CreateService:input_type -> arcgate.admin.v1.CreateServiceRequest
-	16, // 32: arcgate.admin.v1.ServicesService.UpdateService:input_type -> arcgate.admin.v1.UpdateServiceRequest
-	17, // 33: arcgate.admin.v1.ServicesService.DeleteService:input_type -> arcgate.admin.v1.DeleteServiceRequest
-	18, // 34: arcgate.admin.v1.ServicesService.StartService:input_type -> arcgate.admin.v1.StartServiceRequest
-	20, // 35: arcgate.admin.v1.ServicesService.StopService:input_type -> arcgate.admin.v1.StopServiceRequest
+	26, // 19: arcgate.admin.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 20: arcgate.admin.v1.BatchStartServicesResponse.services:type_name -> arcgate.admin.v1.Service
+	10, // 21: arcgate.admin.v1.BatchStopServicesResponse.services:type_name -> arcgate.admin.v1.Service
+	4,  // 22: arcgate.admin.v1.ServicesService.ListFolders:input_type -> arcgate.admin.v1.ListFoldersRequest
+	6,  // 23: arcgate.admin.v1.ServicesService.GetFolder:input_type -> arcgate.admin.v1.GetFolderRequest
+	7,  // 24: arcgate.admin.v1.ServicesService.CreateFolder:input_type -> arcgate.admin.v1.CreateFolderRequest
+	8,  // 25: arcgate.admin.v1.ServicesService.UpdateFolder:input_type -> arcgate.admin.v1.UpdateFolderRequest
+	9,  // 26: arcgate.admin.v1.ServicesService.DeleteFolder:input_type -> arcgate.admin.v1.DeleteFolderRequest
+	12, // 27: arcgate.admin.v1.ServicesService.ListServices:input_type -> arcgate.admin.v1.ListServicesRequest
+	14, // 28: arcgate.admin.v1.ServicesService.GetService:input_type -> arcgate.admin.v1.GetServiceRequest
+	15, // 29: arcgate.admin.v1.ServicesService.CreateService:input_type -> arcgate.admin.v1.CreateServiceRequest
+	16, // 30: arcgate.admin.v1.ServicesService.UpdateService:input_type -> arcgate.admin.v1.UpdateServiceRequest
+	17, // 31: arcgate.admin.v1.ServicesService.DeleteService:input_type -> arcgate.admin.v1.DeleteServiceRequest
+	18, // 32: arcgate.admin.v1.ServicesService.StartService:input_type -> arcgate.admin.v1.StartServiceRequest
+	19, // 33: arcgate.admin.v1.ServicesService.StopService:input_type -> arcgate.admin.v1.StopServiceRequest
+	20, // 34: arcgate.admin.v1.ServicesService.BatchStartServices:input_type -> arcgate.admin.v1.BatchStartServicesRequest
+	22, // 35: arcgate.admin.v1.ServicesService.BatchStopServices:input_type -> arcgate.admin.v1.BatchStopServicesRequest
 	5,  // 36: arcgate.admin.v1.ServicesService.ListFolders:output_type -> arcgate.admin.v1.ListFoldersResponse
 	3,  // 37: arcgate.admin.v1.ServicesService.GetFolder:output_type -> arcgate.admin.v1.Folder
 	3,  // 38: arcgate.admin.v1.ServicesService.CreateFolder:output_type -> arcgate.admin.v1.Folder
 	3,  // 39: arcgate.admin.v1.ServicesService.UpdateFolder:output_type -> arcgate.admin.v1.Folder
-	26, // 40: arcgate.admin.v1.ServicesService.DeleteFolder:output_type -> google.protobuf.Empty
+	28, // 40: arcgate.admin.v1.ServicesService.DeleteFolder:output_type -> google.longrunning.Operation
 	13, // 41: arcgate.admin.v1.ServicesService.ListServices:output_type -> arcgate.admin.v1.ListServicesResponse
 	10, // 42: arcgate.admin.v1.ServicesService.GetService:output_type -> arcgate.admin.v1.Service
-	10, // 43: arcgate.admin.v1.ServicesService.CreateService:output_type -> arcgate.admin.v1.Service
-	10, // 44: arcgate.admin.v1.ServicesService.UpdateService:output_type -> arcgate.admin.v1.Service
-	26, // 45: arcgate.admin.v1.ServicesService.DeleteService:output_type -> google.protobuf.Empty
-	19, // 46: arcgate.admin.v1.ServicesService.StartService:output_type -> arcgate.admin.v1.StartServiceResponse
-	21, // 47: arcgate.admin.v1.ServicesService.StopService:output_type -> arcgate.admin.v1.StopServiceResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	28, // 43: arcgate.admin.v1.ServicesService.CreateService:output_type -> google.longrunning.Operation
+	28, // 44: arcgate.admin.v1.ServicesService.UpdateService:output_type -> google.longrunning.Operation
+	28, // 45: arcgate.admin.v1.ServicesService.DeleteService:output_type -> google.longrunning.Operation
+	28, // 46: arcgate.admin.v1.ServicesService.StartService:output_type -> google.longrunning.Operation
+	28, // 47: arcgate.admin.v1.ServicesService.StopService:output_type -> google.longrunning.Operation
+	28, // 48: arcgate.admin.v1.ServicesService.BatchStartServices:output_type -> google.longrunning.Operation
+	28, // 49: arcgate.admin.v1.ServicesService.BatchStopServices:output_type -> google.longrunning.Operation
+	36, // [36:50] is the sub-list for method output_type
+	22, // [22:36] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_arcgate_admin_v1_services_proto_init() }
@@ -1992,6 +2114,7 @@ func file_arcgate_admin_v1_services_proto_init() {
 	if File_arcgate_admin_v1_services_proto != nil {
 		return
 	}
+	file_arcgate_admin_v1_operations_proto_init()
 	file_arcgate_admin_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1999,7 +2122,7 @@ func file_arcgate_admin_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arcgate_admin_v1_services_proto_rawDesc), len(file_arcgate_admin_v1_services_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -998,6 +998,60 @@ func local_request_ServicesService_StopService_1(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+func request_ServicesService_BatchStartServices_0(ctx context.Context, marshaler runtime.Marshaler, client ServicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchStartServicesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchStartServices(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ServicesService_BatchStartServices_0(ctx context.Context, marshaler runtime.Marshaler, server ServicesServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchStartServicesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.BatchStartServices(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_ServicesService_BatchStopServices_0(ctx context.Context, marshaler runtime.Marshaler, client ServicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchStopServicesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchStopServices(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ServicesService_BatchStopServices_0(ctx context.Context, marshaler runtime.Marshaler, server ServicesServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchStopServicesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.BatchStopServices(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterServicesServiceHandlerServer registers the http handlers for service ServicesService to "mux".
 // UnaryRPC     :call ServicesServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1384,6 +1438,46 @@ func RegisterServicesServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ServicesService_StopService_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_ServicesService_BatchStartServices_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arcgate.admin.v1.ServicesService/BatchStartServices", runtime.WithHTTPPathPattern("/v1/services:batchStart"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ServicesService_BatchStartServices_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ServicesService_BatchStartServices_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ServicesService_BatchStopServices_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arcgate.admin.v1.ServicesService/BatchStopServices", runtime.WithHTTPPathPattern("/v1/services:batchStop"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ServicesService_BatchStopServices_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ServicesService_BatchStopServices_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1747,49 +1841,87 @@ func RegisterServicesServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ServicesService_StopService_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_ServicesService_BatchStartServices_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arcgate.admin.v1.ServicesService/BatchStartServices", runtime.WithHTTPPathPattern("/v1/services:batchStart"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ServicesService_BatchStartServices_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ServicesService_BatchStartServices_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ServicesService_BatchStopServices_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arcgate.admin.v1.ServicesService/BatchStopServices", runtime.WithHTTPPathPattern("/v1/services:batchStop"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ServicesService_BatchStopServices_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ServicesService_BatchStopServices_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_ServicesService_ListFolders_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "folders"}, ""))
-	pattern_ServicesService_GetFolder_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "name"}, ""))
-	pattern_ServicesService_CreateFolder_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "folders"}, ""))
-	pattern_ServicesService_UpdateFolder_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "folder.name"}, ""))
-	pattern_ServicesService_DeleteFolder_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "name"}, ""))
-	pattern_ServicesService_ListServices_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "folders", "parent", "services"}, ""))
-	pattern_ServicesService_ListServices_1  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, ""))
-	pattern_ServicesService_GetService_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, ""))
-	pattern_ServicesService_GetService_1    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, ""))
-	pattern_ServicesService_CreateService_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, ""))
-	pattern_ServicesService_CreateService_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "folders", "parent", "services"}, ""))
-	pattern_ServicesService_UpdateService_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "service.name"}, ""))
-	pattern_ServicesService_UpdateService_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "service.name"}, ""))
-	pattern_ServicesService_DeleteService_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, ""))
-	pattern_ServicesService_DeleteService_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, ""))
-	pattern_ServicesService_StartService_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, "start"))
-	pattern_ServicesService_StartService_1  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, "start"))
-	pattern_ServicesService_StopService_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, "stop"))
-	pattern_ServicesService_StopService_1   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, "stop"))
+	pattern_ServicesService_ListFolders_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "folders"}, ""))
+	pattern_ServicesService_GetFolder_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "name"}, ""))
+	pattern_ServicesService_CreateFolder_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "folders"}, ""))
+	pattern_ServicesService_UpdateFolder_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "folder.name"}, ""))
+	pattern_ServicesService_DeleteFolder_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "folders", "name"}, ""))
+	pattern_ServicesService_ListServices_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "folders", "parent", "services"}, ""))
+	pattern_ServicesService_ListServices_1       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, ""))
+	pattern_ServicesService_GetService_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, ""))
+	pattern_ServicesService_GetService_1         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, ""))
+	pattern_ServicesService_CreateService_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, ""))
+	pattern_ServicesService_CreateService_1      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "folders", "parent", "services"}, ""))
+	pattern_ServicesService_UpdateService_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "service.name"}, ""))
+	pattern_ServicesService_UpdateService_1      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "service.name"}, ""))
+	pattern_ServicesService_DeleteService_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, ""))
+	pattern_ServicesService_DeleteService_1      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, ""))
+	pattern_ServicesService_StartService_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, "start"))
+	pattern_ServicesService_StartService_1       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, "start"))
+	pattern_ServicesService_StopService_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "services", "name"}, "stop"))
+	pattern_ServicesService_StopService_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "folders", "services", "name"}, "stop"))
+	pattern_ServicesService_BatchStartServices_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, "batchStart"))
+	pattern_ServicesService_BatchStopServices_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "services"}, "batchStop"))
 )
 
 var (
-	forward_ServicesService_ListFolders_0   = runtime.ForwardResponseMessage
-	forward_ServicesService_GetFolder_0     = runtime.ForwardResponseMessage
-	forward_ServicesService_CreateFolder_0  = runtime.ForwardResponseMessage
-	forward_ServicesService_UpdateFolder_0  = runtime.ForwardResponseMessage
-	forward_ServicesService_DeleteFolder_0  = runtime.ForwardResponseMessage
-	forward_ServicesService_ListServices_0  = runtime.ForwardResponseMessage
-	forward_ServicesService_ListServices_1  = runtime.ForwardResponseMessage
-	forward_ServicesService_GetService_0    = runtime.ForwardResponseMessage
-	forward_ServicesService_GetService_1    = runtime.ForwardResponseMessage
-	forward_ServicesService_CreateService_0 = runtime.ForwardResponseMessage
-	forward_ServicesService_CreateService_1 = runtime.ForwardResponseMessage
-	forward_ServicesService_UpdateService_0 = runtime.ForwardResponseMessage
-	forward_ServicesService_UpdateService_1 = runtime.ForwardResponseMessage
-	forward_ServicesService_DeleteService_0 = runtime.ForwardResponseMessage
-	forward_ServicesService_DeleteService_1 = runtime.ForwardResponseMessage
-	forward_ServicesService_StartService_0  = runtime.ForwardResponseMessage
-	forward_ServicesService_StartService_1  = runtime.ForwardResponseMessage
-	forward_ServicesService_StopService_0   = runtime.ForwardResponseMessage
-	forward_ServicesService_StopService_1   = runtime.ForwardResponseMessage
+	forward_ServicesService_ListFolders_0        = runtime.ForwardResponseMessage
+	forward_ServicesService_GetFolder_0          = runtime.ForwardResponseMessage
+	forward_ServicesService_CreateFolder_0       = runtime.ForwardResponseMessage
+	forward_ServicesService_UpdateFolder_0       = runtime.ForwardResponseMessage
+	forward_ServicesService_DeleteFolder_0       = runtime.ForwardResponseMessage
+	forward_ServicesService_ListServices_0       = runtime.ForwardResponseMessage
+	forward_ServicesService_ListServices_1       = runtime.ForwardResponseMessage
+	forward_ServicesService_GetService_0         = runtime.ForwardResponseMessage
+	forward_ServicesService_GetService_1         = runtime.ForwardResponseMessage
+	forward_ServicesService_CreateService_0      = runtime.ForwardResponseMessage
+	forward_ServicesService_CreateService_1      = runtime.ForwardResponseMessage
+	forward_ServicesService_UpdateService_0      = runtime.ForwardResponseMessage
+	forward_ServicesService_UpdateService_1      = runtime.ForwardResponseMessage
+	forward_ServicesService_DeleteService_0      = runtime.ForwardResponseMessage
+	forward_ServicesService_DeleteService_1      = runtime.ForwardResponseMessage
+	forward_ServicesService_StartService_0       = runtime.ForwardResponseMessage
+	forward_ServicesService_StartService_1       = runtime.ForwardResponseMessage
+	forward_ServicesService_StopService_0        = runtime.ForwardResponseMessage
+	forward_ServicesService_StopService_1        = runtime.ForwardResponseMessage
+	forward_ServicesService_BatchStartServices_0 = runtime.ForwardResponseMessage
+	forward_ServicesService_BatchStopServices_0  = runtime.ForwardResponseMessage
 )

@@ -7,11 +7,11 @@
 package adminv1
 
 import (
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	context "context"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
-	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -20,18 +20,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ServicesService_ListFolders_FullMethodName   = "/arcgate.admin.v1.ServicesService/ListFolders"
-	ServicesService_GetFolder_FullMethodName     = "/arcgate.admin.v1.ServicesService/GetFolder"
-	ServicesService_CreateFolder_FullMethodName  = "/arcgate.admin.v1.ServicesService/CreateFolder"
-	ServicesService_UpdateFolder_FullMethodName  = "/arcgate.admin.v1.ServicesService/UpdateFolder"
-	ServicesService_DeleteFolder_FullMethodName  = "/arcgate.admin.v1.ServicesService/DeleteFolder"
-	ServicesService_ListServices_FullMethodName  = "/arcgate.admin.v1.ServicesService/ListServices"
-	ServicesService_GetService_FullMethodName    = "/arcgate.admin.v1.ServicesService/GetService"
-	ServicesService_CreateService_FullMethodName = "/arcgate.admin.v1.ServicesService/CreateService"
-	ServicesService_UpdateService_FullMethodName = "/arcgate.admin.v1.ServicesService/UpdateService"
-	ServicesService_DeleteService_FullMethodName = "/arcgate.admin.v1.ServicesService/DeleteService"
-	ServicesService_StartService_FullMethodName  = "/arcgate.admin.v1.ServicesService/StartService"
-	ServicesService_StopService_FullMethodName   = "/arcgate.admin.v1.ServicesService/StopService"
+	ServicesService_ListFolders_FullMethodName        = "/arcgate.admin.v1.ServicesService/ListFolders"
+	ServicesService_GetFolder_FullMethodName          = "/arcgate.admin.v1.ServicesService/GetFolder"
+	ServicesService_CreateFolder_FullMethodName       = "/arcgate.admin.v1.ServicesService/CreateFolder"
+	ServicesService_UpdateFolder_FullMethodName       = "/arcgate.admin.v1.ServicesService/UpdateFolder"
+	ServicesService_DeleteFolder_FullMethodName       = "/arcgate.admin.v1.ServicesService/DeleteFolder"
+	ServicesService_ListServices_FullMethodName       = "/arcgate.admin.v1.ServicesService/ListServices"
+	ServicesService_GetService_FullMethodName         = "/arcgate.admin.v1.ServicesService/GetService"
+	ServicesService_CreateService_FullMethodName      = "/arcgate.admin.v1.ServicesService/CreateService"
+	ServicesService_UpdateService_FullMethodName      = "/arcgate.admin.v1.ServicesService/UpdateService"
+	ServicesService_DeleteService_FullMethodName      = "/arcgate.admin.v1.ServicesService/DeleteService"
+	ServicesService_StartService_FullMethodName       = "/arcgate.admin.v1.ServicesService/StartService"
+	ServicesService_StopService_FullMethodName        = "/arcgate.admin.v1.ServicesService/StopService"
+	ServicesService_BatchStartServices_FullMethodName = "/arcgate.admin.v1.ServicesService/BatchStartServices"
+	ServicesService_BatchStopServices_FullMethodName  = "/arcgate.admin.v1.ServicesService/BatchStopServices"
 )
 
 // ServicesServiceClient is the client API for ServicesService service.
@@ -67,8 +69,13 @@ type ServicesServiceClient interface {
 	// so a folder that still holds services is refused with
 	// FAILED_PRECONDITION (reason FOLDER_NOT_EMPTY) unless `force` is set. The
 	// default folders (System, Utilities) are refused with FAILED_PRECONDITION
-	// (reason DEFAULT_FOLDER).
-	DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// (reason DEFAULT_FOLDER). These refusals come at once, before any
+	// operation starts.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
 	// ListServices lists the services of the root folder (`parent` empty, or
 	// `GET /v1/services`), of one folder (`folders/{folder}`), or of every
 	// folder, root included (`folders/-`). Results are ordered by resource
@@ -82,18 +89,56 @@ type ServicesServiceClient interface {
 	GetService(ctx context.Context, in *GetServiceRequest, opts ...grpc.CallOption) (*Service, error)
 	// CreateService creates a service in the root folder or in a folder.
 	// ALREADY_EXISTS if it exists, NOT_FOUND if the folder does not.
-	CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*Service, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
 	// UpdateService changes a service's configuration: a read-modify-write of
 	// the upstream `edit` operation, so settings this API does not model are
 	// kept. Only the fields named in `update_mask` change; an empty mask is
 	// INVALID_ARGUMENT. Upstream restarts the service.
-	UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*Service, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
 	// DeleteService deletes a service. NOT_FOUND if it does not exist.
-	DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
-	// StartService starts a service and returns its state afterwards.
-	StartService(ctx context.Context, in *StartServiceRequest, opts ...grpc.CallOption) (*StartServiceResponse, error)
-	// StopService stops a service and returns its state afterwards.
-	StopService(ctx context.Context, in *StopServiceRequest, opts ...grpc.CallOption) (*StopServiceResponse, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
+	// StartService starts a service; the operation's response is the service
+	// as read back afterwards.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	StartService(ctx context.Context, in *StartServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
+	// StopService stops a service; the operation's response is the service
+	// as read back afterwards.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	StopService(ctx context.Context, in *StopServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
+	// BatchStartServices starts several services with one upstream
+	// `startServices` request. The operation's response lists them as read
+	// back afterwards, in the order of `names`.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	BatchStartServices(ctx context.Context, in *BatchStartServicesRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
+	// BatchStopServices stops several services with one upstream
+	// `stopServices` request. The operation's response lists them as read
+	// back afterwards, in the order of `names`.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	BatchStopServices(ctx context.Context, in *BatchStopServicesRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
 }
 
 type servicesServiceClient struct {
@@ -144,9 +189,9 @@ func (c *servicesServiceClient) UpdateFolder(ctx context.Context, in *UpdateFold
 	return out, nil
 }
 
-func (c *servicesServiceClient) DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+func (c *servicesServiceClient) DeleteFolder(ctx context.Context, in *DeleteFolderRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(emptypb.Empty)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_DeleteFolder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -174,9 +219,9 @@ func (c *servicesServiceClient) GetService(ctx context.Context, in *GetServiceRe
 	return out, nil
 }
 
-func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*Service, error) {
+func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Service)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_CreateService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -184,9 +229,9 @@ func (c *servicesServiceClient) CreateService(ctx context.Context, in *CreateSer
 	return out, nil
 }
 
-func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*Service, error) {
+func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Service)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_UpdateService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -194,9 +239,9 @@ func (c *servicesServiceClient) UpdateService(ctx context.Context, in *UpdateSer
 	return out, nil
 }
 
-func (c *servicesServiceClient) DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+func (c *servicesServiceClient) DeleteService(ctx context.Context, in *DeleteServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(emptypb.Empty)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_DeleteService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -204,9 +249,9 @@ func (c *servicesServiceClient) DeleteService(ctx context.Context, in *DeleteSer
 	return out, nil
 }
 
-func (c *servicesServiceClient) StartService(ctx context.Context, in *StartServiceRequest, opts ...grpc.CallOption) (*StartServiceResponse, error) {
+func (c *servicesServiceClient) StartService(ctx context.Context, in *StartServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(StartServiceResponse)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_StartService_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -214,10 +259,30 @@ func (c *servicesServiceClient) StartService(ctx context.Context, in *StartServi
 	return out, nil
 }
 
-func (c *servicesServiceClient) StopService(ctx context.Context, in *StopServiceRequest, opts ...grpc.CallOption) (*StopServiceResponse, error) {
+func (c *servicesServiceClient) StopService(ctx context.Context, in *StopServiceRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(StopServiceResponse)
+	out := new(longrunningpb.Operation)
 	err := c.cc.Invoke(ctx, ServicesService_StopService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *servicesServiceClient) BatchStartServices(ctx context.Context, in *BatchStartServicesRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(longrunningpb.Operation)
+	err := c.cc.Invoke(ctx, ServicesService_BatchStartServices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *servicesServiceClient) BatchStopServices(ctx context.Context, in *BatchStopServicesRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(longrunningpb.Operation)
+	err := c.cc.Invoke(ctx, ServicesService_BatchStopServices_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +322,13 @@ type ServicesServiceServer interface {
 	// so a folder that still holds services is refused with
 	// FAILED_PRECONDITION (reason FOLDER_NOT_EMPTY) unless `force` is set. The
 	// default folders (System, Utilities) are refused with FAILED_PRECONDITION
-	// (reason DEFAULT_FOLDER).
-	DeleteFolder(context.Context, *DeleteFolderRequest) (*emptypb.Empty, error)
+	// (reason DEFAULT_FOLDER). These refusals come at once, before any
+	// operation starts.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	DeleteFolder(context.Context, *DeleteFolderRequest) (*longrunningpb.Operation, error)
 	// ListServices lists the services of the root folder (`parent` empty, or
 	// `GET /v1/services`), of one folder (`folders/{folder}`), or of every
 	// folder, root included (`folders/-`). Results are ordered by resource
@@ -272,18 +342,56 @@ type ServicesServiceServer interface {
 	GetService(context.Context, *GetServiceRequest) (*Service, error)
 	// CreateService creates a service in the root folder or in a folder.
 	// ALREADY_EXISTS if it exists, NOT_FOUND if the folder does not.
-	CreateService(context.Context, *CreateServiceRequest) (*Service, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	CreateService(context.Context, *CreateServiceRequest) (*longrunningpb.Operation, error)
 	// UpdateService changes a service's configuration: a read-modify-write of
 	// the upstream `edit` operation, so settings this API does not model are
 	// kept. Only the fields named in `update_mask` change; an empty mask is
 	// INVALID_ARGUMENT. Upstream restarts the service.
-	UpdateService(context.Context, *UpdateServiceRequest) (*Service, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	UpdateService(context.Context, *UpdateServiceRequest) (*longrunningpb.Operation, error)
 	// DeleteService deletes a service. NOT_FOUND if it does not exist.
-	DeleteService(context.Context, *DeleteServiceRequest) (*emptypb.Empty, error)
-	// StartService starts a service and returns its state afterwards.
-	StartService(context.Context, *StartServiceRequest) (*StartServiceResponse, error)
-	// StopService stops a service and returns its state afterwards.
-	StopService(context.Context, *StopServiceRequest) (*StopServiceResponse, error)
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	DeleteService(context.Context, *DeleteServiceRequest) (*longrunningpb.Operation, error)
+	// StartService starts a service; the operation's response is the service
+	// as read back afterwards.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	StartService(context.Context, *StartServiceRequest) (*longrunningpb.Operation, error)
+	// StopService stops a service; the operation's response is the service
+	// as read back afterwards.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	StopService(context.Context, *StopServiceRequest) (*longrunningpb.Operation, error)
+	// BatchStartServices starts several services with one upstream
+	// `startServices` request. The operation's response lists them as read
+	// back afterwards, in the order of `names`.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	BatchStartServices(context.Context, *BatchStartServicesRequest) (*longrunningpb.Operation, error)
+	// BatchStopServices stops several services with one upstream
+	// `stopServices` request. The operation's response lists them as read
+	// back afterwards, in the order of `names`.
+	//
+	// It returns a long-running operation (AIP-151) at once: the work runs
+	// detached from the call, bounded by the server's operation timeout, and
+	// `google.longrunning.Operations` (`/v1/operations/...`) reports it.
+	BatchStopServices(context.Context, *BatchStopServicesRequest) (*longrunningpb.Operation, error)
 	mustEmbedUnimplementedServicesServiceServer()
 }
 
@@ -306,7 +414,7 @@ func (UnimplementedServicesServiceServer) CreateFolder(context.Context, *CreateF
 func (UnimplementedServicesServiceServer) UpdateFolder(context.Context, *UpdateFolderRequest) (*Folder, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateFolder not implemented")
 }
-func (UnimplementedServicesServiceServer) DeleteFolder(context.Context, *DeleteFolderRequest) (*emptypb.Empty, error) {
+func (UnimplementedServicesServiceServer) DeleteFolder(context.Context, *DeleteFolderRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteFolder not implemented")
 }
 func (UnimplementedServicesServiceServer) ListServices(context.Context, *ListServicesRequest) (*ListServicesResponse, error) {
@@ -315,20 +423,26 @@ func (UnimplementedServicesServiceServer) ListServices(context.Context, *ListSer
 func (UnimplementedServicesServiceServer) GetService(context.Context, *GetServiceRequest) (*Service, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetService not implemented")
 }
-func (UnimplementedServicesServiceServer) CreateService(context.Context, *CreateServiceRequest) (*Service, error) {
+func (UnimplementedServicesServiceServer) CreateService(context.Context, *CreateServiceRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateService not implemented")
 }
-func (UnimplementedServicesServiceServer) UpdateService(context.Context, *UpdateServiceRequest) (*Service, error) {
+func (UnimplementedServicesServiceServer) UpdateService(context.Context, *UpdateServiceRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateService not implemented")
 }
-func (UnimplementedServicesServiceServer) DeleteService(context.Context, *DeleteServiceRequest) (*emptypb.Empty, error) {
+func (UnimplementedServicesServiceServer) DeleteService(context.Context, *DeleteServiceRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteService not implemented")
 }
-func (UnimplementedServicesServiceServer) StartService(context.Context, *StartServiceRequest) (*StartServiceResponse, error) {
+func (UnimplementedServicesServiceServer) StartService(context.Context, *StartServiceRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartService not implemented")
 }
-func (UnimplementedServicesServiceServer) StopService(context.Context, *StopServiceRequest) (*StopServiceResponse, error) {
+func (UnimplementedServicesServiceServer) StopService(context.Context, *StopServiceRequest) (*longrunningpb.Operation, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopService not implemented")
+}
+func (UnimplementedServicesServiceServer) BatchStartServices(context.Context, *BatchStartServicesRequest) (*longrunningpb.Operation, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchStartServices not implemented")
+}
+func (UnimplementedServicesServiceServer) BatchStopServices(context.Context, *BatchStopServicesRequest) (*longrunningpb.Operation, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchStopServices not implemented")
 }
 func (UnimplementedServicesServiceServer) mustEmbedUnimplementedServicesServiceServer() {}
 func (UnimplementedServicesServiceServer) testEmbeddedByValue()                         {}
@@ -567,6 +681,42 @@ func _ServicesService_StopService_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ServicesService_BatchStartServices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchStartServicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ServicesServiceServer).BatchStartServices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ServicesService_BatchStartServices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ServicesServiceServer).BatchStartServices(ctx, req.(*BatchStartServicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ServicesService_BatchStopServices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchStopServicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ServicesServiceServer).BatchStopServices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ServicesService_BatchStopServices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ServicesServiceServer).BatchStopServices(ctx, req.(*BatchStopServicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ServicesService_ServiceDesc is the grpc.ServiceDesc for ServicesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -621,6 +771,14 @@ var ServicesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopService",
 			Handler:    _ServicesService_StopService_Handler,
+		},
+		{
+			MethodName: "BatchStartServices",
+			Handler:    _ServicesService_BatchStartServices_Handler,
+		},
+		{
+			MethodName: "BatchStopServices",
+			Handler:    _ServicesService_BatchStopServices_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/protobuf/proto"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
+	"github.com/arcgate/arcgate/upstream"
+)
+
+// Long-running operations (AIP-151): the handlers that return a
+// google.longrunning.Operation validate their request synchronously (bad
+// names, etag mismatches, refusals that are cheap to see come back at
+// once), then start the work with operations.Manager.Start. The work runs
+// detached from the call, bounded by the operation's own timeout: it takes
+// the resource's lock (with the work's context, not the caller's), makes
+// the upstream write and reads the resource back for the response.
+
+// readBackAttempts and readBackPause bound the reads of a resource after a
+// write that succeeded: the read is retried, since the write is done and
+// only its report is missing.
+var (
+	readBackAttempts = 3
+	readBackPause    = time.Second
+)
+
+// startOp starts the operation verb on target: work runs under the locks
+// of keys (taken in order, so that two batches cannot deadlock).
+func (s *servicesServer) startOp(ctx context.Context, target, verb string, keys []string, work operations.Work) (*longrunningpb.Operation, error) {
+	keys = append([]string(nil), keys...)
+	sort.Strings(keys)
+	return s.ops.Start(ctx, operations.Spec{Target: target, Verb: verb}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+		for _, k := range keys {
+			held, unlock, err := lockResource(ctx, s.locks, k, target)
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
+			ctx = held
+		}
+		return work(ctx, p)
+	})
+}
+
+// readBack reads the service ref after a write of it that succeeded (what
+// says what was written, e.g. "the start"), retrying a failed read a few
+// times within the operation's timeout. When every read fails, the error
+// says that the change was applied (reason WRITE_APPLIED, with the read's
+// code), never as if the write had failed.
+func (s *servicesServer) readBack(ctx context.Context, p operations.Progress, ref serviceRef, what string) (*adminv1.Service, error) {
+	var err error
+	for i := 0; i < readBackAttempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(readBackPause << (i - 1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, appliedNotRead(ref.resourceName(), what, ctx.Err())
+			case <-t.C:
+			}
+		}
+		var svc *adminv1.Service
+		if svc, err = s.getService(ctx, ref); err == nil {
+			if p != nil {
+				p.SetUpstreamState(upstreamStateName(svc.GetRealTimeState()))
+			}
+			return svc, nil
+		}
+	}
+	return nil, appliedNotRead(ref.resourceName(), what, err)
+}
+
+// appliedNotRead is the error of an operation whose write was applied but
+// whose resource could not be read back (readBackFailed: reason
+// WRITE_APPLIED, with the read's code).
+func appliedNotRead(resource, _ string, err error) error {
+	return readBackFailed(err, resource)
+}
+
+// upstreamStateName is the upstream spelling of a service state, for an
+// operation's metadata (upstream_state).
+func upstreamStateName(st adminv1.ServiceState) string {
+	switch st {
+	case adminv1.ServiceState_SERVICE_STATE_STARTED:
+		return "STARTED"
+	case adminv1.ServiceState_SERVICE_STATE_STOPPED:
+		return "STOPPED"
+	case adminv1.ServiceState_SERVICE_STATE_STARTING:
+		return "STARTING"
+	case adminv1.ServiceState_SERVICE_STATE_STOPPING:
+		return "STOPPING"
+	}
+	return "UNKNOWN"
+}
+
+// maxBatch bounds the services of one batch request.
+const maxBatch = 100
+
+// BatchStartServices implements adminv1.ServicesServiceServer.
+func (s *servicesServer) BatchStartServices(ctx context.Context, req *adminv1.BatchStartServicesRequest) (*longrunningpb.Operation, error) {
+	return s.batchState(ctx, req.GetNames(), "batchStart", s.services.StartMany, func(svcs []*adminv1.Service) proto.Message {
+		return &adminv1.BatchStartServicesResponse{Services: svcs}
+	})
+}
+
+// BatchStopServices implements adminv1.ServicesServiceServer.
+func (s *servicesServer) BatchStopServices(ctx context.Context, req *adminv1.BatchStopServicesRequest) (*longrunningpb.Operation, error) {
+	return s.batchState(ctx, req.GetNames(), "batchStop", s.services.StopMany, func(svcs []*adminv1.Service) proto.Message {
+		return &adminv1.BatchStopServicesResponse{Services: svcs}
+	})
+}
+
+// batchState starts the operation that starts or stops (change, verb) the
+// named services with one upstream request; its response (resp) lists
+// them as read back afterwards, in the order of names.
+func (s *servicesServer) batchState(ctx context.Context, names []string, verb string, change func(context.Context, []upstream.ServiceRef) error, resp func([]*adminv1.Service) proto.Message) (*longrunningpb.Operation, error) {
+	switch {
+	case len(names) == 0:
+		return nil, invalidArgument("names", "is required")
+	case len(names) > maxBatch:
+		return nil, invalidArgument("names", "lists "+itoa(len(names))+" services; at most "+itoa(maxBatch)+" are allowed")
+	}
+	refs := make([]serviceRef, len(names))
+	ups := make([]upstream.ServiceRef, len(names))
+	keys := make([]string, len(names))
+	seen := map[string]bool{}
+	for i, n := range names {
+		ref, err := parseServiceName("names["+itoa(i)+"]", n)
+		if err != nil {
+			return nil, err
+		}
+		k := serviceLockKey(ref)
+		if seen[k] {
+			return nil, invalidArgument("names["+itoa(i)+"]", "names "+quoteName(n)+" twice")
+		}
+		seen[k] = true
+		refs[i], ups[i], keys[i] = ref, ref.upstream(), k
+	}
+	return s.startOp(ctx, "services", verb, keys, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+		if err := change(ctx, ups); err != nil {
+			return nil, Status(err, "services")
+		}
+		svcs := make([]*adminv1.Service, len(refs))
+		err := forEach(ctx, len(refs), func(ctx context.Context, i int) error {
+			var err error
+			svcs[i], err = s.readBack(ctx, nil, refs[i], "the "+verb)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.SetUpstreamState(upstreamStateName(svcs[len(svcs)-1].GetRealTimeState()))
+		return resp(svcs), nil
+	})
+}
