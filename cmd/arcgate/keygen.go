@@ -15,7 +15,7 @@ import (
 const maxCallersFileBytes = 1 << 20
 
 // keygen is "arcgate keygen": it makes a new random API key, appends its
-// callers-file line (the key's SHA-256, see README Security) to
+// callers-file line (the key's SHA-256, see docs/operations.md#security) to
 // --callers-file, or prints the line on stderr without one, and prints the
 // key once, alone on stdout, so that a script can take it:
 //

@@ -122,7 +122,7 @@ func (c *config) settings() []setting {
 		stringSetting(&c.DelegatedAuth, "delegated-auth", rpc.DelegatedAuthOff.String(), "callers acting upstream as themselves with x-arcgis-token or x-arcgis-username/x-arcgis-password: off, optional (else the service identity) or required"),
 		intSetting(&a.TokenPoolSize, "token-pool-size", upstream.DefaultPoolSize, "most delegated identities whose tokens are kept"),
 		durationSetting(&a.TokenIdleTimeout, "token-idle-timeout", upstream.DefaultPoolIdleTimeout, "a delegated identity unused this long is dropped from the token pool"),
-		stringSetting(&c.CallersFile, "callers-file", "", "callers allowed in: API key hashes and client certificate subjects, see README Security"),
+		stringSetting(&c.CallersFile, "callers-file", "", "callers allowed in: API key hashes and client certificate subjects, see docs/operations.md#security"),
 		boolSetting(&a.InsecureNoCallerAuth, "insecure-no-caller-auth", false, "let every caller in as admin; only behind an authenticating proxy"),
 		stringSetting(&c.TLSCert, "tls-cert", "", "PEM certificate: serve gRPC and REST over TLS"),
 		stringSetting(&c.TLSKey, "tls-key", "", "PEM key of --tls-cert"),

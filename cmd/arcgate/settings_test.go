@@ -39,14 +39,14 @@ func TestHelpListsEverySetting(t *testing.T) {
 // every flag of the table, with its environment variable and its default,
 // and names no flag or ARCGATE_ variable arcgate does not have.
 func TestREADMEListsEverySetting(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
 	start := strings.Index(readme, "\n## Configuration\n")
 	if start < 0 {
-		t.Fatal("README has no Configuration section")
+		t.Fatal("docs/operations.md has no Configuration section")
 	}
 	section := readme[start+1:]
 	if end := strings.Index(section[1:], "\n## "); end >= 0 {

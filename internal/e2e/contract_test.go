@@ -96,7 +96,7 @@ func startPrism(t *testing.T, bin, doc, target string) string {
 	return ""
 }
 
-// exampleRequest is one curl command of README.md.
+// exampleRequest is one curl command of README.md or docs/api.md.
 type exampleRequest struct {
 	line    int
 	method  string
@@ -105,12 +105,27 @@ type exampleRequest struct {
 	headers http.Header
 }
 
-// readmeRequests returns the curl commands of README.md's sh blocks that
-// call arcgate's REST API, with shell variables set earlier in the block
-// expanded and the address replaced by base.
+// exampleDocs are the documents whose curl examples the contract test
+// sends, in order: the README's quick start, then the API guide's.
+var exampleDocs = []string{"../../README.md", "../../docs/api.md"}
+
+// readmeRequests returns the curl commands of the sh blocks of
+// exampleDocs that call arcgate's REST API, with shell variables set
+// earlier in the block expanded and the address replaced by base.
 func readmeRequests(t *testing.T, base string) []exampleRequest {
 	t.Helper()
-	f, err := os.Open("../../README.md")
+	var reqs []exampleRequest
+	for _, doc := range exampleDocs {
+		reqs = append(reqs, docRequests(t, doc, base)...)
+	}
+	return reqs
+}
+
+// docRequests is readmeRequests for one document.
+func docRequests(t *testing.T, doc, base string) []exampleRequest {
+	t.Helper()
+	name := strings.TrimPrefix(doc, "../../")
+	f, err := os.Open(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +146,7 @@ func readmeRequests(t *testing.T, base string) []exampleRequest {
 		}
 		words, err := shellWords(line)
 		if err != nil {
-			t.Fatalf("README.md:%d: %v", n, err)
+			t.Fatalf("%s:%d: %v", name, n, err)
 		}
 		if len(words) == 1 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "curl") {
 			k, v, _ := strings.Cut(words[0], "=")
@@ -147,7 +162,7 @@ func readmeRequests(t *testing.T, base string) []exampleRequest {
 			arg := func() string {
 				i++
 				if i >= len(words) {
-					t.Fatalf("README.md:%d: %s needs an argument", n, w)
+					t.Fatalf("%s:%d: %s needs an argument", name, n, w)
 				}
 				return os.Expand(words[i], func(k string) string { return vars[k] })
 			}
@@ -166,17 +181,17 @@ func readmeRequests(t *testing.T, base string) []exampleRequest {
 				arg()
 			case strings.HasPrefix(w, "-") && strings.Trim(w[1:], "sSNfi") == "":
 			case strings.HasPrefix(w, "-"):
-				t.Fatalf("README.md:%d: curl option %s is not known to this test", n, w)
+				t.Fatalf("%s:%d: curl option %s is not known to this test", name, n, w)
 			default:
 				r.url = w
 			}
 		}
 		if r.url == "" {
-			t.Fatalf("README.md:%d: no URL", n)
+			t.Fatalf("%s:%d: no URL", name, n)
 		}
 		u := strings.TrimPrefix(r.url, "http://")
 		if !strings.HasPrefix(u, "localhost:8080/") && !strings.HasPrefix(u, strings.TrimPrefix(base, "http://")+"/") {
-			t.Fatalf("README.md:%d: URL %s is not arcgate's", n, r.url)
+			t.Fatalf("%s:%d: URL %s is not arcgate's", name, n, r.url)
 		}
 		_, path, _ := strings.Cut(u, "/")
 		r.url = base + "/" + path

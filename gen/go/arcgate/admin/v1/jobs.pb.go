@@ -465,7 +465,7 @@ type CancelJobRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -571,7 +571,7 @@ type DeleteJobRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -631,7 +631,7 @@ type PurgeJobsRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -563,7 +563,7 @@ type CreateRoleRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -632,7 +632,7 @@ type UpdateRoleRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -705,7 +705,7 @@ type DeleteRoleRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -896,7 +896,7 @@ type SetRolePrivilegeRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1239,7 +1239,7 @@ type AddRoleUsersRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1345,7 +1345,7 @@ type RemoveRoleUsersRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

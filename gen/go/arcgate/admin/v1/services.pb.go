@@ -515,7 +515,7 @@ type CreateFolderRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -584,7 +584,7 @@ type UpdateFolderRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -656,7 +656,7 @@ type DeleteFolderRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1277,7 +1277,7 @@ type CreateServiceRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1354,7 +1354,7 @@ type UpdateServiceRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1424,7 +1424,7 @@ type DeleteServiceRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1490,7 +1490,7 @@ type StartServiceRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1549,7 +1549,7 @@ type StopServiceRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1608,7 +1608,7 @@ type BatchStartServicesRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1713,7 +1713,7 @@ type BatchStopServicesRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

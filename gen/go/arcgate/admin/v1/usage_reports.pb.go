@@ -555,7 +555,7 @@ type CreateUsageReportRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -625,7 +625,7 @@ type UpdateUsageReportRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -695,7 +695,7 @@ type DeleteUsageReportRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1169,7 +1169,7 @@ type UpdateUsageStatisticsSettingsRequest struct {
 	// the same id within the server's window gets the first call's answer
 	// instead of being applied twice. Over REST it may also be sent as the
 	// `Idempotency-Key` header. The same id on a different
-	// request is INVALID_ARGUMENT (see the README, "Retries").
+	// request is INVALID_ARGUMENT (see docs/api.md, "Retries").
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
