@@ -15,6 +15,9 @@
 //     of UpdateThumbnail may be the raw image as well as JSON.
 //   - `/healthz` and `/openapi.json`, served by the gateway itself, are
 //     documented, without security requirements.
+//   - The REST routes of google.longrunning.Operations (`/v1/operations…`,
+//     package operations), which are not generated from arcgate's protos,
+//     are documented, with ListOperationsResponse.
 //
 // Usage: go run ./scripts/openapi-fix FILE
 package main
@@ -95,6 +98,7 @@ func fix(doc []byte) ([]byte, error) {
 		}
 	}
 	addGatewayPaths(paths)
+	addOperationsPaths(paths, defs)
 	var buf bytes.Buffer
 	if err := encode(&buf, root, ""); err != nil {
 		return nil, err
@@ -213,6 +217,82 @@ func addGatewayPaths(paths *object) {
 		),
 		"security", noSecurity,
 		"tags", []any{"Gateway"},
+	)))
+}
+
+// addOperationsPaths documents the REST routes of the
+// google.longrunning.Operations service (operations.RegisterREST).
+func addOperationsPaths(paths, defs *object) {
+	status := func(desc string) *object {
+		return obj("description", desc+" (a google.rpc.Status).", "schema", obj("$ref", "#/definitions/rpcStatus"))
+	}
+	responses := func(ok *object) *object {
+		return obj("200", ok,
+			"400", status("The request is not valid (INVALID_ARGUMENT)"),
+			"401", status("No valid credentials (UNAUTHENTICATED)"),
+			"403", status("The caller's scope does not allow it (PERMISSION_DENIED)"),
+			"404", status("No such operation, or not the caller's (NOT_FOUND)"),
+			"default", status("An error"))
+	}
+	operation := obj("description", "The operation.", "schema", obj("$ref", "#/definitions/longrunningOperation"))
+	empty := obj("description", "Done.", "schema", obj("type", "object"))
+	name := obj("name", "operation", "in", "path", "required", true, "type", "string",
+		"description", "The operation's id: its name is operations/{operation}.")
+	tags := []any{"Operations"}
+	defs.set("longrunningListOperationsResponse", obj("type", "object",
+		"properties", obj(
+			"operations", obj("type", "array", "items", obj("$ref", "#/definitions/longrunningOperation"),
+				"description", "The caller's operations, newest first."),
+			"nextPageToken", obj("type", "string", "description", "The token of the next page; empty on the last."),
+		),
+		"description", "An answer of ListOperations."))
+	paths.set("/v1/operations", obj("get", obj(
+		"summary", "Lists the caller's long-running operations, newest first.",
+		"operationId", "Operations_ListOperations",
+		"parameters", []any{
+			obj("name", "filter", "in", "query", "required", false, "type", "string",
+				"description", `target="…", verb="…" and done=true|false, joined by AND.`),
+			obj("name", "pageSize", "in", "query", "required", false, "type", "integer", "format", "int32",
+				"description", "At most this many operations (default 50, at most 500)."),
+			obj("name", "pageToken", "in", "query", "required", false, "type", "string",
+				"description", "The nextPageToken of the previous page."),
+		},
+		"responses", responses(obj("description", "A page of operations.",
+			"schema", obj("$ref", "#/definitions/longrunningListOperationsResponse"))),
+		"tags", tags,
+	)))
+	paths.set("/v1/operations/{operation}", obj(
+		"get", obj(
+			"summary", "Returns a long-running operation as it is now.",
+			"operationId", "Operations_GetOperation",
+			"parameters", []any{name},
+			"responses", responses(operation),
+			"tags", tags,
+		),
+		"delete", obj(
+			"summary", "Deletes a finished operation's record (FAILED_PRECONDITION while it runs).",
+			"operationId", "Operations_DeleteOperation",
+			"parameters", []any{name},
+			"responses", responses(empty),
+			"tags", tags,
+		),
+	))
+	paths.set("/v1/operations/{operation}:wait", obj("post", obj(
+		"summary", "Waits until the operation is done or the timeout (or the call's deadline) passes, and returns it as it is then.",
+		"operationId", "Operations_WaitOperation",
+		"parameters", []any{name, obj("name", "body", "in", "body", "required", false,
+			"schema", obj("type", "object", "properties", obj(
+				"timeout", obj("type", "string", "description", `How long to wait at most, e.g. "60s".`))))},
+		"responses", responses(operation),
+		"tags", tags,
+	)))
+	paths.set("/v1/operations/{operation}:cancel", obj("post", obj(
+		"summary", "Asks the operation to stop; FAILED_PRECONDITION when its work cannot be stopped or it is done.",
+		"operationId", "Operations_CancelOperation",
+		"parameters", []any{name, obj("name", "body", "in", "body", "required", false,
+			"schema", obj("type", "object"))},
+		"responses", responses(empty),
+		"tags", tags,
 	)))
 }
 

@@ -88,6 +88,27 @@ func TestFix(t *testing.T) {
 			t.Errorf("%s: security %v, want none (empty list)", p, sec)
 		}
 	}
+	// The Operations routes, with the caller's credentials (the document's).
+	for p, methods := range map[string][]string{
+		"/v1/operations":                    {"get"},
+		"/v1/operations/{operation}":        {"get", "delete"},
+		"/v1/operations/{operation}:wait":   {"post"},
+		"/v1/operations/{operation}:cancel": {"post"},
+	} {
+		for _, m := range methods {
+			op, ok := doc.Paths[p][m]
+			if !ok {
+				t.Errorf("%s %s is not documented", m, p)
+				continue
+			}
+			if op.Security != nil {
+				t.Errorf("%s %s: security %v, want the document's", m, p, *op.Security)
+			}
+		}
+	}
+	if s := doc.Paths["/v1/operations/{operation}"]["get"].Responses["200"].Schema; s["$ref"] != "#/definitions/longrunningOperation" {
+		t.Errorf("GetOperation answers %v, want a longrunningOperation", s)
+	}
 }
 
 // TestCommittedDocumentIsFixed fails when the committed document was
