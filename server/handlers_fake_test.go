@@ -200,7 +200,7 @@ type fakeItemInfo struct {
 	getErrs          []error
 	editErr          error
 	edited           *upstream.ItemInfo
-	wantRef, lastRef upstream.ServiceRef
+	lastRef          upstream.ServiceRef
 }
 
 func (f *fakeItemInfo) Get(_ context.Context, ref upstream.ServiceRef) (*upstream.ItemInfo, error) {
