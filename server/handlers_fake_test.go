@@ -196,11 +196,11 @@ func TestUpdateFolderFake(t *testing.T) {
 type fakeItemInfo struct {
 	itemInfoAPI
 	fakeCalls
-	info             upstream.ItemInfo
-	getErrs          []error
-	editErr          error
-	edited           *upstream.ItemInfo
-	lastRef          upstream.ServiceRef
+	info    upstream.ItemInfo
+	getErrs []error
+	editErr error
+	edited  *upstream.ItemInfo
+	lastRef upstream.ServiceRef
 }
 
 func (f *fakeItemInfo) Get(_ context.Context, ref upstream.ServiceRef) (*upstream.ItemInfo, error) {
