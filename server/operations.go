@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -157,4 +159,86 @@ func (s *servicesServer) batchState(ctx context.Context, names []string, verb st
 		p.SetUpstreamState(upstreamStateName(svcs[len(svcs)-1].GetRealTimeState()))
 		return resp(svcs), nil
 	})
+}
+
+// jobPollFirst and jobPollMax bound the pauses between the reads of an
+// upstream system job (doubling from the first to the max), and
+// jobPollFailures the consecutive failed reads tolerated.
+var (
+	jobPollFirst    = 200 * time.Millisecond
+	jobPollMax      = 5 * time.Second
+	jobPollFailures = 5
+)
+
+// followJob follows the upstream system job id that an asynchronous write
+// of resource answered with, until it ends: it records the job's id and
+// its last step in the operation's metadata, and returns the job's own
+// error, if any, mapped like a synchronous answer. When the job cannot be
+// read to its end (the operation's context ends, or its reads keep
+// failing), the write's outcome is unknown.
+func (s *servicesServer) followJob(ctx context.Context, p operations.Progress, resource, id string) error {
+	if s.systemJobs == nil {
+		return nil
+	}
+	if p != nil {
+		p.SetUpstreamJob(id)
+	}
+	pause, failures := jobPollFirst, 0
+	for {
+		j, err := s.systemJobs.Get(ctx, id)
+		switch {
+		case err == nil:
+			failures = 0
+			if p != nil {
+				p.SetUpstreamState(systemJobState(j))
+			}
+			if j.Done() {
+				if j.Err != nil {
+					return Status(j.Err, resource)
+				}
+				return nil
+			}
+		case ctx.Err() != nil:
+			return jobOutcomeUnknown(ctx.Err(), resource, id)
+		default:
+			if failures++; failures >= jobPollFailures || upstream.IsNotFound(err) {
+				return jobOutcomeUnknown(err, resource, id)
+			}
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return jobOutcomeUnknown(ctx.Err(), resource, id)
+		case <-t.C:
+		}
+		pause = min(2*pause, jobPollMax)
+	}
+}
+
+// systemJobState is a system job's progress for an operation's metadata
+// (upstream_state): its last step, else "step N of M", else its status.
+func systemJobState(j *upstream.SystemJob) string {
+	switch {
+	case len(j.StepInfo) > 0:
+		return j.StepInfo[len(j.StepInfo)-1]
+	case j.TotalSteps > 0:
+		return "step " + itoa(j.CurrentStep) + " of " + itoa(j.TotalSteps)
+	}
+	return j.Status
+}
+
+// jobOutcomeUnknown is the error of a write the upstream accepted as the
+// system job id whose end could not be seen (err says why).
+func jobOutcomeUnknown(err error, resource, id string) error {
+	code := codes.Unavailable
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
+	}
+	return newStatus(code, ReasonUpstreamOutcomeUnknown,
+		"the upstream ArcGIS Server accepted this change as job "+id+" but its end could not be seen ("+
+			err.Error()+"); read "+resource+" to check", map[string]string{"resource": resource, "upstreamJobId": id})
 }

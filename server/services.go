@@ -20,8 +20,12 @@ import (
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	services servicesAPI
-	locks    statestore.Locker
-	ops      *operations.Manager
+	// systemJobs follows the upstream's asynchronous jobs; nil: an edit
+	// that answers with a job id is read back as if it had answered
+	// synchronously.
+	systemJobs systemJobsAPI
+	locks      statestore.Locker
+	ops        *operations.Manager
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -500,8 +504,14 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 		if err != nil {
 			return nil, err
 		}
-		if err := s.services.Edit(ctx, ref.upstream(), cfg); err != nil {
+		jobID, err := s.services.EditAsync(ctx, ref.upstream(), cfg)
+		if err != nil {
 			return nil, Status(err, ref.resourceName())
+		}
+		if jobID != "" {
+			if err := s.followJob(ctx, p, ref.resourceName(), jobID); err != nil {
+				return nil, err
+			}
 		}
 		return s.readBack(ctx, p, ref, "the update")
 	})

@@ -25,11 +25,18 @@ type servicesAPI interface {
 	GetWithStatus(ctx context.Context, ref upstream.ServiceRef) (*upstream.ServiceConfig, *upstream.ServiceStatus, error)
 	Create(ctx context.Context, folder string, cfg *upstream.ServiceConfig) error
 	Edit(ctx context.Context, ref upstream.ServiceRef, cfg *upstream.ServiceConfig) error
+	EditAsync(ctx context.Context, ref upstream.ServiceRef, cfg *upstream.ServiceConfig) (jobID string, err error)
 	Delete(ctx context.Context, ref upstream.ServiceRef) error
 	Start(ctx context.Context, ref upstream.ServiceRef) error
 	Stop(ctx context.Context, ref upstream.ServiceRef) error
 	StartMany(ctx context.Context, refs []upstream.ServiceRef) error
 	StopMany(ctx context.Context, refs []upstream.ServiceRef) error
+}
+
+// systemJobsAPI is what the operations that follow an asynchronous
+// upstream call read: *upstream.SystemJobsService.
+type systemJobsAPI interface {
+	Get(ctx context.Context, id string) (*upstream.SystemJob, error)
 }
 
 // jobsAPI is what the jobs handlers call: *upstream.JobsService.
@@ -87,6 +94,7 @@ type siteAPI interface {
 var (
 	_ servicesAPI     = (*upstream.ServicesService)(nil)
 	_ jobsAPI         = (*upstream.JobsService)(nil)
+	_ systemJobsAPI   = (*upstream.SystemJobsService)(nil)
 	_ itemInfoAPI     = (*upstream.ItemInfoService)(nil)
 	_ rolesAPI        = (*upstream.RolesService)(nil)
 	_ usageReportsAPI = (*upstream.UsageReportsService)(nil)
@@ -100,4 +108,12 @@ func jobsOf(up *upstream.Client) jobsAPI {
 		return nil
 	}
 	return up.Jobs
+}
+
+// systemJobsOf returns the system jobs family of up, nil for a nil client.
+func systemJobsOf(up *upstream.Client) systemJobsAPI {
+	if up == nil {
+		return nil
+	}
+	return up.SystemJobs
 }

@@ -66,6 +66,7 @@ var adminRoutes = routeTable[adminHandler]{
 	"services":      {nested: true, handle: (*Server).serveServices},
 	"security":      {nested: true, handle: (*Server).serveSecurity},
 	"usagereports":  {nested: true, handle: (*Server).serveUsageReports},
+	"system":        {nested: true, handle: (*Server).serveSystem},
 }
 
 // servicesRoutes maps a segment directly below /admin/services/ that is not

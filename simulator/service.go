@@ -241,6 +241,13 @@ func (s *Server) editService(c *call, ref serviceRef, _ []string) {
 	svc.setConfig(f.name, config)
 	s.mu.Unlock()
 	s.logEvent("simulator: service %q edited", ref.seg)
+	if s.asyncExecution && strings.EqualFold(c.param("runAsync"), "true") {
+		c.writeJSON(struct {
+			Status string `json:"status"`
+			JobID  string `json:"jobid"`
+		}{"success", s.newSystemJob(ref.seg)})
+		return
+	}
 	c.success()
 }
 

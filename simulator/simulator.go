@@ -67,6 +67,13 @@ type Config struct {
 	// in each state (new, submitted, executing) before its outcome. Default
 	// 0: such jobs stay new. Seeded jobs never change on their own.
 	JobStepDuration time.Duration
+	// AsyncExecution makes a service edit sent with runAsync=true answer at
+	// once with a system job id (admin/system/jobs/<id>). Default false:
+	// runAsync is ignored, as by a site without asynchronous execution.
+	AsyncExecution bool
+	// SystemJobDuration is how long, by Clock, a system job runs before it
+	// is COMPLETED. Default 0: done when first read.
+	SystemJobDuration time.Duration
 }
 
 // Server is a simulated ArcGIS Server administrator endpoint. Create it with
@@ -105,6 +112,9 @@ type Server struct {
 	roles *roleStore // the security role store (roles.go), with its own lock
 
 	jobs jobStore // GP jobs (jobs.go), with its own lock
+
+	asyncExecution bool           // Config.AsyncExecution
+	systemJobs     systemJobStore // system jobs (systemjobs.go), with its own lock
 
 	usageReports *usageState   // usage reports and settings (usagereports.go), with its own lock
 	itemInfo     itemInfoStore // lock of the services' item info (iteminfo.go)
@@ -159,7 +169,9 @@ func New(cfg Config) *Server {
 		tokens:         make(map[string]grant),
 		roles:          newRoleStore(cfg.RoleStoreReadOnly, cfg.LegacyRoleStore),
 		usageReports:   newUsageState(),
+		asyncExecution: cfg.AsyncExecution,
 	}
+	s.systemJobs.duration = cfg.SystemJobDuration
 	s.seed(cfg.ExtraServices)
 	s.seedJobs(cfg.JobStepDuration)
 	return s

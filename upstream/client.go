@@ -41,6 +41,8 @@ type Client struct {
 	Services *ServicesService
 	// Jobs manages the jobs of GP services (admin/services/.../jobs).
 	Jobs *JobsService
+	// SystemJobs reads the asynchronous admin jobs (admin/system/jobs).
+	SystemJobs *SystemJobsService
 	// Roles manages security roles, privileges and members (admin/security/roles).
 	Roles *RolesService
 	// UsageReports manages usage reports (admin/usagereports).
@@ -167,6 +169,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.common.client = c
 	c.Services = (*ServicesService)(&c.common)
 	c.Jobs = (*JobsService)(&c.common)
+	c.SystemJobs = (*SystemJobsService)(&c.common)
 	c.Roles = (*RolesService)(&c.common)
 	c.UsageReports = (*UsageReportsService)(&c.common)
 	c.ItemInfo = (*ItemInfoService)(&c.common)

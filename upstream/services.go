@@ -468,6 +468,34 @@ func (s *ServicesService) Edit(ctx context.Context, ref ServiceRef, cfg *Service
 	return s.client.post(ctx, op, ref.Path()+"/edit", form, nil)
 }
 
+// EditAsync is Edit sent with runAsync=true: a site that runs it
+// asynchronously answers at once with the id of a system job to follow
+// with SystemJobs.Get, which EditAsync returns. A site that does not
+// answers when the edit is done, without a job id: EditAsync then returns
+// "" and the edit is complete. Like Edit, it is a write.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/editservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/edit
+func (s *ServicesService) EditAsync(ctx context.Context, ref ServiceRef, cfg *ServiceConfig) (jobID string, err error) {
+	const op = "services.edit"
+	if err := ref.check(op); err != nil {
+		return "", err
+	}
+	form, err := serviceForm(op, cfg)
+	if err != nil {
+		return "", err
+	}
+	form.Set("runAsync", "true")
+	var w struct {
+		JobID jsonText `json:"jobid"`
+	}
+	if err := s.client.post(ctx, op, ref.Path()+"/edit", form, &w); err != nil {
+		return "", err
+	}
+	return string(w.JobID), nil
+}
+
 // serviceForm encodes cfg as the "service" form field.
 func serviceForm(op string, cfg *ServiceConfig) (url.Values, error) {
 	if cfg == nil {
