@@ -75,6 +75,8 @@ func TestFollowJob(t *testing.T) {
 			code: codes.Unavailable, reason: ReasonUpstreamOutcomeUnknown, lastState: "a", wantPolled: 2},
 		{name: "reads keep failing: outcome unknown", answers: []fakeJobAnswer{transient},
 			code: codes.Unavailable, reason: ReasonUpstreamOutcomeUnknown, wantPolled: jobPollFailures},
+		{name: "a job id no request can carry: outcome unknown at once", answers: []fakeJobAnswer{{err: &upstream.Error{Kind: upstream.KindInvalid}}},
+			code: codes.Unavailable, reason: ReasonUpstreamOutcomeUnknown, wantPolled: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeSystemJobs{answers: tc.answers}

@@ -201,7 +201,9 @@ func (s *servicesServer) followJob(ctx context.Context, p operations.Progress, r
 		case ctx.Err() != nil:
 			return jobOutcomeUnknown(ctx.Err(), resource, id)
 		default:
-			if failures++; failures >= jobPollFailures || upstream.IsNotFound(err) {
+			var ue *upstream.Error
+			refused := errors.As(err, &ue) && ue.Kind == upstream.KindInvalid // an id no request can carry
+			if failures++; failures >= jobPollFailures || upstream.IsNotFound(err) || refused {
 				return jobOutcomeUnknown(err, resource, id)
 			}
 		}
