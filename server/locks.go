@@ -27,7 +27,11 @@ import (
 // resource, and returns the context to do the work under it with, and the
 // function that releases it. Reads made with that context are fresh
 // (upstream.FreshRead): a read in flight may have begun before the
-// previous holder's write, and must not be what this one modifies.
+// previous holder's write, and must not be what this one modifies. Within
+// one process the upstream client's write counter already keeps such a
+// read from being joined; FreshRead is what covers a previous holder on
+// another replica (a shared Redis store), whose write this process's
+// client never saw.
 func lockResource(ctx context.Context, locks statestore.Locker, key, resource string) (context.Context, func(), error) {
 	held, unlock, err := locks.Lock(ctx, key)
 	if err != nil {
