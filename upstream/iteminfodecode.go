@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -182,8 +183,8 @@ func splitItems(out []string, s string) []string {
 }
 
 // itemExtent reads the value d.b[start:end] as readItemExtent does: an
-// object holding each coordinate once as a number, or corner pairs of
-// numbers, here; anything else by readItemExtent.
+// object holding each coordinate once as a number or numeric string, or
+// corner pairs of such, here; anything else by readItemExtent.
 func (d *listingScan) itemExtent(start, end int) *Extent {
 	var v [4]float64
 	ok := false
@@ -231,21 +232,34 @@ func (d *listingScan) itemExtent(start, end int) *Extent {
 	return &Extent{XMin: v[0], YMin: v[1], XMax: v[2], YMax: v[3]}
 }
 
-// number reads a finite JSON number at d.i into dst; it reports false for
-// anything else (a string, null, a number out of range).
+// number reads a coordinate at d.i into dst as coordinate does: a JSON
+// number, or a plain string holding one (spaces around it trimmed). It
+// reports false for anything else (null, "", an escaped string, a number
+// out of range), which coordinate rejects or readItemExtent reads.
 func (d *listingScan) number(dst *float64) bool {
 	if d.i >= len(d.b) {
-		return false
-	}
-	if c := d.b[d.i]; c != '-' && (c < '0' || c > '9') {
 		return false
 	}
 	end := skipValue(d.b, d.i)
 	if end < 0 {
 		return false
 	}
-	f, err := strconv.ParseFloat(strings.TrimRight(d.s[d.i:end], " \t\r\n"), 64)
-	if err != nil {
+	text := strings.TrimRight(d.s[d.i:end], " \t\r\n")
+	switch c := d.b[d.i]; {
+	case c == '"':
+		s, ok := d.plainAt(d.i, d.i+len(text))
+		if !ok {
+			return false
+		}
+		text = strings.TrimSpace(s)
+	case c != '-' && (c < '0' || c > '9'):
+		return false
+	}
+	if text == "" {
+		return false
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return false
 	}
 	*dst, d.i = f, end

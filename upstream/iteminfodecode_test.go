@@ -39,6 +39,10 @@ var itemInfoCases = []struct {
 	{"extent bad corners", `{"extent":[[1,2],[3]]}`, true},
 	{"extent three corners", `{"extent":[[1,2],[3,4],[5,6]]}`, true},
 	{"extent other kind", `{"extent":"1,2,3,4"}`, true},
+	{"extent odd strings", `{"extent":{"xmin":"0x1p3","ymin":"Inf","xmax":"1_0","ymax":""}}`, true},
+	{"extent NaN string", `{"extent":[["NaN","1"],["2","3"]]}`, true},
+	{"extent hex string", `{"extent":[["0x1p3"," -1 "],["2\u0030","3"]]}`, true},
+	{"extent empty string", `{"extent":{"xmin":"","ymin":2,"xmax":3,"ymax":4}}`, true},
 	{"non-ASCII key", `{"tıtle":"dotless","ſummary":"long s","title":"t"}`, true},
 	{"kelvin key", `{"type\u212aeywords":["kelvin"],"title":"plain"}`, false},
 	{"escaped key", `{"typeKeyword\u0073":["escaped"]}`, false},
@@ -90,21 +94,28 @@ func TestDecodeItemInfoFastKeepsSource(t *testing.T) {
 }
 
 // TestDecodeItemInfoAllocations bounds the allocations of decoding the
-// usual item info: one copy for the strings, one for Raw, the lists and
-// the extent.
+// usual item info, with its extent in each usual form: one copy for the
+// strings, one for Raw, the lists and the extent.
 func TestDecodeItemInfoAllocations(t *testing.T) {
-	b := []byte(`{"title":"Test Map Service","summary":"Test service","snippet":"Test service","description":"A test service","tags":["Map Service"],"typeKeywords":["Data","Service","Map Service","ArcGIS Server"],"culture":"en-US","guid":"FD09F5FF-4031-49D4-88D3-B310728C8FF7","extent":{"xmin":-178.217598362366,"ymin":18.9247817993162,"xmax":-66.9692710360024,"ymax":71.4071353542713},"spatialReference":"WGS_1984_Web_Mercator_Auxiliary_Sphere","thumbnail":"thumbnail/thumbnail.png"}`)
-	if !json.Valid(b) {
-		t.Fatal("invalid test body")
-	}
-	got := testing.AllocsPerRun(20, func() {
-		var info ItemInfo
-		if err := info.UnmarshalJSON(b); err != nil || len(info.TypeKeywords) != 4 || info.Extent == nil {
-			t.Fatal(err, info)
+	const head = `{"title":"Test Map Service","summary":"Test service","snippet":"Test service","description":"A test service","tags":["Map Service"],"typeKeywords":["Data","Service","Map Service","ArcGIS Server"],"culture":"en-US","guid":"FD09F5FF-4031-49D4-88D3-B310728C8FF7","spatialReference":"WGS_1984_Web_Mercator_Auxiliary_Sphere","thumbnail":"thumbnail/thumbnail.png","extent":`
+	for _, extent := range []string{
+		`{"xmin":-178.217598362366,"ymin":18.9247817993162,"xmax":-66.9692710360024,"ymax":71.4071353542713}`,
+		`[[-178.217598362366, 18.9247817993162], [-66.9692710360024, 71.4071353542713]]`,
+		`{"xmin": "-122.515048", "ymin": "37.632528", "xmax": "-122.293731", "ymax": "37.863433"}`,
+	} {
+		b := []byte(head + extent + "}")
+		if !json.Valid(b) {
+			t.Fatal("invalid test body")
 		}
-	})
-	t.Logf("%v allocations", got)
-	if got > 8 {
-		t.Errorf("decoding item info: %v allocations, want at most 8", got)
+		got := testing.AllocsPerRun(20, func() {
+			var info ItemInfo
+			if err := info.UnmarshalJSON(b); err != nil || len(info.TypeKeywords) != 4 || info.Extent == nil {
+				t.Fatal(err, info)
+			}
+		})
+		t.Logf("extent %s: %v allocations", extent, got)
+		if got > 8 {
+			t.Errorf("decoding item info with extent %s: %v allocations, want at most 8", extent, got)
+		}
 	}
 }
