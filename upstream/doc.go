@@ -78,7 +78,7 @@
 // request is sent by the method for its kind of answer: JSON decoded into
 // a value, a checked JSON body shared by coalesced callers, or a file.
 //
-// One exception, paid for by its figures: a folder listing, the largest
+// Two exceptions, paid for by their figures. A folder listing, the largest
 // answer read on every ListServices, is walked once by decodeListingFast
 // (listingdecode.go), which cuts plain strings from one copy of the body
 // and hands anything unusual (keys differing only in case, escapes,
@@ -86,7 +86,16 @@
 // same (TestDecodeListingFastMatchesJSON, FuzzFolderListingJSON).
 // BenchmarkDecodeFolderListing, 200 services: 1229 → 11 allocations;
 // arcgate-bench ListServices on distinct reads: 370 → 252 allocations per
-// gRPC call.
+// gRPC call. Item info, the answer of every GetItemInfo, is walked once by
+// decodeItemInfoFast (iteminfodecode.go) with the listing's scanner: it
+// matches keys in ASCII by ItemInfo's spelling rule, cuts plain strings
+// from one copy of the body, reads other value forms with the readers of
+// the encoding/json path, and hands a key arriving twice, an escaped key
+// or anything but an object back to that path
+// (TestDecodeItemInfoFastMatchesJSON, FuzzItemInfoJSON).
+// BenchmarkDecodeItemInfo: 83 → 10 allocations, about 31 → 16 µs;
+// arcgate-bench GetItemInfo on distinct reads: 462 → 434 allocations per
+// gRPC call (its CPU per call moved less than this machine's noise).
 //
 // # Hand-written parts
 //

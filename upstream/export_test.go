@@ -30,3 +30,12 @@ func WithoutSource(i ItemInfo) ItemInfo {
 	i.src = nil
 	return i
 }
+
+// DecodeItemInfoJSON decodes b the way ItemInfo did before
+// decodeItemInfoFast (encoding/json, and key by key where that could
+// differ), for differential tests.
+func DecodeItemInfoJSON(b []byte) (ItemInfo, error) {
+	var i ItemInfo
+	err := i.decodeJSON(b)
+	return i, err
+}

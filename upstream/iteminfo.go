@@ -155,7 +155,9 @@ func (k itemKey) find(raw map[string]json.RawMessage) (json.RawMessage, bool) {
 // received, for Raw and MarshalJSON. It fails only when b is not a JSON
 // object (or null).
 //
-// It decodes in one pass, into itemInfoWire, whose keys encoding/json
+// It decodes in one pass, usually by decodeItemInfoFast (which reads each
+// key once, comparing in ASCII, and takes plain strings from one copy of
+// b); what that hands back goes into itemInfoWire, whose keys encoding/json
 // matches without regard to case. Where that could choose another value
 // than the spelling rule of ItemInfo (best spelling first: the current
 // docs', then lower case, then byte order), that is when a key arrives in
@@ -163,6 +165,17 @@ func (k itemKey) find(raw map[string]json.RawMessage) (json.RawMessage, bool) {
 // encoding/json folds onto ASCII ones, the object is decoded key by key
 // instead (decodeItemInfoByKey).
 func (i *ItemInfo) UnmarshalJSON(b []byte) error {
+	if fast, ok := decodeItemInfoFast(b); ok {
+		*i = fast
+		return nil
+	}
+	return i.decodeJSON(b)
+}
+
+// decodeJSON is UnmarshalJSON through encoding/json (and decodeByKey where
+// that could differ from the spelling rule): for what decodeItemInfoFast
+// hands back.
+func (i *ItemInfo) decodeJSON(b []byte) error {
 	var w itemInfoWire
 	if mayFoldNonASCII(b) {
 		return i.decodeByKey(b)

@@ -655,9 +655,11 @@ func TestItemInfo_InvalidArguments(t *testing.T) {
 	}
 }
 
-// FuzzItemInfoJSON checks that decoding never fails on a JSON object, and
-// that encoding what was decoded and decoding again gives the same typed
-// fields and keeps every unmodelled key.
+// FuzzItemInfoJSON checks that decoding never fails on a JSON object,
+// that it gives what the encoding/json path gives (the one-pass decoder
+// must not differ in anything), and that encoding what was decoded and
+// decoding again gives the same typed fields and keeps every unmodelled
+// key.
 func FuzzItemInfoJSON(f *testing.F) {
 	for _, s := range []string{
 		itemInfo101JSON, itemInfoDocJSON, itemInfoDocVerbatimJSON, itemInfoDirectoryJSON,
@@ -672,6 +674,17 @@ func FuzzItemInfoJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if json.Valid(in) {
+			var got upstream.ItemInfo
+			err := got.UnmarshalJSON(in)
+			want, wantErr := upstream.DecodeItemInfoJSON(in)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("%q: error %v, encoding/json path %v", in, err, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: decoded\n%#v\nencoding/json path\n%#v", in, got, want)
+			}
+		}
 		var info upstream.ItemInfo
 		if err := json.Unmarshal(in, &info); err != nil {
 			var obj map[string]json.RawMessage
