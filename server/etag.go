@@ -183,6 +183,16 @@ func valueEnd(b []byte) (int, bool) {
 	return len(b), true
 }
 
+// checkEtagOf is checkEtag against the etag of upstreamValue, computed
+// only when the request sent an etag: an update or delete without one
+// pays nothing for it.
+func checkEtagOf(given string, upstreamValue any, resource string) error {
+	if given == "" {
+		return nil
+	}
+	return checkEtag(given, etagOf(upstreamValue), resource)
+}
+
 // checkEtag is nil when the request sent no etag (given == "") or the
 // resource's current one; otherwise ABORTED with reason ETAG_MISMATCH and
 // the current etag in the ErrorInfo metadata. Call it under the resource's

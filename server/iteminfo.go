@@ -80,7 +80,7 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEtag(req.GetItemInfo().GetEtag(), etagOf(cur), name); err != nil {
+	if err := checkEtagOf(req.GetItemInfo().GetEtag(), cur, name); err != nil {
 		return nil, err
 	}
 	if len(paths) == 0 { // the mask named only output-only fields

@@ -402,7 +402,7 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err != nil {
 		return nil, Status(err, resource)
 	}
-	if err := checkEtag(req.GetRole().GetEtag(), etagOf(cur), resource); err != nil {
+	if err := checkEtagOf(req.GetRole().GetEtag(), cur, resource); err != nil {
 		return nil, err
 	}
 	if err := s.roles.Update(ctx, cur.Name, desc); err != nil {
@@ -434,7 +434,7 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 		if err != nil {
 			return nil, Status(err, req.GetName())
 		}
-		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+		if err := checkEtagOf(req.GetEtag(), cur, req.GetName()); err != nil {
 			return nil, err
 		}
 	}

@@ -174,7 +174,7 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if err != nil {
 		return nil, Status(err, req.GetFolder().GetName())
 	}
-	if err := checkEtag(req.GetFolder().GetEtag(), etagOf(cur), req.GetFolder().GetName()); err != nil {
+	if err := checkEtagOf(req.GetFolder().GetEtag(), cur, req.GetFolder().GetName()); err != nil {
 		return nil, err
 	}
 	desc, enc := cur.Description, cur.WebEncrypted
@@ -206,7 +206,7 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 		if err != nil {
 			return cur, Status(err, req.GetName())
 		}
-		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+		if err := checkEtagOf(req.GetEtag(), cur, req.GetName()); err != nil {
 			return cur, err
 		}
 		if cur.IsDefault {
@@ -488,7 +488,7 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 		if err != nil {
 			return nil, Status(err, ref.resourceName())
 		}
-		if err := checkEtag(req.GetService().GetEtag(), etagOf(cfg), ref.resourceName()); err != nil {
+		if err := checkEtagOf(req.GetService().GetEtag(), cfg, ref.resourceName()); err != nil {
 			return nil, err
 		}
 		if err := applyServiceUpdate(cfg, req.GetService(), paths); err != nil {
@@ -552,7 +552,7 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 		if err != nil {
 			return Status(err, ref.resourceName())
 		}
-		return checkEtag(req.GetEtag(), etagOf(cfg), ref.resourceName())
+		return checkEtagOf(req.GetEtag(), cfg, ref.resourceName())
 	}
 	if err := check(ctx); err != nil {
 		return nil, err

@@ -236,7 +236,7 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	if cur.Name == "" { // as getReport does, so that the etags agree
 		cur.Name = id
 	}
-	if err := checkEtag(req.GetUsageReport().GetEtag(), etagOf(cur), name); err != nil {
+	if err := checkEtagOf(req.GetUsageReport().GetEtag(), cur, name); err != nil {
 		return nil, err
 	}
 	for _, p := range usageReportPaths {
@@ -282,7 +282,7 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 		if cur.Name == "" {
 			cur.Name = id
 		}
-		if err := checkEtag(req.GetEtag(), etagOf(cur), req.GetName()); err != nil {
+		if err := checkEtagOf(req.GetEtag(), cur, req.GetName()); err != nil {
 			return nil, err
 		}
 	}
@@ -374,7 +374,7 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	if err != nil {
 		return nil, Status(err, usageSettingsName)
 	}
-	if err := checkEtag(in.GetEtag(), etagOf(cur), usageSettingsName); err != nil {
+	if err := checkEtagOf(in.GetEtag(), cur, usageSettingsName); err != nil {
 		return nil, err
 	}
 	if setEnabled {
