@@ -31,6 +31,7 @@ type Client struct {
 	pool     *Pool        // tokens of the service and delegated identities (pool.go)
 	hard     hardening    // TLS roots (transport.go) and resilience (retry.go)
 	now      func() time.Time
+	flavor   Flavor // WithFlavor (flavor.go)
 
 	flights    readFlights // identical reads in flight (coalesce.go)
 	noCoalesce bool
@@ -43,6 +44,9 @@ type Client struct {
 	Jobs *JobsService
 	// SystemJobs reads the asynchronous admin jobs (admin/system/jobs).
 	SystemJobs *SystemJobsService
+	// KubernetesJobs reads the asynchronous jobs of Enterprise on
+	// Kubernetes (admin/jobs), for a client WithFlavor(FlavorKubernetes).
+	KubernetesJobs *KubernetesJobsService
 	// Roles manages security roles, privileges and members (admin/security/roles).
 	Roles *RolesService
 	// UsageReports manages usage reports (admin/usagereports).
@@ -151,6 +155,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
 		adminURL: &admin,
 		now:      time.Now,
+		flavor:   FlavorServer,
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -170,6 +175,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Services = (*ServicesService)(&c.common)
 	c.Jobs = (*JobsService)(&c.common)
 	c.SystemJobs = (*SystemJobsService)(&c.common)
+	c.KubernetesJobs = (*KubernetesJobsService)(&c.common)
 	c.Roles = (*RolesService)(&c.common)
 	c.UsageReports = (*UsageReportsService)(&c.common)
 	c.ItemInfo = (*ItemInfoService)(&c.common)

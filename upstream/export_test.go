@@ -39,3 +39,8 @@ func DecodeItemInfoJSON(b []byte) (ItemInfo, error) {
 	err := i.decodeJSON(b)
 	return i, err
 }
+
+// DecodeKubernetesJob exposes decodeKubernetesJob to table and fuzz tests.
+func DecodeKubernetesJob(body []byte) (*KubernetesJob, error) {
+	return decodeKubernetesJob("jobs.get", "jobs/x", body)
+}

@@ -468,11 +468,14 @@ func (s *ServicesService) Edit(ctx context.Context, ref ServiceRef, cfg *Service
 	return s.client.post(ctx, op, ref.Path()+"/edit", form, nil)
 }
 
-// EditAsync is Edit sent with runAsync=true: a site that runs it
-// asynchronously answers at once with the id of a system job to follow
-// with SystemJobs.Get, which EditAsync returns. A site that does not
-// answers when the edit is done, without a job id: EditAsync then returns
-// "" and the edit is complete. Like Edit, it is a write.
+// EditAsync is Edit sent with the site's asynchronous flag (runAsync=true,
+// or async=true with FlavorKubernetes): a site that runs it asynchronously
+// answers at once with the id of a job to follow (SystemJobs.Get, or
+// KubernetesJobs.Get with FlavorKubernetes), which EditAsync returns. A
+// site that does not answers when the edit is done, without a job id:
+// EditAsync then returns "" and the edit is complete. Like Edit, it is a
+// write. The other methods named ...Async behave the same way
+// (docs/upstream.md#asynchronous-operations).
 //
 // ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/editservice/
 //
@@ -486,11 +489,108 @@ func (s *ServicesService) EditAsync(ctx context.Context, ref ServiceRef, cfg *Se
 	if err != nil {
 		return "", err
 	}
-	form.Set("runAsync", "true")
+	return s.postAsync(ctx, op, ref.Path()+"/edit", form)
+}
+
+// CreateAsync is Create sent with the site's asynchronous flag: it
+// returns the id of the job that creates the service, or "" when the site
+// answered once the service was created (see EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/createservice/
+//
+//upstream:operation POST services/{folder}/createService
+func (s *ServicesService) CreateAsync(ctx context.Context, folder string, cfg *ServiceConfig) (jobID string, err error) {
+	const op = "services.create"
+	if !isRoot(folder) {
+		if msg := checkSegment("folder name", folder); msg != "" {
+			return "", invalid(op, msg)
+		}
+	}
+	form, err := serviceForm(op, cfg)
+	if err != nil {
+		return "", err
+	}
+	return s.postAsync(ctx, op, folderPath(folder)+"createService", form)
+}
+
+// DeleteAsync is Delete sent with the site's asynchronous flag (see
+// EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/deleteservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/delete
+func (s *ServicesService) DeleteAsync(ctx context.Context, ref ServiceRef) (jobID string, err error) {
+	return s.serviceOpAsync(ctx, "services.delete", ref, "delete")
+}
+
+// StartAsync is Start sent with the site's asynchronous flag (see
+// EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/startservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/start
+func (s *ServicesService) StartAsync(ctx context.Context, ref ServiceRef) (jobID string, err error) {
+	return s.serviceOpAsync(ctx, "services.start", ref, "start")
+}
+
+// StopAsync is Stop sent with the site's asynchronous flag (see
+// EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/stopservice/
+//
+//upstream:operation POST services/{folder}/{service}.{type}/stop
+func (s *ServicesService) StopAsync(ctx context.Context, ref ServiceRef) (jobID string, err error) {
+	return s.serviceOpAsync(ctx, "services.stop", ref, "stop")
+}
+
+// DeleteFolderAsync is DeleteFolder sent with the site's asynchronous flag
+// (see EditAsync): deleting a folder deletes every service in it.
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/deletefolder/
+//
+//upstream:operation POST services/{folder}/deleteFolder
+func (s *ServicesService) DeleteFolderAsync(ctx context.Context, folder string) (jobID string, err error) {
+	const op = "services.deleteFolder"
+	if err := checkFolder(op, folder); err != nil {
+		return "", err
+	}
+	return s.postAsync(ctx, op, folderPath(folder)+"deleteFolder", nil)
+}
+
+// StartManyAsync is StartMany sent with the site's asynchronous flag (see
+// EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/startservices/
+//
+//upstream:operation POST services/startServices
+func (s *ServicesService) StartManyAsync(ctx context.Context, refs []ServiceRef) (jobID string, err error) {
+	return s.manyOpAsync(ctx, "services.startServices", refs, "startServices")
+}
+
+// StopManyAsync is StopMany sent with the site's asynchronous flag (see
+// EditAsync).
+//
+// ArcGIS docs: https://developers.arcgis.com/rest/enterprise-administration/server/stopservices/
+//
+//upstream:operation POST services/stopServices
+func (s *ServicesService) StopManyAsync(ctx context.Context, refs []ServiceRef) (jobID string, err error) {
+	return s.manyOpAsync(ctx, "services.stopServices", refs, "stopServices")
+}
+
+// postAsync POSTs a write with the asynchronous flag of the client's
+// flavor (runAsync=true or async=true, never both) and returns the job id
+// the site answered with, "" when it answered synchronously. The id is
+// returned as received: the jobs services check it before they build a
+// path from it.
+func (s *ServicesService) postAsync(ctx context.Context, op, path string, form url.Values) (string, error) {
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set(s.client.asyncParam(), "true")
 	var w struct {
 		JobID jsonText `json:"jobid"`
 	}
-	if err := s.client.post(ctx, op, ref.Path()+"/edit", form, &w); err != nil {
+	if err := s.client.post(ctx, op, path, form, &w); err != nil {
 		return "", err
 	}
 	return string(w.JobID), nil
@@ -566,13 +666,31 @@ type manyService struct {
 // manyOp POSTs a batch operation (startServices, stopServices) over refs:
 // services={"services":[{"folderName","serviceName","type"}...]}.
 func (s *ServicesService) manyOp(ctx context.Context, op string, refs []ServiceRef, name string) error {
+	form, err := manyForm(op, refs)
+	if err != nil {
+		return err
+	}
+	return s.client.post(ctx, op, "services/"+name, form, nil)
+}
+
+// manyOpAsync is manyOp sent with the asynchronous flag (postAsync).
+func (s *ServicesService) manyOpAsync(ctx context.Context, op string, refs []ServiceRef, name string) (string, error) {
+	form, err := manyForm(op, refs)
+	if err != nil {
+		return "", err
+	}
+	return s.postAsync(ctx, op, "services/"+name, form)
+}
+
+// manyForm is the form of a batch operation over refs.
+func manyForm(op string, refs []ServiceRef) (url.Values, error) {
 	if len(refs) == 0 {
-		return invalid(op, "no services")
+		return nil, invalid(op, "no services")
 	}
 	list := make([]manyService, len(refs))
 	for i, r := range refs {
 		if err := r.check(op); err != nil {
-			return err
+			return nil, err
 		}
 		folder := r.Folder
 		if isRoot(folder) {
@@ -584,9 +702,9 @@ func (s *ServicesService) manyOp(ctx context.Context, op string, refs []ServiceR
 		Services []manyService `json:"services"`
 	}{list})
 	if err != nil {
-		return invalid(op, err.Error())
+		return nil, invalid(op, err.Error())
 	}
-	return s.client.post(ctx, op, "services/"+name, url.Values{"services": {string(b)}}, nil)
+	return url.Values{"services": {string(b)}}, nil
 }
 
 // serviceOp POSTs a parameterless operation on a service.
@@ -595,6 +713,14 @@ func (s *ServicesService) serviceOp(ctx context.Context, op string, ref ServiceR
 		return err
 	}
 	return s.client.post(ctx, op, ref.Path()+"/"+name, nil, nil)
+}
+
+// serviceOpAsync is serviceOp sent with the asynchronous flag (postAsync).
+func (s *ServicesService) serviceOpAsync(ctx context.Context, op string, ref ServiceRef, name string) (string, error) {
+	if err := ref.check(op); err != nil {
+		return "", err
+	}
+	return s.postAsync(ctx, op, ref.Path()+"/"+name, nil)
 }
 
 // ServiceConfig is a service's configuration (the service resource, and the

@@ -8,11 +8,12 @@ import (
 )
 
 // SystemJobsService reads the asynchronous jobs of the admin API
-// (admin/system/jobs/<jobid>): an operation sent with runAsync=true (see
-// ServicesService.EditAsync) answers with a job id at once and runs as
-// such a job. These are unrelated to the GP jobs of JobsService. The
-// Enterprise-on-Kubernetes shape (async=true, admin/jobs/<id>) is not
-// supported.
+// (admin/system/jobs/<jobid>) of ArcGIS Server (FlavorServer): an
+// operation sent with runAsync=true (the ServicesService methods named
+// ...Async) may answer with a job id at once and run as such a job. These
+// are unrelated to the GP jobs of JobsService. Enterprise on Kubernetes
+// (FlavorKubernetes) asks with async=true and reports its jobs at
+// admin/jobs/<id> in another shape: KubernetesJobsService reads those.
 type SystemJobsService service
 
 // System job status strings. The upstream documents COMPLETED; the others
@@ -66,17 +67,23 @@ type systemJobWire struct {
 
 // checkSystemJobID reports whether id can be a system job id: 1 to 128
 // ASCII letters, digits and '-'. It returns nil or a KindInvalid error.
-func checkSystemJobID(op, id string) error {
+func checkSystemJobID(op, id string) error { return checkAsyncJobID(op, "system job id", id) }
+
+// checkAsyncJobID reports whether id can be the id of an asynchronous job
+// of either flavor (what names it in the error): 1 to 128 ASCII letters,
+// digits and '-', so that it is a path segment with nothing to escape.
+// It returns nil or a KindInvalid error.
+func checkAsyncJobID(op, what, id string) error {
 	if id == "" {
-		return invalid(op, "system job id is empty")
+		return invalid(op, what+" is empty")
 	}
 	if len(id) > maxSystemJobID {
-		return invalid(op, fmt.Sprintf("system job id is longer than %d characters", maxSystemJobID))
+		return invalid(op, fmt.Sprintf("%s is longer than %d characters", what, maxSystemJobID))
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-			return invalid(op, "system job id may hold only letters, digits and '-'")
+			return invalid(op, what+" may hold only letters, digits and '-'")
 		}
 	}
 	return nil
