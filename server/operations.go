@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -105,22 +107,23 @@ const maxBatch = 100
 
 // BatchStartServices implements adminv1.ServicesServiceServer.
 func (s *servicesServer) BatchStartServices(ctx context.Context, req *adminv1.BatchStartServicesRequest) (*longrunningpb.Operation, error) {
-	return s.batchState(ctx, req.GetNames(), "batchStart", s.services.StartMany, func(svcs []*adminv1.Service) proto.Message {
+	return s.batchState(ctx, req.GetNames(), "batchStart", s.services.StartManyAsync, func(svcs []*adminv1.Service) proto.Message {
 		return &adminv1.BatchStartServicesResponse{Services: svcs}
 	})
 }
 
 // BatchStopServices implements adminv1.ServicesServiceServer.
 func (s *servicesServer) BatchStopServices(ctx context.Context, req *adminv1.BatchStopServicesRequest) (*longrunningpb.Operation, error) {
-	return s.batchState(ctx, req.GetNames(), "batchStop", s.services.StopMany, func(svcs []*adminv1.Service) proto.Message {
+	return s.batchState(ctx, req.GetNames(), "batchStop", s.services.StopManyAsync, func(svcs []*adminv1.Service) proto.Message {
 		return &adminv1.BatchStopServicesResponse{Services: svcs}
 	})
 }
 
 // batchState starts the operation that starts or stops (change, verb) the
-// named services with one upstream request; its response (resp) lists
-// them as read back afterwards, in the order of names.
-func (s *servicesServer) batchState(ctx context.Context, names []string, verb string, change func(context.Context, []upstream.ServiceRef) error, resp func([]*adminv1.Service) proto.Message) (*longrunningpb.Operation, error) {
+// named services with one upstream request (followed when it runs as an
+// upstream job); its response (resp) lists them as read back afterwards,
+// in the order of names.
+func (s *servicesServer) batchState(ctx context.Context, names []string, verb string, change func(context.Context, []upstream.ServiceRef) (string, error), resp func([]*adminv1.Service) proto.Message) (*longrunningpb.Operation, error) {
 	switch {
 	case len(names) == 0:
 		return nil, invalidArgument("names", "is required")
@@ -144,8 +147,8 @@ func (s *servicesServer) batchState(ctx context.Context, names []string, verb st
 		refs[i], ups[i], keys[i] = ref, ref.upstream(), k
 	}
 	return s.startOp(ctx, "services", verb, keys, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
-		if err := change(ctx, ups); err != nil {
-			return nil, Status(err, "services")
+		if err := s.writeAsync(ctx, p, "services", func(ctx context.Context) (string, error) { return change(ctx, ups) }); err != nil {
+			return nil, err
 		}
 		svcs := make([]*adminv1.Service, len(refs))
 		err := forEach(ctx, len(refs), func(ctx context.Context, i int) error {
@@ -162,7 +165,7 @@ func (s *servicesServer) batchState(ctx context.Context, names []string, verb st
 }
 
 // jobPollFirst and jobPollMax bound the pauses between the reads of an
-// upstream system job (doubling from the first to the max), and
+// upstream asynchronous job (doubling from the first to the max), and
 // jobPollFailures the consecutive failed reads tolerated.
 var (
 	jobPollFirst    = 200 * time.Millisecond
@@ -170,31 +173,48 @@ var (
 	jobPollFailures = 5
 )
 
-// followJob follows the upstream system job id that an asynchronous write
-// of resource answered with, until it ends: it records the job's id and
-// its last step in the operation's metadata, and returns the job's own
-// error, if any, mapped like a synchronous answer. When the job cannot be
-// read to its end (the operation's context ends, or its reads keep
-// failing), the write's outcome is unknown.
+// writeAsync makes an upstream write of resource that asks for
+// asynchronous execution (write returns the job id the site answered
+// with, "" when it answered synchronously) and, when the site answered
+// with a job, follows it to its end (followJob). Its error is the write's
+// or the job's, mapped for resource.
+func (s *servicesServer) writeAsync(ctx context.Context, p operations.Progress, resource string, write func(context.Context) (string, error)) error {
+	id, err := write(ctx)
+	if err != nil {
+		return Status(err, resource)
+	}
+	if id == "" {
+		return nil
+	}
+	return s.followJob(ctx, p, resource, id)
+}
+
+// followJob follows the upstream asynchronous job id that a write of
+// resource answered with, until it ends, in the job shape of the site's
+// flavor (upstreamJobsAPI): it records the job's id and its progress in
+// the operation's metadata, and returns the job's own error, if any,
+// mapped like a synchronous answer. When the job cannot be read to its end
+// (the operation's context ends, its reads keep failing, it is gone, or
+// its id is not one a request can carry), the write's outcome is unknown.
 func (s *servicesServer) followJob(ctx context.Context, p operations.Progress, resource, id string) error {
-	if s.systemJobs == nil {
+	if s.upstreamJobs == nil {
 		return nil
 	}
 	if p != nil {
-		p.SetUpstreamJob(id)
+		p.SetUpstreamJob(jobIDText(id))
 	}
 	pause, failures := jobPollFirst, 0
 	for {
-		j, err := s.systemJobs.Get(ctx, id)
+		j, err := s.upstreamJobs.Get(ctx, id)
 		switch {
 		case err == nil:
 			failures = 0
-			if p != nil {
-				p.SetUpstreamState(systemJobState(j))
+			if p != nil && j.state != "" {
+				p.SetUpstreamState(j.state)
 			}
-			if j.Done() {
-				if j.Err != nil {
-					return Status(j.Err, resource)
+			if j.done {
+				if j.err != nil {
+					return Status(j.err, resource)
 				}
 				return nil
 			}
@@ -230,8 +250,34 @@ func systemJobState(j *upstream.SystemJob) string {
 	return j.Status
 }
 
+// kubernetesJobState is an Enterprise-on-Kubernetes job's progress for an
+// operation's metadata (upstream_state): such jobs report no steps, so it
+// is the job's status and the operation it runs, e.g. "EXECUTING
+// (services/Maps/Parcels.MapServer/edit)".
+func kubernetesJobState(j *upstream.KubernetesJob) string {
+	st := strings.ToValidUTF8(j.Status, "?")
+	if j.OperationURI != "" {
+		st += " (" + strings.ToValidUTF8(j.OperationURI, "?") + ")"
+	}
+	return st
+}
+
+// jobIDText is an upstream job id as an operation's metadata and messages
+// show it: at most maxJobIDText bytes of valid UTF-8. A job id is checked
+// before a request carries it, but an id that fails the check is shown
+// too, to name the job whose end could not be seen.
+func jobIDText(id string) string {
+	if len(id) > maxJobIDText {
+		id = id[:maxJobIDText] + "..."
+	}
+	return strings.ToValidUTF8(id, "?")
+}
+
+// maxJobIDText bounds the job id shown by jobIDText.
+const maxJobIDText = 128
+
 // jobOutcomeUnknown is the error of a write the upstream accepted as the
-// system job id whose end could not be seen (err says why).
+// job id whose end could not be seen (err says why).
 func jobOutcomeUnknown(err error, resource, id string) error {
 	code := codes.Unavailable
 	switch {
@@ -240,7 +286,8 @@ func jobOutcomeUnknown(err error, resource, id string) error {
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	}
+	shown := jobIDText(id)
 	return newStatus(code, ReasonUpstreamOutcomeUnknown,
-		"the upstream ArcGIS Server accepted this change as job "+id+" but its end could not be seen ("+
-			err.Error()+"); read "+resource+" to check", map[string]string{"resource": resource, "upstreamJobId": id})
+		"the upstream ArcGIS Server accepted this change as job "+strconv.Quote(shown)+" but its end could not be seen ("+
+			err.Error()+"); read "+resource+" to check", map[string]string{"resource": resource, "upstreamJobId": shown})
 }

@@ -64,7 +64,7 @@ func New(up *upstream.Client, opts ...Option) *Server {
 
 // Register registers every arcgate service on r.
 func (s *Server) Register(r grpc.ServiceRegistrar) {
-	adminv1.RegisterServicesServiceServer(r, &servicesServer{services: s.up.Services, systemJobs: systemJobsOf(s.up), locks: s.locks, ops: s.ops})
+	adminv1.RegisterServicesServiceServer(r, &servicesServer{services: s.up.Services, upstreamJobs: upstreamJobsOf(s.up), locks: s.locks, ops: s.ops})
 	adminv1.RegisterItemInfoServiceServer(r, &itemInfoServer{itemInfo: s.up.ItemInfo, locks: s.locks})
 	roles := newRolesServer(s.up)
 	roles.locks = s.locks

@@ -20,12 +20,12 @@ import (
 type servicesServer struct {
 	adminv1.UnimplementedServicesServiceServer
 	services servicesAPI
-	// systemJobs follows the upstream's asynchronous jobs; nil: an edit
-	// that answers with a job id is read back as if it had answered
+	// upstreamJobs follows the upstream's asynchronous jobs; nil: a
+	// write that answers with a job id is read back as if it had answered
 	// synchronously.
-	systemJobs systemJobsAPI
-	locks      statestore.Locker
-	ops        *operations.Manager
+	upstreamJobs upstreamJobsAPI
+	locks        statestore.Locker
+	ops          *operations.Manager
 }
 
 var _ adminv1.ServicesServiceServer = (*servicesServer)(nil)
@@ -229,13 +229,16 @@ func (s *servicesServer) DeleteFolder(ctx context.Context, req *adminv1.DeleteFo
 	if _, err := check(ctx); err != nil {
 		return nil, err
 	}
-	return s.startOp(ctx, req.GetName(), "delete", []string{folderLockKey(folder)}, func(ctx context.Context, _ operations.Progress) (proto.Message, error) {
+	return s.startOp(ctx, req.GetName(), "delete", []string{folderLockKey(folder)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
 		cur, err := check(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.services.DeleteFolder(ctx, cur.FolderName); err != nil {
-			return nil, Status(err, req.GetName())
+		err = s.writeAsync(ctx, p, req.GetName(), func(ctx context.Context) (string, error) {
+			return s.services.DeleteFolderAsync(ctx, cur.FolderName)
+		})
+		if err != nil {
+			return nil, err
 		}
 		return &emptypb.Empty{}, nil
 	})
@@ -407,8 +410,11 @@ func (s *servicesServer) CreateService(ctx context.Context, req *adminv1.CreateS
 	}
 	cfg.ServiceName, cfg.Type = name, typ
 	return s.startOp(ctx, ref.resourceName(), "create", []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
-		if err := s.services.Create(ctx, folder, &cfg); err != nil {
-			return nil, Status(err, ref.resourceName())
+		err := s.writeAsync(ctx, p, ref.resourceName(), func(ctx context.Context) (string, error) {
+			return s.services.CreateAsync(ctx, folder, &cfg)
+		})
+		if err != nil {
+			return nil, err
 		}
 		return s.readBack(ctx, p, ref, "the create")
 	})
@@ -504,14 +510,11 @@ func (s *servicesServer) UpdateService(ctx context.Context, req *adminv1.UpdateS
 		if err != nil {
 			return nil, err
 		}
-		jobID, err := s.services.EditAsync(ctx, ref.upstream(), cfg)
+		err = s.writeAsync(ctx, p, ref.resourceName(), func(ctx context.Context) (string, error) {
+			return s.services.EditAsync(ctx, ref.upstream(), cfg)
+		})
 		if err != nil {
-			return nil, Status(err, ref.resourceName())
-		}
-		if jobID != "" {
-			if err := s.followJob(ctx, p, ref.resourceName(), jobID); err != nil {
-				return nil, err
-			}
+			return nil, err
 		}
 		return s.readBack(ctx, p, ref, "the update")
 	})
@@ -557,12 +560,15 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 	if err := check(ctx); err != nil {
 		return nil, err
 	}
-	return s.startOp(ctx, ref.resourceName(), "delete", []string{serviceLockKey(ref)}, func(ctx context.Context, _ operations.Progress) (proto.Message, error) {
+	return s.startOp(ctx, ref.resourceName(), "delete", []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
 		if err := check(ctx); err != nil {
 			return nil, err
 		}
-		if err := s.services.Delete(ctx, ref.upstream()); err != nil {
-			return nil, Status(err, ref.resourceName())
+		err := s.writeAsync(ctx, p, ref.resourceName(), func(ctx context.Context) (string, error) {
+			return s.services.DeleteAsync(ctx, ref.upstream())
+		})
+		if err != nil {
+			return nil, err
 		}
 		return &emptypb.Empty{}, nil
 	})
@@ -570,24 +576,26 @@ func (s *servicesServer) DeleteService(ctx context.Context, req *adminv1.DeleteS
 
 // StartService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StartService(ctx context.Context, req *adminv1.StartServiceRequest) (*longrunningpb.Operation, error) {
-	return s.changeState(ctx, req.GetName(), "start", s.services.Start)
+	return s.changeState(ctx, req.GetName(), "start", s.services.StartAsync)
 }
 
 // StopService implements adminv1.ServicesServiceServer.
 func (s *servicesServer) StopService(ctx context.Context, req *adminv1.StopServiceRequest) (*longrunningpb.Operation, error) {
-	return s.changeState(ctx, req.GetName(), "stop", s.services.Stop)
+	return s.changeState(ctx, req.GetName(), "stop", s.services.StopAsync)
 }
 
 // changeState starts the operation that starts or stops (change, verb) the
-// named service; its response is the service as read back afterwards.
-func (s *servicesServer) changeState(ctx context.Context, name, verb string, change func(context.Context, upstream.ServiceRef) error) (*longrunningpb.Operation, error) {
+// named service (following the upstream job it may run as); its response
+// is the service as read back afterwards.
+func (s *servicesServer) changeState(ctx context.Context, name, verb string, change func(context.Context, upstream.ServiceRef) (string, error)) (*longrunningpb.Operation, error) {
 	ref, err := parseServiceName("name", name)
 	if err != nil {
 		return nil, err
 	}
 	return s.startOp(ctx, ref.resourceName(), verb, []string{serviceLockKey(ref)}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
-		if err := change(ctx, ref.upstream()); err != nil {
-			return nil, Status(err, ref.resourceName())
+		err := s.writeAsync(ctx, p, ref.resourceName(), func(ctx context.Context) (string, error) { return change(ctx, ref.upstream()) })
+		if err != nil {
+			return nil, err
 		}
 		return s.readBack(ctx, p, ref, "the "+verb)
 	})

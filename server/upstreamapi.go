@@ -31,12 +31,69 @@ type servicesAPI interface {
 	Stop(ctx context.Context, ref upstream.ServiceRef) error
 	StartMany(ctx context.Context, refs []upstream.ServiceRef) error
 	StopMany(ctx context.Context, refs []upstream.ServiceRef) error
+	// The writes the long-running operations make: each asks for
+	// asynchronous execution and returns the job id the site answered
+	// with, "" when it answered synchronously.
+	CreateAsync(ctx context.Context, folder string, cfg *upstream.ServiceConfig) (jobID string, err error)
+	DeleteAsync(ctx context.Context, ref upstream.ServiceRef) (jobID string, err error)
+	StartAsync(ctx context.Context, ref upstream.ServiceRef) (jobID string, err error)
+	StopAsync(ctx context.Context, ref upstream.ServiceRef) (jobID string, err error)
+	DeleteFolderAsync(ctx context.Context, folder string) (jobID string, err error)
+	StartManyAsync(ctx context.Context, refs []upstream.ServiceRef) (jobID string, err error)
+	StopManyAsync(ctx context.Context, refs []upstream.ServiceRef) (jobID string, err error)
 }
 
-// systemJobsAPI is what the operations that follow an asynchronous
-// upstream call read: *upstream.SystemJobsService.
+// upstreamJobsAPI is what followJob reads: the upstream's asynchronous
+// jobs, whichever shape the site has (systemJobReader for ArcGIS Server,
+// kubernetesJobReader for Enterprise on Kubernetes), seen as one
+// upstreamJob.
+type upstreamJobsAPI interface {
+	Get(ctx context.Context, id string) (upstreamJob, error)
+}
+
+// upstreamJob is an upstream asynchronous job as followJob sees it.
+type upstreamJob struct {
+	// done: the job has ended; err: its failure (nil when it succeeded
+	// or still runs).
+	done bool
+	err  *upstream.Error
+	// state is its progress for the operation's metadata (upstream_state).
+	state string
+}
+
+// systemJobsAPI reads ArcGIS Server's jobs: *upstream.SystemJobsService.
 type systemJobsAPI interface {
 	Get(ctx context.Context, id string) (*upstream.SystemJob, error)
+}
+
+// kubernetesJobsAPI reads Enterprise on Kubernetes' jobs:
+// *upstream.KubernetesJobsService.
+type kubernetesJobsAPI interface {
+	Get(ctx context.Context, id string) (*upstream.KubernetesJob, error)
+}
+
+// systemJobReader is the upstreamJobsAPI of ArcGIS Server
+// (admin/system/jobs/<id>).
+type systemJobReader struct{ jobs systemJobsAPI }
+
+func (r systemJobReader) Get(ctx context.Context, id string) (upstreamJob, error) {
+	j, err := r.jobs.Get(ctx, id)
+	if err != nil {
+		return upstreamJob{}, err
+	}
+	return upstreamJob{done: j.Done(), err: j.Err, state: systemJobState(j)}, nil
+}
+
+// kubernetesJobReader is the upstreamJobsAPI of Enterprise on Kubernetes
+// (admin/jobs/<id>).
+type kubernetesJobReader struct{ jobs kubernetesJobsAPI }
+
+func (r kubernetesJobReader) Get(ctx context.Context, id string) (upstreamJob, error) {
+	j, err := r.jobs.Get(ctx, id)
+	if err != nil {
+		return upstreamJob{}, err
+	}
+	return upstreamJob{done: j.Done(), err: j.Err, state: kubernetesJobState(j)}, nil
 }
 
 // jobsAPI is what the jobs handlers call: *upstream.JobsService.
@@ -92,13 +149,14 @@ type siteAPI interface {
 }
 
 var (
-	_ servicesAPI     = (*upstream.ServicesService)(nil)
-	_ jobsAPI         = (*upstream.JobsService)(nil)
-	_ systemJobsAPI   = (*upstream.SystemJobsService)(nil)
-	_ itemInfoAPI     = (*upstream.ItemInfoService)(nil)
-	_ rolesAPI        = (*upstream.RolesService)(nil)
-	_ usageReportsAPI = (*upstream.UsageReportsService)(nil)
-	_ siteAPI         = (*upstream.Client)(nil)
+	_ servicesAPI       = (*upstream.ServicesService)(nil)
+	_ jobsAPI           = (*upstream.JobsService)(nil)
+	_ systemJobsAPI     = (*upstream.SystemJobsService)(nil)
+	_ kubernetesJobsAPI = (*upstream.KubernetesJobsService)(nil)
+	_ itemInfoAPI       = (*upstream.ItemInfoService)(nil)
+	_ rolesAPI          = (*upstream.RolesService)(nil)
+	_ usageReportsAPI   = (*upstream.UsageReportsService)(nil)
+	_ siteAPI           = (*upstream.Client)(nil)
 )
 
 // jobsOf returns the jobs family of up, nil for a nil client (a Server
@@ -110,10 +168,14 @@ func jobsOf(up *upstream.Client) jobsAPI {
 	return up.Jobs
 }
 
-// systemJobsOf returns the system jobs family of up, nil for a nil client.
-func systemJobsOf(up *upstream.Client) systemJobsAPI {
-	if up == nil {
+// upstreamJobsOf returns the reader of up's asynchronous jobs, for the
+// shape of its flavor; nil for a nil client.
+func upstreamJobsOf(up *upstream.Client) upstreamJobsAPI {
+	switch {
+	case up == nil:
 		return nil
+	case up.Flavor() == upstream.FlavorKubernetes:
+		return kubernetesJobReader{up.KubernetesJobs}
 	}
-	return up.SystemJobs
+	return systemJobReader{up.SystemJobs}
 }
