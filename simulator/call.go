@@ -73,6 +73,9 @@ type call struct {
 	format format
 	segs   []string // path segments below the admin root
 	code   int      // envelope code written (200 for success), for Logf
+	// async is set when the call is a service operation asked to run
+	// asynchronously (systemjobs.go): success then answers a job id.
+	async *asyncCall
 }
 
 // begin limits and parses the request body, records the request and returns
@@ -191,8 +194,15 @@ type successBody struct {
 	Status string `json:"status"`
 }
 
-// success writes {"status":"success"}.
-func (c *call) success() { c.writeJSON(successBody{Status: "success"}) }
+// success writes {"status":"success"}, or, for an operation asked to run
+// asynchronously, {"status":"success","jobid":"<id>"}.
+func (c *call) success() {
+	if c.async != nil {
+		c.s.succeedAsync(c, nil)
+		return
+	}
+	c.writeJSON(successBody{Status: "success"})
+}
 
 // fail writes an admin error envelope with one message.
 func (c *call) fail(code int, msg string) {

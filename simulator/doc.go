@@ -20,7 +20,10 @@
 //     milliseconds on the admin endpoint, a number on /tokens) and are
 //     accepted in the token parameter or in an X-Esri-Authorization or
 //     Authorization "Bearer" header;
-//   - operations are POST only, resources answer GET and POST.
+//   - operations are POST only, resources answer GET and POST;
+//   - service operations may run as asynchronous jobs, in the shape of
+//     ArcGIS Server (runAsync, admin/system/jobs; Config.AsyncExecution) or
+//     of Enterprise on Kubernetes (async, admin/jobs; Config.Flavor).
 //
 // The simulator deliberately shares no code with the project's real client,
 // so a misreading of the wire on either side shows up as a failing test.

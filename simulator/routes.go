@@ -16,6 +16,9 @@ type route[H any] struct {
 	public bool
 	// operation routes are POST only (405 otherwise).
 	operation bool
+	// async operations run as an asynchronous job when the request asks
+	// for it in the site's flavor (systemjobs.go).
+	async bool
 	// nested routes accept further path segments (passed to the handler as
 	// rest); below any other route they are unknown (404).
 	nested bool
@@ -47,8 +50,11 @@ func (r route[H]) allowed(c *call, rest []string) bool {
 		c.notFound(rest[0])
 		return false
 	}
-	if r.operation {
-		return c.requirePOST()
+	if r.operation && !c.requirePOST() {
+		return false
+	}
+	if r.async {
+		return c.s.startAsync(c)
 	}
 	return true
 }
@@ -67,16 +73,17 @@ var adminRoutes = routeTable[adminHandler]{
 	"security":      {nested: true, handle: (*Server).serveSecurity},
 	"usagereports":  {nested: true, handle: (*Server).serveUsageReports},
 	"system":        {nested: true, handle: (*Server).serveSystem},
+	"jobs":          {nested: true, handle: (*Server).serveKubernetesJobs}, // Enterprise on Kubernetes only
 }
 
 // servicesRoutes maps a segment directly below /admin/services/ that is not
 // a folder or a service; nested routes get the segments below theirs.
 var servicesRoutes = routeTable[func(s *Server, c *call, rest []string)]{
 	"createFolder":  {operation: true, handle: (*Server).createFolder},
-	"createService": {operation: true, handle: (*Server).createRootService},
+	"createService": {operation: true, async: true, handle: (*Server).createRootService},
 	"exists":        {handle: (*Server).serviceExists},
-	"startServices": {operation: true, handle: (*Server).startServices},
-	"stopServices":  {operation: true, handle: (*Server).stopServices},
+	"startServices": {operation: true, async: true, handle: (*Server).startServices},
+	"stopServices":  {operation: true, async: true, handle: (*Server).stopServices},
 	"types":         {nested: true, handle: (*Server).serveTypes},
 }
 
@@ -84,8 +91,8 @@ var servicesRoutes = routeTable[func(s *Server, c *call, rest []string)]{
 // service; the handler gets the folder's lower-case key and its segment.
 var folderRoutes = routeTable[func(s *Server, c *call, folderKey, folderSeg string)]{
 	"editFolder":    {operation: true, handle: (*Server).editFolder},
-	"deleteFolder":  {operation: true, handle: (*Server).deleteFolder},
-	"createService": {operation: true, handle: (*Server).createFolderService},
+	"deleteFolder":  {operation: true, async: true, handle: (*Server).deleteFolder},
+	"createService": {operation: true, async: true, handle: (*Server).createFolderService},
 }
 
 // serviceRoutes maps the segment following a service
@@ -93,10 +100,10 @@ var folderRoutes = routeTable[func(s *Server, c *call, folderKey, folderSeg stri
 // as jobs, iteminfo or permissions plug in here.
 var serviceRoutes = routeTable[func(s *Server, c *call, ref serviceRef, rest []string)]{
 	"status": {handle: (*Server).serviceStatus},
-	"start":  {operation: true, handle: (*Server).startService},
-	"stop":   {operation: true, handle: (*Server).stopService},
-	"delete": {operation: true, handle: (*Server).deleteService},
-	"edit":   {operation: true, handle: (*Server).editService},
+	"start":  {operation: true, async: true, handle: (*Server).startService},
+	"stop":   {operation: true, async: true, handle: (*Server).stopService},
+	"delete": {operation: true, async: true, handle: (*Server).deleteService},
+	"edit":   {operation: true, async: true, handle: (*Server).editService},
 	"jobs":   {nested: true, handle: (*Server).serveJobs},
 
 	// Item info; the docs spell the segment both ways

@@ -238,14 +238,17 @@ func (s *Server) editService(c *call, ref serviceRef, _ []string) {
 		c.fail(400, msgEditMismatch(name+"."+typ, want))
 		return
 	}
+	var edited json.RawMessage
+	if c.async != nil {
+		edited = mustJSON(config) // Enterprise on Kubernetes answers it in the job's result
+	}
 	svc.setConfig(f.name, config)
 	s.mu.Unlock()
 	s.logEvent("simulator: service %q edited", ref.seg)
-	if s.asyncExecution && strings.EqualFold(c.param("runAsync"), "true") {
-		c.writeJSON(struct {
-			Status string `json:"status"`
-			JobID  string `json:"jobid"`
-		}{"success", s.newSystemJob(ref.seg)})
+	if c.async != nil {
+		s.succeedAsync(c, struct {
+			Service json.RawMessage `json:"service"`
+		}{edited})
 		return
 	}
 	c.success()

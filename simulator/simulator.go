@@ -67,13 +67,23 @@ type Config struct {
 	// in each state (new, submitted, executing) before its outcome. Default
 	// 0: such jobs stay new. Seeded jobs never change on their own.
 	JobStepDuration time.Duration
-	// AsyncExecution makes a service edit sent with runAsync=true answer at
-	// once with a system job id (admin/system/jobs/<id>). Default false:
-	// runAsync is ignored, as by a site without asynchronous execution.
+	// AsyncExecution makes a service operation (createService, edit,
+	// start, stop, delete, deleteFolder, startServices, stopServices) sent
+	// with runAsync=true answer at once with a system job id
+	// (admin/system/jobs/<id>). Default false: runAsync is ignored, as by
+	// a site without asynchronous execution. It does not apply to
+	// FlavorKubernetes.
 	AsyncExecution bool
-	// SystemJobDuration is how long, by Clock, a system job runs before it
-	// is COMPLETED. Default 0: done when first read.
+	// SystemJobDuration is how long, by Clock, an asynchronous job (of
+	// either flavor) runs before it ends. Default 0: done when first read.
 	SystemJobDuration time.Duration
+	// Flavor is the kind of site simulated: FlavorServer ("server", also
+	// the default "" and any other value) or FlavorKubernetes
+	// ("kubernetes": the service operations sent with async=true answer
+	// at once with a job id read at admin/jobs/<id>, in Enterprise on
+	// Kubernetes' shape; runAsync is ignored). Only asynchronous execution
+	// differs between the two.
+	Flavor string
 }
 
 // Server is a simulated ArcGIS Server administrator endpoint. Create it with
@@ -114,6 +124,7 @@ type Server struct {
 	jobs jobStore // GP jobs (jobs.go), with its own lock
 
 	asyncExecution bool           // Config.AsyncExecution
+	flavor         string         // Config.Flavor: FlavorServer or FlavorKubernetes
 	systemJobs     systemJobStore // system jobs (systemjobs.go), with its own lock
 
 	usageReports *usageState   // usage reports and settings (usagereports.go), with its own lock
@@ -170,6 +181,10 @@ func New(cfg Config) *Server {
 		roles:          newRoleStore(cfg.RoleStoreReadOnly, cfg.LegacyRoleStore),
 		usageReports:   newUsageState(),
 		asyncExecution: cfg.AsyncExecution,
+		flavor:         FlavorServer,
+	}
+	if cfg.Flavor == FlavorKubernetes {
+		s.flavor = FlavorKubernetes
 	}
 	s.systemJobs.duration = cfg.SystemJobDuration
 	s.seed(cfg.ExtraServices)

@@ -74,3 +74,128 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// asyncOps are the service operations that may run as jobs, each with
+// its form and a check that it was applied.
+func asyncOps(t *testing.T, e *env) []struct {
+	name, path string
+	form       []string
+	applied    func() bool
+} {
+	svc := func(path string) map[string]any { return e.getJSON(path) }
+	return []struct {
+		name, path string
+		form       []string
+		applied    func() bool
+	}{
+		{"createService", "services/Maps/createService", []string{"service", `{"serviceName":"Async","type":"MapServer"}`},
+			func() bool { return svc("services/Maps/Async.MapServer")["serviceName"] == "Async" }},
+		{"edit", "services/Maps/Parcels.MapServer/edit", []string{"service", editBody(t, e, "edited async")},
+			func() bool { return svc("services/Maps/Parcels.MapServer")["description"] == "edited async" }},
+		{"stop", "services/Maps/Parcels.MapServer/stop", nil,
+			func() bool { return svc("services/Maps/Parcels.MapServer/status")["configuredState"] == "STOPPED" }},
+		{"start", "services/Maps/Parcels.MapServer/start", nil,
+			func() bool { return svc("services/Maps/Parcels.MapServer/status")["configuredState"] == "STARTED" }},
+		{"stopServices", "services/stopServices", []string{"services", `{"services":[{"folderName":"Maps","serviceName":"Parcels","type":"MapServer"}]}`},
+			func() bool { return svc("services/Maps/Parcels.MapServer/status")["configuredState"] == "STOPPED" }},
+		{"startServices", "services/startServices", []string{"services", `{"services":[{"folderName":"Maps","serviceName":"Parcels","type":"MapServer"}]}`},
+			func() bool { return svc("services/Maps/Parcels.MapServer/status")["configuredState"] == "STARTED" }},
+		{"delete", "services/Maps/Async.MapServer/delete", nil,
+			func() bool { return svc("services/Maps/Async.MapServer")["status"] == "error" }},
+		{"deleteFolder", "services/Maps/deleteFolder", nil,
+			func() bool { return svc("services/Maps")["status"] == "error" }},
+	}
+}
+
+// TestAsyncOperationsBothFlavors: each service operation asked to run
+// asynchronously in the site's flavor is applied and answered with a job
+// id, read at the flavor's job resource in its shape; asked the other
+// flavor's way, it answers synchronously.
+func TestAsyncOperationsBothFlavors(t *testing.T) {
+	for _, flavor := range []string{simulator.FlavorServer, simulator.FlavorKubernetes} {
+		param, other, jobs, otherJobs := "runAsync", "async", "system/jobs/", "jobs/"
+		if flavor == simulator.FlavorKubernetes {
+			param, other, jobs, otherJobs = other, param, otherJobs, jobs
+		}
+		t.Run(flavor, func(t *testing.T) {
+			e := newEnv(t, simulator.Config{Flavor: flavor, AsyncExecution: true, SystemJobDuration: 3 * time.Second})
+			if m := e.postJSON("services/Maps/Parcels.MapServer/start", other, "true"); m["jobid"] != nil || m["status"] != "success" {
+				t.Fatalf("start asked with %s: %v, want a synchronous answer", other, m)
+			}
+			for _, op := range asyncOps(t, e) {
+				m := e.postJSON(op.path, append(append([]string(nil), op.form...), param, "true")...)
+				id, _ := m["jobid"].(string)
+				if m["status"] != "success" || !strings.HasPrefix(id, "j") || !op.applied() {
+					t.Fatalf("%s asked with %s: %v (applied %v)", op.name, param, m, op.applied())
+				}
+				wantCode(t, e.getJSON(otherJobs+id), 404)
+				running := e.getJSON(jobs + id)
+				e.clock.Advance(3 * time.Second)
+				ended := e.getJSON(jobs + id)
+				if flavor == simulator.FlavorServer {
+					steps, _ := running["stepInfo"].([]any)
+					if running["status"] != "EXECUTING" || len(steps) != 1 || ended["status"] != "COMPLETED" ||
+						fmt.Sprint(ended["operationResponse"]) != "map[status:success]" {
+						t.Fatalf("%s: job %v then %v", op.name, running, ended)
+					}
+					continue
+				}
+				if running["status"] != "SUBMITTED" || running["jobid"] != id || running["operationURI"] != op.path ||
+					running["username"] != "admin" || running["result"] != nil || running["endtime"] != nil {
+					t.Fatalf("%s: running job %v", op.name, running)
+				}
+				e.clock.Advance(-2 * time.Second)
+				if j := e.getJSON(jobs + id); j["status"] != "EXECUTING" {
+					t.Fatalf("%s: job %v, want EXECUTING", op.name, j)
+				}
+				e.clock.Advance(2 * time.Second)
+				res, _ := ended["result"].(map[string]any)
+				if ended["status"] != "COMPLETED" || res == nil || fmt.Sprint(ended["endtime"]) != fmt.Sprint(ended["updatedtime"]) {
+					t.Fatalf("%s: ended job %v", op.name, ended)
+				}
+				if svc, _ := res["service"].(map[string]any); op.name == "edit" && svc["description"] != "edited async" {
+					t.Fatalf("edit: result %v, want the service", res)
+				}
+			}
+		})
+	}
+}
+
+// TestAsyncJobFaults: a failing job (nothing applied), an id answered
+// verbatim, and jobs forgotten.
+func TestAsyncJobFaults(t *testing.T) {
+	for _, flavor := range []string{simulator.FlavorServer, simulator.FlavorKubernetes} {
+		param, jobs := "runAsync", "system/jobs/"
+		if flavor == simulator.FlavorKubernetes {
+			param, jobs = "async", "jobs/"
+		}
+		t.Run(flavor, func(t *testing.T) {
+			e := newEnv(t, simulator.Config{Flavor: flavor, AsyncExecution: true})
+			e.sim.FailNextAsyncJob(404, "Service 'Parcels.MapServer' not found.")
+			m := e.postJSON("services/Maps/Parcels.MapServer/stop", param, "true")
+			id, _ := m["jobid"].(string)
+			if id == "" || e.getJSON("services/Maps/Parcels.MapServer/status")["configuredState"] != "STARTED" {
+				t.Fatalf("failing job: %v, or the stop was applied", m)
+			}
+			j := e.getJSON(jobs + id)
+			failure := j["operationResponse"]
+			if flavor == simulator.FlavorKubernetes {
+				failure = j["result"]
+				if j["status"] != "FAILED" {
+					t.Fatalf("job %v, want FAILED", j)
+				}
+			}
+			wantError(t, failure.(map[string]any), 404, "Service 'Parcels.MapServer' not found.")
+
+			e.sim.NextAsyncJobID("../not-a-job")
+			if m := e.postJSON("services/Maps/Parcels.MapServer/stop", param, "true"); m["jobid"] != "../not-a-job" ||
+				e.getJSON("services/Maps/Parcels.MapServer/status")["configuredState"] != "STOPPED" {
+				t.Fatalf("verbatim id: %v", m)
+			}
+			m = e.postJSON("services/Maps/Parcels.MapServer/start", param, "true")
+			id, _ = m["jobid"].(string)
+			e.sim.ForgetAsyncJobs()
+			wantCode(t, e.getJSON(jobs+id), 404)
+		})
+	}
+}

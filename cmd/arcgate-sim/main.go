@@ -6,7 +6,9 @@
 //
 //	arcgate-sim [--addr 127.0.0.1:6080] [--context arcgis] [--username admin]
 //	            [--password-file FILE] [--token-lifetime 60m]
-//	            [--root-folder-name ""] [--extra-services N] [--verbose]
+//	            [--root-folder-name ""] [--extra-services N]
+//	            [--flavor server|kubernetes] [--async-execution]
+//	            [--job-duration 0s] [--verbose]
 //
 // The password is read from --password-file, else from the environment
 // variable ARCGATE_SIM_PASSWORD, else it is the simulator default
@@ -58,6 +60,9 @@ type options struct {
 	tokenLifetime  time.Duration
 	rootFolderName string
 	extraServices  int
+	flavor         string
+	asyncExecution bool
+	jobDuration    time.Duration
 	verbose        bool
 }
 
@@ -73,6 +78,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.tokenLifetime, "token-lifetime", simulator.DefaultTokenLifetime, "default and maximum token lifetime")
 	fs.StringVar(&o.rootFolderName, "root-folder-name", "", `folderName reported for root-folder services: "" or "/"`)
 	fs.IntVar(&o.extraServices, "extra-services", 0, "number of extra MapServer services seeded into folder Bulk")
+	fs.StringVar(&o.flavor, "flavor", simulator.FlavorServer, "site simulated: server (ArcGIS Server: runAsync, admin/system/jobs) or kubernetes (Enterprise on Kubernetes: async=true runs service operations as jobs at admin/jobs)")
+	fs.BoolVar(&o.asyncExecution, "async-execution", false, "server flavor: run service operations sent with runAsync=true as system jobs")
+	fs.DurationVar(&o.jobDuration, "job-duration", 0, "how long an asynchronous job runs before it ends")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -84,6 +92,10 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		return o, fmt.Errorf(`--root-folder-name must be "" or "/", got %q`, o.rootFolderName)
 	case o.extraServices < 0:
 		return o, fmt.Errorf("--extra-services must not be negative, got %d", o.extraServices)
+	case o.flavor != simulator.FlavorServer && o.flavor != simulator.FlavorKubernetes:
+		return o, fmt.Errorf("--flavor must be server or kubernetes, got %q", o.flavor)
+	case o.jobDuration < 0:
+		return o, fmt.Errorf("--job-duration must not be negative, got %s", o.jobDuration)
 	case o.tokenLifetime <= 0:
 		return o, fmt.Errorf("--token-lifetime must be positive, got %s", o.tokenLifetime)
 	case o.username == "":
@@ -143,6 +155,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		TokenLifetime:  o.tokenLifetime,
 		RootFolderName: o.rootFolderName,
 		ExtraServices:  o.extraServices,
+		Flavor:         o.flavor,
+		AsyncExecution: o.asyncExecution,
+
+		SystemJobDuration: o.jobDuration,
 	}
 	if o.verbose {
 		cfg.Logf = func(format string, args ...any) {
@@ -174,6 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		"password_source", source,
 		"token_lifetime", o.tokenLifetime.String(),
 		"extra_services", o.extraServices,
+		"flavor", o.flavor,
 	)
 
 	select {

@@ -160,6 +160,8 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"--root-folder-name", "root"},
 		{"--extra-services", "-1"},
 		{"--token-lifetime", "0s"},
+		{"--flavor", "k8s"},
+		{"--job-duration", "-1s"},
 		{"--password-file", filepath.Join(t.TempDir(), "missing")},
 		{"--addr", "127.0.0.1:-5"},
 		{"stray"},
@@ -175,5 +177,44 @@ func TestRunRejectsBadArguments(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out); err != nil ||
 		!strings.Contains(out.String(), "-extra-services") {
 		t.Fatalf("-h: %v %s", err, out.String())
+	}
+}
+
+// TestRunKubernetesFlavor: --flavor kubernetes runs a service operation
+// sent with async=true as a job read at admin/jobs/<id>.
+func TestRunKubernetesFlavor(t *testing.T) {
+	addr, _, cancel, done := start(t, []string{"--addr", "127.0.0.1:0", "--flavor", "kubernetes"}, nil)
+	defer func() { cancel(); <-done }()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	base := "http://" + addr
+	tok, _ := generateToken(t, client, base, "admin", "admin-password")["token"].(string)
+	post := func(path string, form url.Values) map[string]any {
+		form.Set("f", "json")
+		form.Set("token", tok)
+		res, err := client.PostForm(base+"/arcgis/admin/"+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := post("services/SampleWorldCities.MapServer/stop", url.Values{"async": {"true"}})
+	id, _ := m["jobid"].(string)
+	if id == "" {
+		t.Fatalf("stop with async=true: %v", m)
+	}
+	res, err := client.Get(base + "/arcgis/admin/jobs/" + id + "?f=json&token=" + url.QueryEscape(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var j map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&j); err != nil || j["status"] != "COMPLETED" {
+		t.Fatalf("job: %v, %v", j, err)
 	}
 }
