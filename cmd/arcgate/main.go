@@ -87,6 +87,7 @@ type config struct {
 	UpstreamCAFile string
 	Tracing        bool
 	StateStore     string // memory or a Redis URL; may hold a password: never printed
+	UpstreamFlavor string // server or kubernetes
 
 	given map[string]bool // the settings given, by flag or environment variable
 }
@@ -153,6 +154,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.App.RequestIDTTL <= 0 {
 		return nil, fmt.Errorf("--request-id-ttl must be positive, not %v", c.App.RequestIDTTL)
+	}
+	var err error
+	if c.App.UpstreamFlavor, err = upstream.ParseFlavor(c.UpstreamFlavor); err != nil {
+		return nil, fmt.Errorf("--upstream-flavor: %w", err)
 	}
 	c.App.Password = getenv(passwordEnv)
 	if c.PasswordFile != "" {

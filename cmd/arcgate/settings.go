@@ -110,6 +110,7 @@ func (c *config) settings() []setting {
 		stringSetting(&a.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address"),
 		stringSetting(&a.HTTPAddr, "http-addr", "127.0.0.1:8080", "REST listen address; it also serves the API reference at /docs and the OpenAPI document at /openapi.json"),
 		stringSetting(&a.UpstreamURL, "upstream-url", "", "ArcGIS Server site URL, e.g. https://host/arcgis; arcgate appends /admin/...; empty: embedded simulator"),
+		stringSetting(&c.UpstreamFlavor, "upstream-flavor", string(upstream.FlavorServer), "kind of site: server (ArcGIS Server: runAsync=true, jobs at admin/system/jobs) or kubernetes (Enterprise on Kubernetes: async=true, jobs at admin/jobs); decides how long-running operations ask for and follow upstream jobs; demo mode: the embedded simulator's kind too"),
 		stringSetting(&a.Username, "username", "", "upstream administrator user name"),
 		stringSetting(&c.PasswordFile, "password-file", "", "file holding the upstream password; or set "+passwordEnv),
 		stringSetting(&c.LogFormat, "log-format", "text", "log format: text or json"),

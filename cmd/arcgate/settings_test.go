@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arcgate/arcgate/upstream"
 )
 
 // TestHelpListsEverySetting: --help lists every flag of the table with
@@ -127,6 +129,36 @@ func TestSettingEnvironmentErrors(t *testing.T) {
 	} {
 		if _, err := parseConfig(nil, env(map[string]string{key: "x"}), io.Discard); err == nil || err.Error() != want {
 			t.Errorf("%s=x: err %v, want %s", key, err, want)
+		}
+	}
+}
+
+// TestUpstreamFlavorSetting: --upstream-flavor (ARCGATE_UPSTREAM_FLAVOR)
+// reaches app.Config as server (the default) or kubernetes; other values
+// are refused naming the flag.
+func TestUpstreamFlavorSetting(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want upstream.Flavor
+		err  string
+	}{
+		{want: upstream.FlavorServer},
+		{args: []string{"--upstream-flavor", "kubernetes"}, want: upstream.FlavorKubernetes},
+		{env: map[string]string{"ARCGATE_UPSTREAM_FLAVOR": "kubernetes"}, want: upstream.FlavorKubernetes},
+		{args: []string{"--upstream-flavor", "server"}, env: map[string]string{"ARCGATE_UPSTREAM_FLAVOR": "kubernetes"}, want: upstream.FlavorServer},
+		{args: []string{"--upstream-flavor", "k8s"}, err: "--upstream-flavor: flavor must be server or kubernetes, not \"k8s\""},
+		{env: map[string]string{"ARCGATE_UPSTREAM_FLAVOR": "Server"}, err: "--upstream-flavor: flavor must be server or kubernetes, not \"Server\""},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%v %v: err %v, want %s", tc.args, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.App.UpstreamFlavor != tc.want {
+			t.Errorf("%v %v: %v, flavor %q, want %q", tc.args, tc.env, err, c.App.UpstreamFlavor, tc.want)
 		}
 	}
 }

@@ -79,6 +79,11 @@ type Config struct {
 
 	// Simulator configures the embedded simulator in demo mode.
 	Simulator simulator.Config
+	// UpstreamFlavor is the kind of site, which decides how asynchronous
+	// execution is asked for and followed (upstream.WithFlavor; default
+	// server). In demo mode an unset UpstreamFlavor or Simulator.Flavor
+	// takes the other's value.
+	UpstreamFlavor upstream.Flavor
 
 	// DefaultTimeout is the deadline of unary calls that carry none.
 	DefaultTimeout time.Duration
@@ -250,6 +255,11 @@ func Start(cfg Config) (_ *App, err error) {
 		if cfg.Simulator.Clock == nil {
 			cfg.Simulator.Clock = cfg.Clock
 		}
+		if cfg.Simulator.Flavor == "" {
+			cfg.Simulator.Flavor = string(cfg.UpstreamFlavor)
+		} else if cfg.UpstreamFlavor == "" {
+			cfg.UpstreamFlavor = upstream.Flavor(cfg.Simulator.Flavor)
+		}
 		a.Simulator = simulator.New(cfg.Simulator)
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -298,6 +308,7 @@ func Start(cfg Config) (_ *App, err error) {
 		upstream.WithTokenConfig(upstream.TokenConfig{Service: cfg.TokenService, Client: cfg.TokenClient,
 			Referer: cfg.TokenReferer, PortalURL: portalURL}),
 		upstream.WithPoolConfig(upstream.PoolConfig{Size: cfg.TokenPoolSize, IdleTimeout: cfg.TokenIdleTimeout}),
+		upstream.WithFlavor(cfg.UpstreamFlavor),
 	}
 	if cfg.FixedToken {
 		opts = append(opts, upstream.WithServiceIdentity(upstream.TokenIdentity(fixedToken)))
