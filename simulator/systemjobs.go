@@ -151,12 +151,13 @@ func asyncSubject(c *call) string {
 // asyncSteps are the steps of a system job running op on subject. Only
 // edit's are recorded; the others are INVENTED.
 func asyncSteps(op, subject string) []string {
-	svc := "the service '" + subject + "' on machine '" + systemJobMachine + "'"
+	machine := " on machine '" + systemJobMachine + "'"
+	svc := "the service '" + subject + "'" + machine
 	switch op {
 	case "edit":
 		return []string{"Stopping " + svc, "Saving edits to the configuration store", "Starting " + svc}
 	case "createService":
-		return []string{"Saving the service '" + subject + "' to the configuration store", "Starting " + svc}
+		return []string{"Creating " + svc, "Starting " + svc}
 	case "start":
 		return []string{"Starting " + svc}
 	case "stop":
@@ -164,13 +165,13 @@ func asyncSteps(op, subject string) []string {
 	case "delete":
 		return []string{"Stopping " + svc, "Deleting the service '" + subject + "' from the configuration store"}
 	case "deleteFolder":
-		return []string{"Deleting the services of the folder '" + subject + "'", "Deleting the folder '" + subject + "'"}
+		return []string{"Deleting the services of the folder '" + subject + "'" + machine, "Deleting the folder '" + subject + "'"}
 	case "startServices":
-		return []string{"Starting " + subject + " services"}
+		return []string{"Starting " + subject + " services" + machine}
 	case "stopServices":
-		return []string{"Stopping " + subject + " services"}
+		return []string{"Stopping " + subject + " services" + machine}
 	}
-	return []string{"Running the operation '" + op + "'"}
+	return []string{"Running the operation '" + op + "'" + machine}
 }
 
 // newJob records the job of the asynchronous operation a of c.
