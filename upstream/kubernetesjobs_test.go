@@ -177,14 +177,24 @@ func TestAsyncWritesAskInTheFlavorsWay(t *testing.T) {
 		path string
 		call func(context.Context, *upstream.Client) (string, error)
 	}{
-		{"/services/Maps/createService", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.CreateAsync(ctx, "Maps", cfg) }},
-		{"/services/Maps/Parcels.MapServer/edit", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.EditAsync(ctx, ref, cfg) }},
+		{"/services/Maps/createService", func(ctx context.Context, c *upstream.Client) (string, error) {
+			return c.Services.CreateAsync(ctx, "Maps", cfg)
+		}},
+		{"/services/Maps/Parcels.MapServer/edit", func(ctx context.Context, c *upstream.Client) (string, error) {
+			return c.Services.EditAsync(ctx, ref, cfg)
+		}},
 		{"/services/Maps/Parcels.MapServer/delete", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.DeleteAsync(ctx, ref) }},
 		{"/services/Maps/Parcels.MapServer/start", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.StartAsync(ctx, ref) }},
 		{"/services/Maps/Parcels.MapServer/stop", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.StopAsync(ctx, ref) }},
-		{"/services/Maps/deleteFolder", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.DeleteFolderAsync(ctx, "Maps") }},
-		{"/services/startServices", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.StartManyAsync(ctx, refs) }},
-		{"/services/stopServices", func(ctx context.Context, c *upstream.Client) (string, error) { return c.Services.StopManyAsync(ctx, refs) }},
+		{"/services/Maps/deleteFolder", func(ctx context.Context, c *upstream.Client) (string, error) {
+			return c.Services.DeleteFolderAsync(ctx, "Maps")
+		}},
+		{"/services/startServices", func(ctx context.Context, c *upstream.Client) (string, error) {
+			return c.Services.StartManyAsync(ctx, refs)
+		}},
+		{"/services/stopServices", func(ctx context.Context, c *upstream.Client) (string, error) {
+			return c.Services.StopManyAsync(ctx, refs)
+		}},
 	}
 	for _, flavor := range []upstream.Flavor{"", upstream.FlavorServer, upstream.FlavorKubernetes} {
 		want, other := "runAsync", "async"
