@@ -2,15 +2,22 @@ package server
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/operations"
+	"github.com/arcgate/arcgate/simulator"
 	"github.com/arcgate/arcgate/statestore"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -158,5 +165,52 @@ func TestLockLost(t *testing.T) {
 				t.Errorf("applied twice: %v, then %v", err, again)
 			}
 		})
+	}
+}
+
+// TestOperationLockLost: an operation whose lock is lost while its upstream
+// start is in flight ends ABORTED, LOCK_LOST, naming the service, the start
+// possibly sent; the start reached the upstream once.
+func TestOperationLockLost(t *testing.T) {
+	const name = "services/SampleWorldCities.MapServer"
+	locks := &losingLocker{Memory: statestore.NewMemory()}
+	sim := simulator.New(simulator.Config{})
+	var starts atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/start") {
+			starts.Add(1)
+			_, _ = io.Copy(io.Discard, r.Body) // then net/http sees the client go
+			locks.lose()
+			<-r.Context().Done()
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	up, err := upstream.New(ts.URL+"/arcgis", upstream.WithHTTPClient(ts.Client()),
+		upstream.WithCredentials(simulator.DefaultUsername, simulator.DefaultPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	ops := operations.New(statestore.NewMemory(), operations.Options{})
+	defer func() { _ = ops.Shutdown(context.Background()) }()
+	s := &servicesServer{services: up.Services, locks: locks, ops: ops}
+	ctx := context.Background()
+	op, err := s.StartService(ctx, &adminv1.StartServiceRequest{Name: name})
+	for err == nil && !op.GetDone() {
+		op, err = operations.NewServer(ops).WaitOperation(ctx, &longrunningpb.WaitOperationRequest{Name: op.GetName()})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := status.FromProto(op.GetError())
+	md := errorMetadata(st.Err())
+	if st.Code() != codes.Aborted || reasonOf(st.Err()) != ReasonLockLost || md["resource"] != name || md["writeSent"] != "maybe" ||
+		!strings.Contains(st.Message(), "lock on "+name+" was lost") {
+		t.Fatalf("operation ended %v %q (%v); want ABORTED, LOCK_LOST naming %s, the start possibly sent", st.Code(), st.Message(), md, name)
+	}
+	if n := starts.Load(); n != 1 {
+		t.Errorf("%d start requests upstream, want 1", n)
 	}
 }
