@@ -61,7 +61,6 @@ func artifactDir(t *testing.T) string {
 // OpenAPI document (the DOM after scripts ran, not the static page), then
 // saves a screenshot (docs.png in the artifact directory).
 func TestDocsPageInBrowser(t *testing.T) {
-	t.Parallel() // alongside TestStartServiceOutlivesCallerDeadline's 30 s of waiting
 	e := start(t, simulator.Config{})
 	var doc struct {
 		Paths map[string]map[string]struct {

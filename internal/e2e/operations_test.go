@@ -51,15 +51,14 @@ func countRequests(sim *simulator.Server, suffix string) int {
 // with the same request_id gets the same operation; WaitOperation returns
 // it done with the started service; the upstream was asked to start the
 // service once. The figures are the issue's: the upstream takes 30 s, the
-// client's deadline is 2 s. The test runs in parallel (with the other long
-// tests marked so), so that its 30 s of waiting do not add to the
-// package's time.
+// client's deadline is 2 s. The test starts the operation, then marks
+// itself parallel: it waits for the operation once the package's other
+// (sequential) tests have run, so that the 30 s pass while they run
+// instead of adding to the package's time.
 func TestStartServiceOutlivesCallerDeadline(t *testing.T) {
-	t.Parallel()
 	const upstreamTakes, clientDeadline = 30 * time.Second, 2 * time.Second
 	e := start(t, simulator.Config{})
-	c, cancel := context.WithTimeout(context.Background(), upstreamTakes+time.Minute)
-	defer cancel()
+	c := ctx(t)
 	const name = "services/SampleWorldCities.MapServer"
 	const startPath = "services/SampleWorldCities.MapServer/start"
 	const requestID = "7d3f0a1e-2b4c-4d5e-8f60-718293a4b5c6"
@@ -92,6 +91,9 @@ func TestStartServiceOutlivesCallerDeadline(t *testing.T) {
 		t.Fatalf("retry with the same request_id: operation %s, want %s", again.GetName(), op.GetName())
 	}
 
+	t.Parallel() // resumes after the package's sequential tests
+	c, cancel := context.WithTimeout(context.Background(), upstreamTakes+time.Minute)
+	defer cancel()
 	ops := longrunningpb.NewOperationsClient(e.conn)
 	for !op.GetDone() {
 		var err error

@@ -22,7 +22,6 @@ import (
 // after their write must see it, never an answer to a listing that was
 // sent before the write completed (coalesced reads joined late).
 func TestReadAfterWriteWhileListing(t *testing.T) {
-	t.Parallel() // alongside TestStartServiceOutlivesCallerDeadline's 30 s of waiting
 	n := 1000
 	if raceBuild || testing.Short() {
 		n = 200 // the race detector makes every call several times slower

@@ -62,7 +62,6 @@ func freeLoopbackAddr(t *testing.T) string {
 // --callers-file, and calls it with curl and x-api-key. It skips without
 // bash or curl, except under CI=true.
 func TestREADMERealSiteRecipe(t *testing.T) {
-	t.Parallel() // alongside TestStartServiceOutlivesCallerDeadline's 30 s of waiting
 	for _, tool := range []string{"bash", "curl", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
