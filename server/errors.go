@@ -60,6 +60,7 @@ var (
 	ReasonMethodNotAllowed        = reasonName(adminv1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED)
 	ReasonEtagMismatch            = reasonName(adminv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH)
 	ReasonWriteApplied            = reasonName(adminv1.ErrorReason_ERROR_REASON_WRITE_APPLIED)
+	ReasonLockLost                = reasonName(adminv1.ErrorReason_ERROR_REASON_LOCK_LOST)
 )
 
 // reasonName is the ErrorInfo.reason for r (apierr.Reason).

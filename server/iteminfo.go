@@ -51,7 +51,7 @@ func (s *itemInfoServer) GetItemInfo(ctx context.Context, req *adminv1.GetItemIn
 // UpdateItemInfo implements adminv1.ItemInfoServiceServer: a
 // read-modify-write of the upstream item info in which only the masked
 // fields change.
-func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.UpdateItemInfoRequest) (*adminv1.ItemInfo, error) {
+func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.UpdateItemInfoRequest) (_ *adminv1.ItemInfo, err error) {
 	if req.GetItemInfo() == nil {
 		return nil, invalidArgument("item_info", "is required")
 	}
@@ -75,7 +75,7 @@ func (s *itemInfoServer) UpdateItemInfo(ctx context.Context, req *adminv1.Update
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	cur, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (s *itemInfoServer) GetThumbnail(ctx context.Context, req *adminv1.GetThumb
 // UpdateThumbnail implements adminv1.ItemInfoServiceServer: a
 // read-modify-write of the item info, sent with the image as a multipart
 // edit.
-func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.UpdateThumbnailRequest) (*adminv1.ItemInfo, error) {
+func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.UpdateThumbnailRequest) (_ *adminv1.ItemInfo, err error) {
 	ref, err := parseThumbnailName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -176,7 +176,7 @@ func (s *itemInfoServer) UpdateThumbnail(ctx context.Context, req *adminv1.Updat
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	cur, err := s.getItemInfo(ctx, ref, name)
 	if err != nil {
 		return nil, err

@@ -38,14 +38,13 @@ var (
 func (s *servicesServer) startOp(ctx context.Context, target, verb string, keys []string, work operations.Work) (*longrunningpb.Operation, error) {
 	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
-	return s.ops.Start(ctx, operations.Spec{Target: target, Verb: verb}, func(ctx context.Context, p operations.Progress) (proto.Message, error) {
+	return s.ops.Start(ctx, operations.Spec{Target: target, Verb: verb}, func(ctx context.Context, p operations.Progress) (_ proto.Message, err error) {
 		for _, k := range keys {
-			held, unlock, err := lockResource(ctx, s.locks, k, target)
-			if err != nil {
+			var unlock func(*error)
+			if ctx, unlock, err = lockResource(ctx, s.locks, k, target); err != nil {
 				return nil, err
 			}
-			defer unlock()
-			ctx = held
+			defer unlock(&err) // a lost lock ends the operation ABORTED, LOCK_LOST
 		}
 		return work(ctx, p)
 	})

@@ -340,7 +340,7 @@ func (s *rolesServer) GetRole(ctx context.Context, req *adminv1.GetRoleRequest) 
 }
 
 // CreateRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleRequest) (*adminv1.Role, error) {
+func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleRequest) (_ *adminv1.Role, err error) {
 	if why := checkPrincipalName(req.GetRoleId()); why != "" {
 		return nil, invalidArgument("role_id", why)
 	}
@@ -353,7 +353,7 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if err := s.checkWritable(ctx, resource); err != nil {
 		return nil, err
 	}
@@ -368,7 +368,7 @@ func (s *rolesServer) CreateRole(ctx context.Context, req *adminv1.CreateRoleReq
 }
 
 // UpdateRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleRequest) (*adminv1.Role, error) {
+func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleRequest) (_ *adminv1.Role, err error) {
 	if req.GetRole() == nil {
 		return nil, invalidArgument("role", "is required")
 	}
@@ -394,7 +394,7 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if err := s.checkWritable(ctx, resource); err != nil {
 		return nil, err
 	}
@@ -416,7 +416,7 @@ func (s *rolesServer) UpdateRole(ctx context.Context, req *adminv1.UpdateRoleReq
 }
 
 // DeleteRole implements adminv1.RolesServiceServer.
-func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleRequest) (*emptypb.Empty, error) {
+func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleRequest) (_ *emptypb.Empty, err error) {
 	name, err := parseRoleName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -425,7 +425,7 @@ func (s *rolesServer) DeleteRole(ctx context.Context, req *adminv1.DeleteRoleReq
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if err := s.checkWritable(ctx, req.GetName()); err != nil {
 		return nil, err
 	}

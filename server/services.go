@@ -111,7 +111,7 @@ func (s *servicesServer) GetFolder(ctx context.Context, req *adminv1.GetFolderRe
 }
 
 // CreateFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFolderRequest) (*adminv1.Folder, error) {
+func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFolderRequest) (_ *adminv1.Folder, err error) {
 	if why := checkArcGISName(req.GetFolderId()); why != "" {
 		return nil, invalidArgument("folder_id", why)
 	}
@@ -121,7 +121,7 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if err := s.services.CreateFolder(ctx, req.GetFolderId(), desc); err != nil {
 		return nil, Status(err, name)
 	}
@@ -142,7 +142,7 @@ func (s *servicesServer) CreateFolder(ctx context.Context, req *adminv1.CreateFo
 }
 
 // UpdateFolder implements adminv1.ServicesServiceServer.
-func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFolderRequest) (*adminv1.Folder, error) {
+func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFolderRequest) (_ *adminv1.Folder, err error) {
 	if req.GetFolder() == nil {
 		return nil, invalidArgument("folder", "is required")
 	}
@@ -169,7 +169,7 @@ func (s *servicesServer) UpdateFolder(ctx context.Context, req *adminv1.UpdateFo
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	cur, err := s.findFolder(ctx, folder)
 	if err != nil {
 		return nil, Status(err, req.GetFolder().GetName())

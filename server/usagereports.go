@@ -120,7 +120,7 @@ func (s *usageReportsServer) GetUsageReport(ctx context.Context, req *adminv1.Ge
 }
 
 // CreateUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1.CreateUsageReportRequest) (*adminv1.UsageReport, error) {
+func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1.CreateUsageReportRequest) (_ *adminv1.UsageReport, err error) {
 	id := req.GetUsageReportId()
 	if id != "" {
 		if why := checkReportID(id); why != "" {
@@ -155,7 +155,7 @@ func (s *usageReportsServer) CreateUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if err := s.usageReports.Add(ctx, def); err != nil {
 		return nil, Status(err, name)
 	}
@@ -190,7 +190,7 @@ func usageReportMask(paths []string) (map[string]bool, error) {
 }
 
 // UpdateUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1.UpdateUsageReportRequest) (*adminv1.UsageReport, error) {
+func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1.UpdateUsageReportRequest) (_ *adminv1.UsageReport, err error) {
 	if req.GetUsageReport() == nil {
 		return nil, invalidArgument("usage_report", "is required")
 	}
@@ -228,7 +228,7 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	cur, err := s.usageReports.Get(ctx, id)
 	if err != nil {
 		return nil, Status(err, name)
@@ -264,7 +264,7 @@ func (s *usageReportsServer) UpdateUsageReport(ctx context.Context, req *adminv1
 }
 
 // DeleteUsageReport implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1.DeleteUsageReportRequest) (*emptypb.Empty, error) {
+func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1.DeleteUsageReportRequest) (_ *emptypb.Empty, err error) {
 	id, err := parseUsageReportName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (s *usageReportsServer) DeleteUsageReport(ctx context.Context, req *adminv1
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	if req.GetEtag() != "" {
 		cur, err := s.usageReports.Get(ctx, id)
 		if err != nil {
@@ -331,7 +331,7 @@ func (s *usageReportsServer) GetUsageStatisticsSettings(ctx context.Context, req
 }
 
 // UpdateUsageStatisticsSettings implements adminv1.UsageReportsServiceServer.
-func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, req *adminv1.UpdateUsageStatisticsSettingsRequest) (*adminv1.UsageStatisticsSettings, error) {
+func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, req *adminv1.UpdateUsageStatisticsSettingsRequest) (_ *adminv1.UsageStatisticsSettings, err error) {
 	in := req.GetUsageStatisticsSettings()
 	if in == nil {
 		return nil, invalidArgument("usage_statistics_settings", "is required")
@@ -369,7 +369,7 @@ func (s *usageReportsServer) UpdateUsageStatisticsSettings(ctx context.Context, 
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer unlock(&err)
 	cur, err := s.usageReports.Settings(ctx)
 	if err != nil {
 		return nil, Status(err, usageSettingsName)

@@ -103,6 +103,16 @@ const (
 	// UNAVAILABLE). Read the resource; do not repeat the write. A retry with
 	// the same request id gets this same answer.
 	ErrorReason_ERROR_REASON_WRITE_APPLIED ErrorReason = 77
+	// The write's lock on the resource was lost while the write ran (a shared
+	// Redis state store did not answer the lease's renewal in time, or the
+	// lease lapsed), so another write to the resource may have run alongside:
+	// the write was stopped (ABORTED, HTTP 409). Metadata `resource` names the
+	// resource and `writeSent` says whether the upstream request may have been
+	// sent: `no` (nothing was changed: retry the whole read-modify-write) or
+	// `maybe` (the outcome is unknown: read the resource to check, or retry with
+	// the same request id). A write already applied when the lock was lost
+	// keeps the reason WRITE_APPLIED, with the code ABORTED.
+	ErrorReason_ERROR_REASON_LOCK_LOST ErrorReason = 78
 	// No REST route has this path (NOT_FOUND, HTTP 404; metadata `path`). The
 	// API reference is served at `/docs`.
 	ErrorReason_ERROR_REASON_UNKNOWN_PATH ErrorReason = 90
@@ -171,6 +181,7 @@ var (
 		75: "ERROR_REASON_SHUTTING_DOWN",
 		76: "ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN",
 		77: "ERROR_REASON_WRITE_APPLIED",
+		78: "ERROR_REASON_LOCK_LOST",
 		90: "ERROR_REASON_UNKNOWN_PATH",
 		91: "ERROR_REASON_METHOD_NOT_ALLOWED",
 		20: "ERROR_REASON_JOB_NOT_CANCELLABLE",
@@ -208,6 +219,7 @@ var (
 		"ERROR_REASON_SHUTTING_DOWN":                  75,
 		"ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN":       76,
 		"ERROR_REASON_WRITE_APPLIED":                  77,
+		"ERROR_REASON_LOCK_LOST":                      78,
 		"ERROR_REASON_UNKNOWN_PATH":                   90,
 		"ERROR_REASON_METHOD_NOT_ALLOWED":             91,
 		"ERROR_REASON_JOB_NOT_CANCELLABLE":            20,
@@ -254,7 +266,7 @@ var File_arcgate_admin_v1_errors_proto protoreflect.FileDescriptor
 
 const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xa1\n" +
+	"\x1darcgate/admin/v1/errors.proto\x12\x10arcgate.admin.v1*\xbd\n" +
 	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
@@ -280,7 +292,8 @@ const file_arcgate_admin_v1_errors_proto_rawDesc = "" +
 	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10J\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10K\x12)\n" +
 	"%ERROR_REASON_UPSTREAM_OUTCOME_UNKNOWN\x10L\x12\x1e\n" +
-	"\x1aERROR_REASON_WRITE_APPLIED\x10M\x12\x1d\n" +
+	"\x1aERROR_REASON_WRITE_APPLIED\x10M\x12\x1a\n" +
+	"\x16ERROR_REASON_LOCK_LOST\x10N\x12\x1d\n" +
 	"\x19ERROR_REASON_UNKNOWN_PATH\x10Z\x12#\n" +
 	"\x1fERROR_REASON_METHOD_NOT_ALLOWED\x10[\x12$\n" +
 	" ERROR_REASON_JOB_NOT_CANCELLABLE\x10\x14\x12\"\n" +
