@@ -137,7 +137,7 @@ func (c *config) settings() []setting {
 		intSetting(&a.Resilience.MaxConcurrent, "upstream-max-concurrent", upstream.DefaultMaxConcurrent, "upstream requests (and connections) in flight per site"),
 		boolSetting(&c.Tracing, "tracing", false, "export OpenTelemetry traces, configured by the standard OTEL_* variables; also on when OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set"),
 		stringSetting(&a.PprofAddr, "pprof-addr", "", "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off"),
-		stringSetting(&c.StateStore, "state-store", statestore.MemorySpec, "where the locks serialising updates of one resource live: memory (one replica) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica; a password is better in the environment"),
+		stringSetting(&c.StateStore, "state-store", statestore.MemorySpec, "where the locks serialising updates of one resource, the outcomes of request ids and the long-running operations live: memory (this replica only, lost at restart) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica; a password is better in the environment"),
 		durationSetting(&a.RequestIDTTL, "request-id-ttl", idempotency.DefaultTTL, "how long the first outcome of a write's request_id (or Idempotency-Key) is kept, so that a retry with it gets that outcome instead of writing again; kept in --state-store"),
 		durationSetting(&a.OperationTimeout, "operation-timeout", operations.DefaultTimeout, "bounds the work of each long-running operation, which runs detached from its caller's deadline; past it the operation fails with DEADLINE_EXCEEDED, outcome unknown"),
 	}
