@@ -5,10 +5,15 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // docsFiles are the /docs page, its script and style, and the Swagger UI
@@ -18,26 +23,40 @@ import (
 //go:embed docsui/docs.html docsui/docs.js docsui/docs.css docsui/dist
 var docsFiles embed.FS
 
-// docsAsset is one file served under /docs/.
+// docsAsset is one file served under /docs/: read from the binary's
+// embedded files on each request, never copied (Swagger UI is 1.9 MB).
 type docsAsset struct {
-	data        []byte
+	file        string // in docsFiles
 	contentType string
-	version     string // a hash of data, the ?v= of the page's links
+	version     string // a hash of the file, the ?v= of the page's links
 }
 
-var (
-	docsAssets = map[string]docsAsset{}
-	docsPage   []byte
-)
+// docsState is the /docs page with its links' versions, and its files.
+type docsState struct {
+	page   []byte
+	assets map[string]docsAsset
+}
 
-func init() {
+// docs builds the docs state on the first /docs request, not when the
+// package is initialised: hashing the files reads them, and a gateway
+// whose reference nobody opens keeps neither them nor their pages in
+// memory.
+var docs = sync.OnceValue(loadDocs)
+
+func loadDocs() *docsState {
+	d := &docsState{assets: map[string]docsAsset{}}
+	buf := make([]byte, 8<<10)
 	add := func(name, file, contentType string) {
-		data, err := docsFiles.ReadFile(file)
+		f, err := docsFiles.Open(file)
 		if err != nil {
 			panic("gateway: embedded docs file missing: " + err.Error())
 		}
-		sum := sha256.Sum256(data)
-		docsAssets[name] = docsAsset{data: data, contentType: contentType, version: hex.EncodeToString(sum[:8])}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.CopyBuffer(h, f, buf); err != nil {
+			panic("gateway: reading embedded docs file: " + err.Error())
+		}
+		d.assets[name] = docsAsset{file: file, contentType: contentType, version: hex.EncodeToString(h.Sum(nil)[:8])}
 	}
 	add("docs.js", "docsui/docs.js", "text/javascript; charset=utf-8")
 	add("docs.css", "docsui/docs.css", "text/css; charset=utf-8")
@@ -51,10 +70,11 @@ func init() {
 	if err != nil {
 		panic("gateway: embedded docs page missing: " + err.Error())
 	}
-	for name, a := range docsAssets {
+	for name, a := range d.assets {
 		page = bytes.ReplaceAll(page, []byte("{{"+name+"}}"), []byte(a.version))
 	}
-	docsPage = page
+	d.page = page
+	return d
 }
 
 // docsCSP allows the page only its own origin: scripts and styles from
@@ -77,14 +97,14 @@ func setDocsHeaders(w http.ResponseWriter, contentType string) {
 func serveDocsPage(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	setDocsHeaders(w, "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(docsPage))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(docs().page))
 }
 
 // serveDocsAsset serves a file of the page. A link with the file's
 // current version (?v=, as the page writes it) may be cached for good;
 // anything else is revalidated by ETag.
 func serveDocsAsset(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	a, ok := docsAssets[p["file"]]
+	a, ok := docs().assets[p["file"]]
 	if !ok {
 		writeStatus(w, http.StatusNotFound, withInfo(statusNotFound("no file "+r.URL.Path+"; the API reference is at "+docsPath), reasonUnknownPath,
 			map[string]string{"path": r.URL.Path}))
@@ -97,5 +117,12 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request, p map[string]string)
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.data))
+	f, err := docsFiles.Open(a.file)
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, status.New(codes.Internal, "embedded docs file "+a.file+" missing"))
+		return
+	}
+	defer f.Close()
+	// embed's files are io.ReadSeekers over the binary's own bytes.
+	http.ServeContent(w, r, "", time.Time{}, f.(io.ReadSeeker))
 }

@@ -193,6 +193,8 @@ func runChild(role string, opts childOptions) error {
 		}
 		logger := slog.New(slog.DiscardHandler)
 		app.SetProcessDefaults(pprofAddr, logger) // as cmd/arcgate's main does
+		// and its default --memory-limit (GOMEMLIMIT, when set, wins).
+		app.SetMemoryLimit(app.DefaultMemoryLimit, os.Getenv, logger)
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,

@@ -60,6 +60,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
+	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/upstream"
 )
 
@@ -373,7 +374,11 @@ const (
 
 func (b *bench) run(ctx context.Context) error {
 	o := b.o
-	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d\n\n", machine(), b.co.upstreamConns)
+	memLimit := fmt.Sprintf("--memory-limit %dMiB", app.DefaultMemoryLimit>>20)
+	if e := os.Getenv("GOMEMLIMIT"); e != "" {
+		memLimit = "GOMEMLIMIT=" + e
+	}
+	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d, %s\n\n", machine(), b.co.upstreamConns, memLimit)
 	simChild, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services), "-folders", fmt.Sprint(o.folders), "-folder-services", fmt.Sprint(o.folderServices))
 	if err != nil {
 		return err

@@ -88,6 +88,7 @@ type config struct {
 	Tracing        bool
 	StateStore     string // memory or a Redis URL; may hold a password: never printed
 	UpstreamFlavor string // server or kubernetes
+	MemoryLimit    byteSize
 
 	given map[string]bool // the settings given, by flag or environment variable
 }
@@ -316,6 +317,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(h)
 	if processDefaults {
 		app.SetProcessDefaults(cfg.App.PprofAddr, logger)
+		app.SetMemoryLimit(int64(cfg.MemoryLimit), getenv, logger)
 		statestore.SetRedisLogger(logger)
 	}
 	cfg.App.Logger = logger

@@ -3,12 +3,14 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/arcgate/arcgate/gateway"
 	"github.com/arcgate/arcgate/idempotency"
+	"github.com/arcgate/arcgate/internal/app"
 	"github.com/arcgate/arcgate/operations"
 	"github.com/arcgate/arcgate/rpc"
 	"github.com/arcgate/arcgate/statestore"
@@ -96,6 +98,64 @@ func boolSetting(p *bool, name string, def bool, usage string) setting {
 	return newSetting(p, name, def, usage, boolWhat, strconv.ParseBool, (*flag.FlagSet).BoolVar)
 }
 
+// byteSize is a number of bytes written as the Go runtime's GOMEMLIMIT is:
+// an integer with an optional unit B, KiB, MiB, GiB or TiB (40MiB); 0 or
+// "off" is none.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+func (b byteSize) String() string {
+	if b <= 0 {
+		return "off"
+	}
+	for _, u := range byteUnits {
+		if int64(b)%(1<<u.shift) == 0 {
+			return strconv.FormatInt(int64(b)>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	v, err := parseByteSize(s)
+	if err == nil {
+		*b = v
+	}
+	return err
+}
+
+func parseByteSize(s string) (byteSize, error) {
+	if s == "off" {
+		return 0, nil
+	}
+	num, shift := s, uint(0)
+	for _, u := range byteUnits {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, shift = n, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("not a size such as 40MiB: %q", s)
+	}
+	return byteSize(n << shift), nil
+}
+
+const sizeWhat = "a size such as 40MiB, or off"
+
+func sizeSetting(p *byteSize, name string, def byteSize, usage string) setting {
+	bind := func(fs *flag.FlagSet, p *byteSize, name string, value byteSize, usage string) {
+		*p = value
+		fs.Var(p, name, usage)
+	}
+	return newSetting(p, name, def, usage, sizeWhat, parseByteSize, bind)
+}
+
 func durationSetting(p *time.Duration, name string, def time.Duration, usage string) setting {
 	return newSetting(p, name, def, usage, "a duration such as 30m", time.ParseDuration, (*flag.FlagSet).DurationVar)
 }
@@ -139,6 +199,7 @@ func (c *config) settings() []setting {
 		stringSetting(&a.PprofAddr, "pprof-addr", "", "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; empty: off"),
 		stringSetting(&c.StateStore, "state-store", statestore.MemorySpec, "where the locks serialising updates of one resource, the outcomes of request ids and the long-running operations live: memory (this replica only, lost at restart) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica; a password is better in the environment"),
 		durationSetting(&a.RequestIDTTL, "request-id-ttl", idempotency.DefaultTTL, "how long the first outcome of a write's request_id (or Idempotency-Key) is kept, so that a retry with it gets that outcome instead of writing again; kept in --state-store"),
+		sizeSetting(&c.MemoryLimit, "memory-limit", byteSize(app.DefaultMemoryLimit), "soft limit of the memory the Go runtime holds (heap, stacks; not the binary's pages), a `size` such as 40MiB, or off: near it the garbage collector runs more often instead of letting the heap grow to twice what is live; GOMEMLIMIT, when set, wins"),
 		durationSetting(&a.OperationTimeout, "operation-timeout", operations.DefaultTimeout, "bounds the work of each long-running operation, which runs detached from its caller's deadline; past it the operation fails with DEADLINE_EXCEEDED, outcome unknown"),
 	}
 }

@@ -162,3 +162,62 @@ func TestUpstreamFlavorSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLimitSetting: --memory-limit and ARCGATE_MEMORY_LIMIT take a
+// size as GOMEMLIMIT writes it, off or 0 for none; anything else is an
+// error naming what it must be.
+func TestMemoryLimitSetting(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		want    byteSize
+		wantErr string
+	}{
+		{want: 40 << 20},
+		{args: []string{"--memory-limit", "64MiB"}, want: 64 << 20},
+		{args: []string{"--memory-limit=1GiB"}, want: 1 << 30},
+		{args: []string{"--memory-limit", "512KiB"}, want: 512 << 10},
+		{args: []string{"--memory-limit", "1000000"}, want: 1000000},
+		{args: []string{"--memory-limit", "100B"}, want: 100},
+		{args: []string{"--memory-limit", "off"}, want: 0},
+		{args: []string{"--memory-limit", "0"}, want: 0},
+		{env: map[string]string{"ARCGATE_MEMORY_LIMIT": "48MiB"}, want: 48 << 20},
+		{env: map[string]string{"ARCGATE_MEMORY_LIMIT": "off"}, want: 0},
+		{args: []string{"--memory-limit", "32MiB"}, env: map[string]string{"ARCGATE_MEMORY_LIMIT": "48MiB"}, want: 32 << 20},
+		{args: []string{"--memory-limit", "40MB"}, wantErr: `invalid value "40MB" for flag -memory-limit: not a size such as 40MiB: "40MB"`},
+		{args: []string{"--memory-limit", "-1"}, wantErr: `not a size such as 40MiB: "-1"`},
+		{args: []string{"--memory-limit", "99999999TiB"}, wantErr: `not a size such as 40MiB: "99999999TiB"`},
+		{env: map[string]string{"ARCGATE_MEMORY_LIMIT": "lots"}, wantErr: `ARCGATE_MEMORY_LIMIT must be a size such as 40MiB, or off, not "lots"`},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q %v: err %v, want %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q %v: %v", tc.args, tc.env, err)
+			continue
+		}
+		if c.MemoryLimit != tc.want {
+			t.Errorf("%q %v: memory limit %d, want %d", tc.args, tc.env, c.MemoryLimit, tc.want)
+		}
+	}
+}
+
+// TestByteSizeString: a size prints in the largest unit that divides it,
+// so that --help's default reads 40MiB, and parses back to itself.
+func TestByteSizeString(t *testing.T) {
+	for _, tc := range []struct {
+		b    byteSize
+		want string
+	}{{40 << 20, "40MiB"}, {1 << 30, "1GiB"}, {1536 << 10, "1536KiB"}, {1000, "1000B"}, {0, "off"}} {
+		if got := tc.b.String(); got != tc.want {
+			t.Errorf("%d: %q, want %q", tc.b, got, tc.want)
+		}
+		if back, err := parseByteSize(tc.b.String()); err != nil || back != tc.b {
+			t.Errorf("%q parses to %d, %v", tc.b.String(), back, err)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package app
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+// TestMemoryLimit: arcgate sets its soft memory limit (none for 0 or
+// less) unless the environment sets GOMEMLIMIT, which wins; SetMemoryLimit
+// applies it to the process.
+func TestMemoryLimit(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		limit   int64
+		env     map[string]string
+		want    int64
+		wantSet bool
+	}{
+		{limit: DefaultMemoryLimit, want: DefaultMemoryLimit, wantSet: true},
+		{limit: 64 << 20, want: 64 << 20, wantSet: true},
+		{limit: 0, want: math.MaxInt64, wantSet: true},
+		{limit: -1, want: math.MaxInt64, wantSet: true},
+		{limit: DefaultMemoryLimit, env: map[string]string{"GOMEMLIMIT": "200MiB"}, wantSet: false},
+		{limit: 0, env: map[string]string{"GOMEMLIMIT": "off"}, wantSet: false},
+	} {
+		got, set := MemoryLimit(tc.limit, env(tc.env))
+		if set != tc.wantSet || (set && got != tc.want) {
+			t.Errorf("MemoryLimit(%d, %v) = %d, %t; want %d, %t", tc.limit, tc.env, got, set, tc.want, tc.wantSet)
+		}
+	}
+
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	SetMemoryLimit(123<<20, env(nil), nil)
+	if got := debug.SetMemoryLimit(-1); got != 123<<20 {
+		t.Errorf("after SetMemoryLimit(123 MiB): the process's limit is %d", got)
+	}
+	SetMemoryLimit(456<<20, env(map[string]string{"GOMEMLIMIT": "1GiB"}), nil)
+	if got := debug.SetMemoryLimit(-1); got != 123<<20 {
+		t.Errorf("SetMemoryLimit with GOMEMLIMIT set changed the process's limit to %d", got)
+	}
+}
