@@ -641,6 +641,8 @@ type ServiceConfig struct {
 
 	// src is the object as received (see Raw).
 	src json.RawMessage
+	// received is the digest of src (ReceivedDigest).
+	received digest
 }
 
 // UnmarshalJSON decodes a service configuration in one pass and keeps the
@@ -672,6 +674,7 @@ func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
 		Private:               bool(w.Private),
 		Properties:            textMap(w.Properties),
 		src:                   bytes.Clone(b),
+		received:              digestOf(b),
 	}
 	if w.Extensions != nil {
 		cfg.Extensions = make([]Extension, len(w.Extensions))
