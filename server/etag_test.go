@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -140,6 +141,25 @@ func TestEtagOfReadNotEncodedAgain(t *testing.T) {
 				t.Errorf("%s: etag %q, want %q", reversed, other, etag)
 			}
 		})
+	}
+}
+
+// TestEtagOfSharedValue: callers of one coalesced read share one decoded
+// configuration (upstream.GetWithStatus) and take its etag at once; the
+// digest is made by the decode, so they only read it (run with -race).
+func TestEtagOfSharedValue(t *testing.T) {
+	shared := decodeAs[upstream.ServiceConfig](t, string(benchServiceConfig))
+	want := etagOf(decodeAs[upstream.ServiceConfig](t, string(benchServiceConfig)))
+	got := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = etagOf(shared) })
+	}
+	wg.Wait()
+	for i, e := range got {
+		if e != want {
+			t.Errorf("caller %d: etag %q, want %q", i, e, want)
+		}
 	}
 }
 

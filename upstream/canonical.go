@@ -237,7 +237,9 @@ type canonScratch struct {
 	c   canonicalizer
 }
 
-var canonScratchPool = sync.Pool{New: func() any { return new(canonScratch) }}
+var canonScratchPool = sync.Pool{New: func() any {
+	return &canonScratch{c: canonicalizer{stack: make([]canonMember, 0, 32)}}
+}}
 
 // maxKeptScratch bounds the buffer a canonScratch keeps in the pool.
 const maxKeptScratch = 64 << 10
