@@ -646,8 +646,19 @@ type ServiceConfig struct {
 }
 
 // UnmarshalJSON decodes a service configuration in one pass and keeps the
-// object as received, for Raw and MarshalJSON.
+// object as received, for Raw and MarshalJSON: usually by
+// decodeServiceConfigFast (servicedecode.go), else by decodeJSON.
 func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
+	if fast, ok := decodeServiceConfigFast(b); ok {
+		*c = fast
+		return nil
+	}
+	return c.decodeJSON(b)
+}
+
+// decodeJSON is UnmarshalJSON through encoding/json: for what
+// decodeServiceConfigFast hands back.
+func (c *ServiceConfig) decodeJSON(b []byte) error {
 	var w serviceConfigWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
