@@ -1,13 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"slices"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/arcgate/arcgate/upstream"
 )
 
 // Optimistic concurrency (AIP-154). Every mutable resource carries an etag
@@ -19,168 +19,69 @@ import (
 // has no conditional write: a change made to the site directly (another
 // admin tool) between arcgate's read and its write is not detected.
 //
-// The etag hashes a canonical JSON encoding of the decoded upstream value
-// (the upstream types encode every key they received; object keys are
-// sorted at every depth), not the response bytes: two reads of an unchanged resource, by one
-// replica or by two, give the same etag whatever order upstream sent the
-// keys in. Keys the upstream types drop as volatile (none at present) and
-// the service's run-time state are not covered, so the etag is weak in the
-// sense of RFC 9110: W/"...".
+// The etag hashes a canonical JSON form of the resource's upstream
+// representation (upstream.CanonicalJSON: object keys sorted at every
+// depth, no insignificant white space), not the response bytes as sent:
+// two reads of an unchanged resource, by one replica or by two, give the
+// same etag whatever order and white space upstream sent the keys in. The
+// service configuration and the item info, the resources read most, hash
+// the object as received, once when it is decoded (ReceivedDigest), so a
+// read answer costs no second encoding of what was decoded; the others
+// hash the JSON encoding of the decoded value (the upstream types encode
+// every key they received). Keys the upstream types drop as volatile
+// (none at present) and the service's run-time state are not covered, so
+// the etag is weak in the sense of RFC 9110: W/"...".
+//
+// The two ways can give two etags for one state (the encoding of a decoded
+// value writes strings and numbers in encoding/json's form, and a few
+// defaults the upstream left out). They are never compared with each
+// other: a resource's read answer and its write path's check under the
+// lock both hash a fresh decode of the upstream answer (etagOf on what the
+// same upstream read returns), so both take the same way; a value built in
+// code (tests) has no received bytes and takes the encoding in both.
+// The etags of service configurations and item info changed when they
+// moved to the received bytes: a client holding one from before gets
+// ETAG_MISMATCH once, reads again and retries, as after any change.
 
 // etagLen is the number of base64url characters kept of the SHA-256: 22
 // characters, 132 bits.
 const etagLen = 22
 
-// etagOf returns the etag of an upstream value, "" if it cannot be encoded
-// (then no etag a client sends matches it).
+// receivedDigester is an upstream value that hashed the canonical form
+// of the JSON it was decoded from (upstream.ServiceConfig,
+// upstream.ItemInfo).
+type receivedDigester interface {
+	ReceivedDigest() ([sha256.Size]byte, bool)
+}
+
+// etagOf returns the etag of an upstream value as read, "" if it cannot be
+// encoded (then no etag a client sends matches it). A value that kept the
+// digest of the JSON it was decoded from is not encoded again: pass it as
+// read, not after changing its fields.
 func etagOf(upstreamValue any) string {
+	if d, ok := upstreamValue.(receivedDigester); ok {
+		if sum, ok := d.ReceivedDigest(); ok {
+			return etagFromSum(sum)
+		}
+	}
 	b, err := json.Marshal(upstreamValue)
 	if err != nil {
 		return ""
 	}
-	canon := make([]byte, 0, len(b))
-	canon, ok := canonicalJSON(canon, b)
+	canon, ok := upstream.CanonicalJSON(make([]byte, 0, len(b)), b)
 	if !ok {
 		return ""
 	}
-	sum := sha256.Sum256(canon)
-	return `W/"` + base64.RawURLEncoding.EncodeToString(sum[:])[:etagLen] + `"`
+	return etagFromSum(sha256.Sum256(canon))
 }
 
-// canonicalJSON appends to dst the JSON value at the start of b (as
-// json.Marshal writes it: compact, valid) with the members of every object
-// sorted by their encoded keys, and reports whether b held such a value.
-// It walks the bytes once; decoding into interface values and encoding
-// again, as it replaces, cost more than the rest of a GetService (757
-// allocations and ~290 µs per service configuration on the 2-CPU VM).
-func canonicalJSON(dst, b []byte) ([]byte, bool) {
-	dst, rest, ok := canonicalValue(dst, b)
-	return dst, ok && len(rest) == 0
-}
-
-// canonicalValue appends the canonical form of the value at the start of b
-// and returns the bytes after it.
-func canonicalValue(dst, b []byte) ([]byte, []byte, bool) {
-	if len(b) == 0 {
-		return dst, b, false
-	}
-	switch b[0] {
-	case '{':
-		type member struct{ key, val []byte }
-		var members []member
-		b = b[1:]
-		for len(b) > 0 && b[0] != '}' {
-			if b[0] == ',' {
-				b = b[1:]
-			}
-			end, ok := stringEnd(b)
-			if !ok || end >= len(b) || b[end] != ':' {
-				return dst, b, false
-			}
-			key := b[:end]
-			vend, ok := valueEnd(b[end+1:])
-			if !ok {
-				return dst, b, false
-			}
-			members = append(members, member{key, b[end+1 : end+1+vend]})
-			b = b[end+1+vend:]
-		}
-		if len(b) == 0 {
-			return dst, b, false
-		}
-		slices.SortFunc(members, func(x, y member) int { return bytes.Compare(x.key, y.key) })
-		dst = append(dst, '{')
-		for i, m := range members {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(append(dst, m.key...), ':')
-			var ok bool
-			var rest []byte
-			if dst, rest, ok = canonicalValue(dst, m.val); !ok || len(rest) != 0 {
-				return dst, b, false
-			}
-		}
-		return append(dst, '}'), b[1:], true
-	case '[':
-		dst = append(dst, '[')
-		b = b[1:]
-		for first := true; len(b) > 0 && b[0] != ']'; first = false {
-			if b[0] == ',' {
-				b = b[1:]
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			var ok bool
-			if dst, b, ok = canonicalValue(dst, b); !ok {
-				return dst, b, false
-			}
-		}
-		if len(b) == 0 {
-			return dst, b, false
-		}
-		return append(dst, ']'), b[1:], true
-	}
-	end, ok := valueEnd(b)
-	if !ok {
-		return dst, b, false
-	}
-	return append(dst, b[:end]...), b[end:], true
-}
-
-// stringEnd returns the index just past the JSON string at the start of b.
-func stringEnd(b []byte) (int, bool) {
-	if len(b) == 0 || b[0] != '"' {
-		return 0, false
-	}
-	for i := 1; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, true
-		}
-	}
-	return 0, false
-}
-
-// valueEnd returns the index just past the JSON value at the start of b
-// (compact JSON: no white space outside strings).
-func valueEnd(b []byte) (int, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	switch b[0] {
-	case '"':
-		return stringEnd(b)
-	case '{', '[':
-		depth := 0
-		for i := 0; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				n, ok := stringEnd(b[i:])
-				if !ok {
-					return 0, false
-				}
-				i += n - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case ',', '}', ']':
-			return i, i > 0
-		}
-	}
-	return len(b), true
+// etagFromSum writes the etag of a SHA-256.
+func etagFromSum(sum [sha256.Size]byte) string {
+	var b [3 + 43 + 1]byte // W/", the 43 characters of 32 bytes, "
+	copy(b[:], `W/"`)
+	base64.RawURLEncoding.Encode(b[3:], sum[:])
+	b[3+etagLen] = '"'
+	return string(b[:3+etagLen+1])
 }
 
 // checkEtagOf is checkEtag against the etag of upstreamValue, computed

@@ -25,9 +25,10 @@ func CredentialsOf(c *Client) any {
 }
 
 // WithoutSource returns i without the object it was decoded from (what Raw
-// returns), to compare its typed fields.
+// returns, and its digest), to compare its typed fields.
 func WithoutSource(i ItemInfo) ItemInfo {
 	i.src = nil
+	i.received = digest{}
 	return i
 }
 

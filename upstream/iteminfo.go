@@ -62,6 +62,8 @@ type ItemInfo struct {
 
 	// src is the object as received (see Raw).
 	src json.RawMessage
+	// received is the digest of src (ReceivedDigest).
+	received digest
 }
 
 // Raw returns every key of the item info exactly as received, nil for item
@@ -204,6 +206,7 @@ func (i *ItemInfo) decodeJSON(b []byte) error {
 		Thumbnail:         w.Thumbnail.s,
 		src:               sourceOf(b),
 	}
+	i.received = digestOf(i.src)
 	return nil
 }
 
@@ -331,6 +334,7 @@ func (i *ItemInfo) decodeByKey(b []byte) error {
 		Thumbnail:         text(keyThumbnail),
 		src:               sourceOf(b),
 	}
+	i.received = digestOf(i.src)
 	return nil
 }
 

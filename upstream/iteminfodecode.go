@@ -87,6 +87,7 @@ func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
 		return ItemInfo{}, false
 	}
 	info.src = bytes.Clone(b)
+	info.received = digestOf(info.src)
 	return info, true
 }
 

@@ -95,7 +95,8 @@ func TestDecodeItemInfoFastKeepsSource(t *testing.T) {
 
 // TestDecodeItemInfoAllocations bounds the allocations of decoding the
 // usual item info, with its extent in each usual form: one copy for the
-// strings, one for Raw, the lists and the extent.
+// strings, one for Raw, the lists and the extent (the digest's canonical
+// form is written in pooled memory).
 func TestDecodeItemInfoAllocations(t *testing.T) {
 	const head = `{"title":"Test Map Service","summary":"Test service","snippet":"Test service","description":"A test service","tags":["Map Service"],"typeKeywords":["Data","Service","Map Service","ArcGIS Server"],"culture":"en-US","guid":"FD09F5FF-4031-49D4-88D3-B310728C8FF7","spatialReference":"WGS_1984_Web_Mercator_Auxiliary_Sphere","thumbnail":"thumbnail/thumbnail.png","extent":`
 	for _, extent := range []string{
@@ -114,7 +115,7 @@ func TestDecodeItemInfoAllocations(t *testing.T) {
 			}
 		})
 		t.Logf("extent %s: %v allocations", extent, got)
-		if got > 8 {
+		if got > 8 && !raceBuild { // the digest's scratch comes from a pool
 			t.Errorf("decoding item info with extent %s: %v allocations, want at most 8", extent, got)
 		}
 	}

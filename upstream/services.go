@@ -767,11 +767,24 @@ type ServiceConfig struct {
 
 	// src is the object as received (see Raw).
 	src json.RawMessage
+	// received is the digest of src (ReceivedDigest).
+	received digest
 }
 
 // UnmarshalJSON decodes a service configuration in one pass and keeps the
-// object as received, for Raw and MarshalJSON.
+// object as received, for Raw and MarshalJSON: usually by
+// decodeServiceConfigFast (servicedecode.go), else by decodeJSON.
 func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
+	if fast, ok := decodeServiceConfigFast(b); ok {
+		*c = fast
+		return nil
+	}
+	return c.decodeJSON(b)
+}
+
+// decodeJSON is UnmarshalJSON through encoding/json: for what
+// decodeServiceConfigFast hands back.
+func (c *ServiceConfig) decodeJSON(b []byte) error {
 	var w serviceConfigWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -798,6 +811,7 @@ func (c *ServiceConfig) UnmarshalJSON(b []byte) error {
 		Private:               bool(w.Private),
 		Properties:            textMap(w.Properties),
 		src:                   bytes.Clone(b),
+		received:              digestOf(b),
 	}
 	if w.Extensions != nil {
 		cfg.Extensions = make([]Extension, len(w.Extensions))
