@@ -50,7 +50,10 @@ func newBlockingSite(t *testing.T) (*blockingSite, *httptest.Server) {
 // waitFor polls cond until it holds (a test of concurrency, not of time).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 2000; i++ {
+	// A bound, not a timing assertion: a loaded CI machine (the race
+	// detector, other packages' tests) can take seconds to notice a
+	// closed connection, where 2 000 sleeps of 1 ms once gave up.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 		if cond() {
 			return
 		}

@@ -443,11 +443,22 @@ func TestGetWithStatusSharesTheDecodedConfiguration(t *testing.T) {
 func TestGetWithStatusFailsFast(t *testing.T) {
 	release := make(chan struct{})
 	var cancelled atomic.Int64
+	// The status answers only once the configuration read has reached the
+	// server: otherwise a fast 404 cancels that read before it is sent,
+	// and no handler ever sees it cancelled.
+	configArrived := make(chan struct{})
+	var arrivedOnce sync.Once
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/status") {
+			select {
+			case <-configArrived:
+			case <-r.Context().Done():
+				return
+			}
 			_, _ = w.Write([]byte(`{"status":"error","code":404,"messages":["Service not found."]}`))
 			return
 		}
+		arrivedOnce.Do(func() { close(configArrived) })
 		select {
 		case <-release:
 			_, _ = w.Write([]byte(cityConfig))
