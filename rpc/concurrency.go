@@ -100,14 +100,36 @@ type countedKey struct{}
 // authentication, and "unauthenticated@<address>" for a call whose
 // credentials are missing or wrong.
 func (g *Guard) callerKey(ctx context.Context) (key, name string, caller Caller, err error) {
-	if g.insecure {
-		return "anonymous@" + peerHost(ctx), "anonymous", Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}, nil
-	}
-	c, err := g.creds.authenticate(ctx)
+	caller, err = g.identify(ctx)
 	if err != nil {
-		return "unauthenticated@" + peerHost(ctx), callerName(Caller{}, false), Caller{}, err
+		return g.keyOf(ctx, caller, err), callerName(Caller{}, false), Caller{}, err
 	}
-	return c.ID, c.ID, c, nil
+	return g.keyOf(ctx, caller, nil), caller.ID, caller, nil
+}
+
+// anonymous is the caller of every call without caller authentication.
+var anonymous = Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}
+
+// identify authenticates the caller of the call in ctx (anonymous
+// without caller authentication).
+func (g *Guard) identify(ctx context.Context) (Caller, error) {
+	if g.insecure {
+		return anonymous, nil
+	}
+	return g.creds.authenticate(ctx)
+}
+
+// keyOf is the key of callerKey for the outcome of identify. A key with
+// the client's address costs a few allocations: check asks for it only
+// when a limit uses it.
+func (g *Guard) keyOf(ctx context.Context, c Caller, err error) string {
+	switch {
+	case err != nil:
+		return "unauthenticated@" + peerHost(ctx)
+	case g.insecure:
+		return "anonymous@" + peerHost(ctx)
+	}
+	return c.ID
 }
 
 // TapHandle is a grpc.InTapHandle that caps the gRPC calls each caller
