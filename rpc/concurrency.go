@@ -91,8 +91,25 @@ func tooManyCalls(caller string, max int) error {
 }
 
 // countedKey marks the context of a call already counted by TapHandle, so
-// that the interceptors do not count it again.
+// that the interceptors do not count it again. Its value is the *tapped
+// outcome of authenticating the call there.
 type countedKey struct{}
+
+// tapped is what TapHandle found out about a call's caller, so that the
+// Guard's interceptor does not authenticate the same credentials again
+// (hashing the key, copying the call's metadata).
+type tapped struct {
+	caller Caller
+	err    error
+}
+
+// identifyOnce is identify, reusing what TapHandle found out for the call.
+func (g *Guard) identifyOnce(ctx context.Context) (Caller, error) {
+	if t, ok := ctx.Value(countedKey{}).(*tapped); ok {
+		return t.caller, t.err
+	}
+	return g.identify(ctx)
+}
 
 // callerKey returns the key the call in ctx is counted and rate-limited
 // under, with the caller's name for errors and log lines: the caller's
@@ -149,16 +166,16 @@ func (g *Guard) TapHandle(ctx context.Context, info *tap.Info) (context.Context,
 	if g.calls == nil {
 		return ctx, nil
 	}
-	key, name, _, _ := g.callerKey(ctx)
+	key, name, caller, err := g.callerKey(ctx)
 	if !g.calls.acquire(key) {
-		err := tooManyCalls(name, g.calls.max)
-		g.rejects.note(ctx, info.FullMethodName, name, peerHost(ctx), err)
-		return nil, err
+		refused := tooManyCalls(name, g.calls.max)
+		g.rejects.note(ctx, info.FullMethodName, name, peerHost(ctx), refused)
+		return nil, refused
 	}
 	// grpc-go cancels the stream's context when the stream ends, however
 	// it ends (status written, reset by the client, connection closed).
 	context.AfterFunc(ctx, func() { g.calls.release(key) })
-	return context.WithValue(ctx, countedKey{}, true), nil
+	return context.WithValue(ctx, countedKey{}, &tapped{caller: caller, err: err}), nil
 }
 
 // countCall counts an in-process call of key against the cap, unless

@@ -209,7 +209,7 @@ func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller 
 		return Caller{}, false, nil, apierr.New(codes.PermissionDenied, reasonPermissionDeniedScope,
 			"method "+method+" declares no required scope, so nobody may call it", map[string]string{"requiredScope": unknownScopeMethod})
 	}
-	caller, err = g.identify(ctx)
+	caller, err = g.identifyOnce(ctx)
 	if err != nil {
 		if g.unauth != nil {
 			if ok, wait := g.unauth.allow(g.keyOf(ctx, caller, err)); !ok {
