@@ -20,17 +20,8 @@ const DefaultTimeout = 15 * time.Second
 // callLogger writes the one log line of every call (ChainConfig.Logger).
 type callLogger struct{ log *slog.Logger }
 
-// unary gives the call its request id, runs it and logs it.
-func (l callLogger) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	start := time.Now()
-	ctx = withRequestID(ctx)
-	resp, err := next(ctx, req)
-	setRequestIDHeader(ctx)
-	l.logCall(ctx, info.FullMethod, start, err)
-	return resp, err
-}
-
-// stream is unary for a streaming call.
+// stream gives a streaming call its request id, runs it and logs it (for
+// unary calls: unaryCore.intercept).
 func (l callLogger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	start := time.Now()
 	ss = withRequestIDStream(ss)
