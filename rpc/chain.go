@@ -50,8 +50,8 @@ type ChainConfig struct {
 //
 //  1. ChainConfig.Observe*: metrics
 //  2. request id and the call's log line (requestid.go, interceptors.go)
-//  3. panic recovery (interceptors.go)
-//  4. the default deadline, unary calls only (interceptors.go)
+//  3. panic recovery (interceptors.go; unary calls: unaryCore below)
+//  4. the default deadline, unary calls only (unaryCore below)
 //  5. the Guard (scopes.go): caller authentication (auth.go), rate limits
 //     (ratelimit.go), scopes, the open-call cap (concurrency.go), audit
 //     (audit.go), refused calls (rejectlog.go)
@@ -110,10 +110,10 @@ func NewChain(cfg ChainConfig) (*Chain, error) {
 // as one interceptor: each stage calls the next directly, so that a call
 // allocates no handler closure per stage and its goroutine's stack holds
 // fewer frames (grpc-go starts each call on a fresh goroutine, whose stack
-// grows by copying). What each stage does is unchanged: the request id and
-// the log line (callLogger), panic recovery (recovery), the default
-// deadline (deadline), the Guard (Guard.UnaryInterceptor), delegation
-// (DelegatedAuthInterceptors) and request ids of mutations (package
+// grows by copying). The stages: the request id and the log line
+// (callLogger.logCall), panic recovery (as recovery does for streams), the
+// default deadline, the Guard (as Guard.UnaryInterceptor), delegation (as
+// DelegatedAuthInterceptors) and request ids of mutations (package
 // idempotency).
 type unaryCore struct {
 	calls       callLogger
