@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,8 +50,8 @@ type ChainConfig struct {
 //
 //  1. ChainConfig.Observe*: metrics
 //  2. request id and the call's log line (requestid.go, interceptors.go)
-//  3. panic recovery (interceptors.go)
-//  4. the default deadline, unary calls only (interceptors.go)
+//  3. panic recovery (interceptors.go; unary calls: unaryCore below)
+//  4. the default deadline, unary calls only (unaryCore below)
 //  5. the Guard (scopes.go): caller authentication (auth.go), rate limits
 //     (ratelimit.go), scopes, the open-call cap (concurrency.go), audit
 //     (audit.go), refused calls (rejectlog.go)
@@ -86,22 +87,85 @@ func NewChain(cfg ChainConfig) (*Chain, error) {
 		return nil, err
 	}
 	calls := callLogger{log: cfg.Logger}
-	recoverUnary, recoverStream := recovery(cfg.Logger)
-	delegatedUnary, delegatedStream := DelegatedAuthInterceptors(cfg.DelegatedAuth)
+	_, recoverStream := recovery(cfg.Logger)
+	_, delegatedStream := DelegatedAuthInterceptors(cfg.DelegatedAuth)
 
+	core := &unaryCore{calls: calls, log: cfg.Logger, timeout: timeout, guard: guard, delegation: delegation{mode: cfg.DelegatedAuth}}
+	if cfg.Store != nil {
+		core.idempotency = idempotency.Interceptor(cfg.Store, idempotency.Options{
+			TTL: cfg.RequestIDTTL, Caller: callerID, Logger: cfg.Logger,
+		})
+	}
 	c := &Chain{guard: guard}
 	c.unary = append(c.unary, cfg.ObserveUnary...)
-	c.unary = append(c.unary, calls.unary, recoverUnary, deadline(timeout), guard.UnaryInterceptor, delegatedUnary)
-	if cfg.Store != nil {
-		c.unary = append(c.unary, idempotency.Interceptor(cfg.Store, idempotency.Options{
-			TTL: cfg.RequestIDTTL, Caller: callerID, Logger: cfg.Logger,
-		}))
-	}
+	c.unary = append(c.unary, core.intercept)
 	c.stream = append(c.stream, cfg.ObserveStream...)
 	c.stream = append(c.stream, calls.stream, recoverStream, guard.StreamInterceptor, delegatedStream)
 	c.inProcessUnary = append(append(c.inProcessUnary, cfg.InProcessUnary...), c.unary...)
 	c.inProcessStream = append(append(c.inProcessStream, cfg.InProcessStream...), c.stream...)
 	return c, nil
+}
+
+// unaryCore runs stages 2 to 7 of the chain (see Chain) for a unary call
+// as one interceptor: each stage calls the next directly, so that a call
+// allocates no handler closure per stage and its goroutine's stack holds
+// fewer frames (grpc-go starts each call on a fresh goroutine, whose stack
+// grows by copying). The stages: the request id and the log line
+// (callLogger.logCall), panic recovery (as recovery does for streams), the
+// default deadline, the Guard (as Guard.UnaryInterceptor), delegation (as
+// DelegatedAuthInterceptors) and request ids of mutations (package
+// idempotency).
+type unaryCore struct {
+	calls       callLogger
+	log         *slog.Logger // panics
+	timeout     time.Duration
+	guard       *Guard
+	delegation  delegation
+	idempotency grpc.UnaryServerInterceptor // nil without ChainConfig.Store
+}
+
+// intercept is stage 2, the request id and the call's log line.
+func (c *unaryCore) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	ctx = withRequestID(ctx)
+	resp, err := c.recovered(ctx, req, info, handler)
+	setRequestIDHeader(ctx)
+	c.calls.logCall(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+// recovered is stages 3 and 4: a panic below becomes INTERNAL (as
+// recovery), and a call without a deadline gets the default one.
+func (c *unaryCore) recovered(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	outer := ctx
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, panicked(outer, c.log, info.FullMethod)
+		}
+	}()
+	if c.timeout > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+		}
+	}
+	return c.guard.unary(ctx, req, info, handler, c.inner)
+}
+
+// inner is stages 6 and 7, run by the Guard once it lets the call in:
+// delegation for arcgate's own methods, then request ids.
+func (c *unaryCore) inner(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, delegatedMethodPrefix) {
+		var err error
+		if ctx, err = c.delegation.context(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if c.idempotency != nil {
+		return c.idempotency(ctx, req, info, handler)
+	}
+	return handler(ctx, req)
 }
 
 // callerID names the caller of a call for the request-id records: its

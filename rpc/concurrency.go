@@ -91,8 +91,25 @@ func tooManyCalls(caller string, max int) error {
 }
 
 // countedKey marks the context of a call already counted by TapHandle, so
-// that the interceptors do not count it again.
+// that the interceptors do not count it again. Its value is the *tapped
+// outcome of authenticating the call there.
 type countedKey struct{}
+
+// tapped is what TapHandle found out about a call's caller, so that the
+// Guard's interceptor does not authenticate the same credentials again
+// (hashing the key, copying the call's metadata).
+type tapped struct {
+	caller Caller
+	err    error
+}
+
+// identifyOnce is identify, reusing what TapHandle found out for the call.
+func (g *Guard) identifyOnce(ctx context.Context) (Caller, error) {
+	if t, ok := ctx.Value(countedKey{}).(*tapped); ok {
+		return t.caller, t.err
+	}
+	return g.identify(ctx)
+}
 
 // callerKey returns the key the call in ctx is counted and rate-limited
 // under, with the caller's name for errors and log lines: the caller's
@@ -100,14 +117,36 @@ type countedKey struct{}
 // authentication, and "unauthenticated@<address>" for a call whose
 // credentials are missing or wrong.
 func (g *Guard) callerKey(ctx context.Context) (key, name string, caller Caller, err error) {
-	if g.insecure {
-		return "anonymous@" + peerHost(ctx), "anonymous", Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}, nil
-	}
-	c, err := g.creds.authenticate(ctx)
+	caller, err = g.identify(ctx)
 	if err != nil {
-		return "unauthenticated@" + peerHost(ctx), callerName(Caller{}, false), Caller{}, err
+		return g.keyOf(ctx, caller, err), callerName(Caller{}, false), Caller{}, err
 	}
-	return c.ID, c.ID, c, nil
+	return g.keyOf(ctx, caller, nil), caller.ID, caller, nil
+}
+
+// anonymous is the caller of every call without caller authentication.
+var anonymous = Caller{ID: "anonymous", Scope: adminv1.Scope_SCOPE_ADMIN, Auth: authNone}
+
+// identify authenticates the caller of the call in ctx (anonymous
+// without caller authentication).
+func (g *Guard) identify(ctx context.Context) (Caller, error) {
+	if g.insecure {
+		return anonymous, nil
+	}
+	return g.creds.authenticate(ctx)
+}
+
+// keyOf is the key of callerKey for the outcome of identify. A key with
+// the client's address costs a few allocations: check asks for it only
+// when a limit uses it.
+func (g *Guard) keyOf(ctx context.Context, c Caller, err error) string {
+	switch {
+	case err != nil:
+		return "unauthenticated@" + peerHost(ctx)
+	case g.insecure:
+		return "anonymous@" + peerHost(ctx)
+	}
+	return c.ID
 }
 
 // TapHandle is a grpc.InTapHandle that caps the gRPC calls each caller
@@ -127,16 +166,16 @@ func (g *Guard) TapHandle(ctx context.Context, info *tap.Info) (context.Context,
 	if g.calls == nil {
 		return ctx, nil
 	}
-	key, name, _, _ := g.callerKey(ctx)
+	key, name, caller, err := g.callerKey(ctx)
 	if !g.calls.acquire(key) {
-		err := tooManyCalls(name, g.calls.max)
-		g.rejects.note(ctx, info.FullMethodName, name, peerHost(ctx), err)
-		return nil, err
+		refused := tooManyCalls(name, g.calls.max)
+		g.rejects.note(ctx, info.FullMethodName, name, peerHost(ctx), refused)
+		return nil, refused
 	}
 	// grpc-go cancels the stream's context when the stream ends, however
 	// it ends (status written, reset by the client, connection closed).
 	context.AfterFunc(ctx, func() { g.calls.release(key) })
-	return context.WithValue(ctx, countedKey{}, true), nil
+	return context.WithValue(ctx, countedKey{}, &tapped{caller: caller, err: err}), nil
 }
 
 // countCall counts an in-process call of key against the cap, unless

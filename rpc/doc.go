@@ -15,14 +15,18 @@
 //  1. metrics (ChainConfig.ObserveUnary/ObserveStream; in process, the
 //     tracing interceptors ChainConfig.InProcess* come before them)
 //  2. request id and the call's log line: requestid.go, interceptors.go
-//  3. panic recovery: interceptors.go
-//  4. the default deadline of unary calls: interceptors.go
+//  3. panic recovery: interceptors.go (streams), chain.go (unary calls)
+//  4. the default deadline of unary calls: chain.go
 //  5. the Guard, scopes.go: caller authentication (auth.go, the callers
 //     file; apikey.go makes keys), rate limits (ratelimit.go), the
 //     method's scope, the open-call cap (concurrency.go; gRPC calls are
 //     counted earlier, by Guard.TapHandle), the audit line of mutations
 //     (audit.go), the log of refused calls (rejectlog.go)
 //  6. delegated upstream identities: identity.go
+//
+// For a unary call, 2 to 6 and the request ids of mutations (package
+// idempotency, innermost) run as one interceptor, unaryCore in chain.go,
+// whose stages call each other directly.
 //
 // Before any of them, on the gRPC server, MalformedRequests (malformed.go)
 // answers a request that does not decode INVALID_ARGUMENT.
@@ -41,9 +45,10 @@
 //	gen/go/arcgate/admin/v1/services_grpc.pb.go  client stub
 //	rpc/inprocess.go                 the in-process call
 //	internal/telemetry/telemetry.go  in-process tracing (when on)
-//	internal/metrics/metrics.go      gRPC metrics
+//	internal/metrics/grpc.go         gRPC metrics
+//	rpc/chain.go                     unaryCore: the stages below, in order
 //	rpc/interceptors.go, rpc/requestid.go  request id, log line
-//	rpc/interceptors.go              recovery, deadline
+//	rpc/chain.go                     recovery, deadline
 //	rpc/scopes.go, rpc/auth.go, rpc/ratelimit.go, rpc/concurrency.go  the Guard
 //	rpc/identity.go                  delegation
 //	gen/go/arcgate/admin/v1/services_grpc.pb.go  server handler

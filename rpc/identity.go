@@ -9,9 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
-
 	"github.com/arcgate/arcgate/apierr"
 	"github.com/arcgate/arcgate/upstream"
 )
@@ -86,23 +83,23 @@ func ParseDelegatedAuth(s string) (DelegatedAuth, error) {
 // DelegatedAuthInterceptors return the interceptors of delegated mode,
 // innermost of the chain (NewChain), so that refusals are logged and
 // recovered like any error and come after the Guard's. For arcgate's own
-// methods (go-grpc-middleware's selector lets no other through) they read the
+// methods (their full names start with /arcgate.admin.v1.) they read the
 // x-arcgis-* metadata, validate it before any upstream request
 // (INVALID_ARGUMENT naming the metadata key; the values are never echoed),
 // apply mode, and put the identity in the context with
 // upstream.WithIdentity.
 func DelegatedAuthInterceptors(mode DelegatedAuth) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	d := delegation{mode: mode}
-	ours := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
-		return strings.HasPrefix(c.FullMethod(), delegatedMethodPrefix)
-	})
-	return selector.UnaryServerInterceptor(d.unary, ours), selector.StreamServerInterceptor(d.stream, ours)
+	return d.unary, d.stream
 }
 
 // delegation is the state of the delegated-mode interceptors.
 type delegation struct{ mode DelegatedAuth }
 
-func (d delegation) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+func (d delegation) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, delegatedMethodPrefix) {
+		return next(ctx, req)
+	}
 	ctx, err := d.context(ctx)
 	if err != nil {
 		return nil, err
@@ -110,7 +107,10 @@ func (d delegation) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
 	return next(ctx, req)
 }
 
-func (d delegation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+func (d delegation) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if !strings.HasPrefix(info.FullMethod, delegatedMethodPrefix) {
+		return next(srv, ss)
+	}
 	ctx, err := d.context(ss.Context())
 	if err != nil {
 		return err
@@ -119,9 +119,12 @@ func (d delegation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerIn
 }
 
 // context applies delegated mode to a call of one of arcgate's methods
-// (the selector of DelegatedAuthInterceptors lets no other through).
+// (the interceptors let no other through).
 func (d delegation) context(ctx context.Context) (context.Context, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	var md metadata.MD
+	if sentDelegated(ctx) {
+		md, _ = metadata.FromIncomingContext(ctx) // a copy: only then
+	}
 	id, key, err := delegatedIdentity(md)
 	if err != nil {
 		return nil, err
@@ -137,6 +140,18 @@ func (d delegation) context(ctx context.Context) (context.Context, error) {
 		return ctx, nil
 	}
 	return upstream.WithIdentity(ctx, id), nil
+}
+
+// sentDelegated reports whether the call in ctx carries any x-arcgis-*
+// metadata. It looks the keys up one by one: most calls carry none, and
+// metadata.FromIncomingContext would copy all of a call's metadata.
+func sentDelegated(ctx context.Context) bool {
+	for _, k := range [...]string{MetadataArcGISToken, MetadataArcGISUsername, MetadataArcGISPassword} {
+		if metadata.ValueFromIncomingContext(ctx, k) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Limits of delegated metadata values (the upstream package applies the

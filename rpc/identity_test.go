@@ -115,6 +115,10 @@ func TestDelegationInterceptors(t *testing.T) {
 		{"required, credentials", DelegatedAuthRequired, method, creds, "alice", codes.OK, ""},
 		{"required, health check passes", DelegatedAuthRequired, "/grpc.health.v1.Health/Check", nil, "", codes.OK, ""},
 		{"off, reflection with metadata passes", DelegatedAuthOff, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", creds, "", codes.OK, ""},
+		// Metadata not made by metadata.Pairs keeps its case; it is seen all the same.
+		{"off, mixed-case key refused", DelegatedAuthOff, method, metadata.MD{"X-ArcGIS-Token": {"tok"}}, "", codes.InvalidArgument, reasonInvalidArgument},
+		{"optional, mixed-case keys", DelegatedAuthOptional, method, metadata.MD{"X-Arcgis-Username": {"alice"}, "X-ARCGIS-PASSWORD": {"pw"}}, "alice", codes.OK, ""},
+		{"optional, token sent twice", DelegatedAuthOptional, method, metadata.MD{MetadataArcGISToken: {"a", "b"}}, "", codes.InvalidArgument, reasonInvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			unary, stream := DelegatedAuthInterceptors(tc.mode)

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net"
+	"reflect"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -133,8 +134,8 @@ func (p *InProcess) Invoke(ctx context.Context, method string, args, reply any, 
 // caller's outgoing metadata as incoming metadata, and the caller's peer
 // (else InProcessAddr).
 func (p *InProcess) serverContext(ctx context.Context) context.Context {
-	md, _ := metadata.FromOutgoingContext(ctx)
-	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md.Copy())
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy already
+	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
 	if _, ok := peer.FromContext(sctx); !ok {
 		sctx = peer.NewContext(sctx, &peer.Peer{Addr: InProcessAddr, LocalAddr: InProcessAddr})
 	}
@@ -151,8 +152,16 @@ func (p *InProcess) NewStream(ctx context.Context, desc *grpc.StreamDesc, method
 }
 
 // shallowCopy makes dst's populated fields src's (nested messages, lists
-// and maps are shared, not copied). dst is empty.
+// and maps are shared, not copied). dst is empty. Two generated messages
+// of the same type are copied as Go structs (their fields, unknown fields
+// and internal state, which describes the type), in one copy instead of a
+// reflective Set per field (2 % of a REST call's CPU in arcgate-bench).
 func shallowCopy(dst, src proto.Message) {
+	if dv, sv := reflect.ValueOf(dst), reflect.ValueOf(src); dv.Type() == sv.Type() &&
+		dv.Kind() == reflect.Pointer && dv.Elem().Kind() == reflect.Struct && !dv.IsNil() && !sv.IsNil() {
+		dv.Elem().Set(sv.Elem())
+		return
+	}
 	d := dst.ProtoReflect()
 	src.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		d.Set(fd, v)
@@ -160,15 +169,30 @@ func shallowCopy(dst, src proto.Message) {
 	})
 }
 
-// chainUnary composes interceptors into one, the first outermost.
+// chainUnary composes interceptors into one, the first outermost. As
+// grpc.ChainUnaryInterceptor, it makes the handler closure of each
+// interceptor only when the one before calls it, and none for the last.
 func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		next := handler
-		for i := len(ics) - 1; i >= 0; i-- {
-			ic, h := ics[i], next
-			next = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, h) }
+	switch len(ics) {
+	case 0:
+		return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(ctx, req)
 		}
-		return next(ctx, req)
+	case 1:
+		return ics[0]
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return ics[0](ctx, req, info, nextUnary(ics, 0, info, handler))
+	}
+}
+
+// nextUnary is the handler that interceptor i of ics is given.
+func nextUnary(ics []grpc.UnaryServerInterceptor, i int, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) grpc.UnaryHandler {
+	if i == len(ics)-1 {
+		return handler
+	}
+	return func(ctx context.Context, req any) (any, error) {
+		return ics[i+1](ctx, req, info, nextUnary(ics, i+1, info, handler))
 	}
 }
 
@@ -187,6 +211,18 @@ func (s *inProcessStream) SetHeader(md metadata.MD) error {
 	defer s.mu.Unlock()
 	s.header = metadata.Join(s.header, md)
 	return nil
+}
+
+// setHeaderOwned is SetHeader of an md that nothing else holds: the
+// first one is kept as is instead of copied.
+func (s *inProcessStream) setHeaderOwned(md metadata.MD) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.header) == 0 {
+		s.header = md
+		return
+	}
+	s.header = metadata.Join(s.header, md)
 }
 
 func (s *inProcessStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }

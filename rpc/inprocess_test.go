@@ -15,6 +15,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
 )
 
 func TestInProcess(t *testing.T) {
@@ -182,5 +186,57 @@ func waitUntil(t *testing.T, cond func() bool) {
 	}
 	if !cond() {
 		t.Fatal("gave up waiting")
+	}
+}
+
+// handOver is a ServicesService whose ListServices changes its request
+// and answers a response it keeps.
+type handOver struct {
+	adminv1.UnimplementedServicesServiceServer
+	req  *adminv1.ListServicesRequest
+	resp *adminv1.ListServicesResponse
+}
+
+func (h *handOver) ListServices(_ context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
+	h.req = req
+	req.PageToken = "changed by the handler"
+	return h.resp, nil
+}
+
+// TestInProcessHandsOverShallowCopies checks what Invoke hands over: the
+// handler gets its own top-level request, the caller its own top-level
+// reply, with the same field values (unknown fields included), nested
+// messages shared.
+func TestInProcessHandsOverShallowCopies(t *testing.T) {
+	t.Parallel()
+	svc := &adminv1.Service{Name: "services/A.MapServer"}
+	h := &handOver{resp: &adminv1.ListServicesResponse{Services: []*adminv1.Service{svc}, NextPageToken: "next"}}
+	h.resp.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
+	p := NewInProcess()
+	adminv1.RegisterServicesServiceServer(p, h)
+	req := &adminv1.ListServicesRequest{Parent: "folders/Maps", PageSize: 5}
+	got, err := adminv1.NewServicesServiceClient(p).ListServices(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.req == req || h.req.GetParent() != "folders/Maps" || h.req.GetPageSize() != 5 {
+		t.Errorf("handler's request %v (same message: %t), want a copy of %v", h.req, h.req == req, req)
+	}
+	if req.GetPageToken() != "" {
+		t.Errorf("the handler's change reached the caller's request: %v", req)
+	}
+	if got == h.resp || !proto.Equal(got, h.resp) || string(got.ProtoReflect().GetUnknown()) != string(h.resp.ProtoReflect().GetUnknown()) {
+		t.Fatalf("reply %v (same message: %t), want a copy of %v", got, got == h.resp, h.resp)
+	}
+	if got.GetServices()[0] != svc {
+		t.Error("nested messages were copied, want them shared")
+	}
+	got.NextPageToken = "changed by the caller"
+	if h.resp.GetNextPageToken() != "next" {
+		t.Errorf("the caller's change reached the handler's response: %v", h.resp)
+	}
+	// proto.Size, Marshal and Equal work on the copies.
+	if _, err := proto.Marshal(got); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,17 +20,8 @@ const DefaultTimeout = 15 * time.Second
 // callLogger writes the one log line of every call (ChainConfig.Logger).
 type callLogger struct{ log *slog.Logger }
 
-// unary gives the call its request id, runs it and logs it.
-func (l callLogger) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	start := time.Now()
-	ctx = withRequestID(ctx)
-	resp, err := next(ctx, req)
-	setRequestIDHeader(ctx)
-	l.logCall(ctx, info.FullMethod, start, err)
-	return resp, err
-}
-
-// stream is unary for a streaming call.
+// stream gives a streaming call its request id, runs it and logs it (for
+// unary calls: unaryCore.intercept).
 func (l callLogger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	start := time.Now()
 	ss = withRequestIDStream(ss)
@@ -51,12 +42,16 @@ func (l callLogger) logCall(ctx context.Context, method string, start time.Time,
 	case rejectedCall(ctx):
 		level = slog.LevelDebug // the Guard's "rpc rejected" line records it
 	}
-	attrs := []slog.Attr{
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	var buf [6]slog.Attr // on the stack: LogAttrs copies them
+	attrs := append(buf[:0],
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("request_id", RequestID(ctx)),
-	}
+	)
 	if caller := callerIdentity(ctx); caller != "" {
 		attrs = append(attrs, slog.String("caller", caller))
 	}
@@ -73,21 +68,15 @@ func (l callLogger) logCall(ctx context.Context, method string, start time.Time,
 func recovery(log *slog.Logger) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	handler := grpcrecovery.WithRecoveryHandlerContext(func(ctx context.Context, _ any) error {
 		method, _ := grpc.Method(ctx)
-		log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
-		return status.Error(codes.Internal, "internal error")
+		return panicked(ctx, log, method)
 	})
 	return grpcrecovery.UnaryServerInterceptor(handler), grpcrecovery.StreamServerInterceptor(handler)
 }
 
-// deadline gives a unary call without a deadline one of d (none when d
-// is 0 or less).
-func deadline(d time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		if _, ok := ctx.Deadline(); !ok && d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-		return next(ctx, req)
-	}
+// panicked logs a recovered panic of a call of method (the stack, never
+// the panic value) and returns the call's INTERNAL error. Call it from the
+// deferred function that recovered, so that the stack is the panic's.
+func panicked(ctx context.Context, log *slog.Logger, method string) error {
+	log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method), slog.String("stack", string(debug.Stack())))
+	return status.Error(codes.Internal, "internal error")
 }

@@ -68,7 +68,12 @@ func withRequestID(ctx context.Context) context.Context {
 // with the response or the status anyway).
 func setRequestIDHeader(ctx context.Context) {
 	// A literal MD: metadata.Pairs lower-cases and copies its keys.
-	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadata: {RequestID(ctx)}})
+	md := metadata.MD{RequestIDMetadata: {RequestID(ctx)}}
+	if st, ok := grpc.ServerTransportStreamFromContext(ctx).(*inProcessStream); ok {
+		st.setHeaderOwned(md) // md is fresh: no copy needed
+		return
+	}
+	_ = grpc.SetHeader(ctx, md)
 }
 
 // withRequestIDStream is withRequestID for a streaming call.
@@ -101,7 +106,22 @@ type callLogKey struct{}
 
 // withCallLog returns ctx with a fresh log slot.
 func withCallLog(ctx context.Context) context.Context {
-	return context.WithValue(ctx, callLogKey{}, &callLog{})
+	return &callLogContext{Context: ctx}
+}
+
+// callLogContext is context.WithValue(ctx, callLogKey{}, &callLog{}) in
+// one allocation instead of two.
+type callLogContext struct {
+	context.Context
+	log callLog
+}
+
+// Value returns the call's *callLog for callLogKey, else ctx's value.
+func (c *callLogContext) Value(key any) any {
+	if _, ok := key.(callLogKey); ok {
+		return &c.log
+	}
+	return c.Context.Value(key)
 }
 
 // noteCaller records the authenticated caller for the call's log line. The

@@ -209,12 +209,18 @@ func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller 
 		return Caller{}, false, nil, apierr.New(codes.PermissionDenied, reasonPermissionDeniedScope,
 			"method "+method+" declares no required scope, so nobody may call it", map[string]string{"requiredScope": unknownScopeMethod})
 	}
-	key, _, caller, err := g.callerKey(ctx)
+	caller, err = g.identifyOnce(ctx)
 	if err != nil {
-		if ok, wait := g.unauth.allow(key); !ok {
-			return Caller{}, false, nil, unauthenticatedRateLimited(wait)
+		if g.unauth != nil {
+			if ok, wait := g.unauth.allow(g.keyOf(ctx, caller, err)); !ok {
+				return Caller{}, false, nil, unauthenticatedRateLimited(wait)
+			}
 		}
 		return Caller{}, false, nil, err
+	}
+	var key string // the caller's key, only when a limit needs it
+	if g.limiter != nil || g.calls != nil && ctx.Value(countedKey{}) == nil {
+		key = g.keyOf(ctx, caller, nil)
 	}
 	// The rate limit comes before the scope check, so that refused calls
 	// cost their caller tokens too.
@@ -234,9 +240,23 @@ func (g *Guard) check(ctx context.Context, method string, r methodRule) (caller 
 
 // UnaryInterceptor is the Guard's unary server interceptor.
 func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	return g.unary(ctx, req, info, next, callHandler)
+}
+
+// unaryStage is a stage of a unary call after the Guard: inner runs it
+// with the handler instead of a closure per stage (unaryCore).
+type unaryStage func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error)
+
+// callHandler is the unaryStage that calls the handler.
+func callHandler(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(ctx, req)
+}
+
+// unary is UnaryInterceptor, with inner run on the calls it lets in.
+func (g *Guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler, inner unaryStage) (resp any, err error) {
 	r := g.rule(info.FullMethod)
 	if r.access == accessPublic {
-		return next(ctx, req)
+		return inner(ctx, req, info, next)
 	}
 	caller, known, release, err := g.check(ctx, info.FullMethod, r)
 	if r.mutation() && known {
@@ -248,7 +268,7 @@ func (g *Guard) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryS
 		return nil, err
 	}
 	defer release()
-	return next(withCaller(ctx, caller), req)
+	return inner(withCaller(ctx, caller), req, info, next)
 }
 
 // StreamInterceptor is the Guard's stream server interceptor.

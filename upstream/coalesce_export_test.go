@@ -18,3 +18,10 @@ func Flights(c *Client) (running, queued int) {
 	defer c.flights.mu.Unlock()
 	return c.flights.running, len(c.flights.queue)
 }
+
+// FlightGoroutines returns how many goroutines c has started for flights.
+func FlightGoroutines(c *Client) int {
+	c.flights.mu.Lock()
+	defer c.flights.mu.Unlock()
+	return c.flights.spawned
+}

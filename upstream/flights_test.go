@@ -482,3 +482,32 @@ func TestGetWithStatusFailsFast(t *testing.T) {
 		t.Fatalf("%d waiters left", n)
 	}
 }
+
+// A flight goroutine with nothing left to run waits a little for the next
+// flight, so that reads one after another do not each start a goroutine
+// (whose stack grows again). Reuse depends on the next read coming within
+// the wait, so the test asks for it once in 20 reads, not every time.
+func TestFlightGoroutinesAreReused(t *testing.T) {
+	const n = 20
+	answers := map[string]string{}
+	for i := 0; i < n; i++ {
+		answers[fmt.Sprintf("services/S%02d.MapServer/status", i)] = cityStatus
+	}
+	site, ts := newPathSite(t, answers)
+	site.open()
+	c, err := upstream.New(ts.URL+"/arcgis", upstream.WithTokenSource(upstream.StaticToken("tok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := c.Services.Status(context.Background(), upstream.ServiceRef{Name: fmt.Sprintf("S%02d", i), Type: "MapServer"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := upstream.FlightGoroutines(c); got >= n {
+		t.Errorf("%d reads one after another started %d flight goroutines, want fewer", n, got)
+	}
+	if total, _ := site.total(); total != n {
+		t.Errorf("%d upstream requests, want %d", total, n)
+	}
+}

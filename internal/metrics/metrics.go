@@ -6,8 +6,9 @@
 //   - grpc_server_started_total, grpc_server_handled_total (by grpc_type,
 //     grpc_service, grpc_method, grpc_code), grpc_server_msg_received_total,
 //     grpc_server_msg_sent_total and the grpc_server_handling_seconds
-//     histogram, from go-grpc-middleware's Prometheus provider; REST calls
-//     are counted here too, since the gateway calls the gRPC server;
+//     histogram, as go-grpc-middleware's Prometheus provider names and
+//     records them (grpc.go); REST calls are counted here too, since the
+//     gateway calls the gRPC services through the same interceptors;
 //   - arcgate_grpc_server_in_flight_calls (by grpc_service, grpc_method);
 //   - arcgate_http_requests_total (by method and code) and
 //     arcgate_http_request_duration_seconds (by method), for everything the
@@ -33,7 +34,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,8 +56,7 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 // concurrent use.
 type Metrics struct {
 	reg      *prometheus.Registry
-	grpc     *grpcprom.ServerMetrics
-	inFlight *prometheus.GaugeVec
+	grpc     *grpcMetrics
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
 	upDur    *prometheus.HistogramVec
@@ -67,13 +66,8 @@ type Metrics struct {
 // upstream, build, Go runtime and process metrics.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(latencyBuckets))),
-		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "arcgate_grpc_server_in_flight_calls",
-			Help: "gRPC calls (REST calls included) being handled now.",
-		}, []string{"grpc_service", "grpc_method"}),
+		reg:  prometheus.NewRegistry(),
+		grpc: newGRPCMetrics(),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arcgate_http_requests_total",
 			Help: "HTTP requests answered by the REST listener, by method and status code.",
@@ -97,8 +91,9 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.inFlight, m.httpReqs, m.httpDur, m.upDur, build,
+		m.httpReqs, m.httpDur, m.upDur, build,
 	)
+	m.reg.MustRegister(m.grpc.collectors()...)
 	return m
 }
 
@@ -184,20 +179,20 @@ func (r *statusRecorder) code() int {
 }
 
 // UnaryInterceptors are the unary interceptors that record the gRPC
-// metrics, outermost first. Chain them before other interceptors so that
-// every call is counted with the code it ends with.
+// metrics, outermost first (one: grpc.go). Chain them before other
+// interceptors so that every call is counted with the code it ends with.
 func (m *Metrics) UnaryInterceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{m.inFlightUnary, m.grpc.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
+	return []grpc.UnaryServerInterceptor{m.grpc.unary}
 }
 
 // StreamInterceptors are UnaryInterceptors for streams.
 func (m *Metrics) StreamInterceptors() []grpc.StreamServerInterceptor {
-	return []grpc.StreamServerInterceptor{m.inFlightStream, m.grpc.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))}
+	return []grpc.StreamServerInterceptor{m.grpc.stream}
 }
 
 // InitializeMetrics makes every method registered on s appear in the
 // gRPC metrics with zero counts; call it after registering the services.
-func (m *Metrics) InitializeMetrics(s reflection.ServiceInfoProvider) { m.grpc.InitializeMetrics(s) }
+func (m *Metrics) InitializeMetrics(s reflection.ServiceInfoProvider) { m.grpc.initialize(s) }
 
 // exemplar attaches the trace id to gRPC metrics when the call is traced.
 func exemplar(ctx context.Context) prometheus.Labels {
@@ -205,20 +200,6 @@ func exemplar(ctx context.Context) prometheus.Labels {
 		return prometheus.Labels{"trace_id": sc.TraceID().String()}
 	}
 	return nil
-}
-
-func (m *Metrics) inFlightUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	g := m.inFlight.WithLabelValues(splitMethod(info.FullMethod))
-	g.Inc()
-	defer g.Dec()
-	return next(ctx, req)
-}
-
-func (m *Metrics) inFlightStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	g := m.inFlight.WithLabelValues(splitMethod(info.FullMethod))
-	g.Inc()
-	defer g.Dec()
-	return next(srv, ss)
 }
 
 // splitMethod splits "/pkg.Service/Method" into service and method.
