@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strconv"
 )
 
 // DefaultMemoryLimit is arcgate's soft memory limit (--memory-limit): what
@@ -47,10 +48,24 @@ func SetMemoryLimit(limit int64, getenv func(string) string, log *slog.Logger) {
 	}
 	switch cur := debug.SetMemoryLimit(-1); {
 	case !ok:
-		log.Info("memory limit", "bytes", cur, "from", memoryLimitEnv)
+		log.Info("memory limit", "limit", sizeText(cur), "from", memoryLimitEnv)
 	case cur == math.MaxInt64:
-		log.Info("memory limit", "bytes", "none")
+		log.Info("memory limit", "limit", "off", "from", "--memory-limit")
 	default:
-		log.Info("memory limit", "bytes", cur)
+		log.Info("memory limit", "limit", sizeText(cur), "from", "--memory-limit")
 	}
+}
+
+// sizeText writes n bytes as a start-up line reads best: in GiB, MiB or
+// KiB when it is a whole number of them, else in bytes.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n > 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

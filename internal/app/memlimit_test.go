@@ -41,3 +41,14 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("SetMemoryLimit with GOMEMLIMIT set changed the process's limit to %d", got)
 	}
 }
+
+func TestSizeText(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{40 << 20, "40MiB"}, {1 << 30, "1GiB"}, {3 << 10, "3KiB"}, {1500, "1500B"}, {268435456 + 1, "268435457B"}} {
+		if got := sizeText(c.n); got != c.want {
+			t.Errorf("sizeText(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
