@@ -178,8 +178,8 @@ type Progress interface {
 	// begin it when it returns true. When the operation may have been
 	// seen as cancellable by another replica, EndCancel checks its record
 	// in the state store, bounded by ctx and Options.StoreTimeout; when
-	// the store does not answer, it returns an error (UNAVAILABLE) and
-	// the work must not begin either.
+	// the store does not answer, it returns an error (UNAVAILABLE, or
+	// ctx's error when ctx ended) and the work must not begin either.
 	EndCancel(ctx context.Context, why string) (cancelled bool, err error)
 }
 
@@ -286,6 +286,8 @@ func (r *runner) EndCancel(ctx context.Context, why string) (bool, error) {
 		return true
 	})
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
 	case errors.Is(err, errDone), errors.Is(err, statestore.ErrNotFound):
 		return false, status.Error(codes.Aborted, "the operation was finished or deleted meanwhile (its runner's lease had lapsed)")
 	case err != nil:

@@ -224,7 +224,10 @@ func beginWrite(ctx context.Context, p operations.Progress, resource string) err
 	case cancelled:
 		return cancelledBeforeWrite(resource)
 	case err != nil:
-		st, _ := status.FromError(err)
+		st, ok := status.FromError(err)
+		if !ok { // the context ended
+			return err
+		}
 		return status.Error(st.Code(), st.Message()+"; nothing was sent to the upstream to change "+resource)
 	}
 	return nil
