@@ -164,7 +164,8 @@ type Progress interface {
 	// should ask the upstream to stop the work and return; the work then
 	// returns as it sees fit (an error wrapping context.Canceled, or a
 	// CANCELLED status, is recorded as CANCELLED). SetCancel(nil) makes
-	// the operation not cancellable again.
+	// the operation not cancellable again; EndCancel does so and also
+	// says whether a cancellation came first.
 	SetCancel(cancel func())
 	// EndCancel makes the operation not cancellable, as SetCancel(nil)
 	// does, and reports whether it was cancelled first: its cancel
