@@ -8,7 +8,9 @@
 // work detached from the caller's connection and deadline, bounded by the
 // operation's own timeout. The work reports the upstream state or step it
 // last saw through Progress (metadata arcgate.admin.v1.OperationMetadata)
-// and may make itself cancellable. Its result, the response or a
+// and may be cancellable (Spec.Cancellable, Progress.SetCancel) until it
+// ends that with Progress.EndCancel, which decides, the same way on every
+// replica, whether a cancellation came first. Its result, the response or a
 // google.rpc.Status, is recorded when it ends; a timeout is
 // DEADLINE_EXCEEDED with the reason UPSTREAM_OUTCOME_UNKNOWN, since the
 // upstream may have applied the change.

@@ -128,7 +128,16 @@ type Spec struct {
 	Caller string
 	// Timeout bounds the work; 0: Options.Timeout.
 	Timeout time.Duration
+	// Cancellable makes the operation cancellable from its start:
+	// CancelOperation, on any replica, cancels the work's context with the
+	// cause ErrCancelled, until the work calls Progress.EndCancel (or
+	// SetCancel).
+	Cancellable bool
 }
+
+// ErrCancelled is the cause of the context of a Spec.Cancellable
+// operation's work that CancelOperation cancelled.
+var ErrCancelled = errors.New("operations: the operation was cancelled")
 
 // Work is an operation's work. ctx is detached from the caller of Start
 // (it keeps its values, not its cancellation or deadline) and ends at the
@@ -155,8 +164,24 @@ type Progress interface {
 	// should ask the upstream to stop the work and return; the work then
 	// returns as it sees fit (an error wrapping context.Canceled, or a
 	// CANCELLED status, is recorded as CANCELLED). SetCancel(nil) makes
-	// the operation not cancellable again.
+	// the operation not cancellable again; EndCancel does so and also
+	// says whether a cancellation came first.
 	SetCancel(cancel func())
+	// EndCancel makes the operation not cancellable, as SetCancel(nil)
+	// does, and reports whether it was cancelled first: its cancel
+	// function was called, or a CancelOperation was accepted on another
+	// replica that the runner had not seen yet. The decision is the same
+	// on every replica: when EndCancel returns false, no CancelOperation
+	// succeeded before and none succeeds after; later ones answer
+	// FAILED_PRECONDITION with why (a sentence saying why the work
+	// cannot be stopped now). The work calls it just before it begins
+	// what cannot be stopped (e.g. sends an upstream write), and does not
+	// begin it when it returns true. When the operation may have been
+	// seen as cancellable by another replica, EndCancel checks its record
+	// in the state store, bounded by ctx and Options.StoreTimeout; when
+	// the store does not answer, it returns an error (UNAVAILABLE, or
+	// ctx's error when ctx ended) and the work must not begin either.
+	EndCancel(ctx context.Context, why string) (cancelled bool, err error)
 }
 
 // Manager starts operations and answers about them. It is safe for
@@ -189,6 +214,7 @@ var (
 
 // runner is one running operation on this Manager.
 type runner struct {
+	m                *Manager
 	id, name, target string
 	deadline         time.Time // the work's timeout, for the record's TTL
 	timeout          time.Duration
@@ -201,6 +227,9 @@ type runner struct {
 	cancel          func()
 	cancelRequested bool
 	cancelCalled    bool
+	advertised      bool   // the record may say cancellable
+	ended           bool   // EndCancel was called
+	why             string // EndCancel's reason
 }
 
 func (r *runner) Name() string { return r.name }
@@ -222,9 +251,56 @@ func (r *runner) SetUpstreamJob(id string) {
 func (r *runner) SetCancel(cancel func()) {
 	r.mu.Lock()
 	r.cancel = cancel
+	fn := r.takeCancel()
 	r.mu.Unlock()
 	r.poke()
-	r.maybeCancel()
+	if fn != nil {
+		fn()
+	}
+}
+
+func (r *runner) EndCancel(ctx context.Context, why string) (bool, error) {
+	r.mu.Lock()
+	r.cancel = nil
+	cancelled, advertised, ended := r.cancelCalled, r.advertised, r.ended
+	r.ended, r.why = true, clip(why)
+	r.mu.Unlock()
+	if cancelled || ended || !advertised {
+		// No replica but this one can have accepted a cancellation:
+		// r.mu decided.
+		if !cancelled {
+			r.poke()
+		}
+		return cancelled, nil
+	}
+	// Another replica may have accepted a cancellation through the
+	// record, which said cancellable: the record decides, under its lock.
+	sctx, cancel := context.WithTimeout(ctx, r.m.opts.StoreTimeout)
+	defer cancel()
+	requested := false
+	_, err := r.m.update(sctx, r.id, func(rec *record) bool {
+		if rec.md.GetRequestedCancellation() {
+			requested = true
+			return false
+		}
+		r.snapshot(rec)
+		return true
+	})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
+	case errors.Is(err, errDone), errors.Is(err, statestore.ErrNotFound):
+		return false, status.Error(codes.Aborted, "the operation was finished or deleted meanwhile (its runner's lease had lapsed)")
+	case err != nil:
+		r.m.opts.Logger.Warn("cannot end an operation's cancellable phase: the state store did not answer", "operation", r.name, "error", err)
+		return false, status.Error(codes.Unavailable, "cannot make sure that the operation was not cancelled: the state store did not answer")
+	}
+	if requested {
+		r.mu.Lock()
+		r.cancelRequested, r.cancelCalled = true, true
+		r.mu.Unlock()
+	}
+	return requested, nil
 }
 
 // maxProgressLen bounds the progress strings an operation records.
@@ -250,23 +326,46 @@ func (r *runner) poke() {
 func (r *runner) requestCancel() {
 	r.mu.Lock()
 	r.cancelRequested = true
+	fn := r.takeCancel()
 	r.mu.Unlock()
-	r.maybeCancel()
-}
-
-// maybeCancel calls the cancel function once, if cancellation was
-// requested and there is one.
-func (r *runner) maybeCancel() {
-	r.mu.Lock()
-	fn := r.cancel
-	call := r.cancelRequested && fn != nil && !r.cancelCalled
-	if call {
-		r.cancelCalled = true
-	}
-	r.mu.Unlock()
-	if call {
+	if fn != nil {
 		fn()
 	}
+}
+
+// tryCancel is requestCancel if the operation is cancellable now; it
+// reports whether it was (then its cancel function is called, or was).
+func (r *runner) tryCancel() bool {
+	r.mu.Lock()
+	if r.cancel == nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.cancelRequested = true
+	fn := r.takeCancel()
+	r.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return true
+}
+
+// takeCancel returns the cancel function to call, once, if cancellation
+// was requested and there is one; r.mu is held.
+func (r *runner) takeCancel() func() {
+	if !r.cancelRequested || r.cancel == nil || r.cancelCalled {
+		return nil
+	}
+	r.cancelCalled = true
+	return r.cancel
+}
+
+// notCancellableWhy is why EndCancel said the operation cannot be
+// cancelled now, if it was called.
+func (r *runner) notCancellableWhy() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.why
 }
 
 func (r *runner) cancellable() bool {
@@ -275,15 +374,22 @@ func (r *runner) cancellable() bool {
 	return r.cancel != nil
 }
 
-// snapshot copies the progress into md.
-func (r *runner) snapshot(md *adminv1.OperationMetadata) {
+// snapshot copies the progress into rec.
+func (r *runner) snapshot(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	md := rec.md
 	md.UpstreamState = r.state
 	md.UpstreamJobId = r.job
 	md.Cancellable = r.cancel != nil
+	if md.Cancellable {
+		r.advertised = true
+	}
 	if r.cancelRequested {
 		md.RequestedCancellation = true
+	}
+	if r.why != "" {
+		rec.NotCancellable = r.why
 	}
 }
 
@@ -317,9 +423,13 @@ func (m *Manager) Start(ctx context.Context, spec Spec, work Work) (*longrunning
 	now := m.opts.Now()
 	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	r := &runner{
-		id: id, name: namePrefix + id, target: spec.Target,
+		m: m, id: id, name: namePrefix + id, target: spec.Target,
 		deadline: now.Add(timeout), timeout: timeout, cancelBase: cancelBase,
 		done: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	if spec.Cancellable {
+		r.cancel = func() { cancelBase(ErrCancelled) }
+		r.advertised = true
 	}
 	m.mu.Lock()
 	switch {
@@ -337,7 +447,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec, work Work) (*longrunning
 	m.mu.Unlock()
 
 	md := &adminv1.OperationMetadata{
-		Target: spec.Target, Verb: spec.Verb,
+		Target: spec.Target, Verb: spec.Verb, Cancellable: spec.Cancellable,
 		CreateTime: timestamppb.New(now), UpdateTime: timestamppb.New(now),
 	}
 	rec := &record{Caller: caller, Deadline: r.deadline, op: &longrunningpb.Operation{Name: r.name}, md: md}
@@ -506,9 +616,9 @@ func (m *Manager) flushProgress(ctx context.Context, r *runner) {
 	var requested bool
 	_, err := m.update(ctx, r.id, func(rec *record) bool {
 		requested = rec.md.GetRequestedCancellation()
-		before := proto.Clone(rec.md)
-		r.snapshot(rec.md)
-		return !proto.Equal(before, rec.md)
+		before, why := proto.Clone(rec.md), rec.NotCancellable
+		r.snapshot(rec)
+		return !proto.Equal(before, rec.md) || why != rec.NotCancellable
 	})
 	if err != nil && !errors.Is(err, errDone) {
 		m.opts.Logger.Warn("cannot record an operation's progress", "operation", r.name, "error", err)
@@ -536,7 +646,7 @@ func (m *Manager) finish(ctx context.Context, r *runner, resp proto.Message, wor
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		sctx, cancel := context.WithTimeout(context.Background(), m.opts.StoreTimeout)
 		_, err := m.update(sctx, r.id, func(rec *record) bool {
-			r.snapshot(rec.md)
+			r.snapshot(rec)
 			rec.md.Cancellable = false
 			now := m.opts.Now()
 			rec.md.EndTime = timestamppb.New(now)

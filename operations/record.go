@@ -34,8 +34,11 @@ const recordPrefix = "op/"
 type record struct {
 	Caller   string
 	Deadline time.Time
-	op       *longrunningpb.Operation // Metadata is packed from md on encode
-	md       *adminv1.OperationMetadata
+	// NotCancellable is why the work cannot be cancelled any more
+	// (Progress.EndCancel), for CancelOperation's answer.
+	NotCancellable string
+	op             *longrunningpb.Operation // Metadata is packed from md on encode
+	md             *adminv1.OperationMetadata
 }
 
 // storedRecord is record's JSON form.
@@ -44,6 +47,8 @@ type storedRecord struct {
 	Caller   string    `json:"caller,omitempty"`
 	Deadline time.Time `json:"deadline"`
 	Op       []byte    `json:"op"` // longrunningpb.Operation, proto wire format
+	// NotCancellable: record.NotCancellable.
+	NotCancellable string `json:"notCancellable,omitempty"`
 }
 
 func (r *record) encode() ([]byte, error) {
@@ -55,7 +60,7 @@ func (r *record) encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(storedRecord{V: 1, Caller: r.Caller, Deadline: r.Deadline, Op: b})
+	return json.Marshal(storedRecord{V: 1, Caller: r.Caller, Deadline: r.Deadline, Op: b, NotCancellable: r.NotCancellable})
 }
 
 func decodeRecord(b []byte) (*record, error) {
@@ -76,7 +81,7 @@ func decodeRecord(b []byte) (*record, error) {
 			return nil, err
 		}
 	}
-	return &record{Caller: s.Caller, Deadline: s.Deadline, op: op, md: md}, nil
+	return &record{Caller: s.Caller, Deadline: s.Deadline, NotCancellable: s.NotCancellable, op: op, md: md}, nil
 }
 
 // operation returns a copy of the Operation with its metadata packed.

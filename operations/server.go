@@ -45,7 +45,8 @@ const (
 //     (metadata `cancellable`); it returns at once, and the operation ends
 //     CANCELLED if the work could stop. An operation that is not
 //     cancellable, or already done, is FAILED_PRECONDITION (reason
-//     FAILED_PRECONDITION).
+//     FAILED_PRECONDITION; the message says why when the work said so,
+//     see Progress.EndCancel).
 //
 // An operation a caller may not see (Options.CallerOf) is NOT_FOUND for
 // it. Every operation that is not done and whose runner's lease lapsed is
@@ -387,16 +388,33 @@ func (s *Server) CancelOperation(ctx context.Context, req *longrunningpb.CancelO
 	if rec.op.GetDone() {
 		return nil, newStatus(codes.FailedPrecondition, reasonFailedPrecondition, req.GetName()+" is already done", md).Err()
 	}
-	notCancellable := newStatus(codes.FailedPrecondition, reasonFailedPrecondition,
-		"this operation cannot be cancelled (its work cannot be stopped now, see metadata.cancellable)", md).Err()
-	r := m.local(id)
-	if r != nil && !r.cancellable() {
-		return nil, notCancellable
+	notCancellable := func(why string) error {
+		msg := "this operation cannot be cancelled (its work cannot be stopped now, see metadata.cancellable)"
+		if why != "" {
+			msg = "this operation cannot be cancelled: " + why
+		}
+		return newStatus(codes.FailedPrecondition, reasonFailedPrecondition, msg, md).Err()
 	}
-	refused := false
+	r := m.local(id)
+	if r != nil {
+		// Decided by the runner, under its lock (see Progress.EndCancel);
+		// the record then shows the request.
+		if !r.tryCancel() {
+			return nil, notCancellable(r.notCancellableWhy())
+		}
+		_, err = m.update(ctx, id, func(rec *record) bool {
+			rec.md.RequestedCancellation = true
+			return true
+		})
+		if err != nil && !errors.Is(err, errDone) {
+			m.opts.Logger.WarnContext(ctx, "cancellation not recorded: the state store did not answer; the runner records it when the operation ends", "operation", req.GetName(), "error", err)
+		}
+		return &emptypb.Empty{}, nil
+	}
+	why, refused := "", false
 	_, err = m.update(ctx, id, func(rec *record) bool {
-		if r == nil && !rec.md.GetCancellable() {
-			refused = true
+		if !rec.md.GetCancellable() {
+			why, refused = rec.NotCancellable, true
 			return false
 		}
 		rec.md.RequestedCancellation = true
@@ -410,10 +428,7 @@ func (s *Server) CancelOperation(ctx context.Context, req *longrunningpb.CancelO
 	case err != nil:
 		return nil, storeError(ctx, err, "cancel the operation")
 	case refused:
-		return nil, notCancellable
-	}
-	if r != nil {
-		r.requestCancel()
+		return nil, notCancellable(why)
 	}
 	// Another replica's runner sees the request at its next lease renewal.
 	return &emptypb.Empty{}, nil

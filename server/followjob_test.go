@@ -47,6 +47,9 @@ func (p *recordedProgress) SetUpstreamState(s string) {
 }
 func (p *recordedProgress) SetUpstreamJob(id string) { p.job = id }
 func (p *recordedProgress) SetCancel(func())         {}
+func (p *recordedProgress) EndCancel(context.Context, string) (bool, error) {
+	return false, nil
+}
 
 func TestFollowJob(t *testing.T) {
 	first, max := jobPollFirst, jobPollMax

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/arcgate/arcgate/gen/go/arcgate/admin/v1"
@@ -24,6 +25,13 @@ import (
 // detached from the call, bounded by the operation's own timeout: it takes
 // the resource's lock (with the work's context, not the caller's), makes
 // the upstream write and reads the resource back for the response.
+//
+// An operation is cancellable (CancelOperation) from its start until just
+// before its upstream write is sent (writeAsync calls beginWrite): while it
+// waits for the lock or reads the resource afresh, cancelling it stops the
+// work and releases the lock, and it ends CANCELLED with nothing written.
+// Once the write is sent it is not cancellable: ArcGIS Server offers no way
+// to stop a service's create, edit, start, stop or delete.
 
 // readBackAttempts and readBackPause bound the reads of a resource after a
 // write that succeeded: the read is retried, since the write is done and
@@ -34,11 +42,20 @@ var (
 )
 
 // startOp starts the operation verb on target: work runs under the locks
-// of keys (taken in order, so that two batches cannot deadlock).
+// of keys (taken in order, so that two batches cannot deadlock). The
+// operation is cancellable until work's upstream write (writeAsync).
 func (s *servicesServer) startOp(ctx context.Context, target, verb string, keys []string, work operations.Work) (*longrunningpb.Operation, error) {
 	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
-	return s.ops.Start(ctx, operations.Spec{Target: target, Verb: verb}, func(ctx context.Context, p operations.Progress) (_ proto.Message, err error) {
+	return s.ops.Start(ctx, operations.Spec{Target: target, Verb: verb, Cancellable: true}, func(ctx context.Context, p operations.Progress) (_ proto.Message, err error) {
+		opCtx := ctx
+		defer func() { // after the unlocks
+			if err != nil && errors.Is(context.Cause(opCtx), operations.ErrCancelled) {
+				// Cancelled before beginWrite, which would have ended
+				// the cancellable phase: nothing was sent.
+				err = cancelledBeforeWrite(target)
+			}
+		}()
 		for _, k := range keys {
 			var unlock func(*error)
 			if ctx, unlock, err = lockResource(ctx, s.locks, k, target); err != nil {
@@ -178,6 +195,9 @@ var (
 // with a job, follows it to its end (followJob). Its error is the write's
 // or the job's, mapped for resource.
 func (s *servicesServer) writeAsync(ctx context.Context, p operations.Progress, resource string, write func(context.Context) (string, error)) error {
+	if err := beginWrite(ctx, p, resource); err != nil {
+		return err
+	}
 	id, err := write(ctx)
 	if err != nil {
 		return Status(err, resource)
@@ -186,6 +206,37 @@ func (s *servicesServer) writeAsync(ctx context.Context, p operations.Progress, 
 		return nil
 	}
 	return s.followJob(ctx, p, resource, id)
+}
+
+// beginWrite ends the operation's cancellable phase just before its
+// upstream write of resource is sent (p.EndCancel): it returns the error
+// to end the operation with, without sending the write, if the operation
+// was cancelled first (CANCELLED) or if that cannot be known (the state
+// store did not answer); nil, and later cancellations are refused, saying
+// that the write was sent.
+func beginWrite(ctx context.Context, p operations.Progress, resource string) error {
+	if p == nil {
+		return nil
+	}
+	cancelled, err := p.EndCancel(ctx, "its upstream request to change "+resource+
+		" was sent, and ArcGIS Server cannot stop a change once sent; wait for the operation to end")
+	switch {
+	case cancelled:
+		return cancelledBeforeWrite(resource)
+	case err != nil:
+		st, ok := status.FromError(err)
+		if !ok { // the context ended
+			return err
+		}
+		return status.Error(st.Code(), st.Message()+"; nothing was sent to the upstream to change "+resource)
+	}
+	return nil
+}
+
+// cancelledBeforeWrite is the error of an operation on resource cancelled
+// before its upstream write was sent.
+func cancelledBeforeWrite(resource string) error {
+	return status.Error(codes.Canceled, "the operation was cancelled before its upstream request was sent: nothing was written to "+resource)
 }
 
 // followJob follows the upstream asynchronous job id that a write of
