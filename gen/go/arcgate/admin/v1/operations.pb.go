@@ -51,8 +51,9 @@ type OperationMetadata struct {
 	// The id of the upstream job the operation follows, when the upstream
 	// runs the work asynchronously; empty otherwise.
 	UpstreamJobId string `protobuf:"bytes,7,opt,name=upstream_job_id,json=upstreamJobId,proto3" json:"upstream_job_id,omitempty"`
-	// Whether `CancelOperation` can stop the operation now. Most operations
-	// cannot be cancelled: a synchronous upstream call cannot be recalled.
+	// Whether `CancelOperation` can stop the operation now: true until its
+	// upstream write is sent (while it waits for the resource's lock or
+	// reads it), false after, since ArcGIS cannot stop a change once sent.
 	Cancellable bool `protobuf:"varint,8,opt,name=cancellable,proto3" json:"cancellable,omitempty"`
 	// Whether cancellation was requested. The operation may still end
 	// successfully if the work was past the point where it could stop.
