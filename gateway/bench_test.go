@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -90,6 +91,23 @@ func BenchmarkRESTRead(b *testing.B) {
 				h.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {
 					b.Fatalf("%s: %d %s", c.path, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkMarshalItemInfo(b *testing.B) {
+	it := benchItemInfo()
+	for _, m := range []struct {
+		name string
+		m    runtime.Marshaler
+	}{{"protojson", protojsonMarshaler()}, {"fast", fastJSON{protojsonMarshaler()}}} {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.m.Marshal(it); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

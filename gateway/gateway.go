@@ -5,13 +5,16 @@
 // for REST callers too.
 //
 // One custom encoder, paid for by its figures: fastJSON (fastjson.go)
-// writes GetService and ListServices answers without protojson's
-// reflection, byte for byte the same JSON (TestFastJSONMatchesProtojson),
+// writes GetService, ListServices and GetItemInfo answers without
+// protojson's reflection, byte for byte the same JSON
+// (TestFastJSONMatchesProtojson, TestFastJSONItemInfoMatchesProtojson),
 // and leaves every other message, and anything unusual, to protojson.
 // BenchmarkMarshalListServices, 20 services: protojson 202 µs and 162
 // allocations, fastJSON 26 µs and 1; arcgate-bench on distinct reads
 // (ListServices over 100 folders, 2-CPU VM), REST CPU per call 255–269 →
 // 167–185 µs together with the listing decode of package upstream.
+// BenchmarkMarshalItemInfo: protojson 9.5 µs and 30 allocations, fastJSON
+// 1.8 µs and 1.
 package gateway
 
 import (
