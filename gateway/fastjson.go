@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -272,7 +271,13 @@ func (w *jsonObject) props(k string, m map[string]string) {
 	}
 	w.key(k)
 	w.b = append(w.b, '{')
-	for i, key := range slices.Sorted(maps.Keys(m)) {
+	var buf [32]string // a service's maps are small: no allocation
+	keys := buf[:0]
+	for key := range m {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for i, key := range keys {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
