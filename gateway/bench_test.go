@@ -24,7 +24,11 @@ type cannedConn struct {
 }
 
 func (c cannedConn) Invoke(_ context.Context, method string, _, reply any, opts ...grpc.CallOption) error {
-	proto.Merge(reply.(proto.Message), c.answers[method])
+	if r, ok := reply.(*adminv1.ListServicesResponse); ok {
+		r.Services = c.answers[method].(*adminv1.ListServicesResponse).Services // shared: read only
+	} else {
+		proto.Merge(reply.(proto.Message), c.answers[method])
+	}
 	for _, o := range opts {
 		if h, ok := o.(grpc.HeaderCallOption); ok {
 			*h.HeaderAddr = metadata.Pairs("x-request-id", "0123456789abcdef")

@@ -21,6 +21,7 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 
@@ -70,83 +71,101 @@ func New(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, erro
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(RetryAfterErrorHandler(readableErrors(runtime.DefaultHTTPErrorHandler))),
 	}, rawUploadOptions(jsonMarshaler)...)
-	mux := hotFirst{hot: runtime.NewServeMux(opts...), asRegistered: runtime.NewServeMux(opts...)}
-	if err := register(ctx, mux.hot, conn, true); err != nil {
-		return nil, err
+	mux := hotFirst{
+		services:     runtime.NewServeMux(opts...),
+		itemInfo:     runtime.NewServeMux(opts...),
+		asRegistered: runtime.NewServeMux(opts...),
 	}
-	// The route index gets the same routes (its handlers never run), so
-	// that a 405 can list the methods a path has.
-	for _, m := range []*runtime.ServeMux{mux.asRegistered, routes.mux} {
-		if err := register(ctx, m, conn, false); err != nil {
+	for _, err := range []error{
+		register(ctx, mux.services, conn, servicesRoutes, itemInfoRoutes),
+		register(ctx, mux.itemInfo, conn, itemInfoRoutes, servicesRoutes),
+		register(ctx, mux.asRegistered, conn),
+		// The route index gets the same routes (its handlers never run),
+		// so that a 405 can list the methods a path has.
+		register(ctx, routes.mux, conn),
+		routes.mux.HandlePath(http.MethodGet, "/healthz", func(http.ResponseWriter, *http.Request, map[string]string) {}),
+	} {
+		if err != nil {
 			return nil, err
 		}
-	}
-	if err := routes.mux.HandlePath(http.MethodGet, "/healthz", func(http.ResponseWriter, *http.Request, map[string]string) {}); err != nil {
-		return nil, err
 	}
 	return mux, nil
 }
 
-// hotFirst serves a request with hot, whose routes are registered with the
-// reads of services and item infos last, so that grpc-gateway tries them
-// first: its ServeMux tries a method's routes one by one, the last
-// registered first, and every route tried before the one that matches
-// costs up to two allocations (24 routes were tried before GetService: 40
-// of its 116 allocations in BenchmarkRESTRead). No route of those two services can match a
-// request a route of another registration can (TestRouteOrderChangesNoMatch),
-// so the order decides nothing, with one exception: a last path segment
-// that is a colon and a verb (".../:watch") gets a 404 from the first route
-// tried with that verb, before any later route that would match it. Such
-// paths go to asRegistered, the routes in the order of before.
+// hotFirst serves a request with a ServeMux whose routes are registered so
+// that grpc-gateway tries the hot reads first: its ServeMux tries a
+// method's routes one by one, the last registered first, and every route
+// tried before the one that matches costs up to two allocations (24
+// routes were tried before GetService: 40 of its 116 allocations in
+// BenchmarkRESTRead). A path ending in /itemInfo goes to itemInfo, whose
+// item info routes come first, any other to services, whose service
+// routes come first. No path can match routes of two registrations
+// (TestRouteOrderChangesNoMatch), so the order decides nothing, with one
+// exception: a last path segment that is a colon and a verb (".../:watch")
+// gets a 404 from the first route tried with that verb, before any later
+// route that would match it. Such paths go to asRegistered, the routes in
+// the order of before.
 type hotFirst struct {
-	hot, asRegistered *runtime.ServeMux
+	services, itemInfo, asRegistered *runtime.ServeMux
 }
 
 func (h hotFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; strings.HasPrefix(p[strings.LastIndexByte(p, '/')+1:], ":") {
+	p := r.URL.Path
+	switch last := p[strings.LastIndexByte(p, '/')+1:]; {
+	case strings.HasPrefix(last, ":"):
 		h.asRegistered.ServeHTTP(w, r)
-		return
+	case last == "itemInfo":
+		h.itemInfo.ServeHTTP(w, r)
+	default:
+		h.services.ServeHTTP(w, r)
 	}
-	h.hot.ServeHTTP(w, r)
 }
 
 // setQueryParser installs checkedQueryParser, once per process.
 var setQueryParser sync.Once
 
-// register adds every route of the REST API to mux; with hotFirst, the
-// services and item infos last, so that mux tries them first (hotFirst,
-// the type).
-func register(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface, hotFirst bool) error {
-	services := func() error {
-		return adminv1.RegisterServicesServiceHandlerClient(ctx, mux, adminv1.NewServicesServiceClient(conn))
+// The registrations of register that hotFirst moves.
+const (
+	servicesRoutes = "services"
+	itemInfoRoutes = "itemInfo"
+)
+
+// register adds every route of the REST API to mux; the registrations
+// named in triedFirst last, triedFirst[0] at the very end, so that mux
+// tries their routes first (hotFirst).
+func register(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface, triedFirst ...string) error {
+	type registration struct {
+		name string
+		add  func() error
 	}
-	itemInfo := func() error {
-		return adminv1.RegisterItemInfoServiceHandlerClient(ctx, mux, adminv1.NewItemInfoServiceClient(conn))
-	}
-	others := []func() error{
-		func() error {
+	registrations := []registration{
+		{"", func() error { return mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI) }},
+		{"", func() error { return mux.HandlePath(http.MethodGet, docsPath, serveDocsPage) }},
+		{"", func() error { return mux.HandlePath(http.MethodGet, docsPath+"/{file}", serveDocsAsset) }},
+		{servicesRoutes, func() error {
+			return adminv1.RegisterServicesServiceHandlerClient(ctx, mux, adminv1.NewServicesServiceClient(conn))
+		}},
+		{itemInfoRoutes, func() error {
+			return adminv1.RegisterItemInfoServiceHandlerClient(ctx, mux, adminv1.NewItemInfoServiceClient(conn))
+		}},
+		{"", func() error {
 			return adminv1.RegisterRolesServiceHandlerClient(ctx, mux, adminv1.NewRolesServiceClient(conn))
-		},
-		func() error {
+		}},
+		{"", func() error {
 			return adminv1.RegisterUsageReportsServiceHandlerClient(ctx, mux, adminv1.NewUsageReportsServiceClient(conn))
-		},
-		func() error {
+		}},
+		{"", func() error {
 			return adminv1.RegisterJobsServiceHandlerClient(ctx, mux, adminv1.NewJobsServiceClient(conn))
-		},
-		func() error { return operations.RegisterREST(ctx, mux, longrunningpb.NewOperationsClient(conn)) },
+		}},
+		{"", func() error { return operations.RegisterREST(ctx, mux, longrunningpb.NewOperationsClient(conn)) }},
 	}
-	registrations := []func() error{
-		func() error { return mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI) },
-		func() error { return mux.HandlePath(http.MethodGet, docsPath, serveDocsPage) },
-		func() error { return mux.HandlePath(http.MethodGet, docsPath+"/{file}", serveDocsAsset) },
+	for i := len(triedFirst) - 1; i >= 0; i-- {
+		at := slices.IndexFunc(registrations, func(r registration) bool { return r.name == triedFirst[i] })
+		r := registrations[at]
+		registrations = append(slices.Delete(registrations, at, at+1), r)
 	}
-	if hotFirst {
-		registrations = append(append(registrations, others...), itemInfo, services)
-	} else {
-		registrations = append(append(registrations, services, itemInfo), others...)
-	}
-	for _, reg := range registrations {
-		if err := reg(); err != nil {
+	for _, r := range registrations {
+		if err := r.add(); err != nil {
 			return err
 		}
 	}
