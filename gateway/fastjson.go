@@ -27,6 +27,16 @@ type fastJSON struct {
 	runtime.Marshaler
 }
 
+// The first buffer sizes: above what the simulator's answers take (a
+// service 1 136 bytes, 345 a listed one), so that
+// these are written without growing the buffer (which cost one more
+// allocation and a copy per GetService with 1 024).
+const (
+	serviceSize       = 2048
+	listedServiceSize = 384
+	itemInfoSize      = 1024
+)
+
 // Marshal implements runtime.Marshaler.
 func (m fastJSON) Marshal(v any) ([]byte, error) {
 	switch r := v.(type) {
@@ -34,21 +44,21 @@ func (m fastJSON) Marshal(v any) ([]byte, error) {
 		if !serviceFieldsKnown {
 			break
 		}
-		if b, ok := appendListServices(make([]byte, 0, 256*len(r.GetServices())+64), r); ok {
+		if b, ok := appendListServices(make([]byte, 0, listedServiceSize*len(r.GetServices())+64), r); ok {
 			return b, nil
 		}
 	case *adminv1.Service:
 		if !serviceFieldsKnown {
 			break
 		}
-		if b, ok := appendService(make([]byte, 0, 1024), r); ok {
+		if b, ok := appendService(make([]byte, 0, serviceSize), r); ok {
 			return b, nil
 		}
 	case *adminv1.ItemInfo:
 		if !itemInfoFieldsKnown {
 			break
 		}
-		if b, ok := appendItemInfo(make([]byte, 0, 1024), r); ok {
+		if b, ok := appendItemInfo(make([]byte, 0, itemInfoSize), r); ok {
 			return b, nil
 		}
 	}
