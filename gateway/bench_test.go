@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -81,6 +82,9 @@ func BenchmarkRESTRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	h = WithPeer(h)
+	// A keep-alive connection's context, made once (PeerConnContext).
+	connCtx := PeerConnContext(ctx, pipeConn{local: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080},
+		remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
 	for _, c := range []struct{ name, path string }{
 		{"GetService", "/v1/folders/Bulk/services/Bulk_0001.MapServer"},
 		{"GetItemInfo", "/v1/folders/Bulk/services/Bulk_0001.MapServer/itemInfo"},
@@ -91,6 +95,7 @@ func BenchmarkRESTRead(b *testing.B) {
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodGet, c.path, nil)
 				r.RemoteAddr = "127.0.0.1:40000"
+				r = r.WithContext(connCtx)
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {
