@@ -3,9 +3,11 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -124,6 +126,64 @@ func TestFastJSONMatchesProtojson(t *testing.T) {
 	}
 }
 
+var testDoubles = []float64{0, math.Copysign(0, -1), 1, -1, 180, -90.5, 123.456789, 1e-6, 9.99e-7, -1e-7, 1e20, 1e21, -1.5e300,
+	math.SmallestNonzeroFloat64, math.MaxFloat64, 0.1, 2.5e-10, math.NaN(), math.Inf(1), math.Inf(-1)}
+
+func randomItemInfo(r *rand.Rand) *adminv1.ItemInfo {
+	str := func() string { return testStrings[r.IntN(len(testStrings))] }
+	list := func() []string {
+		var l []string
+		for range r.IntN(4) {
+			l = append(l, str())
+		}
+		return l
+	}
+	f := func() float64 { return testDoubles[r.IntN(len(testDoubles))] }
+	it := &adminv1.ItemInfo{
+		Name: str(), Title: str(), Summary: str(), Snippet: str(), Description: str(), Tags: list(), TypeKeywords: list(),
+		Culture: str(), Guid: str(), AccessInformation: str(), LicenseInfo: str(), Documentation: str(), Url: str(),
+		SpatialReference: str(), Thumbnail: str(), Etag: str(),
+	}
+	if r.IntN(4) > 0 {
+		it.Extent = &adminv1.Envelope{Xmin: f(), Ymin: f(), Xmax: f(), Ymax: f()}
+	}
+	return it
+}
+
+// TestFastJSONItemInfoMatchesProtojson compares the JSON of random item
+// infos (GetItemInfo's answer) with protojson's.
+func TestFastJSONItemInfoMatchesProtojson(t *testing.T) {
+	if !itemInfoFieldsKnown {
+		t.Fatal("ItemInfo or Envelope has fields appendItemInfo does not write: extend fastjson.go (until then every item info goes to protojson)")
+	}
+	pj, fast := protojsonMarshaler(), fastJSON{protojsonMarshaler()}
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := []*adminv1.ItemInfo{{}, {Extent: &adminv1.Envelope{}}, {Name: "services/A.MapServer/itemInfo", Tags: []string{""}}}
+	for _, d := range testDoubles {
+		cases = append(cases, &adminv1.ItemInfo{Extent: &adminv1.Envelope{Xmin: d, Ymax: -d}})
+	}
+	for range 1000 {
+		cases = append(cases, randomItemInfo(r))
+	}
+	for i, m := range cases {
+		want, err := pj.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fast.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := compact(t, got), compact(t, want); g != w {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, g, w)
+		}
+	}
+	if got := testing.AllocsPerRun(20, func() { _, _ = fast.Marshal(randomItemInfo(rand.New(rand.NewPCG(5, 6)))) }) -
+		testing.AllocsPerRun(20, func() { _ = randomItemInfo(rand.New(rand.NewPCG(5, 6))) }); got > 1 {
+		t.Errorf("writing an item info: %v allocations, want 1", got)
+	}
+}
+
 // TestFastJSONLeavesToProtojson checks the cases fastJSON does not write
 // itself: the answer and the error are protojson's.
 func TestFastJSONLeavesToProtojson(t *testing.T) {
@@ -134,6 +194,7 @@ func TestFastJSONLeavesToProtojson(t *testing.T) {
 		"bad utf-8":     &adminv1.ListServicesResponse{Services: []*adminv1.Service{{Name: "a\xffb"}}},
 		"bad duration":  &adminv1.ListServicesResponse{Services: []*adminv1.Service{{MaxWaitDuration: &durationpb.Duration{Seconds: 1, Nanos: -1}}}},
 		"other":         &adminv1.Folder{Name: "folders/Maps"},
+		"bad utf-8 tag": &adminv1.ItemInfo{Tags: []string{"a\xffb"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, wantErr := pj.Marshal(m)
@@ -182,5 +243,24 @@ func TestFastJSONAllocations(t *testing.T) {
 	m := fastJSON{protojsonMarshaler()}
 	if got := testing.AllocsPerRun(20, func() { _, _ = m.Marshal(resp) }); got > 2 {
 		t.Errorf("marshaling 20 services: %v allocations, want at most 2", got)
+	}
+	// A service with properties and extensions (GetService's answer), of
+	// the simulator's size: its maps' keys are sorted without allocating
+	// (slices.Sorted made 6 per map), and its buffer does not grow.
+	svc := benchService(1)
+	svc.Capabilities = []string{"Map", "Query", "Data"}
+	svc.MaxWaitDuration, svc.MaxIdleDuration = durationpb.New(60*time.Second), durationpb.New(1800*time.Second)
+	svc.MaxUsageDuration, svc.MaxStartupDuration = durationpb.New(600*time.Second), durationpb.New(300*time.Second)
+	svc.RecycleInterval, svc.RecycleStartTimeOfDay = durationpb.New(24*time.Hour), "00:00"
+	svc.LoadBalancing, svc.IsolationLevel, svc.Provider = "ROUND_ROBIN", "HIGH", "ArcObjects11"
+	for _, n := range []string{"KmlServer", "WMSServer", "FeatureServer"} {
+		svc.Extensions = append(svc.Extensions, &adminv1.ServiceExtension{TypeName: n, Enabled: true,
+			Properties: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}})
+	}
+	if b, _ := m.Marshal(svc); len(b) <= 1024 {
+		t.Fatalf("the service's JSON has %d bytes: make it a little over 1 024 (the simulator's take 1 136)", len(b))
+	}
+	if got := testing.AllocsPerRun(20, func() { _, _ = m.Marshal(svc) }); got > 1 {
+		t.Errorf("marshaling a service with 4 property maps: %v allocations, want 1", got)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +26,18 @@ func TestWithPeerGivesTheClientAddressAndTLSState(t *testing.T) {
 	}{
 		{"plain", httptest.NewServer, false},
 		{"TLS", httptest.NewTLSServer, true},
+		{"plain, peer per connection", func(h http.Handler) *httptest.Server {
+			srv := httptest.NewUnstartedServer(h)
+			srv.Config.ConnContext = PeerConnContext
+			srv.Start()
+			return srv
+		}, false},
+		{"TLS, PeerConnContext", func(h http.Handler) *httptest.Server {
+			srv := httptest.NewUnstartedServer(h)
+			srv.Config.ConnContext = PeerConnContext
+			srv.StartTLS()
+			return srv
+		}, true},
 	} {
 		srv := tc.start(h)
 		resp, err := srv.Client().Get(srv.URL)
@@ -63,5 +76,38 @@ func TestRemoteAddr(t *testing.T) {
 		if got := remoteAddr(in).String(); got != want {
 			t.Errorf("remoteAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// pipeConn is a connection with TCP addresses.
+type pipeConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func (c pipeConn) LocalAddr() net.Addr  { return c.local }
+func (c pipeConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestPeerConnContext checks that a request of a connection whose context
+// PeerConnContext made gets the peer WithPeer builds, without allocating.
+func TestPeerConnContext(t *testing.T) {
+	local, remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	var got *peer.Peer
+	h := WithPeer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got, _ = peer.FromContext(r.Context()) }))
+
+	// Without: WithPeer builds the peer from the request.
+	r := httptest.NewRequest(http.MethodGet, "/v1/services", nil)
+	r.RemoteAddr = remote.String()
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
+	h.ServeHTTP(nil, r)
+	want := got
+
+	r = r.WithContext(PeerConnContext(r.Context(), pipeConn{local: local, remote: remote}))
+	h.ServeHTTP(nil, r)
+	if got.Addr.String() != want.Addr.String() || got.Addr.Network() != want.Addr.Network() || got.LocalAddr != want.LocalAddr || got.AuthInfo != nil {
+		t.Errorf("peer per connection %+v, want %+v", got, want)
+	}
+	if n := testing.AllocsPerRun(20, func() { h.ServeHTTP(nil, r) }); n != 0 {
+		t.Errorf("a request with the connection's peer: %v allocations, want 0", n)
 	}
 }

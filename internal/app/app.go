@@ -448,6 +448,7 @@ func Start(cfg Config) (_ *App, err error) {
 	}
 	a.http = &http.Server{
 		Handler:           cfg.Telemetry.HTTPHandler(a.Metrics.Wrap(gateway.LimitBody(gateway.WithPeer(gw), maxBody))),
+		ConnContext:       gateway.PeerConnContext, // a plaintext connection's peer once, not per request
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
