@@ -345,14 +345,18 @@ func decodeJSON(v any) decodeFunc {
 }
 
 // doShared sends r and returns its answer checked (no error envelope,
-// valid JSON) but not decoded: the body of a coalesced flight.
-func (c *Client) doShared(ctx context.Context, r *request) ([]byte, error) {
+// valid JSON) but not decoded: the body of a coalesced flight. When check
+// is not nil, the body is checked by decoding it into a new value of its
+// type (checkResponse), set in *checked, if that decoder takes it.
+func (c *Client) doShared(ctx context.Context, r *request, check checkedDecoder, checked *checkedDecoder) ([]byte, error) {
 	var data []byte
 	err := c.doOnce(ctx, r, func(status int, contentType string, body []byte) *Error {
-		if e := decodeResponse(status, contentType, body, nil); e != nil {
+		*checked = nil
+		d, e := checkResponse(status, contentType, body, check)
+		if e != nil {
 			return e
 		}
-		data = body
+		data, *checked = body, d
 		return nil
 	})
 	return data, err

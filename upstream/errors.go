@@ -241,6 +241,53 @@ func isTokenRejection(e *Error) bool {
 // not nil). The returned *Error has Kind, HTTPStatus, Code, Messages and Err
 // set; the caller fills in Op, Method and Path.
 func decodeResponse(status int, contentType string, body []byte, v any) *Error {
+	if e := responseError(status, body); e != nil {
+		return e
+	}
+	if v == nil {
+		if json.Valid(body) {
+			return nil
+		}
+	} else if cd, ok := v.(checkedDecoder); ok && cd.decodeChecked(body) {
+		return nil // checked and decoded in one pass
+	} else if err := json.Unmarshal(body, v); err == nil {
+		return nil
+	} else if json.Valid(body) {
+		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
+	}
+	return notJSON(status, contentType, body)
+}
+
+// checkResponse is decodeResponse with v nil (the body checked, not
+// decoded), except that a body the one-pass decoder of check's type takes
+// is checked by decoding it into a new value, returned, rather than by
+// json.Valid.
+func checkResponse(status int, contentType string, body []byte, check checkedDecoder) (checkedDecoder, *Error) {
+	if e := responseError(status, body); e != nil {
+		return nil, e
+	}
+	if check != nil {
+		if d := check.newChecked(); d.decodeChecked(body) {
+			return d, nil
+		}
+	}
+	if json.Valid(body) {
+		return nil, nil
+	}
+	return nil, notJSON(status, contentType, body)
+}
+
+// notJSON is the error of a 2xx body that is not JSON.
+func notJSON(status int, contentType string, body []byte) *Error {
+	var raw json.RawMessage
+	err := json.Unmarshal(body, &raw) // the syntax error, with its offset
+	return &Error{Kind: KindDecode, HTTPStatus: status,
+		Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+}
+
+// responseError is the error an answer reports, whatever its body decodes
+// to: an error envelope, else a status other than 2xx; nil for neither.
+func responseError(status int, body []byte) *Error {
 	// A fast walk of the top-level keys (mayBeEnvelope) spares the common
 	// answer, a body without an error envelope, any decoding beyond the
 	// one into v; only a body that may hold one is decoded as an object to
@@ -256,19 +303,7 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 	if status < 200 || status > 299 {
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
-	if v == nil {
-		if json.Valid(body) {
-			return nil
-		}
-	} else if err := json.Unmarshal(body, v); err == nil {
-		return nil
-	} else if json.Valid(body) {
-		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
-	}
-	var raw json.RawMessage
-	err := json.Unmarshal(body, &raw) // the syntax error, with its offset
-	return &Error{Kind: KindDecode, HTTPStatus: status,
-		Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+	return nil
 }
 
 // envelopeError recognises the admin and REST error envelopes in a JSON

@@ -22,11 +22,12 @@ var itemFields = [...]itemKey{
 	keyAccessInformation, keyLicenseInfo, keyDocumentation, keyURL, keyExtent, keySpatialReference, keyThumbnail,
 }
 
-// decodeItemInfoFast decodes item info from b, which is valid JSON (the
-// json.Unmarshaler contract; send checks every answer), the way
-// UnmarshalJSON's key-by-key rule does. It reports false where that rule
-// needs more than one look at a key: a modelled key arriving twice (in any
-// spelling) or an escaped key; and for anything but an object. The caller
+// decodeItemInfoFast decodes item info from b the way UnmarshalJSON's
+// key-by-key rule does, checking in the same pass that b is JSON
+// (jsonscan.go). It reports false for anything that is not JSON, where
+// that rule needs more than one look at a key (a modelled key arriving
+// twice, in any spelling, or an escaped key) and for anything but an
+// object. The caller
 // then decodes b the encoding/json way, so both give the same item info or
 // error. Keys are compared in ASCII, so a key spelled with a non-ASCII
 // letter is not a modelled key, as in decodeByKey.
@@ -44,7 +45,7 @@ func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
 		}
 		seen[n] = true
 		start := d.i
-		end := skipValue(d.b, start)
+		end := validValue(d.b, start)
 		if end < 0 {
 			return false
 		}
@@ -149,7 +150,7 @@ func (d *listingScan) itemList(start, end int) []string {
 			if d.i >= len(d.b) || d.b[e] != '"' {
 				return false
 			}
-			ee, escaped := stringEnd(d.b, e)
+			ee, escaped := scanString(d.b, e)
 			if ee < 0 || escaped {
 				return false
 			}
@@ -241,7 +242,7 @@ func (d *listingScan) number(dst *float64) bool {
 	if d.i >= len(d.b) {
 		return false
 	}
-	end := skipValue(d.b, d.i)
+	end := validValue(d.b, d.i)
 	if end < 0 {
 		return false
 	}

@@ -8,13 +8,14 @@ import (
 // This file holds the one-pass decoder of folder listings, the answer of
 // every ListServices call. encoding/json checks the whole body and then
 // decodes it by reflection, one small allocation per string; this decoder
-// walks the bytes once and takes every plain string as a slice of one copy
-// of the body.
+// walks the bytes once, checking the JSON grammar as it goes, and takes
+// every plain string as a slice of one copy of the body.
 
 // decodeListingFast decodes the usual shape of a folder listing from b,
-// which is valid JSON (the json.Unmarshaler contract; send checks every
-// answer). It reports false for anything it does not handle the way
-// encoding/json does: an escaped key, a key that differs from a field's
+// checking in the same pass that b is JSON (jsonscan.go), so that a
+// listing it takes needs no other check. It reports false for anything
+// that is not JSON and anything it does not handle the way encoding/json
+// does: an escaped key, a key that differs from a field's
 // only by case (encoding/json matches keys case-insensitively), a value of
 // an unexpected kind, a scalar the tolerant types reject. The caller then
 // decodes b with json.Unmarshal, so both give the same listing or error.
@@ -85,7 +86,7 @@ func (d *listingScan) object(field func(key string) bool) bool {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			return false
 		}
-		end, escaped := stringEnd(d.b, d.i)
+		end, escaped := scanString(d.b, d.i)
 		if end < 0 || escaped {
 			return false
 		}
@@ -160,7 +161,7 @@ func (d *listingScan) other(key string, keys []string) bool {
 			return false
 		}
 	}
-	end := skipValue(d.b, d.i)
+	end := validValue(d.b, d.i)
 	if end < 0 {
 		return false
 	}
@@ -168,26 +169,21 @@ func (d *listingScan) other(key string, keys []string) bool {
 	return true
 }
 
-// scalar returns the raw text of the scalar at d.i and moves past it.
+// scalar returns the raw text of the valid scalar at d.i and moves past
+// it.
 func (d *listingScan) scalar() (string, bool) {
 	start := d.i
-	switch c := d.b[start]; {
-	case c == '{' || c == '[':
-		return "", false
-	case c == '"':
-		end, _ := stringEnd(d.b, start)
-		if end < 0 {
-			return "", false
-		}
-		d.i = end
-	default:
-		end := skipValue(d.b, start)
-		if end < 0 {
-			return "", false
-		}
-		d.i = end
+	var end int
+	if d.b[start] == '"' {
+		end, _ = scanString(d.b, start)
+	} else {
+		end = scanScalar(d.b, start)
 	}
-	return strings.TrimRight(d.s[start:d.i], " \t\r\n"), true
+	if end < 0 {
+		return "", false
+	}
+	d.i = end
+	return d.s[start:end], true
 }
 
 // text decodes a jsonText at d.i into dst.

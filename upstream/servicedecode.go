@@ -24,10 +24,10 @@ var serviceConfigKeys = []string{
 	"provider", "id", "private", "properties", "extensions",
 }
 
-// decodeServiceConfigFast decodes a service configuration from b, which is
-// valid JSON (the json.Unmarshaler contract; send checks every answer), as
-// decodeJSON does. It reports false for anything it does not handle the
-// way encoding/json does: not an object, an escaped key, a key that
+// decodeServiceConfigFast decodes a service configuration from b as
+// decodeJSON does, checking in the same pass that b is JSON (jsonscan.go).
+// It reports false for anything that is not JSON and anything it does not
+// handle the way encoding/json does: not an object, an escaped key, a key that
 // differs from a modelled one only by case (encoding/json matches keys
 // without regard to case), a modelled key sent twice (encoding/json merges
 // a second "properties" into the first), an escaped or invalid property
@@ -109,7 +109,7 @@ func decodeServiceConfigFast(b []byte) (ServiceConfig, bool) {
 // moves past it.
 func (d *listingScan) span() ([]byte, bool) {
 	start := d.i
-	end := skipValue(d.b, start)
+	end := validValue(d.b, start)
 	if end < 0 || end == start {
 		return nil, false
 	}
