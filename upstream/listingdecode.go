@@ -16,12 +16,20 @@ import (
 // listing it takes needs no other check. It reports false for anything
 // that is not JSON and anything it does not handle the way encoding/json
 // does: an escaped key, a key that differs from a field's
-// only by case (encoding/json matches keys case-insensitively), a value of
-// an unexpected kind, a scalar the tolerant types reject. The caller then
+// only by case (encoding/json matches keys case-insensitively), a list
+// sent twice (encoding/json decodes the second over the first one's
+// elements), a value of an unexpected kind, a scalar the tolerant types
+// reject. The caller then
 // decodes b with json.Unmarshal, so both give the same listing or error.
 func decodeListingFast(b []byte) (FolderListing, bool) {
 	d := listingScan{b: b, s: string(b)}
 	var l FolderListing
+	var lists uint8 // the lists seen: encoding/json decodes a second one over the first one's elements
+	once := func(bit uint8) bool {
+		seen := lists&bit != 0
+		lists |= bit
+		return !seen
+	}
 	ok := d.object(func(key string) bool {
 		switch key {
 		case "folderName":
@@ -35,11 +43,11 @@ func decodeListingFast(b []byte) (FolderListing, bool) {
 		case "isDefault":
 			return d.bool(&l.IsDefault)
 		case "folders":
-			return d.folders(&l.Folders)
+			return once(1) && d.folders(&l.Folders)
 		case "foldersDetail":
-			return d.foldersDetail(&l.FoldersDetail)
+			return once(2) && d.foldersDetail(&l.FoldersDetail)
 		case "services":
-			return d.services(&l.Services)
+			return once(4) && d.services(&l.Services)
 		}
 		return d.other(key, listingKeys)
 	})
