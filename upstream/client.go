@@ -628,14 +628,23 @@ func jsonStart(data []byte) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
-// readBody reads resp's body, at most limit bytes. A body of known length
-// (the resilient transport's, read whole) is read into a buffer of that
-// size, in one go.
+// readBody reads resp's body, at most limit bytes. The resilient
+// transport's body (bufferedBody), read already and no longer than limit,
+// is taken as it is.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n < limit {
-		buf := make([]byte, 0, n+1) // +1: io.ReadAll then ends without growing it
+	if b, ok := resp.Body.(*bufferedBody); ok && int64(len(b.data)) <= limit {
+		return b.take()
+	}
+	return readLimited(resp.Body, resp.ContentLength, limit)
+}
+
+// readLimited reads r, a body of n bytes (-1: unknown), up to limit bytes.
+// A body of known length is read into a buffer of that size, in one go.
+func readLimited(r io.Reader, n, limit int64) ([]byte, error) {
+	if n >= 0 && n < limit {
+		buf := make([]byte, 0, n+1) // +1: the read that reports the end needs no larger buffer
 		for {
-			m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			m, err := r.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+m]
 			if err == io.EOF {
 				return buf, nil
@@ -647,8 +656,8 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 				break // longer than announced: read the rest below
 			}
 		}
-		rest, err := io.ReadAll(io.LimitReader(resp.Body, limit-int64(len(buf))))
+		rest, err := io.ReadAll(io.LimitReader(r, limit-int64(len(buf))))
 		return append(buf, rest...), err
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit))
+	return io.ReadAll(io.LimitReader(r, limit))
 }
