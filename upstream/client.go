@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ const (
 type Client struct {
 	wire     *wire
 	adminURL *url.URL // site URL + "/admin/", always with a trailing slash
+	adminStr string   // adminURL.String()
 	tokens   TokenSource
 	creds    *credentials // set by WithCredentials; kept only to scrub the password
 	auth     poolSettings // token pool options (pool.go)
@@ -154,6 +156,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c := &Client{
 		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
 		adminURL: &admin,
+		adminStr: admin.String(),
 		now:      time.Now,
 		flavor:   FlavorServer,
 	}
@@ -403,12 +406,12 @@ func (c *Client) doOnce(ctx context.Context, r *request, decode decodeFunc) erro
 		rr := *r
 		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
 		secrets := c.secrets(ctx, value)
-		err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
+		err = c.wire.send(ctx, c.adminStr, &rr, value, secrets, decode)
 		var e *Error
 		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
 			c.wire.queryToken.Store(true)
 			rr.tokenInHeader = false
-			err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
+			err = c.wire.send(ctx, c.adminStr, &rr, value, secrets, decode)
 		}
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
 			c.invalidate(tok) // on every rejection, so the next call starts fresh
@@ -497,6 +500,20 @@ type wire struct {
 	// X-Esri-Authorization header (it answered 499, token not found), so
 	// that GETs carry it in the query string from then on.
 	queryToken atomic.Bool
+	// lastBearer is the X-Esri-Authorization value of the last token sent
+	// in it: {token, "Bearer " + token}.
+	lastBearer atomic.Pointer[[2]string]
+}
+
+// bearer returns the X-Esri-Authorization value of token, the last one
+// built when the token is the same.
+func (w *wire) bearer(token string) string {
+	if b := w.lastBearer.Load(); b != nil && b[0] == token {
+		return b[1]
+	}
+	b := &[2]string{token, "Bearer " + token}
+	w.lastBearer.Store(b)
+	return b[1]
 }
 
 // send performs r against admin (the admin root URL) with token and checks
@@ -506,7 +523,7 @@ type wire struct {
 // form-encoded (or multipart) body and never in the URL. Every body is read
 // through the size limit and checked for both error envelopes, whatever the
 // HTTP status.
-func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, decode decodeFunc) (err error) {
+func (w *wire) send(ctx context.Context, admin string, r *request, token string, secrets []string, decode decodeFunc) (err error) {
 	defer w.observed(r, time.Now(), &err)
 	// A write's errors say whether it may have reached the upstream (sent)
 	// and whether its answer was cut short, so that a caller can tell
@@ -527,38 +544,44 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		return e
 	}
 	// Concatenate rather than resolve: resolving would remove dot segments.
-	u, err := url.Parse(admin.String() + r.path)
-	if err != nil || strings.HasPrefix(r.path, "/") || strings.ContainsAny(r.path, "?#") {
+	if strings.HasPrefix(r.path, "/") || strings.ContainsAny(r.path, "?#") {
 		return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
 	}
-	params := url.Values{}
 	src := r.query
 	if r.method != http.MethodGet {
 		src = r.form
 	}
-	for k, vs := range src {
-		params[k] = append([]string(nil), vs...)
-	}
-	params.Set("f", "json")
-	params.Del("token")
+	queryToken := ""
 	if token != "" && !r.tokenInHeader {
-		params.Set("token", token)
+		queryToken = token
 	}
 	var body io.Reader
 	contentType := "application/x-www-form-urlencoded"
+	var target string // the URL; parsed once, by NewRequestWithContext
 	switch {
 	case r.method == http.MethodGet:
-		u.RawQuery = params.Encode()
+		var b strings.Builder
+		b.Grow(len(admin) + len(r.path) + 64)
+		b.WriteString(admin)
+		b.WriteString(r.path)
+		b.WriteByte('?')
+		encodeParams(&b, src, queryToken)
+		target = b.String()
 	case len(r.files) > 0:
-		u.RawQuery = ""
-		mp, ct, err := encodeMultipart(params, r.files)
+		target = admin + r.path
+		if _, err := url.Parse(target); err != nil {
+			return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
+		}
+		mp, ct, err := encodeMultipart(requestParams(src, queryToken), r.files)
 		if err != nil {
 			return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build multipart body"}})
 		}
 		body, contentType = mp, ct
 	default:
-		u.RawQuery = ""
-		body = strings.NewReader(params.Encode())
+		target = admin + r.path
+		var b strings.Builder
+		encodeParams(&b, src, queryToken)
+		body = strings.NewReader(b.String())
 	}
 	reqCtx := markIdempotent(ctx, r)
 	var trace *sendTrace
@@ -566,22 +589,13 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		trace = &sendTrace{}
 		reqCtx = trace.withTrace(reqCtx)
 	}
-	req, err := http.NewRequestWithContext(reqCtx, r.method, u.String(), body)
+	req, err := http.NewRequestWithContext(reqCtx, r.method, target, body)
 	if err != nil {
-		return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build request"}})
+		// The method and the context are fine: the URL is not.
+		return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
-	req.Header.Set("User-Agent", w.userAgent)
-	if token != "" && r.tokenInHeader {
-		req.Header.Set("X-Esri-Authorization", "Bearer "+token)
-	}
-	if w.referer != "" {
-		req.Header.Set("Referer", w.referer)
-	}
-	setRequestID(ctx, req.Header)
+	u := req.URL
+	w.setHeaders(ctx, req.Header, body != nil, contentType, token, r.tokenInHeader)
 
 	if write && ctx.Err() != nil { // provably not sent
 		return fail(&Error{Kind: KindTransport, Err: contextError(ctx, nil)})
@@ -611,6 +625,96 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		return fail(e)
 	}
 	return nil
+}
+
+// encodeParams writes to b the parameters of a request, encoded as
+// url.Values.Encode does (sorted by key): those of src but f and token,
+// f=json and, when token is not "", token. It writes
+// requestParams(src, token).Encode() without building the map.
+func encodeParams(b *strings.Builder, src url.Values, token string) {
+	var keysBuf [8]string
+	keys := append(keysBuf[:0], "f")
+	if token != "" {
+		keys = append(keys, "token")
+	}
+	for k := range src {
+		if k != "f" && k != "token" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	first := true
+	for _, k := range keys {
+		vs := src[k]
+		switch k {
+		case "f":
+			vs = []string{"json"}
+		case "token":
+			vs = []string{token}
+		}
+		ek := url.QueryEscape(k)
+		for _, v := range vs {
+			if !first {
+				b.WriteByte('&')
+			}
+			first = false
+			b.WriteString(ek)
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+}
+
+// requestParams returns the parameters of a request as url.Values: a copy
+// of src with f=json and, when token is not "", token (any f or token of
+// src replaced).
+func requestParams(src url.Values, token string) url.Values {
+	params := url.Values{}
+	for k, vs := range src {
+		params[k] = append([]string(nil), vs...)
+	}
+	params.Set("f", "json")
+	params.Del("token")
+	if token != "" {
+		params.Set("token", token)
+	}
+	return params
+}
+
+// acceptHeader is the Accept header of every request.
+const acceptHeader = "application/json, text/plain;q=0.9, */*;q=0.1"
+
+// setHeaders sets the headers of a request in h (empty): Content-Type when
+// it has a body, Accept, User-Agent, the token when it goes in a header,
+// Referer when configured and the request id of ctx. The keys are in
+// canonical form, and all values share one slice.
+func (w *wire) setHeaders(ctx context.Context, h http.Header, hasBody bool, contentType, token string, tokenInHeader bool) {
+	var kv [6][2]string
+	n := 0
+	if hasBody {
+		kv[n] = [2]string{"Content-Type", contentType}
+		n++
+	}
+	kv[n] = [2]string{"Accept", acceptHeader}
+	kv[n+1] = [2]string{"User-Agent", w.userAgent}
+	n += 2
+	if token != "" && tokenInHeader {
+		kv[n] = [2]string{"X-Esri-Authorization", w.bearer(token)}
+		n++
+	}
+	if w.referer != "" {
+		kv[n] = [2]string{"Referer", w.referer}
+		n++
+	}
+	if id, ok := requestIDOf(ctx); ok {
+		kv[n] = [2]string{RequestIDHeader, id}
+		n++
+	}
+	vs := make([]string, n)
+	for i := range n {
+		vs[i] = kv[i][1]
+		h[kv[i][0]] = vs[i : i+1 : i+1]
+	}
 }
 
 // truncatedJSON reports whether data looks like the start of a JSON

@@ -369,29 +369,36 @@ func unmarshalValid(data []byte, v any) error {
 }
 
 // coalesceKey is the key of a coalescible request, or "" when r must be
-// sent on its own: the identity's key, then requestKey.
+// sent on its own: the identity's key, then writeRequestKey's.
 func (c *Client) coalesceKey(ctx context.Context, r *request) string {
 	if c.noCoalesce || (r.method != "GET" && !r.idempotent) || len(r.files) > 0 || isFreshRead(ctx) {
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(len(r.method) + len(r.path) + 3 + 64)
 	if id := identityFromContext(ctx); id != nil {
 		k, _ := id.key.(string)
 		b.WriteString(k)
 	}
 	b.WriteByte(0)
-	b.WriteString(requestKey(r))
+	writeRequestKey(&b, r)
 	return b.String()
 }
 
-// requestKey names what r reads, whoever reads it: the method, the path and
-// the parameters.
-func requestKey(r *request) string {
+// writeRequestKey writes what names what r reads, whoever reads it: the
+// method, the path and the parameters.
+func writeRequestKey(b *strings.Builder, r *request) {
 	params := r.query
 	if r.method != "GET" {
 		params = r.form
 	}
-	return r.method + "\x00" + r.path + "\x00" + url.Values(params).Encode() // sorted by key
+	b.WriteString(r.method)
+	b.WriteByte(0)
+	b.WriteString(r.path)
+	b.WriteByte(0)
+	if len(params) > 0 {
+		b.WriteString(url.Values(params).Encode()) // sorted by key
+	}
 }
 
 // doCoalesced sends r through the flight group and decodes the shared body

@@ -161,22 +161,30 @@ func (c *Client) postRead(ctx context.Context, op, path string, form url.Values,
 	return c.do(ctx, &request{op: op, method: http.MethodPost, path: path, form: form, idempotent: true}, v)
 }
 
-// idempotentKey marks a request context whose request may be retried.
+// idempotentKey marks a request context with whether its request may be
+// retried.
 type idempotentKey struct{}
 
-// markIdempotent returns the context for sending r: GET requests and reads
-// marked idempotent carry the mark the resilient transport looks for.
+// markIdempotent returns the context for sending r. A POST carries the
+// mark the resilient transport looks for: true for a read marked
+// idempotent, false otherwise. A GET, always a read, goes unmarked (no
+// context to allocate per read): the transport takes an unmarked GET as
+// idempotent. A request that a redirect makes of r keeps r's context, so a
+// POST turned into a GET keeps the POST's mark.
 func markIdempotent(ctx context.Context, r *request) context.Context {
-	if r.idempotent || r.method == http.MethodGet {
-		return context.WithValue(ctx, idempotentKey{}, true)
+	if r.method == http.MethodGet {
+		return ctx
 	}
-	return ctx
+	return context.WithValue(ctx, idempotentKey{}, r.idempotent)
 }
 
-// isIdempotent reports whether req was marked by markIdempotent.
+// isIdempotent reports whether req may be retried: its mark
+// (markIdempotent), else whether it is a GET.
 func isIdempotent(req *http.Request) bool {
-	v, _ := req.Context().Value(idempotentKey{}).(bool)
-	return v
+	if v, ok := req.Context().Value(idempotentKey{}).(bool); ok {
+		return v
+	}
+	return req.Method == http.MethodGet
 }
 
 // resilientTransport is the http.RoundTripper installed by WithResilience.
