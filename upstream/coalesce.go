@@ -309,48 +309,50 @@ func sameType(decoded, m shareable) bool {
 // answer is JSON in the same pass (jsonscan.go): an answer it takes needs
 // no other check (json.Valid, or the one json.Unmarshal makes first).
 type checkedDecoder interface {
-	// decodeChecked decodes b into the receiver and reports true when b,
-	// a whole answer, is JSON and the receiver then holds what
+	// decodeChecked decodes b into the receiver and reports ok when b, a
+	// whole answer, is JSON and the receiver then holds what
 	// json.Unmarshal would give; false (the receiver unchanged) for
 	// anything else, which the caller then checks and decodes the
-	// encoding/json way.
-	decodeChecked(b []byte) bool
+	// encoding/json way. envelope reports a top-level key that may make
+	// b an error envelope (listingScan.topKey); without one, mayBeEnvelope
+	// is false for b.
+	decodeChecked(b []byte) (ok, envelope bool)
 	// newChecked returns a new, empty value of the receiver's type.
 	newChecked() checkedDecoder
 	// setChecked makes the receiver the value v (which newChecked made).
 	setChecked(v checkedDecoder)
 }
 
-func (l *FolderListing) decodeChecked(b []byte) bool {
-	fast, ok := decodeListingFast(trimJSONSpace(b))
+func (l *FolderListing) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanListing(trimJSONSpace(b))
 	if ok {
 		*l = fast
 	}
-	return ok
+	return ok, envelope
 }
 
 func (*FolderListing) newChecked() checkedDecoder { return new(FolderListing) }
 
 func (l *FolderListing) setChecked(v checkedDecoder) { *l = *v.(*FolderListing) }
 
-func (c *ServiceConfig) decodeChecked(b []byte) bool {
-	fast, ok := decodeServiceConfigFast(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
+func (c *ServiceConfig) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanServiceConfig(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
 	if ok {
 		*c = fast
 	}
-	return ok
+	return ok, envelope
 }
 
 func (*ServiceConfig) newChecked() checkedDecoder { return new(ServiceConfig) }
 
 func (c *ServiceConfig) setChecked(v checkedDecoder) { *c = *v.(*ServiceConfig) }
 
-func (i *ItemInfo) decodeChecked(b []byte) bool {
-	fast, ok := decodeItemInfoFast(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
+func (i *ItemInfo) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanItemInfo(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
 	if ok {
 		*i = fast
 	}
-	return ok
+	return ok, envelope
 }
 
 func (*ItemInfo) newChecked() checkedDecoder { return new(ItemInfo) }

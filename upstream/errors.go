@@ -248,7 +248,7 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 		if json.Valid(body) {
 			return nil
 		}
-	} else if cd, ok := v.(checkedDecoder); ok && cd.decodeChecked(body) {
+	} else if cd, ok := v.(checkedDecoder); ok && decodedChecked(cd, body) {
 		return nil // checked and decoded in one pass
 	} else if err := json.Unmarshal(body, v); err == nil {
 		return nil
@@ -258,21 +258,34 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 	return notJSON(status, contentType, body)
 }
 
+func decodedChecked(cd checkedDecoder, body []byte) bool {
+	ok, _ := cd.decodeChecked(body)
+	return ok
+}
+
 // checkResponse is decodeResponse with v nil (the body checked, not
-// decoded), except that a body the one-pass decoder of check's type takes
-// is checked by decoding it into a new value, returned, rather than by
-// json.Valid.
+// decoded), except that a 2xx body the one-pass decoder of check's type
+// takes is checked by decoding it into a new value, returned, rather than
+// by json.Valid; and when that decoder saw no key that may make it an
+// error envelope, the body is not walked again to look for one
+// (mayBeEnvelope would answer false).
 func checkResponse(status int, contentType string, body []byte, check checkedDecoder) (checkedDecoder, *Error) {
+	var d checkedDecoder
+	if check != nil && status >= 200 && status <= 299 {
+		d = check.newChecked()
+		ok, envelope := d.decodeChecked(body)
+		if ok && !envelope {
+			return d, nil
+		}
+		if !ok {
+			d = nil
+		}
+	}
 	if e := responseError(status, body); e != nil {
 		return nil, e
 	}
-	if check != nil {
-		if d := check.newChecked(); d.decodeChecked(body) {
-			return d, nil
-		}
-	}
-	if json.Valid(body) {
-		return nil, nil
+	if d != nil || json.Valid(body) {
+		return d, nil
 	}
 	return nil, notJSON(status, contentType, body)
 }

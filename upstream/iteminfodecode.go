@@ -32,10 +32,18 @@ var itemFields = [...]itemKey{
 // error. Keys are compared in ASCII, so a key spelled with a non-ASCII
 // letter is not a modelled key, as in decodeByKey.
 func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
+	info, ok, _ := scanItemInfo(b)
+	return info, ok
+}
+
+// scanItemInfo is decodeItemInfoFast, also reporting whether b has a
+// top-level key that may make it an error envelope (listingScan.topKey).
+func scanItemInfo(b []byte) (_ ItemInfo, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var info ItemInfo
 	var seen [len(itemFields)]bool
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		n := itemFieldIndex(key)
 		if n < 0 {
 			return d.other(key, nil)
@@ -85,11 +93,11 @@ func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
 		return true
 	})
 	if !ok || d.end() != len(b) {
-		return ItemInfo{}, false
+		return ItemInfo{}, false, false
 	}
 	info.src = bytes.Clone(b)
 	info.received = digestOf(info.src)
-	return info, true
+	return info, true, d.envelope
 }
 
 // itemFieldIndex returns the index in itemFields of the key that key

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -106,21 +107,32 @@ func checkAgainstJSON(t *testing.T, b []byte) {
 	same("config", decodeResponse(200, ct, b, &c), decodeResponse(200, ct, b, (*jsonOnlyConfig)(&c2)), c, c2)
 	same("item info", decodeResponse(200, ct, b, &i), decodeResponse(200, ct, b, (*jsonOnlyItem)(&i2)), i, i2)
 
-	want := decodeResponse(200, ct, b, nil)
-	for _, check := range []checkedDecoder{(*FolderListing)(nil), (*ServiceConfig)(nil), (*ItemInfo)(nil)} {
-		d, got := checkResponse(200, ct, b, check)
-		same("checked", got, want, nil, nil)
-		if d == nil {
-			continue
+	for _, status := range []int{200, 204, 404, 499, 500} {
+		want := decodeResponse(status, ct, b, nil)
+		for _, check := range []checkedDecoder{(*FolderListing)(nil), (*ServiceConfig)(nil), (*ItemInfo)(nil)} {
+			d, got := checkResponse(status, ct, b, check)
+			same(fmt.Sprintf("checked, HTTP %d", status), got, want, nil, nil)
+			if d == nil {
+				continue
+			}
+			if want != nil {
+				t.Fatalf("%q: %T decoded an answer that is not JSON", b, check)
+			}
+			// What was decoded while checking is what the caller would decode.
+			fresh := check.newChecked()
+			if err := unmarshalValid(b, fresh); err != nil || !reflect.DeepEqual(d, fresh) {
+				t.Fatalf("%q: %T decoded while checking\n%#v\nthen\n%#v, %v", b, check, d, fresh, err)
+			}
 		}
-		if want != nil {
-			t.Fatalf("%q: %T decoded an answer that is not JSON", b, check)
-		}
-		// What was decoded while checking is what the caller would decode.
-		fresh := check.newChecked()
-		if err := unmarshalValid(b, fresh); err != nil || !reflect.DeepEqual(d, fresh) {
-			t.Fatalf("%q: %T decoded while checking\n%#v\nthen\n%#v, %v", b, check, d, fresh, err)
-		}
+	}
+
+	// A body a decoder takes without a key that may make it an error
+	// envelope is one mayBeEnvelope passes.
+	_, ok1, env1 := scanListing(b)
+	_, ok2, env2 := scanServiceConfig(b)
+	_, ok3, env3 := scanItemInfo(b)
+	if (ok1 && !env1 || ok2 && !env2 || ok3 && !env3) && mayBeEnvelope(b) {
+		t.Fatalf("%q: taken with no envelope key, and mayBeEnvelope looks for one", b)
 	}
 }
 
@@ -160,6 +172,13 @@ func TestDecodeResponseCheckedMatchesJSON(t *testing.T) {
 		`{"extra":`+strings.Repeat("[", 600)+strings.Repeat("]", 600)+`}`,
 		`{"status":"error","code":500,"messages":["x"]}`,
 		`{"error":{"code":498,"message":"Invalid token."}}`,
+		`{"folderName":"F","services":[],"status":"error","code":498,"messages":["Invalid token."]}`,
+		`{"serviceName":"S","STATUS":"error","code":"500"}`,
+		`{"title":"T","Error":{"code":403,"message":"no"}}`,
+		"{\"title\":\"T\",\"\u017ftatus\":\"error\"}",
+		`{"folderName":"F","status":"success"}`,
+		`{"serviceName":"S","error":"none"}`,
+		`{"services":[{"serviceName":"A","status":"error"}],"properties":{"error":"x"}}`,
 		`{"numbers":[0,-0,1.5,-1e5,1E+2,2e-3,123456789012345678901234567890]}`,
 		`{"folderName":"\ud800\udc00\u00e9\/\b\f\n\r\t"}`,
 	)

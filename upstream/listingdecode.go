@@ -22,6 +22,13 @@ import (
 // reject. The caller then
 // decodes b with json.Unmarshal, so both give the same listing or error.
 func decodeListingFast(b []byte) (FolderListing, bool) {
+	l, ok, _ := scanListing(b)
+	return l, ok
+}
+
+// scanListing is decodeListingFast, also reporting whether b has a
+// top-level key that may make it an error envelope (listingScan.topKey).
+func scanListing(b []byte) (_ FolderListing, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var l FolderListing
 	var lists uint8 // the lists seen: encoding/json decodes a second one over the first one's elements
@@ -30,7 +37,8 @@ func decodeListingFast(b []byte) (FolderListing, bool) {
 		lists |= bit
 		return !seen
 	}
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		switch key {
 		case "folderName":
 			return d.text(&l.FolderName)
@@ -52,9 +60,9 @@ func decodeListingFast(b []byte) (FolderListing, bool) {
 		return d.other(key, listingKeys)
 	})
 	if !ok || d.end() != len(b) {
-		return FolderListing{}, false
+		return FolderListing{}, false, false
 	}
-	return l, true
+	return l, true, d.envelope
 }
 
 var (
@@ -69,6 +77,19 @@ type listingScan struct {
 	b []byte
 	s string
 	i int
+	// envelope records a top-level key that may make the body an error
+	// envelope (topKey).
+	envelope bool
+}
+
+// topKey notes a top-level key: "status" or "error" in any case, the keys
+// that make mayBeEnvelope look for an error envelope. A body a decoder
+// takes without such a key is one mayBeEnvelope answers false for (it is
+// an object, and the decoders take no escaped key).
+func (d *listingScan) topKey(key string) {
+	if strings.EqualFold(key, "status") || strings.EqualFold(key, "error") {
+		d.envelope = true
+	}
 }
 
 func (d *listingScan) space() { d.i = skipSpace(d.b, d.i) }

@@ -34,10 +34,19 @@ var serviceConfigKeys = []string{
 // key, a value the tolerant types reject. The caller then decodes b the
 // encoding/json way, so both give the same configuration or error.
 func decodeServiceConfigFast(b []byte) (ServiceConfig, bool) {
+	c, ok, _ := scanServiceConfig(b)
+	return c, ok
+}
+
+// scanServiceConfig is decodeServiceConfigFast, also reporting whether b
+// has a top-level key that may make it an error envelope
+// (listingScan.topKey).
+func scanServiceConfig(b []byte) (_ ServiceConfig, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var c ServiceConfig
 	var seen uint32
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		n := -1
 		for i, k := range serviceConfigKeys {
 			if k == key {
@@ -98,11 +107,11 @@ func decodeServiceConfigFast(b []byte) (ServiceConfig, bool) {
 		}
 	})
 	if !ok || d.end() != len(b) {
-		return ServiceConfig{}, false
+		return ServiceConfig{}, false, false
 	}
 	c.src = bytes.Clone(b)
 	c.received = digestOf(c.src)
-	return c, true
+	return c, true, d.envelope
 }
 
 // span returns the value at d.i without the white space after it, and
