@@ -405,7 +405,8 @@ func (c *Client) doOnce(ctx context.Context, r *request, decode decodeFunc) erro
 		// with the token in the query string, and so are later GETs.
 		rr := *r
 		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
-		secrets := c.secrets(ctx, value)
+		var secretsBuf [3]string
+		secrets := c.appendSecrets(ctx, secretsBuf[:0], value)
 		err = c.wire.send(ctx, c.adminStr, &rr, value, secrets, decode)
 		var e *Error
 		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
@@ -475,7 +476,12 @@ func (c *Client) invalidate(tok *Token) {
 // token: the token, the service password and the secret of a delegated
 // identity in ctx.
 func (c *Client) secrets(ctx context.Context, token string) []string {
-	s := make([]string, 0, 3)
+	return c.appendSecrets(ctx, make([]string, 0, 3), token)
+}
+
+// appendSecrets is secrets appending to s (which, with room for three,
+// the caller may keep on its stack).
+func (c *Client) appendSecrets(ctx context.Context, s []string, token string) []string {
 	if token != "" {
 		s = append(s, token)
 	}

@@ -466,8 +466,13 @@ type flightCall struct {
 }
 
 func (c *Client) newFlightCall(r *request, v any) *flightCall {
+	fc := c.flightCallOf(r, v)
+	return &fc
+}
+
+func (c *Client) flightCallOf(r *request, v any) flightCall {
 	check, _ := v.(checkedDecoder)
-	return &flightCall{c: c, r: r, check: check}
+	return flightCall{c: c, r: r, check: check}
 }
 
 // run is the flight function.
@@ -514,40 +519,46 @@ type call struct {
 // ends the wait with its error, and the reads still running are then left
 // (each cancelled when no other caller waits on it).
 func (c *Client) doAll(ctx context.Context, calls ...call) error {
-	keys := make([]string, len(calls))
+	// One block for what each read needs here (its flight function
+	// included), rather than a slice and an allocation per item.
+	type pending struct {
+		key      string
+		f        *readFlight
+		fc       flightCall
+		finished bool
+	}
+	ps := make([]pending, len(calls))
 	for i, cl := range calls {
-		if keys[i] = c.coalesceKey(ctx, cl.r); keys[i] == "" {
+		if ps[i].key = c.coalesceKey(ctx, cl.r); ps[i].key == "" {
 			return c.doEach(ctx, calls)
 		}
 	}
 	ended := make(chan int, len(calls)) // never blocks a flight
-	flights := make([]*readFlight, len(calls))
-	fcs := make([]*flightCall, len(calls))
 	for i, cl := range calls {
-		fcs[i] = c.newFlightCall(cl.r, cl.v)
-		flights[i] = c.flights.join(ctx, keys[i], fcs[i].run, c.sharedDecoder(cl.r, cl.v, fcs[i]), func() { ended <- i })
+		p := &ps[i]
+		p.fc = c.flightCallOf(cl.r, cl.v)
+		p.f = c.flights.join(ctx, p.key, p.fc.run, c.sharedDecoder(cl.r, cl.v, &p.fc), func() { ended <- i })
 	}
-	finished := make([]bool, len(calls))
 	var first error
 	for n := 0; n < len(calls) && first == nil; n++ {
 		select {
 		case i := <-ended:
-			finished[i] = true
-			f := flights[i]
-			first = c.finishFlight(ctx, calls[i].r, f, f.data, f.err, calls[i].v, fcs[i])
+			p := &ps[i]
+			p.finished = true
+			first = c.finishFlight(ctx, calls[i].r, p.f, p.f.data, p.f.err, calls[i].v, &p.fc)
 		case <-ctx.Done():
-			for i, done := range finished {
-				if !done {
-					first = c.finishFlight(ctx, calls[i].r, flights[i], nil, ctx.Err(), nil, nil)
+			for i := range ps {
+				if !ps[i].finished {
+					first = c.finishFlight(ctx, calls[i].r, ps[i].f, nil, ctx.Err(), nil, nil)
 					break
 				}
 			}
 		}
 	}
 	if first != nil {
-		for i, f := range flights {
-			if !finished[i] {
-				c.flights.leave(keys[i], f)
+		for i := range ps {
+			if !ps[i].finished {
+				c.flights.leave(ps[i].key, ps[i].f)
 			}
 		}
 	}

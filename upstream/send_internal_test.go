@@ -117,3 +117,19 @@ func equalHeaders(a, b http.Header) bool {
 	}
 	return true
 }
+
+// TestServiceRefPathWith checks that pathWith is Path and the suffix.
+func TestServiceRefPathWith(t *testing.T) {
+	for _, ref := range []ServiceRef{
+		{Name: "A", Type: "MapServer"},
+		{Folder: "/", Name: "A", Type: "MapServer"},
+		{Folder: "Utilities", Name: "Geometry", Type: "GeometryServer"},
+		{Folder: "a b", Name: "c/d", Type: "e?f"},
+	} {
+		for _, suffix := range []string{"", "/status", "/iteminfo"} {
+			if got, want := ref.pathWith(suffix), folderPath(ref.Folder)+url.PathEscape(ref.Name)+"."+url.PathEscape(ref.Type)+suffix; got != want {
+				t.Errorf("%+v.pathWith(%q) = %q, want %q", ref, suffix, got, want)
+			}
+		}
+	}
+}
