@@ -25,8 +25,13 @@ const (
 	maxThumbnailDownloadBytes = 3 << 20
 )
 
-// itemInfoName is the resource name of ref's item info.
-func itemInfoName(ref serviceRef) string { return ref.resourceName() + itemInfoSuffix }
+// itemInfoName is the resource name of ref's item info (one allocation).
+func itemInfoName(ref serviceRef) string {
+	if ref.Folder == "" {
+		return "services/" + ref.Name + "." + ref.Type + itemInfoSuffix
+	}
+	return "folders/" + ref.Folder + "/services/" + ref.Name + "." + ref.Type + itemInfoSuffix
+}
 
 // thumbnailName is the resource name of ref's thumbnail.
 func thumbnailName(ref serviceRef) string { return ref.resourceName() + thumbnailSuffix }

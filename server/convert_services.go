@@ -115,12 +115,25 @@ func setSummaryNames(svcs []adminv1.Service) {
 
 func seconds(n int) *durationpb.Duration { return durationpb.New(time.Duration(n) * time.Second) }
 
+// splitList splits a comma-separated list, dropping empty entries and
+// the spaces around each (nil for none), in one allocation.
 func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	out := make([]string, 0, strings.Count(s, ",")+1)
+	for {
+		p, rest, more := strings.Cut(s, ",")
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
+		if !more {
+			break
+		}
+		s = rest
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -38,5 +40,38 @@ func TestSummariesConvertAndAllocateOnce(t *testing.T) {
 	}
 	if got := testing.AllocsPerRun(20, func() { summaries("Bulk", in) }); got > 3 {
 		t.Errorf("summaries of 20 entries: %v allocations, want at most 3", got)
+	}
+}
+
+// TestSplitList checks splitList against strings.Split and TrimSpace
+// (what it did before), and that it allocates once.
+func TestSplitList(t *testing.T) {
+	ref := func(s string) []string {
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, s := range []string{"", " ", ",", ",,, ,", "Map", "Map,Query,Data", " Map , ,Query,", "a,,b", "\tx\n,y"} {
+		got, want := splitList(s), ref(s)
+		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("splitList(%q) = %#v, want %#v", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = splitList("Map,Query,Data,KmlServer") }); n != 1 {
+		t.Errorf("splitList: %v allocations, want 1", n)
+	}
+}
+
+// TestItemInfoNameIsResourceName checks that an item info's name is its
+// service's resource name and the suffix.
+func TestItemInfoNameIsResourceName(t *testing.T) {
+	for _, ref := range []serviceRef{{Name: "A", Type: "MapServer"}, {Folder: "F", Name: "B", Type: "GPServer"}} {
+		if got, want := itemInfoName(ref), ref.resourceName()+itemInfoSuffix; got != want {
+			t.Errorf("itemInfoName(%+v) = %q, want %q", ref, got, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ const (
 type Client struct {
 	wire     *wire
 	adminURL *url.URL // site URL + "/admin/", always with a trailing slash
+	adminStr string   // adminURL.String()
 	tokens   TokenSource
 	creds    *credentials // set by WithCredentials; kept only to scrub the password
 	auth     poolSettings // token pool options (pool.go)
@@ -154,6 +156,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c := &Client{
 		wire:     &wire{userAgent: defaultUserAgent, maxBytes: defaultMaxResponseBytes},
 		adminURL: &admin,
+		adminStr: admin.String(),
 		now:      time.Now,
 		flavor:   FlavorServer,
 	}
@@ -345,14 +348,18 @@ func decodeJSON(v any) decodeFunc {
 }
 
 // doShared sends r and returns its answer checked (no error envelope,
-// valid JSON) but not decoded: the body of a coalesced flight.
-func (c *Client) doShared(ctx context.Context, r *request) ([]byte, error) {
+// valid JSON) but not decoded: the body of a coalesced flight. When check
+// is not nil, the body is checked by decoding it into a new value of its
+// type (checkResponse), set in *checked, if that decoder takes it.
+func (c *Client) doShared(ctx context.Context, r *request, check checkedDecoder, checked *checkedDecoder) ([]byte, error) {
 	var data []byte
 	err := c.doOnce(ctx, r, func(status int, contentType string, body []byte) *Error {
-		if e := decodeResponse(status, contentType, body, nil); e != nil {
+		*checked = nil
+		d, e := checkResponse(status, contentType, body, check)
+		if e != nil {
 			return e
 		}
-		data = body
+		data, *checked = body, d
 		return nil
 	})
 	return data, err
@@ -398,13 +405,14 @@ func (c *Client) doOnce(ctx context.Context, r *request, decode decodeFunc) erro
 		// with the token in the query string, and so are later GETs.
 		rr := *r
 		rr.tokenInHeader = value != "" && r.method == http.MethodGet && !c.wire.queryToken.Load()
-		secrets := c.secrets(ctx, value)
-		err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
+		var secretsBuf [3]string
+		secrets := c.appendSecrets(ctx, secretsBuf[:0], value)
+		err = c.wire.send(ctx, c.adminStr, &rr, value, secrets, decode)
 		var e *Error
 		if rr.tokenInHeader && errors.As(err, &e) && e.Kind == KindAPI && e.Code == 499 {
 			c.wire.queryToken.Store(true)
 			rr.tokenInHeader = false
-			err = c.wire.send(ctx, c.adminURL, &rr, value, secrets, decode)
+			err = c.wire.send(ctx, c.adminStr, &rr, value, secrets, decode)
 		}
 		if tok != nil && errors.As(err, &e) && isTokenRejection(e) {
 			c.invalidate(tok) // on every rejection, so the next call starts fresh
@@ -468,7 +476,12 @@ func (c *Client) invalidate(tok *Token) {
 // token: the token, the service password and the secret of a delegated
 // identity in ctx.
 func (c *Client) secrets(ctx context.Context, token string) []string {
-	s := make([]string, 0, 3)
+	return c.appendSecrets(ctx, make([]string, 0, 3), token)
+}
+
+// appendSecrets is secrets appending to s (which, with room for three,
+// the caller may keep on its stack).
+func (c *Client) appendSecrets(ctx context.Context, s []string, token string) []string {
 	if token != "" {
 		s = append(s, token)
 	}
@@ -493,6 +506,20 @@ type wire struct {
 	// X-Esri-Authorization header (it answered 499, token not found), so
 	// that GETs carry it in the query string from then on.
 	queryToken atomic.Bool
+	// lastBearer is the X-Esri-Authorization value of the last token sent
+	// in it: {token, "Bearer " + token}.
+	lastBearer atomic.Pointer[[2]string]
+}
+
+// bearer returns the X-Esri-Authorization value of token, the last one
+// built when the token is the same.
+func (w *wire) bearer(token string) string {
+	if b := w.lastBearer.Load(); b != nil && b[0] == token {
+		return b[1]
+	}
+	b := &[2]string{token, "Bearer " + token}
+	w.lastBearer.Store(b)
+	return b[1]
 }
 
 // send performs r against admin (the admin root URL) with token and checks
@@ -502,7 +529,7 @@ type wire struct {
 // form-encoded (or multipart) body and never in the URL. Every body is read
 // through the size limit and checked for both error envelopes, whatever the
 // HTTP status.
-func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token string, secrets []string, decode decodeFunc) (err error) {
+func (w *wire) send(ctx context.Context, admin string, r *request, token string, secrets []string, decode decodeFunc) (err error) {
 	defer w.observed(r, time.Now(), &err)
 	// A write's errors say whether it may have reached the upstream (sent)
 	// and whether its answer was cut short, so that a caller can tell
@@ -523,38 +550,44 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		return e
 	}
 	// Concatenate rather than resolve: resolving would remove dot segments.
-	u, err := url.Parse(admin.String() + r.path)
-	if err != nil || strings.HasPrefix(r.path, "/") || strings.ContainsAny(r.path, "?#") {
+	if strings.HasPrefix(r.path, "/") || strings.ContainsAny(r.path, "?#") {
 		return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
 	}
-	params := url.Values{}
 	src := r.query
 	if r.method != http.MethodGet {
 		src = r.form
 	}
-	for k, vs := range src {
-		params[k] = append([]string(nil), vs...)
-	}
-	params.Set("f", "json")
-	params.Del("token")
+	queryToken := ""
 	if token != "" && !r.tokenInHeader {
-		params.Set("token", token)
+		queryToken = token
 	}
 	var body io.Reader
 	contentType := "application/x-www-form-urlencoded"
+	var target string // the URL; parsed once, by NewRequestWithContext
 	switch {
 	case r.method == http.MethodGet:
-		u.RawQuery = params.Encode()
+		var b strings.Builder
+		b.Grow(len(admin) + len(r.path) + 64)
+		b.WriteString(admin)
+		b.WriteString(r.path)
+		b.WriteByte('?')
+		encodeParams(&b, src, queryToken)
+		target = b.String()
 	case len(r.files) > 0:
-		u.RawQuery = ""
-		mp, ct, err := encodeMultipart(params, r.files)
+		target = admin + r.path
+		if _, err := url.Parse(target); err != nil {
+			return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
+		}
+		mp, ct, err := encodeMultipart(requestParams(src, queryToken), r.files)
 		if err != nil {
 			return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build multipart body"}})
 		}
 		body, contentType = mp, ct
 	default:
-		u.RawQuery = ""
-		body = strings.NewReader(params.Encode())
+		target = admin + r.path
+		var b strings.Builder
+		encodeParams(&b, src, queryToken)
+		body = strings.NewReader(b.String())
 	}
 	reqCtx := markIdempotent(ctx, r)
 	var trace *sendTrace
@@ -562,22 +595,13 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 		trace = &sendTrace{}
 		reqCtx = trace.withTrace(reqCtx)
 	}
-	req, err := http.NewRequestWithContext(reqCtx, r.method, u.String(), body)
+	req, err := http.NewRequestWithContext(reqCtx, r.method, target, body)
 	if err != nil {
-		return fail(&Error{Kind: KindInvalid, Messages: []string{"cannot build request"}})
+		// The method and the context are fine: the URL is not.
+		return fail(&Error{Kind: KindInvalid, Messages: []string{"invalid request path"}})
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
-	req.Header.Set("User-Agent", w.userAgent)
-	if token != "" && r.tokenInHeader {
-		req.Header.Set("X-Esri-Authorization", "Bearer "+token)
-	}
-	if w.referer != "" {
-		req.Header.Set("Referer", w.referer)
-	}
-	setRequestID(ctx, req.Header)
+	u := req.URL
+	w.setHeaders(ctx, req.Header, body != nil, contentType, token, r.tokenInHeader)
 
 	if write && ctx.Err() != nil { // provably not sent
 		return fail(&Error{Kind: KindTransport, Err: contextError(ctx, nil)})
@@ -609,6 +633,96 @@ func (w *wire) send(ctx context.Context, admin *url.URL, r *request, token strin
 	return nil
 }
 
+// encodeParams writes to b the parameters of a request, encoded as
+// url.Values.Encode does (sorted by key): those of src but f and token,
+// f=json and, when token is not "", token. It writes
+// requestParams(src, token).Encode() without building the map.
+func encodeParams(b *strings.Builder, src url.Values, token string) {
+	var keysBuf [8]string
+	keys := append(keysBuf[:0], "f")
+	if token != "" {
+		keys = append(keys, "token")
+	}
+	for k := range src {
+		if k != "f" && k != "token" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	first := true
+	for _, k := range keys {
+		vs := src[k]
+		switch k {
+		case "f":
+			vs = []string{"json"}
+		case "token":
+			vs = []string{token}
+		}
+		ek := url.QueryEscape(k)
+		for _, v := range vs {
+			if !first {
+				b.WriteByte('&')
+			}
+			first = false
+			b.WriteString(ek)
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+}
+
+// requestParams returns the parameters of a request as url.Values: a copy
+// of src with f=json and, when token is not "", token (any f or token of
+// src replaced).
+func requestParams(src url.Values, token string) url.Values {
+	params := url.Values{}
+	for k, vs := range src {
+		params[k] = append([]string(nil), vs...)
+	}
+	params.Set("f", "json")
+	params.Del("token")
+	if token != "" {
+		params.Set("token", token)
+	}
+	return params
+}
+
+// acceptHeader is the Accept header of every request.
+const acceptHeader = "application/json, text/plain;q=0.9, */*;q=0.1"
+
+// setHeaders sets the headers of a request in h (empty): Content-Type when
+// it has a body, Accept, User-Agent, the token when it goes in a header,
+// Referer when configured and the request id of ctx. The keys are in
+// canonical form, and all values share one slice.
+func (w *wire) setHeaders(ctx context.Context, h http.Header, hasBody bool, contentType, token string, tokenInHeader bool) {
+	var kv [6][2]string
+	n := 0
+	if hasBody {
+		kv[n] = [2]string{"Content-Type", contentType}
+		n++
+	}
+	kv[n] = [2]string{"Accept", acceptHeader}
+	kv[n+1] = [2]string{"User-Agent", w.userAgent}
+	n += 2
+	if token != "" && tokenInHeader {
+		kv[n] = [2]string{"X-Esri-Authorization", w.bearer(token)}
+		n++
+	}
+	if w.referer != "" {
+		kv[n] = [2]string{"Referer", w.referer}
+		n++
+	}
+	if id, ok := requestIDOf(ctx); ok {
+		kv[n] = [2]string{RequestIDHeader, id}
+		n++
+	}
+	vs := make([]string, n)
+	for i := range n {
+		vs[i] = kv[i][1]
+		h[kv[i][0]] = vs[i : i+1 : i+1]
+	}
+}
+
 // truncatedJSON reports whether data looks like the start of a JSON
 // object or array that ends too early (or is otherwise broken). Bodies that
 // are not JSON at all (an HTML page) are not truncated JSON: retrying a
@@ -624,14 +738,23 @@ func jsonStart(data []byte) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
-// readBody reads resp's body, at most limit bytes. A body of known length
-// (the resilient transport's, read whole) is read into a buffer of that
-// size, in one go.
+// readBody reads resp's body, at most limit bytes. The resilient
+// transport's body (bufferedBody), read already and no longer than limit,
+// is taken as it is.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n < limit {
-		buf := make([]byte, 0, n+1) // +1: io.ReadAll then ends without growing it
+	if b, ok := resp.Body.(*bufferedBody); ok && int64(len(b.data)) <= limit {
+		return b.take()
+	}
+	return readLimited(resp.Body, resp.ContentLength, limit)
+}
+
+// readLimited reads r, a body of n bytes (-1: unknown), up to limit bytes.
+// A body of known length is read into a buffer of that size, in one go.
+func readLimited(r io.Reader, n, limit int64) ([]byte, error) {
+	if n >= 0 && n < limit {
+		buf := make([]byte, 0, n+1) // +1: the read that reports the end needs no larger buffer
 		for {
-			m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			m, err := r.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+m]
 			if err == io.EOF {
 				return buf, nil
@@ -643,8 +766,8 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 				break // longer than announced: read the rest below
 			}
 		}
-		rest, err := io.ReadAll(io.LimitReader(resp.Body, limit-int64(len(buf))))
+		rest, err := io.ReadAll(io.LimitReader(r, limit-int64(len(buf))))
 		return append(buf, rest...), err
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit))
+	return io.ReadAll(io.LimitReader(r, limit))
 }

@@ -305,6 +305,60 @@ func sameType(decoded, m shareable) bool {
 	return decoded != nil && reflect.TypeOf(decoded) == reflect.TypeOf(m)
 }
 
+// checkedDecoder is a result type whose one-pass decoder checks that an
+// answer is JSON in the same pass (jsonscan.go): an answer it takes needs
+// no other check (json.Valid, or the one json.Unmarshal makes first).
+type checkedDecoder interface {
+	// decodeChecked decodes b into the receiver and reports ok when b, a
+	// whole answer, is JSON and the receiver then holds what
+	// json.Unmarshal would give; false (the receiver unchanged) for
+	// anything else, which the caller then checks and decodes the
+	// encoding/json way. envelope reports a top-level key that may make
+	// b an error envelope (listingScan.topKey); without one, mayBeEnvelope
+	// is false for b.
+	decodeChecked(b []byte) (ok, envelope bool)
+	// newChecked returns a new, empty value of the receiver's type.
+	newChecked() checkedDecoder
+	// setChecked makes the receiver the value v (which newChecked made).
+	setChecked(v checkedDecoder)
+}
+
+func (l *FolderListing) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanListing(trimJSONSpace(b))
+	if ok {
+		*l = fast
+	}
+	return ok, envelope
+}
+
+func (*FolderListing) newChecked() checkedDecoder { return new(FolderListing) }
+
+func (l *FolderListing) setChecked(v checkedDecoder) { *l = *v.(*FolderListing) }
+
+func (c *ServiceConfig) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanServiceConfig(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
+	if ok {
+		*c = fast
+	}
+	return ok, envelope
+}
+
+func (*ServiceConfig) newChecked() checkedDecoder { return new(ServiceConfig) }
+
+func (c *ServiceConfig) setChecked(v checkedDecoder) { *c = *v.(*ServiceConfig) }
+
+func (i *ItemInfo) decodeChecked(b []byte) (ok, envelope bool) {
+	fast, ok, envelope := scanItemInfo(trimJSONSpace(b)) // the value's bytes, as json.Unmarshal hands them (Raw)
+	if ok {
+		*i = fast
+	}
+	return ok, envelope
+}
+
+func (*ItemInfo) newChecked() checkedDecoder { return new(ItemInfo) }
+
+func (i *ItemInfo) setChecked(v checkedDecoder) { *i = *v.(*ItemInfo) }
+
 // unmarshalValid decodes data, which send checked to be JSON, into v. A
 // type that decodes itself (json.Unmarshaler, as most answers are) is
 // handed the value directly: json.Unmarshal would first check all of data
@@ -317,47 +371,60 @@ func unmarshalValid(data []byte, v any) error {
 }
 
 // coalesceKey is the key of a coalescible request, or "" when r must be
-// sent on its own: the identity's key, then requestKey.
+// sent on its own: the identity's key, then writeRequestKey's.
 func (c *Client) coalesceKey(ctx context.Context, r *request) string {
 	if c.noCoalesce || (r.method != "GET" && !r.idempotent) || len(r.files) > 0 || isFreshRead(ctx) {
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(len(r.method) + len(r.path) + 3 + 64)
 	if id := identityFromContext(ctx); id != nil {
 		k, _ := id.key.(string)
 		b.WriteString(k)
 	}
 	b.WriteByte(0)
-	b.WriteString(requestKey(r))
+	writeRequestKey(&b, r)
 	return b.String()
 }
 
-// requestKey names what r reads, whoever reads it: the method, the path and
-// the parameters.
-func requestKey(r *request) string {
+// writeRequestKey writes what names what r reads, whoever reads it: the
+// method, the path and the parameters.
+func writeRequestKey(b *strings.Builder, r *request) {
 	params := r.query
 	if r.method != "GET" {
 		params = r.form
 	}
-	return r.method + "\x00" + r.path + "\x00" + url.Values(params).Encode() // sorted by key
+	b.WriteString(r.method)
+	b.WriteByte(0)
+	b.WriteString(r.path)
+	b.WriteByte(0)
+	if len(params) > 0 {
+		b.WriteString(url.Values(params).Encode()) // sorted by key
+	}
 }
 
 // doCoalesced sends r through the flight group and decodes the shared body
 // into v.
 func (c *Client) doCoalesced(ctx context.Context, key string, r *request, v any) error {
-	f := c.flights.join(ctx, key, c.flightFunc(r), c.sharedDecoder(r, v), nil)
+	fc := c.newFlightCall(r, v)
+	f := c.flights.join(ctx, key, fc.run, c.sharedDecoder(r, v, fc), nil)
 	data, err := c.flights.wait(ctx, key, f)
-	return c.finishFlight(ctx, r, f, data, err, v)
+	return c.finishFlight(ctx, r, f, data, err, v, fc)
 }
 
 // sharedDecoder is how a flight decodes r's value once for the callers
-// that take it shared (nil unless r.shared and v can be shared).
-func (c *Client) sharedDecoder(r *request, v any) func([]byte) (shareable, error) {
+// that take it shared (nil unless r.shared and v can be shared): the value
+// fc's flight function decoded, when the flight ran it, else a decode of
+// the checked body.
+func (c *Client) sharedDecoder(r *request, v any, fc *flightCall) func([]byte) (shareable, error) {
 	m, ok := v.(shareable)
 	if !ok || !r.shared {
 		return nil
 	}
 	return func(data []byte) (shareable, error) {
+		if d, ok := fc.checked.(shareable); ok {
+			return d, nil
+		}
 		d := m.fresh()
 		return d, unmarshalValid(data, d)
 	}
@@ -384,16 +451,38 @@ func (*ServiceStatus) fresh() shareable { return new(ServiceStatus) }
 
 func (s *ServiceStatus) setFrom(v shareable) { *s = *v.(*ServiceStatus) }
 
-// flightFunc is what a flight of r runs: r sent once, its checked body kept.
-func (c *Client) flightFunc(r *request) func(context.Context) ([]byte, error) {
-	return func(fctx context.Context) ([]byte, error) {
-		return c.doShared(fctx, r)
-	}
+// flightCall is one caller's flight function: r sent once, its checked
+// body kept. When the caller's value decodes checked (checkedDecoder), the
+// body is checked by decoding it into a new value, checked, which the
+// caller then takes instead of decoding the body again. checked is written
+// by the flight's goroutine before the flight is done (and only if the
+// flight ran this caller's function, the one of the caller that started
+// it), and read by the caller after.
+type flightCall struct {
+	c       *Client
+	r       *request
+	check   checkedDecoder // the caller's value, or nil
+	checked checkedDecoder
+}
+
+func (c *Client) newFlightCall(r *request, v any) *flightCall {
+	fc := c.flightCallOf(r, v)
+	return &fc
+}
+
+func (c *Client) flightCallOf(r *request, v any) flightCall {
+	check, _ := v.(checkedDecoder)
+	return flightCall{c: c, r: r, check: check}
+}
+
+// run is the flight function.
+func (fc *flightCall) run(ctx context.Context) ([]byte, error) {
+	return fc.c.doShared(ctx, fc.r, fc.check, &fc.checked)
 }
 
 // finishFlight turns what flight f of r gave this caller into its error,
 // decoding the shared body into v.
-func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, data []byte, err error, v any) error {
+func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, data []byte, err error, v any, fc *flightCall) error {
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			return &Error{Kind: KindTransport, Op: r.op, Method: r.method, Path: r.path, Err: contextError(ctx, err)}
@@ -407,6 +496,8 @@ func (c *Client) finishFlight(ctx context.Context, r *request, f *readFlight, da
 		if err = f.decodeErr; err == nil {
 			m.setFrom(f.decoded) // decoded by the flight (sharedDecoder)
 		}
+	} else if fc != nil && fc.checked != nil {
+		fc.check.setChecked(fc.checked) // decoded by this caller's flight function
 	} else {
 		err = unmarshalValid(data, v)
 	}
@@ -428,38 +519,46 @@ type call struct {
 // ends the wait with its error, and the reads still running are then left
 // (each cancelled when no other caller waits on it).
 func (c *Client) doAll(ctx context.Context, calls ...call) error {
-	keys := make([]string, len(calls))
+	// One block for what each read needs here (its flight function
+	// included), rather than a slice and an allocation per item.
+	type pending struct {
+		key      string
+		f        *readFlight
+		fc       flightCall
+		finished bool
+	}
+	ps := make([]pending, len(calls))
 	for i, cl := range calls {
-		if keys[i] = c.coalesceKey(ctx, cl.r); keys[i] == "" {
+		if ps[i].key = c.coalesceKey(ctx, cl.r); ps[i].key == "" {
 			return c.doEach(ctx, calls)
 		}
 	}
 	ended := make(chan int, len(calls)) // never blocks a flight
-	flights := make([]*readFlight, len(calls))
 	for i, cl := range calls {
-		flights[i] = c.flights.join(ctx, keys[i], c.flightFunc(cl.r), c.sharedDecoder(cl.r, cl.v), func() { ended <- i })
+		p := &ps[i]
+		p.fc = c.flightCallOf(cl.r, cl.v)
+		p.f = c.flights.join(ctx, p.key, p.fc.run, c.sharedDecoder(cl.r, cl.v, &p.fc), func() { ended <- i })
 	}
-	finished := make([]bool, len(calls))
 	var first error
 	for n := 0; n < len(calls) && first == nil; n++ {
 		select {
 		case i := <-ended:
-			finished[i] = true
-			f := flights[i]
-			first = c.finishFlight(ctx, calls[i].r, f, f.data, f.err, calls[i].v)
+			p := &ps[i]
+			p.finished = true
+			first = c.finishFlight(ctx, calls[i].r, p.f, p.f.data, p.f.err, calls[i].v, &p.fc)
 		case <-ctx.Done():
-			for i, done := range finished {
-				if !done {
-					first = c.finishFlight(ctx, calls[i].r, flights[i], nil, ctx.Err(), nil)
+			for i := range ps {
+				if !ps[i].finished {
+					first = c.finishFlight(ctx, calls[i].r, ps[i].f, nil, ctx.Err(), nil, nil)
 					break
 				}
 			}
 		}
 	}
 	if first != nil {
-		for i, f := range flights {
-			if !finished[i] {
-				c.flights.leave(keys[i], f)
+		for i := range ps {
+			if !ps[i].finished {
+				c.flights.leave(ps[i].key, ps[i].f)
 			}
 		}
 	}

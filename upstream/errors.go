@@ -241,6 +241,66 @@ func isTokenRejection(e *Error) bool {
 // not nil). The returned *Error has Kind, HTTPStatus, Code, Messages and Err
 // set; the caller fills in Op, Method and Path.
 func decodeResponse(status int, contentType string, body []byte, v any) *Error {
+	if e := responseError(status, body); e != nil {
+		return e
+	}
+	if v == nil {
+		if json.Valid(body) {
+			return nil
+		}
+	} else if cd, ok := v.(checkedDecoder); ok && decodedChecked(cd, body) {
+		return nil // checked and decoded in one pass
+	} else if err := json.Unmarshal(body, v); err == nil {
+		return nil
+	} else if json.Valid(body) {
+		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
+	}
+	return notJSON(status, contentType, body)
+}
+
+func decodedChecked(cd checkedDecoder, body []byte) bool {
+	ok, _ := cd.decodeChecked(body)
+	return ok
+}
+
+// checkResponse is decodeResponse with v nil (the body checked, not
+// decoded), except that a 2xx body the one-pass decoder of check's type
+// takes is checked by decoding it into a new value, returned, rather than
+// by json.Valid; and when that decoder saw no key that may make it an
+// error envelope, the body is not walked again to look for one
+// (mayBeEnvelope would answer false).
+func checkResponse(status int, contentType string, body []byte, check checkedDecoder) (checkedDecoder, *Error) {
+	var d checkedDecoder
+	if check != nil && status >= 200 && status <= 299 {
+		d = check.newChecked()
+		ok, envelope := d.decodeChecked(body)
+		if ok && !envelope {
+			return d, nil
+		}
+		if !ok {
+			d = nil
+		}
+	}
+	if e := responseError(status, body); e != nil {
+		return nil, e
+	}
+	if d != nil || json.Valid(body) {
+		return d, nil
+	}
+	return nil, notJSON(status, contentType, body)
+}
+
+// notJSON is the error of a 2xx body that is not JSON.
+func notJSON(status int, contentType string, body []byte) *Error {
+	var raw json.RawMessage
+	err := json.Unmarshal(body, &raw) // the syntax error, with its offset
+	return &Error{Kind: KindDecode, HTTPStatus: status,
+		Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+}
+
+// responseError is the error an answer reports, whatever its body decodes
+// to: an error envelope, else a status other than 2xx; nil for neither.
+func responseError(status int, body []byte) *Error {
 	// A fast walk of the top-level keys (mayBeEnvelope) spares the common
 	// answer, a body without an error envelope, any decoding beyond the
 	// one into v; only a body that may hold one is decoded as an object to
@@ -256,19 +316,7 @@ func decodeResponse(status int, contentType string, body []byte, v any) *Error {
 	if status < 200 || status > 299 {
 		return &Error{Kind: KindHTTP, HTTPStatus: status}
 	}
-	if v == nil {
-		if json.Valid(body) {
-			return nil
-		}
-	} else if err := json.Unmarshal(body, v); err == nil {
-		return nil
-	} else if json.Valid(body) {
-		return &Error{Kind: KindDecode, HTTPStatus: status, Err: err}
-	}
-	var raw json.RawMessage
-	err := json.Unmarshal(body, &raw) // the syntax error, with its offset
-	return &Error{Kind: KindDecode, HTTPStatus: status,
-		Err: fmt.Errorf("body is not JSON (%d bytes, Content-Type %q): %w", len(body), contentType, err)}
+	return nil
 }
 
 // envelopeError recognises the admin and REST error envelopes in a JSON

@@ -641,7 +641,7 @@ func (s *ItemInfoService) Get(ctx context.Context, ref ServiceRef) (*ItemInfo, e
 		return nil, err
 	}
 	var info ItemInfo
-	if err := s.client.get(ctx, op, ref.Path()+"/iteminfo", nil, &info); err != nil {
+	if err := s.client.get(ctx, op, ref.pathWith("/iteminfo"), nil, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil

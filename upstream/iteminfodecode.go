@@ -22,19 +22,28 @@ var itemFields = [...]itemKey{
 	keyAccessInformation, keyLicenseInfo, keyDocumentation, keyURL, keyExtent, keySpatialReference, keyThumbnail,
 }
 
-// decodeItemInfoFast decodes item info from b, which is valid JSON (the
-// json.Unmarshaler contract; send checks every answer), the way
-// UnmarshalJSON's key-by-key rule does. It reports false where that rule
-// needs more than one look at a key: a modelled key arriving twice (in any
-// spelling) or an escaped key; and for anything but an object. The caller
+// decodeItemInfoFast decodes item info from b the way UnmarshalJSON's
+// key-by-key rule does, checking in the same pass that b is JSON
+// (jsonscan.go). It reports false for anything that is not JSON, where
+// that rule needs more than one look at a key (a modelled key arriving
+// twice, in any spelling, or an escaped key) and for anything but an
+// object. The caller
 // then decodes b the encoding/json way, so both give the same item info or
 // error. Keys are compared in ASCII, so a key spelled with a non-ASCII
 // letter is not a modelled key, as in decodeByKey.
 func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
+	info, ok, _ := scanItemInfo(b)
+	return info, ok
+}
+
+// scanItemInfo is decodeItemInfoFast, also reporting whether b has a
+// top-level key that may make it an error envelope (listingScan.topKey).
+func scanItemInfo(b []byte) (_ ItemInfo, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var info ItemInfo
 	var seen [len(itemFields)]bool
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		n := itemFieldIndex(key)
 		if n < 0 {
 			return d.other(key, nil)
@@ -44,7 +53,7 @@ func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
 		}
 		seen[n] = true
 		start := d.i
-		end := skipValue(d.b, start)
+		end := validValue(d.b, start)
 		if end < 0 {
 			return false
 		}
@@ -84,11 +93,11 @@ func decodeItemInfoFast(b []byte) (ItemInfo, bool) {
 		return true
 	})
 	if !ok || d.end() != len(b) {
-		return ItemInfo{}, false
+		return ItemInfo{}, false, false
 	}
 	info.src = bytes.Clone(b)
 	info.received = digestOf(info.src)
-	return info, true
+	return info, true, d.envelope
 }
 
 // itemFieldIndex returns the index in itemFields of the key that key
@@ -149,7 +158,7 @@ func (d *listingScan) itemList(start, end int) []string {
 			if d.i >= len(d.b) || d.b[e] != '"' {
 				return false
 			}
-			ee, escaped := stringEnd(d.b, e)
+			ee, escaped := scanString(d.b, e)
 			if ee < 0 || escaped {
 				return false
 			}
@@ -241,7 +250,7 @@ func (d *listingScan) number(dst *float64) bool {
 	if d.i >= len(d.b) {
 		return false
 	}
-	end := skipValue(d.b, d.i)
+	end := validValue(d.b, d.i)
 	if end < 0 {
 		return false
 	}

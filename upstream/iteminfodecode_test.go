@@ -120,3 +120,28 @@ func TestDecodeItemInfoAllocations(t *testing.T) {
 		}
 	}
 }
+
+// FuzzItemInfoFast checks that the one-pass decoder and the encoding/json
+// path agree on every input it takes, and that it takes no input that is
+// not JSON (it is the only check of the answers it takes).
+func FuzzItemInfoFast(f *testing.F) {
+	for _, tc := range itemInfoCases {
+		f.Add([]byte(tc.body))
+	}
+	for _, s := range notJSONBodies {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodeItemInfoFast(b)
+		if !ok {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("%q is not JSON, and the one-pass decoder took it", b)
+		}
+		var want ItemInfo
+		if err := want.decodeJSON(b); err != nil || !reflect.DeepEqual(fast, want) {
+			t.Fatalf("%q: fast decoded\n%#v\nencoding/json path\n%#v, %v", b, fast, want, err)
+		}
+	})
+}

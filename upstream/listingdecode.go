@@ -8,20 +8,37 @@ import (
 // This file holds the one-pass decoder of folder listings, the answer of
 // every ListServices call. encoding/json checks the whole body and then
 // decodes it by reflection, one small allocation per string; this decoder
-// walks the bytes once and takes every plain string as a slice of one copy
-// of the body.
+// walks the bytes once, checking the JSON grammar as it goes, and takes
+// every plain string as a slice of one copy of the body.
 
 // decodeListingFast decodes the usual shape of a folder listing from b,
-// which is valid JSON (the json.Unmarshaler contract; send checks every
-// answer). It reports false for anything it does not handle the way
-// encoding/json does: an escaped key, a key that differs from a field's
-// only by case (encoding/json matches keys case-insensitively), a value of
-// an unexpected kind, a scalar the tolerant types reject. The caller then
+// checking in the same pass that b is JSON (jsonscan.go), so that a
+// listing it takes needs no other check. It reports false for anything
+// that is not JSON and anything it does not handle the way encoding/json
+// does: an escaped key, a key that differs from a field's
+// only by case (encoding/json matches keys case-insensitively), a list
+// sent twice (encoding/json decodes the second over the first one's
+// elements), a value of an unexpected kind, a scalar the tolerant types
+// reject. The caller then
 // decodes b with json.Unmarshal, so both give the same listing or error.
 func decodeListingFast(b []byte) (FolderListing, bool) {
+	l, ok, _ := scanListing(b)
+	return l, ok
+}
+
+// scanListing is decodeListingFast, also reporting whether b has a
+// top-level key that may make it an error envelope (listingScan.topKey).
+func scanListing(b []byte) (_ FolderListing, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var l FolderListing
-	ok := d.object(func(key string) bool {
+	var lists uint8 // the lists seen: encoding/json decodes a second one over the first one's elements
+	once := func(bit uint8) bool {
+		seen := lists&bit != 0
+		lists |= bit
+		return !seen
+	}
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		switch key {
 		case "folderName":
 			return d.text(&l.FolderName)
@@ -34,18 +51,18 @@ func decodeListingFast(b []byte) (FolderListing, bool) {
 		case "isDefault":
 			return d.bool(&l.IsDefault)
 		case "folders":
-			return d.folders(&l.Folders)
+			return once(1) && d.folders(&l.Folders)
 		case "foldersDetail":
-			return d.foldersDetail(&l.FoldersDetail)
+			return once(2) && d.foldersDetail(&l.FoldersDetail)
 		case "services":
-			return d.services(&l.Services)
+			return once(4) && d.services(&l.Services)
 		}
 		return d.other(key, listingKeys)
 	})
 	if !ok || d.end() != len(b) {
-		return FolderListing{}, false
+		return FolderListing{}, false, false
 	}
-	return l, true
+	return l, true, d.envelope
 }
 
 var (
@@ -60,6 +77,19 @@ type listingScan struct {
 	b []byte
 	s string
 	i int
+	// envelope records a top-level key that may make the body an error
+	// envelope (topKey).
+	envelope bool
+}
+
+// topKey notes a top-level key: "status" or "error" in any case, the keys
+// that make mayBeEnvelope look for an error envelope. A body a decoder
+// takes without such a key is one mayBeEnvelope answers false for (it is
+// an object, and the decoders take no escaped key).
+func (d *listingScan) topKey(key string) {
+	if strings.EqualFold(key, "status") || strings.EqualFold(key, "error") {
+		d.envelope = true
+	}
 }
 
 func (d *listingScan) space() { d.i = skipSpace(d.b, d.i) }
@@ -85,7 +115,7 @@ func (d *listingScan) object(field func(key string) bool) bool {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			return false
 		}
-		end, escaped := stringEnd(d.b, d.i)
+		end, escaped := scanString(d.b, d.i)
 		if end < 0 || escaped {
 			return false
 		}
@@ -160,7 +190,7 @@ func (d *listingScan) other(key string, keys []string) bool {
 			return false
 		}
 	}
-	end := skipValue(d.b, d.i)
+	end := validValue(d.b, d.i)
 	if end < 0 {
 		return false
 	}
@@ -168,26 +198,21 @@ func (d *listingScan) other(key string, keys []string) bool {
 	return true
 }
 
-// scalar returns the raw text of the scalar at d.i and moves past it.
+// scalar returns the raw text of the valid scalar at d.i and moves past
+// it.
 func (d *listingScan) scalar() (string, bool) {
 	start := d.i
-	switch c := d.b[start]; {
-	case c == '{' || c == '[':
-		return "", false
-	case c == '"':
-		end, _ := stringEnd(d.b, start)
-		if end < 0 {
-			return "", false
-		}
-		d.i = end
-	default:
-		end := skipValue(d.b, start)
-		if end < 0 {
-			return "", false
-		}
-		d.i = end
+	var end int
+	if d.b[start] == '"' {
+		end, _ = scanString(d.b, start)
+	} else {
+		end = scanScalar(d.b, start)
 	}
-	return strings.TrimRight(d.s[start:d.i], " \t\r\n"), true
+	if end < 0 {
+		return "", false
+	}
+	d.i = end
+	return d.s[start:end], true
 }
 
 // text decodes a jsonText at d.i into dst.

@@ -34,7 +34,10 @@ var listingCases = []struct {
 	{"invalid utf8", "{\"folderName\":\"a\xffb\"}", true},
 	{"null arrays", `{"folders":null,"foldersDetail":null,"services":null}`, true},
 	{"empty arrays", `{"folders":[],"foldersDetail":[],"services":[]}`, true},
-	{"duplicate keys", `{"folderName":"a","folderName":"b","services":[{"serviceName":"A"}],"services":[{"serviceName":"B"},{"serviceName":"C"}]}`, true},
+	{"duplicate keys", `{"folderName":"a","folderName":"b","services":[{"serviceName":"A"}]}`, true},
+	{"duplicate list", `{"folderName":"a","services":[{"serviceName":"A"}],"services":[{"serviceName":"B"},{"serviceName":"C"}]}`, false},
+	{"duplicate list, fewer keys", `{"services":[{"serviceName":"0","type":"MapServer"}],"services":[{}]}`, false},
+	{"duplicate folders", `{"folders":["a"],"folders":[null],"foldersDetail":[{"id":"x"}],"foldersDetail":[{}]}`, false},
 	{"other case key", `{"FolderName":"Bulk"}`, false},
 	{"other case nested key", `{"services":[{"ServiceName":"A"}]}`, false},
 	{"escaped key", `{"folder\u004eame":"Bulk"}`, false},
@@ -71,17 +74,21 @@ func TestDecodeListingFastMatchesJSON(t *testing.T) {
 }
 
 // FuzzFolderListingJSON checks that the one-pass decoder and json.Unmarshal
-// agree on every valid JSON input.
+// agree on every input the decoder takes, and that it takes no input that
+// is not JSON (it is the only check of the answers it takes).
 func FuzzFolderListingJSON(f *testing.F) {
 	for _, tc := range listingCases {
 		f.Add([]byte(tc.body))
 	}
+	for _, s := range notJSONBodies {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if !json.Valid(b) {
-			return // FolderListing.UnmarshalJSON is only called on valid JSON
-		}
 		want, wantErr := slowListing(b)
 		fast, ok := decodeListingFast(b)
+		if ok && !json.Valid(b) {
+			t.Fatalf("%q is not JSON, and the one-pass decoder took it", b)
+		}
 		if ok && (wantErr != nil || !reflect.DeepEqual(fast, want)) {
 			t.Fatalf("%q: fast decoded %#v, json.Unmarshal %#v, %v", b, fast, want, wantErr)
 		}

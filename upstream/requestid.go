@@ -1,9 +1,6 @@
 package upstream
 
-import (
-	"context"
-	"net/http"
-)
+import "context"
 
 // RequestIDHeader is the HTTP header that carries a request id to the
 // upstream, so that upstream logs and arcgate's can be correlated.
@@ -33,17 +30,17 @@ func RequestID(ctx context.Context) string {
 // maxRequestIDLen is the longest request id sent upstream.
 const maxRequestIDLen = 128
 
-// setRequestID copies the request id of ctx, if any and if it is fit for a
-// header, into h; send calls it.
-func setRequestID(ctx context.Context, h http.Header) {
+// requestIDOf returns the request id of ctx if there is one fit for a
+// header (send sets it in the X-Request-Id header).
+func requestIDOf(ctx context.Context) (string, bool) {
 	id := RequestID(ctx)
 	if id == "" || len(id) > maxRequestIDLen {
-		return
+		return "", false
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] < 0x21 || id[i] > 0x7e {
-			return
+			return "", false
 		}
 	}
-	h.Set(RequestIDHeader, id)
+	return id, true
 }

@@ -161,22 +161,30 @@ func (c *Client) postRead(ctx context.Context, op, path string, form url.Values,
 	return c.do(ctx, &request{op: op, method: http.MethodPost, path: path, form: form, idempotent: true}, v)
 }
 
-// idempotentKey marks a request context whose request may be retried.
+// idempotentKey marks a request context with whether its request may be
+// retried.
 type idempotentKey struct{}
 
-// markIdempotent returns the context for sending r: GET requests and reads
-// marked idempotent carry the mark the resilient transport looks for.
+// markIdempotent returns the context for sending r. A POST carries the
+// mark the resilient transport looks for: true for a read marked
+// idempotent, false otherwise. A GET, always a read, goes unmarked (no
+// context to allocate per read): the transport takes an unmarked GET as
+// idempotent. A request that a redirect makes of r keeps r's context, so a
+// POST turned into a GET keeps the POST's mark.
 func markIdempotent(ctx context.Context, r *request) context.Context {
-	if r.idempotent || r.method == http.MethodGet {
-		return context.WithValue(ctx, idempotentKey{}, true)
+	if r.method == http.MethodGet {
+		return ctx
 	}
-	return ctx
+	return context.WithValue(ctx, idempotentKey{}, r.idempotent)
 }
 
-// isIdempotent reports whether req was marked by markIdempotent.
+// isIdempotent reports whether req may be retried: its mark
+// (markIdempotent), else whether it is a GET.
 func isIdempotent(req *http.Request) bool {
-	v, _ := req.Context().Value(idempotentKey{}).(bool)
-	return v
+	if v, ok := req.Context().Value(idempotentKey{}).(bool); ok {
+		return v
+	}
+	return req.Method == http.MethodGet
 }
 
 // resilientTransport is the http.RoundTripper installed by WithResilience.
@@ -384,7 +392,7 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	}
 	// An idempotent read: read the body now (as far as the client would) to
 	// see whether it arrived whole.
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, t.bufLimit))
+	data, readErr := readLimited(resp.Body, resp.ContentLength, t.bufLimit)
 	_ = resp.Body.Close()
 	release()
 	truncated := readErr == nil && status >= 200 && status <= 299 && cutShort(data)
@@ -393,10 +401,8 @@ func (t *resilientTransport) attempt(req *http.Request, idem bool) attemptResult
 	} else {
 		t.record(ctx, outcomeSuccess)
 	}
-	if readErr != nil {
-		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(data), errReader{readErr}))
-	} else {
-		resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.Body = newBufferedBody(data, readErr)
+	if readErr == nil {
 		resp.ContentLength = int64(len(data)) // so that the client reads it in one go
 	}
 	res := attemptResult{resp: resp, retryAfter: -1}
@@ -460,10 +466,38 @@ func cutShort(data []byte) bool {
 	return t[len(t)-1] != closer
 }
 
-// errReader returns err after the buffered part of a body that failed.
-type errReader struct{ err error }
+// bufferedBody is the body of a read's response, read by attempt: its
+// bytes, then err (nil: io.EOF). readBody takes the bytes as they are
+// rather than copying them.
+type bufferedBody struct {
+	r    bytes.Reader
+	data []byte
+	err  error
+}
 
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+func newBufferedBody(data []byte, err error) *bufferedBody {
+	b := &bufferedBody{data: data, err: err}
+	b.r.Reset(data)
+	return b
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
+}
+
+func (b *bufferedBody) Close() error { return nil }
+
+// take returns the bytes not read yet and the error that follows them,
+// and leaves the body read.
+func (b *bufferedBody) take() ([]byte, error) {
+	rest := b.data[len(b.data)-b.r.Len():]
+	b.r.Reset(nil)
+	return rest, b.err
+}
 
 // trackedBody reports, once, whether reading the body failed when the
 // caller closes it (or reads it to the end).

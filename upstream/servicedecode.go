@@ -24,20 +24,29 @@ var serviceConfigKeys = []string{
 	"provider", "id", "private", "properties", "extensions",
 }
 
-// decodeServiceConfigFast decodes a service configuration from b, which is
-// valid JSON (the json.Unmarshaler contract; send checks every answer), as
-// decodeJSON does. It reports false for anything it does not handle the
-// way encoding/json does: not an object, an escaped key, a key that
+// decodeServiceConfigFast decodes a service configuration from b as
+// decodeJSON does, checking in the same pass that b is JSON (jsonscan.go).
+// It reports false for anything that is not JSON and anything it does not
+// handle the way encoding/json does: not an object, an escaped key, a key that
 // differs from a modelled one only by case (encoding/json matches keys
 // without regard to case), a modelled key sent twice (encoding/json merges
 // a second "properties" into the first), an escaped or invalid property
 // key, a value the tolerant types reject. The caller then decodes b the
 // encoding/json way, so both give the same configuration or error.
 func decodeServiceConfigFast(b []byte) (ServiceConfig, bool) {
+	c, ok, _ := scanServiceConfig(b)
+	return c, ok
+}
+
+// scanServiceConfig is decodeServiceConfigFast, also reporting whether b
+// has a top-level key that may make it an error envelope
+// (listingScan.topKey).
+func scanServiceConfig(b []byte) (_ ServiceConfig, ok, envelope bool) {
 	d := listingScan{b: b, s: string(b)}
 	var c ServiceConfig
 	var seen uint32
-	ok := d.object(func(key string) bool {
+	ok = d.object(func(key string) bool {
+		d.topKey(key)
 		n := -1
 		for i, k := range serviceConfigKeys {
 			if k == key {
@@ -98,18 +107,18 @@ func decodeServiceConfigFast(b []byte) (ServiceConfig, bool) {
 		}
 	})
 	if !ok || d.end() != len(b) {
-		return ServiceConfig{}, false
+		return ServiceConfig{}, false, false
 	}
 	c.src = bytes.Clone(b)
 	c.received = digestOf(c.src)
-	return c, true
+	return c, true, d.envelope
 }
 
 // span returns the value at d.i without the white space after it, and
 // moves past it.
 func (d *listingScan) span() ([]byte, bool) {
 	start := d.i
-	end := skipValue(d.b, start)
+	end := validValue(d.b, start)
 	if end < 0 || end == start {
 		return nil, false
 	}

@@ -25,8 +25,15 @@ type ServiceRef struct {
 
 // Path returns the admin-relative, escaped path of the service:
 // "services/[<folder>/]<name>.<type>".
-func (r ServiceRef) Path() string {
-	return folderPath(r.Folder) + url.PathEscape(r.Name) + "." + url.PathEscape(r.Type)
+func (r ServiceRef) Path() string { return r.pathWith("") }
+
+// pathWith returns Path() + suffix, built in one allocation.
+func (r ServiceRef) pathWith(suffix string) string {
+	name, typ := url.PathEscape(r.Name), url.PathEscape(r.Type)
+	if isRoot(r.Folder) {
+		return "services/" + name + "." + typ + suffix
+	}
+	return "services/" + url.PathEscape(r.Folder) + "/" + name + "." + typ + suffix
 }
 
 // String returns "[<folder>/]<name>.<type>" unescaped, for messages.
@@ -387,7 +394,7 @@ func configRead(ref ServiceRef) *request {
 }
 
 func statusRead(ref ServiceRef) *request {
-	return &request{op: "services.status", method: http.MethodGet, path: ref.Path() + "/status"}
+	return &request{op: "services.status", method: http.MethodGet, path: ref.pathWith("/status")}
 }
 
 // Status returns a service's configured and real-time state.

@@ -296,7 +296,7 @@ func (m *minter) credentialsForm(id Identity, expiration time.Duration) url.Valu
 func (m *minter) call(ctx context.Context, op string, form url.Values, token string, secrets []string, expiration time.Duration) (*Token, error) {
 	r := &request{op: op, method: http.MethodPost, path: "generateToken", form: form}
 	var resp generateTokenResponse
-	if err := m.wire.send(ctx, m.endpoint, r, token, secrets, decodeJSON(&resp)); err != nil {
+	if err := m.wire.send(ctx, m.endpoint.String(), r, token, secrets, decodeJSON(&resp)); err != nil {
 		return nil, tokenError(err)
 	}
 	return resp.token(r, m.now(), expiration)
