@@ -197,7 +197,49 @@ func compactJSON(raw []byte) string {
 	if err := json.Compact(&buf, raw); err != nil {
 		return string(raw)
 	}
-	return buf.String()
+	return unescapeMarshalEscapes(buf.Bytes())
+}
+
+// unescapeMarshalEscapes returns the compact JSON b with the escapes
+// json.Marshal adds on its own (\u0026, \u003c, \u003e for HTML, \u2028
+// and \u2029) written as the characters they stand for, so that the text
+// kept of a value is the same whether or not it went through json.Marshal
+// once (a write-back of an item info, for one): ["&"] stays ["&"]. Other
+// escapes, and an escaped backslash followed by "u0026", are kept as sent.
+func unescapeMarshalEscapes(b []byte) string {
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch strings.ToLower(string(b[i+2 : i+6])) {
+			case "0026":
+				out, i = append(out, '&'), i+5
+				continue
+			case "003c":
+				out, i = append(out, '<'), i+5
+				continue
+			case "003e":
+				out, i = append(out, '>'), i+5
+				continue
+			case "2028":
+				out, i = append(out, "\u2028"...), i+5
+				continue
+			case "2029":
+				out, i = append(out, "\u2029"...), i+5
+				continue
+			}
+		}
+		out = append(out, c, b[i+1]) // any other escape, \\ included, whole
+		i++
+	}
+	return string(out)
 }
 
 // truncate shortens s to at most n bytes for use in messages.
