@@ -225,7 +225,7 @@ func TestProcesses(t *testing.T) {
 	// The killed process. The site runs an edit as a job lasting
 	// jobDuration: long enough for the kill to come while the job runs,
 	// short enough for the update after it.
-	const jobDuration = 20 * time.Second
+	const jobDuration = 10 * time.Second
 	site := p.startSim(t, "sim-jobs", "--async-execution", "--job-duration", jobDuration.String())
 	killed := p.startArcgate(t, "arcgate-killed", site, srv.URL(1))
 	survivor := p.startArcgate(t, "arcgate-survivor", site, srv.URL(1))
