@@ -256,7 +256,9 @@ func TestProcesses(t *testing.T) {
 	killedAt := time.Now()
 	t.Logf("arcgate-killed killed %v after its UpdateService returned, its operation following upstream job %s (%v long)",
 		killedAt.Sub(updated).Round(10*time.Millisecond), md.GetUpstreamJobId(), jobDuration)
-	// Its lease is still live: the survivor sees the operation running.
+	// Its lease is still live: the survivor sees the operation running
+	// (had the job ended before the kill, it would be done: the test
+	// fails rather than pass without a killed runner).
 	if got, err := survivor.ops.GetOperation(c, &longrunningpb.GetOperationRequest{Name: op.GetName()}); err != nil || got.GetDone() {
 		t.Fatalf("GetOperation through the survivor right after the kill = %v, %v; want it running", got, err)
 	}
