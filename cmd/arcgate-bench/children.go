@@ -193,8 +193,10 @@ func runChild(role string, opts childOptions) error {
 		}
 		logger := slog.New(slog.DiscardHandler)
 		app.SetProcessDefaults(pprofAddr, logger) // as cmd/arcgate's main does
-		// and its default --memory-limit (GOMEMLIMIT, when set, wins).
+		// and its default --memory-limit and --gc-percent (GOMEMLIMIT and GOGC,
+		// when set, win).
 		app.SetMemoryLimit(app.DefaultMemoryLimit, os.Getenv, logger)
+		app.SetGCPercent(app.DefaultGCPercent, os.Getenv, logger)
 		a, err := app.Start(app.Config{
 			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			UpstreamURL: opts.upstream + "/arcgis", Username: simulator.DefaultUsername, Password: simulator.DefaultPassword,

@@ -378,7 +378,11 @@ func (b *bench) run(ctx context.Context) error {
 	if e := os.Getenv("GOMEMLIMIT"); e != "" {
 		memLimit = "GOMEMLIMIT=" + e
 	}
-	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d, %s\n\n", machine(), b.co.upstreamConns, memLimit)
+	gcPercent := fmt.Sprintf("--gc-percent %d", app.DefaultGCPercent)
+	if e := os.Getenv("GOGC"); e != "" {
+		gcPercent = "GOGC=" + e
+	}
+	fmt.Fprintf(b.out, "arcgate-bench: %s; arcgate --upstream-max-concurrent %d, %s, %s\n\n", machine(), b.co.upstreamConns, memLimit, gcPercent)
 	simChild, err := b.start("-child", "sim", "-services", fmt.Sprint(o.services), "-folders", fmt.Sprint(o.folders), "-folder-services", fmt.Sprint(o.folderServices))
 	if err != nil {
 		return err

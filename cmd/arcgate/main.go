@@ -89,6 +89,7 @@ type config struct {
 	StateStore     string // memory or a Redis URL; may hold a password: never printed
 	UpstreamFlavor string // server or kubernetes
 	MemoryLimit    byteSize
+	GCPercent      int
 
 	given map[string]bool // the settings given, by flag or environment variable
 }
@@ -267,6 +268,8 @@ func (c *config) parseTokenSettings(getenv func(string) string) error {
 		return fmt.Errorf("--token-idle-timeout must be positive, not %v", a.TokenIdleTimeout)
 	case a.OperationTimeout <= 0:
 		return fmt.Errorf("--operation-timeout must be positive, not %v", a.OperationTimeout)
+	case c.GCPercent < 10 || c.GCPercent > 10000:
+		return fmt.Errorf("--gc-percent must be between 10 and 10000, not %d", c.GCPercent)
 	}
 	a.Token = getenv(tokenEnv)
 	if c.TokenFile != "" {
@@ -318,6 +321,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if processDefaults {
 		app.SetProcessDefaults(cfg.App.PprofAddr, logger)
 		app.SetMemoryLimit(int64(cfg.MemoryLimit), getenv, logger)
+		app.SetGCPercent(cfg.GCPercent, getenv, logger)
 		statestore.SetRedisLogger(logger)
 	}
 	cfg.App.Logger = logger

@@ -200,6 +200,7 @@ func (c *config) settings() []setting {
 		stringSetting(&c.StateStore, "state-store", statestore.MemorySpec, "where the locks serialising updates of one resource, the outcomes of request ids and the long-running operations live: memory (this replica only, lost at restart) or redis://[:password@]host:6379/0 (rediss:// for TLS), shared by every replica; a password is better in the environment"),
 		durationSetting(&a.RequestIDTTL, "request-id-ttl", idempotency.DefaultTTL, "how long the first outcome of a write's request_id (or Idempotency-Key) is kept, so that a retry with it gets that outcome instead of writing again; kept in --state-store"),
 		sizeSetting(&c.MemoryLimit, "memory-limit", byteSize(app.DefaultMemoryLimit), "soft limit of the memory the Go runtime holds (heap, stacks; not the binary's pages), a `size` such as 40MiB, or off: near it the garbage collector runs more often instead of letting the heap grow to twice what is live; GOMEMLIMIT, when set, wins"),
+		intSetting(&c.GCPercent, "gc-percent", app.DefaultGCPercent, "how far the heap may grow past what is live before the garbage collector runs, in percent of the live heap (Go's GOGC; 10 to 10000): more collects less often and spends less CPU, at the cost of memory, which --memory-limit caps; GOGC, when set, wins"),
 		durationSetting(&a.OperationTimeout, "operation-timeout", operations.DefaultTimeout, "bounds the work of each long-running operation, which runs detached from its caller's deadline; past it the operation fails with DEADLINE_EXCEEDED, outcome unknown"),
 	}
 }

@@ -221,3 +221,34 @@ func TestByteSizeString(t *testing.T) {
 		}
 	}
 }
+
+// TestGCPercentSetting: --gc-percent and ARCGATE_GC_PERCENT take a percent
+// from 10 to 10000; anything else is an error naming the flag.
+func TestGCPercentSetting(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		want    int
+		wantErr string
+	}{
+		{want: 400},
+		{args: []string{"--gc-percent", "100"}, want: 100},
+		{env: map[string]string{"ARCGATE_GC_PERCENT": "800"}, want: 800},
+		{args: []string{"--gc-percent", "200"}, env: map[string]string{"ARCGATE_GC_PERCENT": "800"}, want: 200},
+		{args: []string{"--gc-percent", "5"}, wantErr: "--gc-percent must be between 10 and 10000, not 5"},
+		{args: []string{"--gc-percent", "-1"}, wantErr: "--gc-percent must be between 10 and 10000, not -1"},
+		{args: []string{"--gc-percent", "off"}, wantErr: `invalid value "off" for flag -gc-percent`},
+		{env: map[string]string{"ARCGATE_GC_PERCENT": "lots"}, wantErr: "ARCGATE_GC_PERCENT"},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q %v: err %v, want %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || c.GCPercent != tc.want {
+			t.Errorf("%q %v: %v, gc percent %d, want %d", tc.args, tc.env, err, c.GCPercent, tc.want)
+		}
+	}
+}

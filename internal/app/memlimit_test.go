@@ -52,3 +52,23 @@ func TestSizeText(t *testing.T) {
 		}
 	}
 }
+
+// TestSetGCPercent: arcgate sets its GC target unless GOGC is set, which
+// wins.
+func TestSetGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	SetGCPercent(DefaultGCPercent, func(string) string { return "" }, nil)
+	if got := debug.SetGCPercent(100); got != DefaultGCPercent {
+		t.Errorf("after SetGCPercent(%d): GOGC is %d", DefaultGCPercent, got)
+	}
+	SetGCPercent(250, func(k string) string {
+		if k == "GOGC" {
+			return "150"
+		}
+		return ""
+	}, nil)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, SetGCPercent changed the target to %d", got)
+	}
+}
