@@ -239,8 +239,8 @@ type result struct {
 	seq int64
 	// The server's and the simulator's CPU time and the server's
 	// allocations during the measured slices.
-	cpu, simCPU time.Duration
-	allocs      uint64
+	cpu, simCPU, clientCPU time.Duration
+	allocs                 uint64
 }
 
 func (r *result) rps() float64 {
@@ -325,7 +325,15 @@ func (b *bench) measure(ctx context.Context, r *row, sim *server, d time.Duratio
 	if err != nil {
 		return err
 	}
+	c0, err := procCPU(os.Getpid())
+	if err != nil {
+		return err
+	}
 	load(ctx, d, n, r.call, &r.res)
+	c1, err := procCPU(os.Getpid())
+	if err != nil {
+		return err
+	}
 	s1, err := b.sample(ctx, r.server)
 	if err != nil {
 		return err
@@ -336,6 +344,7 @@ func (b *bench) measure(ctx context.Context, r *row, sim *server, d time.Duratio
 	}
 	r.res.cpu += s1.cpu - s0.cpu
 	r.res.simCPU += sim1 - sim0
+	r.res.clientCPU += c1 - c0
 	r.res.allocs += s1.allocs - s0.allocs
 	return nil
 }
@@ -347,7 +356,8 @@ func (r *row) tableRow(sim *server) tableRow {
 	}
 	calls := float64(max(r.res.calls, 1))
 	t := tableRow{name: r.name, rps: r.res.rps(), p50: r.res.pct(0.50), p99: r.res.pct(0.99), errors: r.res.errors,
-		serverCPU: float64(r.res.cpu.Microseconds()) / calls, simCPU: float64(r.res.simCPU.Microseconds()) / calls, allocs: -1}
+		serverCPU: float64(r.res.cpu.Microseconds()) / calls, simCPU: float64(r.res.simCPU.Microseconds()) / calls, allocs: -1,
+		clientCPU: float64(r.res.clientCPU.Microseconds()) / calls}
 	if r.server.allocsURL != "" {
 		t.allocs = float64(r.res.allocs) / calls
 	}

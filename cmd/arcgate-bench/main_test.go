@@ -58,8 +58,8 @@ func TestBenchPrintsTheTable(t *testing.T) {
 			continue
 		}
 		measured++
-		if len(cols) != 12 || strings.TrimSpace(cols[10]) != "0" {
-			t.Errorf("errors in row, or not 10 columns: %s", line)
+		if len(cols) != 14 || strings.TrimSpace(cols[12]) != "0" {
+			t.Errorf("errors in row, or not 12 columns: %s", line)
 		}
 	}
 	if measured < 4*4 {
@@ -121,32 +121,32 @@ func TestProcCPUOfSelf(t *testing.T) {
 // unknown values and a skipped row.
 func TestWriteTable(t *testing.T) {
 	rows := []tableRow{
-		{name: "1. direct REST to upstream", rps: 9000, p50: 900 * time.Microsecond, p99: 3 * time.Millisecond, serverCPU: 40, simCPU: -1, allocs: 41},
-		{name: "2. Go httputil.ReverseProxy", rps: 4000, p50: 2500 * time.Microsecond, p99: 12 * time.Millisecond, serverCPU: 80, simCPU: 45.25, allocs: 77},
+		{name: "1. direct REST to upstream", rps: 9000, p50: 900 * time.Microsecond, p99: 3 * time.Millisecond, serverCPU: 40, simCPU: -1, allocs: 41, clientCPU: 20},
+		{name: "2. Go httputil.ReverseProxy", rps: 4000, p50: 2500 * time.Microsecond, p99: 12 * time.Millisecond, serverCPU: 80, simCPU: 45.25, allocs: 77, clientCPU: 24.75},
 		{name: "3. nginx", skipped: nginxSkipped},
-		{name: "4. arcgate gRPC", rps: 3000, p50: 3 * time.Millisecond, p99: 11 * time.Millisecond, serverCPU: 240, simCPU: 50, allocs: 296, errors: 2},
-		{name: "5. nginx measured", rps: 8000, p50: 1100 * time.Microsecond, p99: 8 * time.Millisecond, serverCPU: 20, simCPU: 47, allocs: -1},
+		{name: "4. arcgate gRPC", rps: 3000, p50: 3 * time.Millisecond, p99: 11 * time.Millisecond, serverCPU: 240, simCPU: 50, allocs: 296, errors: 2, clientCPU: 60},
+		{name: "5. nginx measured", rps: 8000, p50: 1100 * time.Microsecond, p99: 8 * time.Millisecond, serverCPU: 20, simCPU: 47, allocs: -1, clientCPU: -1},
 	}
 	var b strings.Builder
 	writeTable(&b, rows, 1)
 	want := tableHeader +
-		"| 1. direct REST to upstream | 9000 | 900 µs | 3.00 ms | 40.0 | 0.50 | 2.25 | 41 | – | 0 |\n" +
-		"| 2. Go httputil.ReverseProxy | 4000 | 2.50 ms | 12.00 ms | 80.0 | 1.00 | 1.00 | 77 | 45.2 | 0 |\n" +
-		"| 3. nginx | skipped (not installed: apt-get install nginx-light) | | | | | | | | |\n" +
-		"| 4. arcgate gRPC | 3000 | 3.00 ms | 11.00 ms | 240.0 | 3.00 | 0.75 | 296 | 50.0 | 2 |\n" +
-		"| 5. nginx measured | 8000 | 1.10 ms | 8.00 ms | 20.0 | 0.25 | 2.00 | – | 47.0 | 0 |\n"
+		"| 1. direct REST to upstream | 9000 | 900 µs | 3.00 ms | 40.0 | 0.50 | 2.25 | 41 | – | 20.0 | 0.40 | 0 |\n" +
+		"| 2. Go httputil.ReverseProxy | 4000 | 2.50 ms | 12.00 ms | 80.0 | 1.00 | 1.00 | 77 | 45.2 | 24.8 | 1.00 | 0 |\n" +
+		"| 3. nginx | skipped (not installed: apt-get install nginx-light) | | | | | | | | | | |\n" +
+		"| 4. arcgate gRPC | 3000 | 3.00 ms | 11.00 ms | 240.0 | 3.00 | 0.75 | 296 | 50.0 | 60.0 | 2.33 | 2 |\n" +
+		"| 5. nginx measured | 8000 | 1.10 ms | 8.00 ms | 20.0 | 0.25 | 2.00 | – | 47.0 | – | – | 0 |\n"
 	if got := b.String(); got != want {
 		t.Errorf("writeTable:\n%s\nwant:\n%s", got, want)
 	}
 	for i, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if n := strings.Count(line, "|"); n != 11 {
-			t.Errorf("line %d has %d bars, want 11 (10 columns): %s", i, n, line)
+		if n := strings.Count(line, "|"); n != 13 {
+			t.Errorf("line %d has %d bars, want 13 (12 columns): %s", i, n, line)
 		}
 	}
 	// A proxy row that measured nothing gives no ratio rather than Inf.
 	b.Reset()
-	writeTable(&b, []tableRow{{name: "p", allocs: -1, simCPU: -1}}, 0)
-	if !strings.Contains(b.String(), "| p | 0 | 0 µs | 0 µs | 0.0 | – | – | – | – | 0 |") {
+	writeTable(&b, []tableRow{{name: "p", allocs: -1, simCPU: -1, clientCPU: -1}}, 0)
+	if !strings.Contains(b.String(), "| p | 0 | 0 µs | 0 µs | 0.0 | – | – | – | – | – | – | 0 |") {
 		t.Errorf("empty proxy row:\n%s", b.String())
 	}
 }
