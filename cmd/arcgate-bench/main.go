@@ -48,6 +48,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,7 @@ type options struct {
 	scenarioDur    time.Duration
 	profileDir     string
 	profileDur     time.Duration
+	clientProfile  string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -105,6 +107,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.scenarioDur, "scenario-duration", 3*time.Second, "measuring time of scenarios (a) and (c)")
 	fs.StringVar(&o.profileDir, "cpuprofile-dir", "", "after the tables, write a CPU profile of arcgate for each arcgate row of the headline into this directory (implies -pprof)")
 	fs.DurationVar(&o.profileDur, "cpuprofile-duration", 5*time.Second, "length of each profile of -cpuprofile-dir")
+	fs.StringVar(&o.clientProfile, "client-cpuprofile", "", "write a CPU profile of the load generator (this process) over the whole run to this file: what the client, which shares the machine, spends per call")
 	fs.StringVar(&childRole, "child", "", "internal: run as a child process (sim, proxy, arcgate)")
 	fs.StringVar(&co.upstream, "child-upstream", "", "internal")
 	fs.DurationVar(&co.latency, "child-latency", 0, "internal")
@@ -125,6 +128,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if o.profileDir != "" {
 		co.pprof = true
+	}
+	if o.clientProfile != "" {
+		f, err := os.Create(o.clientProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 	b := &bench{o: o, co: co, out: out}
 	defer b.close()
